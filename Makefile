@@ -1,0 +1,60 @@
+# opvalue: every target sets up .venv first when it is missing or older than pyproject.toml.
+# Settings (environment, with defaults): OPVALUE_INPUT_DIR=data/sample,
+# OPVALUE_WAREHOUSE=data/warehouse/opvalue.duckdb, PORT=8501 for the dashboard.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8501
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: help setup run pipeline dashboard dev test sample browser clean
+
+help:
+	@echo "make run        set up, build the warehouse from the sample data, start the dashboard"
+	@echo "make pipeline   build the warehouse once and exit (non-zero exit when a step fails)"
+	@echo "make dashboard  start the dashboard on the existing warehouse"
+	@echo "make dev        the Dagster UI: asset graph, checks, schedule and sensor"
+	@echo "make test       set up and run the whole test suite"
+	@echo "make sample     regenerate the bundled sample in data/sample"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "opvalue needs Python 3.11 or newer")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+$(DAGSTER_HOME):
+	@mkdir -p $(DAGSTER_HOME)
+
+pipeline: setup $(DAGSTER_HOME)
+	$(PY) -m pipelines.cli build
+
+dashboard: setup
+	@echo "opvalue dashboard: http://localhost:$(PORT)"
+	$(VENV)/bin/streamlit run dashboards/app.py --server.headless true --server.port $(PORT) --browser.gatherUsageStats false
+
+run: pipeline dashboard
+
+dev: setup $(DAGSTER_HOME)
+	$(VENV)/bin/dagster dev -w workspace.yaml
+
+# The browser test drives Debian's Chromium; install it when it is missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		echo "installing Chromium (Debian package) for the browser test"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: setup browser
+	$(PY) -m pytest
+
+sample: setup
+	$(PY) -m pipelines.sample.generate --out data/sample
+
+clean:
+	rm -rf data/warehouse test-output .pytest_cache
