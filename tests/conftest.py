@@ -81,3 +81,32 @@ def tiny_inputs(tmp_path: Path) -> Path:
         """,
     )
     return root
+
+
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+def build_warehouse(input_dir: Path, warehouse: Path) -> Path:
+    """Materialise every asset in-process, as `make pipeline` does, into `warehouse`."""
+    import dagster as dg
+
+    from pipelines.definitions import defs
+    from pipelines.resources import InputFolderResource, WarehouseResource
+
+    assets = list(defs.assets or [])
+    result = dg.materialize(
+        assets,
+        resources={
+            "warehouse": WarehouseResource(path=str(warehouse)),
+            "input_folder": InputFolderResource(path=str(input_dir)),
+        },
+        raise_on_error=True,
+    )
+    assert result.success
+    return warehouse
+
+
+@pytest.fixture(scope="session")
+def sample_warehouse(tmp_path_factory) -> Path:
+    """The bundled sample, built once per test session into a temporary DuckDB file."""
+    return build_warehouse(SAMPLE_DIR, tmp_path_factory.mktemp("sample") / "opvalue.duckdb")

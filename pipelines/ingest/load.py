@@ -36,6 +36,10 @@ DUCKDB_TYPES = {
 }
 
 
+class FileLoadError(RuntimeError):
+    """Loading one file failed for a reason outside the data (I/O, disk, a bug)."""
+
+
 @dataclass(frozen=True)
 class SourceSummary:
     """Counts for one source after a load; they reconcile by construction and are checked."""
@@ -123,7 +127,7 @@ def load_source(
             except Exception as error:
                 # Bad input is a rejection, not an exception; this is the machine or a bug,
                 # and the operator needs to know which file it happened on.
-                raise RuntimeError(f"{spec.name}: {source_file}: {type(error).__name__}: {error}") from error
+                raise FileLoadError(f"{spec.name}: {source_file}: {type(error).__name__}: {error}") from error
             read += 1
             log.info(
                 "  %s [%d/%d] %s: %s, %s rows read, %s invalid (%.1fs)",

@@ -1,0 +1,24 @@
+"""The single Dagster Definitions of opvalue, merged from each domain's module."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines import automation
+from pipelines.ingest import assets as ingest
+from pipelines.metrics import assets as metrics
+from pipelines.ops import assets as ops
+from pipelines.resources import InputFolderResource, WarehouseResource
+
+# Warehouse and input paths resolve from OPVALUE_WAREHOUSE / OPVALUE_INPUT_DIR when a run
+# starts (see pipelines/settings.py); DuckDB allows one writer, so steps run in one process.
+defs = dg.Definitions.merge(
+    ingest.defs,
+    metrics.defs,
+    ops.defs,
+    automation.defs,
+    dg.Definitions(
+        resources={"warehouse": WarehouseResource(), "input_folder": InputFolderResource()},
+        executor=dg.in_process_executor,
+    ),
+)

@@ -1,0 +1,140 @@
+"""Dagster assets that turn staging into the analyst-facing marts."""
+
+
+import dagster as dg
+
+from pipelines.ingest.assets import STAGING_USAGE, STAGING_WORK_ITEMS, STAGING_WORKFLOWS, _markdown_table
+from pipelines.metrics.config import load_config
+from pipelines.metrics.value_metrics import compute_value_metrics
+from pipelines.progress import step
+from pipelines.resources import WarehouseResource
+from pipelines.sqlfiles import run_script, sql_text
+
+MARTS_GROUP = "marts"
+ITEM_PERIODS = dg.AssetKey(["intermediate", "item_periods"])
+VALUE_METRICS = dg.AssetKey(["marts", "value_metrics"])
+ADOPTION = dg.AssetKey(["marts", "adoption"])
+SCORECARD = dg.AssetKey(["marts", "workflow_scorecard"])
+
+
+def _grain_check(con, table: str, grain: list[str], expected_sql: str | None = None) -> dg.AssetCheckResult:
+    """Passes when `grain` identifies every row of `table` (and matches the expected count)."""
+    columns = ", ".join(grain)
+    rows, distinct = con.execute(f"select count(*), count(distinct ({columns})) from {table}").fetchone()
+    expected = con.execute(expected_sql).fetchone()[0] if expected_sql else rows
+    return dg.AssetCheckResult(
+        check_name="grain",
+        passed=rows == distinct == expected,
+        metadata={"rows": rows, "distinct_grain": distinct, "expected_rows": expected, "grain": columns},
+    )
+
+
+@dg.asset(key=ITEM_PERIODS, group_name=MARTS_GROUP, kinds={"duckdb", "sql"}, deps=[STAGING_WORKFLOWS, STAGING_WORK_ITEMS])
+def item_periods(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Work items placed in their workflow's baseline or post window, with every measure
+    the metrics need (cycle time censored at the cutoff for open items, p99-capped
+    touchpoints and spend next to the raw values). Internal: analysts should use the marts."""
+    settings = load_config().settings
+    with step("intermediate/item_periods"), warehouse.connect() as con:
+        run_script(
+            con,
+            sql_text(__file__, "item_periods"),
+            {
+                "baseline_days": settings["baseline_days"],
+                "ramp_days": settings["ramp_days"],
+                "cap_quantile": settings["cap_quantile"],
+            },
+        )
+        counts = con.execute(
+            "select period, count(*), count(*) filter (where not is_closed) from intermediate.item_periods group by 1 order by 1"
+        ).fetchall()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(c[1] for c in counts),
+            **{f"{period}_items": n for period, n, _ in counts},
+            **{f"{period}_open_items": open_ for period, _, open_ in counts},
+        }
+    )
+
+
+@dg.asset(
+    key=VALUE_METRICS,
+    group_name=MARTS_GROUP,
+    kinds={"duckdb", "python", "scipy"},
+    deps=[ITEM_PERIODS],
+    check_specs=[dg.AssetCheckSpec("grain", asset=VALUE_METRICS, description="One row per deployed workflow and metric.")],
+)
+def value_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Before/after change per deployed workflow and metric, with honest uncertainty: the
+    per-period values and intervals, the change in percent with its confidence interval,
+    p-values adjusted across workflows and metrics (Benjamini-Hochberg), and a verdict that
+    claims nothing on too little data. Definitions: pipelines/metrics/metrics.yaml."""
+    config = load_config()
+    with step("marts/value_metrics"), warehouse.connect() as con:
+        frame = compute_value_metrics(con, config)  # noqa: F841 - read by DuckDB below
+        con.execute("create schema if not exists marts")
+        con.execute("create or replace table marts.value_metrics as select * from frame")
+        verdicts = con.execute("select verdict, count(*) from marts.value_metrics group by 1 order by 1").fetchall()
+        preview = con.execute(
+            "select workflow_id, metric, round(change_pct, 1), round(ci_low_pct, 1), round(ci_high_pct, 1), verdict "
+            "from marts.value_metrics order by workflow_id, metric limit 15"
+        ).fetchall()
+        check = _grain_check(
+            con,
+            "marts.value_metrics",
+            ["workflow_id", "metric"],
+            f"select count(*) * {len(config.metrics)} from intermediate.workflow_windows",
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(n for _, n in verdicts),
+            **{f"verdict_{name}": n for name, n in verdicts},
+            "preview": dg.MetadataValue.md(
+                _markdown_table(preview, ["workflow_id", "metric", "change_pct", "ci_low_pct", "ci_high_pct", "verdict"])
+            ),
+        },
+        check_results=[check],
+    )
+
+
+@dg.asset(
+    key=ADOPTION,
+    group_name=MARTS_GROUP,
+    kinds={"duckdb", "sql"},
+    deps=[ITEM_PERIODS, STAGING_USAGE],
+    check_specs=[dg.AssetCheckSpec("grain", asset=ADOPTION, description="One row per deployed workflow.")],
+)
+def adoption(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Adoption per deployed workflow: active users over eligible users in the post period,
+    and the share of post-period items done with AI assistance. Usage, not value."""
+    with step("marts/adoption"), warehouse.connect() as con:
+        con.execute("create schema if not exists marts")
+        run_script(con, sql_text(__file__, "adoption"))
+        rows = con.execute("select count(*) from marts.adoption").fetchone()[0]
+        check = _grain_check(con, "marts.adoption", ["workflow_id"], "select count(*) from intermediate.workflow_windows")
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows}, check_results=[check])
+
+
+@dg.asset(
+    key=SCORECARD,
+    group_name=MARTS_GROUP,
+    kinds={"duckdb", "sql"},
+    deps=[VALUE_METRICS, ADOPTION],
+    check_specs=[dg.AssetCheckSpec("grain", asset=SCORECARD, description="One row per registry workflow.")],
+)
+def workflow_scorecard(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """One row per registry workflow: its primary metric's change and verdict beside its
+    adoption rate, whether the success target is met, and the adoption x value quadrant
+    that keeps "adopted" and "valuable" apart."""
+    threshold = load_config().settings["adoption_threshold"]
+    with step("marts/workflow_scorecard"), warehouse.connect() as con:
+        run_script(con, sql_text(__file__, "workflow_scorecard"), {"adoption_threshold": threshold})
+        quadrants = con.execute("select quadrant, count(*) from marts.workflow_scorecard group by 1 order by 1").fetchall()
+        check = _grain_check(con, "marts.workflow_scorecard", ["workflow_id"], "select count(*) from staging.workflows")
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": sum(n for _, n in quadrants), **{f"quadrant_{q}": n for q, n in quadrants}},
+        check_results=[check],
+    )
+
+
+defs = dg.Definitions(assets=[item_periods, value_metrics, adoption, workflow_scorecard])

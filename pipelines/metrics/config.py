@@ -1,0 +1,56 @@
+"""The metric definitions in metrics.yaml, loaded once and fingerprinted."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFINITIONS_FILE = Path(__file__).parent / "metrics.yaml"
+
+
+@dataclass(frozen=True)
+class MetricDefinition:
+    """One metric as metrics.yaml defines it."""
+
+    name: str
+    label: str
+    unit: str
+    direction: str
+    aggregation: str
+    capping: str
+    formula: str
+    definition_hash: str
+    """sha256 (first 16 hex) of this definition together with the shared settings."""
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """The settings and the five metric definitions."""
+
+    version: int
+    settings: dict[str, Any]
+    metrics: dict[str, MetricDefinition]
+
+    @property
+    def alpha(self) -> float:
+        """1 - confidence level."""
+        return round(1.0 - float(self.settings["confidence_level"]), 12)
+
+
+@cache
+def load_config(path: Path = DEFINITIONS_FILE) -> MetricsConfig:
+    """Parse metrics.yaml; each metric's hash covers its own fields and the settings."""
+    raw = yaml.safe_load(path.read_text())
+    settings = raw["settings"]
+    metrics = {}
+    for name, body in raw["metrics"].items():
+        canonical = json.dumps({"name": name, **body, "settings": settings, "version": raw["version"]}, sort_keys=True)
+        digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        metrics[name] = MetricDefinition(name=name, definition_hash=digest, **body)
+    return MetricsConfig(version=raw["version"], settings=settings, metrics=metrics)

@@ -1,0 +1,267 @@
+"""Production behaviour: incremental runs, readers during a build, kill -9, the sensor."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+
+from pipelines.automation import input_files_changed
+from pipelines.publish import BuildLocked, lock_path, runs_log_path
+from pipelines.resources import InputFolderResource
+from tests.conftest import build_warehouse
+
+ROOT = Path(__file__).parents[1]
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_items(path: Path, n: int, seed: int = 0, workflow: str = "wf_a") -> Path:
+    """A valid work-item file of n rows around wf_a's deployment (2026-03-01)."""
+    rng = np.random.default_rng(seed)
+    start = datetime(2025, 12, 1)
+    opened = [start + timedelta(minutes=int(m)) for m in rng.integers(0, 200 * 24 * 60, n)]
+    frame = pl.DataFrame(
+        {
+            "item_id": [f"{path.stem}-{i}" for i in range(n)],
+            "workflow_id": [workflow] * n,
+            "opened_at": opened,
+            "closed_at": [o + timedelta(hours=float(h)) for o, h in zip(opened, rng.lognormal(3, 0.5, n))],
+            "rework_count": rng.integers(0, 2, n),
+            "touchpoints": rng.integers(1, 6, n),
+            "had_error": rng.random(n) < 0.1,
+            "external_spend": np.round(rng.exponential(20, n), 2),
+            "ai_assisted": rng.random(n) < 0.5,
+        }
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_csv(path)
+    return path
+
+
+def staged_counts(warehouse: Path) -> dict[str, int]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return dict(con.execute("select source_file, count(*) from staging.work_items group by 1").fetchall())
+    finally:
+        con.close()
+
+
+def test_new_changed_and_removed_files_each_leave_the_expected_warehouse(tiny_inputs, tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    build_warehouse(tiny_inputs, warehouse)
+    before = staged_counts(warehouse)
+
+    new_file = write_items(tiny_inputs / "work_items" / "items_2026_03.csv", 50)
+    build_warehouse(tiny_inputs, warehouse)
+    assert staged_counts(warehouse) == {**before, "work_items/items_2026_03.csv": 50}
+
+    write_items(new_file, 20, seed=1)  # the same file, corrected: it replaces its own rows
+    build_warehouse(tiny_inputs, warehouse)
+    assert staged_counts(warehouse) == {**before, "work_items/items_2026_03.csv": 20}
+
+    new_file.unlink()
+    build_warehouse(tiny_inputs, warehouse)
+    assert staged_counts(warehouse) == before
+    con = duckdb.connect(str(warehouse), read_only=True)
+    manifest = {row[0] for row in con.execute("select source_file from ops.ingested_files").fetchall()}
+    assert "work_items/items_2026_03.csv" not in manifest
+
+
+def test_an_unchanged_folder_parses_no_file_again(tiny_inputs, tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    build_warehouse(tiny_inputs, warehouse)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    first = con.execute("select source_file, ingested_at from ops.ingested_files order by 1").fetchall()
+    con.close()
+    build_warehouse(tiny_inputs, warehouse)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    assert con.execute("select source_file, ingested_at from ops.ingested_files order by 1").fetchall() == first
+    assert con.execute("select count(*) from ops.pipeline_runs where status = 'success'").fetchone()[0] == 2
+
+
+def _cli(input_dir: Path, warehouse: Path) -> subprocess.Popen:
+    env = {**os.environ, "OPVALUE_INPUT_DIR": str(input_dir), "OPVALUE_WAREHOUSE": str(warehouse)}
+    env.pop("DAGSTER_HOME", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "build"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+READER = r"""
+import sys, time, duckdb
+path, stop_file = sys.argv[1], sys.argv[2]
+import os
+errors, checks = 0, 0
+held = duckdb.connect(path, read_only=True)
+while not os.path.exists(stop_file):
+    try:
+        for con in (held, duckdb.connect(path, read_only=True)):
+            staged, manifest = con.execute(
+                "select (select count(*) from staging.work_items),"
+                " (select sum(rows_staged) from ops.ingested_files where source = 'work_items')"
+            ).fetchone()
+            workflows = con.execute("select count(*) from marts.workflow_scorecard").fetchone()[0]
+            # A complete build: staging agrees with its manifest and every mart is there.
+            if staged != manifest or workflows == 0:
+                errors += 1
+            checks += 1
+            if con is not held:
+                con.close()
+    except Exception as error:
+        print("ERROR", repr(error), flush=True)
+        errors += 1
+    time.sleep(0.01)
+print("RESULT", checks, errors, flush=True)
+"""
+
+
+def test_a_reader_holding_the_warehouse_never_blocks_or_sees_half_a_build(tiny_inputs, tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    write_items(tiny_inputs / "work_items" / "items_2026_03.csv", 20_000)
+    build_warehouse(tiny_inputs, warehouse)
+    stop = tmp_path / "stop"
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(warehouse), str(stop)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(0.5)
+        write_items(tiny_inputs / "work_items" / "items_2026_04.csv", 20_000, seed=2)
+        run = _cli(tiny_inputs, warehouse)
+        output, _ = run.communicate(timeout=240)
+        assert run.returncode == 0, output
+    finally:
+        stop.touch()
+        out, _ = reader.communicate(timeout=60)
+    result = [line for line in out.splitlines() if line.startswith("RESULT")]
+    assert result, out
+    _, checks, errors = result[0].split()
+    assert int(checks) > 10 and int(errors) == 0, out
+    assert staged_counts(warehouse)["work_items/items_2026_04.csv"] == 20_000
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.4, 1.5])
+def test_kill_9_during_a_build_leaves_the_published_warehouse_as_it_was(tiny_inputs, tmp_path, delay):
+    warehouse = tmp_path / "w.duckdb"
+    build_warehouse(tiny_inputs, warehouse)
+    published = digest(warehouse)
+    for month in range(3, 7):
+        write_items(tiny_inputs / "work_items" / f"items_2026_{month:02d}.csv", 40_000, seed=month)
+
+    run = _cli(tiny_inputs, warehouse)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".w.duckdb.*.building")) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(delay)
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=30)
+    assert digest(warehouse) == published
+
+    rerun = _cli(tiny_inputs, warehouse)
+    output, _ = rerun.communicate(timeout=240)
+    assert rerun.returncode == 0, output
+    assert not list(tmp_path.glob("*.building*")), "build files were left behind"
+    assert sum(staged_counts(warehouse).values()) > 160_000
+
+
+def test_a_second_concurrent_build_is_refused_not_interleaved(tiny_inputs, tmp_path):
+    import fcntl
+
+    warehouse = tmp_path / "w.duckdb"
+    build_warehouse(tiny_inputs, warehouse)
+    with lock_path(warehouse).open("a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        with pytest.raises(Exception) as raised:
+            build_warehouse(tiny_inputs, warehouse)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    chain, error = [], raised.value
+    while error is not None:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    assert any(isinstance(e, BuildLocked) for e in chain) or "another build" in str(raised.value)
+
+
+def test_a_failed_run_is_recorded_names_the_file_and_publishes_nothing(tiny_inputs, tmp_path, monkeypatch):
+    import pipelines.ingest.load as load
+    from pipelines.definitions import defs
+    from pipelines.resources import WarehouseResource
+
+    warehouse = tmp_path / "w.duckdb"
+    build_warehouse(tiny_inputs, warehouse)
+    published = digest(warehouse)
+    write_items(tiny_inputs / "work_items" / "items_2026_05.csv", 10)
+    real_read = load.read_source_file
+
+    def failing_read(path, spec, input_dir, sha256=None):
+        if path.name == "items_2026_05.csv":
+            raise OSError("Input/output error")
+        return real_read(path, spec, input_dir, sha256=sha256)
+
+    monkeypatch.setattr(load, "read_source_file", failing_read)
+    result = dg.materialize(
+        list(defs.assets),
+        resources={"warehouse": WarehouseResource(path=str(warehouse)), "input_folder": InputFolderResource(path=str(tiny_inputs))},
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert digest(warehouse) == published
+    assert not list(tmp_path.glob("*.building*"))
+    last_run = runs_log_path(warehouse).read_text().splitlines()[-1]
+    assert '"status": "failed"' in last_run
+    assert "work_items: work_items/items_2026_05.csv: OSError: Input/output error" in last_run
+
+
+def test_make_pipeline_exits_non_zero_and_names_the_failed_step(tiny_inputs, tmp_path, monkeypatch):
+    warehouse = tmp_path / "w.duckdb"
+    monkeypatch.setenv("OPVALUE_FRESHNESS_USAGE_HOURS", "two days")
+    run = _cli(tiny_inputs, warehouse)
+    output, _ = run.communicate(timeout=240)
+    assert run.returncode == 1
+    assert "FAILED ops__source_freshness" in output and "two days" in output
+    assert not warehouse.exists()
+
+
+def test_the_sensor_requests_a_run_for_new_or_changed_files_and_keeps_its_cursor(tiny_inputs):
+    resources = {"input_folder": InputFolderResource(path=str(tiny_inputs))}
+    with dg.instance_for_test() as instance:
+        first = input_files_changed(dg.build_sensor_context(instance=instance, resources=resources))
+        assert len(first.run_requests) == 1 and first.cursor
+
+        unchanged = input_files_changed(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=resources))
+        assert not unchanged.run_requests and unchanged.cursor == first.cursor
+
+        write_items(tiny_inputs / "work_items" / "items_2026_06.csv", 5)
+        added = input_files_changed(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=resources))
+        assert len(added.run_requests) == 1 and added.cursor != first.cursor
+        assert added.run_requests[0].run_key == added.cursor
+
+        time.sleep(0.01)
+        write_items(tiny_inputs / "work_items" / "items_2026_06.csv", 6)
+        changed = input_files_changed(dg.build_sensor_context(instance=instance, cursor=added.cursor, resources=resources))
+        assert len(changed.run_requests) == 1 and changed.cursor != added.cursor
+
+
+def test_the_daily_schedule_targets_the_build_job():
+    from pipelines.automation import build_warehouse_job, daily_build
+
+    assert daily_build.job_name == build_warehouse_job.name
+    assert daily_build.cron_schedule == "0 6 * * *"
+    assert daily_build.execution_timezone == "UTC"
