@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8501
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: help setup run pipeline dashboard dev test sample browser clean
+.PHONY: help setup run pipeline dashboard dev test sample calibrate bench browser clean
 
 help:
 	@echo "make run        set up, build the warehouse from the sample data, start the dashboard"
@@ -18,6 +18,7 @@ help:
 	@echo "make dev        the Dagster UI: asset graph, checks, schedule and sensor"
 	@echo "make test       set up and run the whole test suite"
 	@echo "make sample     regenerate the bundled sample in data/sample"
+	@echo "make calibrate  simulate scenarios with known truth; print CI coverage, false positives, bias"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "opvalue needs Python 3.11 or newer")'
@@ -55,6 +56,9 @@ test: setup browser
 
 sample: setup
 	$(PY) -m pipelines.sample.generate --out data/sample
+
+calibrate: setup
+	$(PY) -m pipelines.calibration
 
 clean:
 	rm -rf data/warehouse test-output .pytest_cache

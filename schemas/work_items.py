@@ -19,6 +19,7 @@ class WorkItems(pa.DataFrameModel):
     external_spend: float = pa.Field(nullable=True, ge=0, description="Money spent outside the team on the item (vendors, contractors); blank means unknown.")
     ai_assisted: bool = pa.Field(nullable=True, description="Whether AI assistance was used on the item; blank means unknown.")
     escalated: bool = pa.Field(nullable=False, description="Whether the item was escalated; optional column, blank means false.")
+    team: str = pa.Field(nullable=True, description="Team that handled the item; optional column. Lets the mix-shift check compare like with like.")
 
     class Config:
         strict = True

@@ -82,7 +82,7 @@ WORK_ITEMS = SourceSpec(
     model=WorkItems,
     key=("workflow_id", "item_id"),
     folder="work_items",
-    optional_columns={"escalated": False},
+    optional_columns={"escalated": False, "team": None},
     blank_defaults={"escalated": False},
     checks_registry=True,
 )
