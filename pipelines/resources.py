@@ -7,6 +7,7 @@ definitions serve `make pipeline`, the Dagster UI and tests, which pass explicit
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -43,9 +44,20 @@ class WarehouseResource(dg.ConfigurableResource):
         """The published file."""
         return Path(self.path) if self.path else settings.warehouse_path()
 
+    def target(self) -> str:
+        """What DuckDB connects to: the local file, or a shared catalog's connection string."""
+        return self.path or os.environ.get(settings.WAREHOUSE_ENV) or settings.DEFAULT_WAREHOUSE
+
+    def is_remote(self) -> bool:
+        """A shared catalog (MotherDuck, DuckLake) is written in place, not copied and renamed."""
+        return settings.is_remote_warehouse(self.target())
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Lock the warehouse for this run and start a build file from the published one."""
         self._started_at = _utc_now()
+        if self.is_remote():
+            # The catalog's own transactions and snapshots give readers their isolation.
+            return
         self._build = Build.begin(self.resolved_path(), (context.run_id or "adhoc")[:8])
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
@@ -75,9 +87,14 @@ class WarehouseResource(dg.ConfigurableResource):
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection to the run's build file (outside a run: the file itself)."""
-        target = self._build.path if self._build is not None else self.resolved_path()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(target))
+        if self._build is not None:
+            target = str(self._build.path)
+        elif self.is_remote():
+            target = self.target()
+        else:
+            self.resolved_path().parent.mkdir(parents=True, exist_ok=True)
+            target = str(self.resolved_path())
+        con = duckdb.connect(target)
         try:
             yield con
         finally:

@@ -30,3 +30,13 @@ def input_dir() -> Path:
 def warehouse_path() -> Path:
     """The published DuckDB file: `$OPVALUE_WAREHOUSE`, else `data/warehouse/opvalue.duckdb`."""
     return Path(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
+
+
+# DuckDB connection strings that name a shared catalog rather than a local file:
+# MotherDuck (`md:db`), a DuckLake catalog (`ducklake:...`), or any URL (`s3://...`).
+REMOTE_PREFIXES = ("md:", "motherduck:", "ducklake:")
+
+
+def is_remote_warehouse(target: str) -> bool:
+    """Whether `target` is a shared catalog (written in place) rather than a local file."""
+    return target.startswith(REMOTE_PREFIXES) or "://" in target

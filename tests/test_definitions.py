@@ -55,3 +55,26 @@ def test_resources_default_to_the_documented_environment(monkeypatch, tmp_path):
     assert InputFolderResource().resolved_path() == tmp_path / "inputs"
     assert isinstance(defs.resources["warehouse"], WarehouseResource)
     assert isinstance(dg.in_process_executor, dg.ExecutorDefinition)
+
+
+def test_a_shared_catalog_location_is_connected_to_in_place(monkeypatch):
+    """OPVALUE_WAREHOUSE may name MotherDuck or DuckLake; no code change, no local copy."""
+    import duckdb
+
+    from pipelines.resources import WarehouseResource
+
+    opened = []
+
+    class FakeConnection:
+        def close(self):
+            opened.append("closed")
+
+    monkeypatch.setattr(duckdb, "connect", lambda target, *a, **k: opened.append(target) or FakeConnection())
+    monkeypatch.setenv("OPVALUE_WAREHOUSE", "md:opvalue")
+    resource = WarehouseResource()
+    assert resource.is_remote()
+    with resource.connect():
+        pass
+    assert opened == ["md:opvalue", "closed"]
+    assert WarehouseResource(path="ducklake:metadata.ducklake").is_remote()
+    assert not WarehouseResource(path="/srv/opvalue/opvalue.duckdb").is_remote()
