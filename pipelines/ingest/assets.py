@@ -138,51 +138,49 @@ STAGING_WORK_ITEMS = dg.AssetKey(["staging", "work_items"])
 STAGING_USAGE = dg.AssetKey(["staging", "usage"])
 
 
-@dg.asset(
-    key=STAGING_WORKFLOWS,
-    group_name=INGEST_GROUP,
-    kinds={"duckdb", "polars", "pandera"},
-    check_specs=_check_specs(STAGING_WORKFLOWS),
+def _source_asset(spec: SourceSpec, key: dg.AssetKey, deps: list[dg.AssetKey], description: str) -> dg.AssetsDefinition:
+    """The staging asset of one source: load, validate, quarantine, and check the counts."""
+
+    @dg.asset(
+        key=key,
+        group_name=INGEST_GROUP,
+        kinds={"duckdb", "polars", "pandera"},
+        deps=deps,
+        check_specs=_check_specs(key),
+        description=description,
+    )
+    def _asset(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, input_folder: InputFolderResource
+    ) -> dg.MaterializeResult:
+        return _materialize(context, spec, warehouse, input_folder)
+
+    return _asset
+
+
+staging_workflows = _source_asset(
+    WORKFLOWS,
+    STAGING_WORKFLOWS,
+    [],
+    "The workflow registry, validated: one row per workflow with its owner, stage, go-live "
+    "date, eligible users, controls, support path and success target. Invalid rows go to "
+    "quarantine.rejected_rows with a reason; a conflicting duplicate workflow_id quarantines "
+    "both versions.",
 )
-def staging_workflows(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, input_folder: InputFolderResource
-) -> dg.MaterializeResult:
-    """The workflow registry, validated: one row per workflow with its owner, stage, go-live
-    date, eligible users, controls, support path and success target. Invalid rows go to
-    quarantine.rejected_rows with a reason; a conflicting duplicate workflow_id quarantines
-    both versions."""
-    return _materialize(context, WORKFLOWS, warehouse, input_folder)
-
-
-@dg.asset(
-    key=STAGING_WORK_ITEMS,
-    group_name=INGEST_GROUP,
-    kinds={"duckdb", "polars", "pandera"},
-    deps=[STAGING_WORKFLOWS],
-    check_specs=_check_specs(STAGING_WORK_ITEMS),
+staging_work_items = _source_asset(
+    WORK_ITEMS,
+    STAGING_WORK_ITEMS,
+    [STAGING_WORKFLOWS],
+    "Work items, validated: one row per (workflow_id, item_id), the latest file's version. "
+    "Files are read incrementally (an unchanged file is not parsed again); rows with an "
+    "unknown workflow, a broken rule or a conflicting duplicate go to quarantine.",
 )
-def staging_work_items(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, input_folder: InputFolderResource
-) -> dg.MaterializeResult:
-    """Work items, validated: one row per (workflow_id, item_id), the latest file's version.
-    Files are read incrementally (an unchanged file is not parsed again); rows with an
-    unknown workflow, a broken rule or a conflicting duplicate go to quarantine."""
-    return _materialize(context, WORK_ITEMS, warehouse, input_folder)
-
-
-@dg.asset(
-    key=STAGING_USAGE,
-    group_name=INGEST_GROUP,
-    kinds={"duckdb", "polars", "pandera"},
-    deps=[STAGING_WORKFLOWS],
-    check_specs=_check_specs(STAGING_USAGE),
+staging_usage = _source_asset(
+    USAGE,
+    STAGING_USAGE,
+    [STAGING_WORKFLOWS],
+    "AI usage, validated: one row per user, day and workflow. It measures adoption only; "
+    "whether the work improved comes from work items, never from usage.",
 )
-def staging_usage(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, input_folder: InputFolderResource
-) -> dg.MaterializeResult:
-    """AI usage, validated: one row per user, day and workflow. It measures adoption only;
-    whether the work improved comes from work items, never from usage."""
-    return _materialize(context, USAGE, warehouse, input_folder)
 
 
 defs = dg.Definitions(assets=[staging_workflows, staging_work_items, staging_usage])

@@ -168,6 +168,26 @@ def compute_value_metrics(con: duckdb.DuckDBPyConnection, config: MetricsConfig)
     return frame.with_columns(pl.Series("p_adjusted", adjusted).fill_nan(None)).sort("workflow_id", "metric")
 
 
+NO_CHANGE: dict[str, Any] = {
+    "change_pct": math.nan,
+    "ci_low_pct": math.nan,
+    "ci_high_pct": math.nan,
+    "abs_change": math.nan,
+    "p_value": math.nan,
+    "note": None,
+}
+
+
+def _change_columns(change: Any) -> dict[str, Any]:
+    """The change columns of a result row from any estimator's result (fractions in, % out)."""
+    return {
+        "change_pct": _pct(change.estimate),
+        "ci_low_pct": _pct(change.ci_low),
+        "ci_high_pct": _pct(change.ci_high),
+        "p_value": change.p_value,
+    }
+
+
 def _join_notes(*notes: str | None) -> str | None:
     kept = [n for n in notes if n]
     return "; ".join(kept) or None
@@ -195,12 +215,7 @@ def _moment_result(base: MomentStats, post: MomentStats, aggregation: str, alpha
         "post_ci_low": p_lo,
         "post_ci_high": p_hi,
         "method": method,
-        "change_pct": math.nan,
-        "ci_low_pct": math.nan,
-        "ci_high_pct": math.nan,
-        "abs_change": math.nan,
-        "p_value": math.nan,
-        "note": None,
+        **NO_CHANGE,
     }
     if base.n < 2 or post.n < 2:
         return result
@@ -208,14 +223,7 @@ def _moment_result(base: MomentStats, post: MomentStats, aggregation: str, alpha
     if b_value == 0:
         result["note"] = "baseline is zero, so no relative change: abs_change is the absolute difference"
         return result
-    change = relative_change(base, post, alpha)
-    result |= {
-        "change_pct": _pct(change.estimate),
-        "ci_low_pct": _pct(change.ci_low),
-        "ci_high_pct": _pct(change.ci_high),
-        "p_value": change.p_value,
-    }
-    return result
+    return result | _change_columns(relative_change(base, post, alpha))
 
 
 def _median_result(
@@ -228,12 +236,7 @@ def _median_result(
     result: dict[str, Any] = {
         "n_baseline": int(base_values.size),
         "n_post": int(post_values.size),
-        "change_pct": math.nan,
-        "ci_low_pct": math.nan,
-        "ci_high_pct": math.nan,
-        "abs_change": math.nan,
-        "p_value": math.nan,
-        "note": None,
+        **NO_CHANGE,
     }
     if base_values.size == 0 or post_values.size == 0:
         result["method"] = "median"
@@ -260,14 +263,7 @@ def _median_result(
     if not (math.isfinite(base.median) and base.median > 0 and math.isfinite(post.median)):
         result["note"] = "baseline median is zero or not estimable: no ratio"
         return result
-    change = median_ratio_change(base, post, alpha)
-    result |= {
-        "change_pct": _pct(change.estimate),
-        "ci_low_pct": _pct(change.ci_low),
-        "ci_high_pct": _pct(change.ci_high),
-        "p_value": change.p_value,
-    }
-    return result
+    return result | _change_columns(median_ratio_change(base, post, alpha))
 
 
 def _durations_by_group(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
