@@ -40,6 +40,7 @@ def test_every_row_rule_sends_the_row_to_quarantine_with_a_named_reason(tiny_inp
     assert items[(jan, 8)][0] == "unparseable" and "had_error: cannot read 'maybe'" in items[(jan, 8)][1]
     assert items[(jan, 9)] == ("unknown_workflow", "workflow_id: 'wf_zzz' is not in the registry")
     assert items[(jan, 10)][0] == items[(jan, 11)][0] == "conflicting_duplicate"
+    assert items[(jan, 10)][1] == "workflow_id + item_id: another row in the same file has this key with different rework_count"
     assert items[(jan, 12)] == ("missing_value", "item_id: required value is missing")
     assert len(items) == 9
 

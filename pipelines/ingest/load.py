@@ -206,6 +206,11 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, ingested_at: dateti
         key_label=" + ".join(spec.key),
         known_workflow=known,
         record_fields=", ".join(f"{name} := source_rows.{name}" for name in business),
+        differing_columns=", ".join(
+            f"case when count(distinct coalesce(cast({name} as varchar), '<blank>')) > 1 then '{name}' end"
+            for name in business
+            if name not in spec.key
+        ),
     )
     run_script(con, sql, {"ingested_at": ingested_at})
 

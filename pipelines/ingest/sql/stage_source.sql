@@ -66,6 +66,25 @@ delete from quarantine.rejected_rows
 where source = '{source}' and rule in ('unknown_workflow', 'conflicting_duplicate');
 
 insert into quarantine.rejected_rows
+with
+
+conflicting as (
+    select source_rows.*
+    from ingest.{source}_rows as source_rows
+    inner join row_outcomes using (source_file, row_number)
+    where row_outcomes.outcome = 'conflicting_duplicate'
+),
+
+-- Which columns the conflicting versions of a key disagree on, for the reason.
+conflict_columns as (
+    select
+        source_file,
+        {key_columns},
+        concat_ws(', ', {differing_columns}) as differing
+    from conflicting
+    group by source_file, {key_columns}
+)
+
 select
     '{source}' as source,
     source_rows.source_file,
@@ -74,12 +93,14 @@ select
     case row_outcomes.outcome
         when 'unknown_workflow'
             then 'workflow_id: ''' || source_rows.workflow_id || ''' is not in the registry'
-        else '{key_label}: another row in the same file has this key with different values'
+        else '{key_label}: another row in the same file has this key with different '
+            || coalesce(nullif(conflict_columns.differing, ''), 'values')
     end as reason,
     to_json(struct_pack({record_fields})) as record,
     $ingested_at as ingested_at
 from ingest.{source}_rows as source_rows
 inner join row_outcomes using (source_file, row_number)
+left join conflict_columns using (source_file, {key_columns})
 where row_outcomes.outcome in ('unknown_workflow', 'conflicting_duplicate');
 
 -- Per-file reconciliation: read = staged + quarantined + de-duplicated + superseded.
