@@ -1,0 +1,80 @@
+"""The pipeline recovers what the sample generator injected, and quarantines every bad row."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+import pytest
+
+from tests.conftest import SAMPLE_DIR
+
+EXPECTED = SAMPLE_DIR / "expected"
+
+
+@pytest.fixture(scope="module")
+def con(sample_warehouse):
+    connection = duckdb.connect(str(sample_warehouse), read_only=True)
+    yield connection
+    connection.close()
+
+
+def test_every_true_effect_lies_inside_its_reported_confidence_interval(con):
+    truth = pl.read_csv(EXPECTED / "true_effects.csv").filter(pl.col("expected_verdict") != "not_deployed")
+    results = con.sql(
+        "select workflow_id, metric, ci_low_pct, ci_high_pct, verdict from marts.value_metrics"
+    ).pl()
+    joined = truth.join(results, on=["workflow_id", "metric"], how="left")
+    assert joined.get_column("verdict").null_count() == 0, "a deployed workflow x metric has no result"
+    claimed = joined.filter(pl.col("verdict") != "insufficient_data")
+    assert claimed.height >= 30
+    missed = claimed.filter(
+        ~((pl.col("ci_low_pct") <= pl.col("true_change_pct")) & (pl.col("true_change_pct") <= pl.col("ci_high_pct")))
+    )
+    assert missed.is_empty(), missed
+
+
+def test_verdicts_and_quadrants_are_the_stories_the_sample_tells(con):
+    truth = pl.read_csv(EXPECTED / "true_effects.csv").filter(pl.col("expected_verdict") != "not_deployed")
+    results = con.sql("select workflow_id, metric, verdict from marts.value_metrics").pl()
+    joined = truth.join(results, on=["workflow_id", "metric"])
+    assert joined.filter(pl.col("verdict") != pl.col("expected_verdict")).is_empty()
+
+    stories = pl.read_csv(EXPECTED / "stories.csv").select("workflow_id", "expected_quadrant")
+    quadrants = con.sql("select workflow_id, quadrant from marts.workflow_scorecard").pl()
+    assert dict(quadrants.iter_rows()) == dict(stories.iter_rows())
+    assert set(quadrants.get_column("quadrant")) == {
+        "value_with_adoption",
+        "adoption_without_value",
+        "value_without_adoption",
+        "no_value_no_adoption",
+        "not_deployed",
+        "insufficient_data",
+    }
+
+
+def test_every_bad_row_lands_in_quarantine_with_its_rule(con):
+    bad = pl.read_csv(EXPECTED / "bad_rows.csv")
+    quarantined = con.sql("select source, source_file, row_number, rule, reason from quarantine.rejected_rows").pl()
+    joined = bad.join(quarantined, on=["source", "source_file", "row_number"], how="left")
+    assert joined.get_column("rule").null_count() == 0, joined.filter(pl.col("rule").is_null())
+    assert joined.filter(pl.col("rule") != pl.col("expected_reason_kind")).is_empty()
+    # The reason names the column the generator broke.
+    named = joined.filter(pl.col("column").is_not_null())
+    assert all(column in reason for column, reason in named.select("column", "reason").iter_rows())
+    assert set(bad.get_column("expected_reason_kind")) >= {
+        "missing_value", "unparseable", "out_of_range", "closed_before_opened", "unknown_workflow", "conflicting_duplicate",
+    }
+
+
+def test_per_file_counts_reconcile_with_the_generators_ledger(con):
+    expected = pl.read_csv(EXPECTED / "files.csv")
+    actual = con.sql(
+        "select source, source_file, status, rows_read as rows, rows_staged as staged, rows_quarantined as quarantined, "
+        "rows_deduplicated as deduplicated, rows_superseded as superseded from ops.ingested_files"
+    ).pl()
+    loaded = expected.filter(pl.col("status") == "loaded").drop("status").sort("source_file")
+    assert actual.filter(pl.col("status") == "loaded").drop("status").sort("source_file").select(loaded.columns).equals(loaded)
+    # A rejected file's rows are never parsed; the file is the unit of rejection.
+    rejected = pl.read_csv(EXPECTED / "rejected_files.csv")
+    got = con.sql("select source, source_file, reason from quarantine.rejected_files").pl()
+    assert got.sort("source_file").equals(rejected.select("source", "source_file", "reason").sort("source_file"))
