@@ -82,11 +82,24 @@ def _duckdb_type(dtype: pl.DataType) -> str:
 
 
 def _ensure_rows_table(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
-    columns = ",\n    ".join(f"{name} {_duckdb_type(dtype)}" for name, dtype in spec.columns.items())
-    con.execute(
-        f"create table if not exists ingest.{spec.name}_rows (\n    {columns},\n"
-        "    row_number bigint not null,\n    source_file varchar not null\n)"
-    )
+    """Create `ingest.<source>_rows`; if an older layout is there, drop it and re-read every file."""
+    wanted = [
+        *((name, _duckdb_type(dtype)) for name, dtype in spec.columns.items()),
+        ("row_number", "bigint"),
+        ("source_file", "varchar"),
+        ("row_hash", "ubigint"),
+    ]
+    existing = con.execute(
+        "select column_name, lower(data_type) from information_schema.columns "
+        "where table_schema = 'ingest' and table_name = ? order by ordinal_position",
+        [f"{spec.name}_rows"],
+    ).fetchall()
+    if existing and [name for name, _ in existing] != [name for name, _ in wanted]:
+        con.execute(f"drop table ingest.{spec.name}_rows")
+        for table in ("ops.ingested_files", "quarantine.rejected_rows", "quarantine.rejected_files"):
+            con.execute(f"delete from {table} where source = ?", [spec.name])
+    columns = ",\n    ".join(f"{name} {kind}" for name, kind in wanted)
+    con.execute(f"create table if not exists ingest.{spec.name}_rows (\n    {columns}\n)")
 
 
 def load_source(
@@ -203,6 +216,7 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, ingested_at: dateti
         source=spec.name,
         business_columns=", ".join(business),
         key_columns=", ".join(spec.key),
+        row_columns=", ".join([*business, "source_file", "row_number"]),
         key_label=" + ".join(spec.key),
         known_workflow=known,
         record_fields=", ".join(f"{name} := source_rows.{name}" for name in business),

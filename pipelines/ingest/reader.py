@@ -321,7 +321,11 @@ def _split_rows(raw: pl.DataFrame, spec: SourceSpec, source_file: str) -> tuple[
         typed.join(raw.select("__index", "row_number"), on="__index")
         .filter(~pl.col("__index").is_in(bad_index.implode()))
         .drop("__index")
-        .with_columns(pl.lit(source_file).alias("source_file"))
+        .with_columns(
+            pl.lit(source_file).alias("source_file"),
+            # One hash of every contract column makes "the same row twice" a cheap comparison.
+            pl.struct(list(columns)).hash().alias("row_hash"),
+        )
     )
     return valid, quarantined.cast(QUARANTINE_SCHEMA)
 
