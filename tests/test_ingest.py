@@ -203,3 +203,14 @@ def test_an_unchanged_file_is_not_read_again_and_a_removed_file_leaves(tiny_inpu
     # i2 falls back to its open January version once the February file is gone.
     assert con.execute("select closed_at from staging.work_items where item_id = 'i2'").fetchone()[0] is None
     assert after.reconciles
+
+
+def test_extra_columns_named_like_internal_ones_do_not_leak(tmp_path):
+    root = tmp_path / "in"
+    (root / "usage").mkdir(parents=True)
+    path = root / "usage" / "extra.csv"
+    path.write_text("usage_date,user_id,workflow_id,actions,rule,reason,__index\n2026-01-01,u1,wf_a,-3,x,y,z\n")
+    result = read_source_file(path, USAGE, root)
+    row = result.quarantined.row(0, named=True)
+    assert row["rule"] == "out_of_range" and row["reason"].startswith("actions: -3")
+    assert result.extra_columns == ["rule", "reason", "__index"]

@@ -89,6 +89,9 @@ def read_source_file(path: Path, spec: SourceSpec, input_dir: Path, sha256: str 
         raw = _read_raw(path, spec)
         result.extra_columns = [c for c in raw.columns if c not in spec.columns]
         result.rows_read = raw.height
+        # Extra columns are reported, then ignored: dropping them here also keeps input
+        # names from ever meeting the reader's own working columns.
+        raw = raw.select(list(spec.columns))
         valid, quarantined = _split_rows(raw, spec, relative)
     except FileRejected as rejected:
         result.status, result.reason = "rejected", str(rejected)
@@ -272,7 +275,7 @@ def _split_rows(raw: pl.DataFrame, spec: SourceSpec, source_file: str) -> tuple[
             parsed_expr = pl.when(pl.col(name).is_null()).then(pl.lit(spec.blank_defaults[name])).otherwise(parsed_expr)
         typed_exprs.append(parsed_expr.cast(dtype).alias(f"__typed_{name}"))
     raw = raw.with_columns(typed_exprs)
-    typed = raw.select(pl.col("__index"), *[pl.col(f"__typed_{name}").alias(name) for name in columns])
+    typed = raw.select("__index", "row_number", *[pl.col(f"__typed_{name}").alias(name) for name in columns])
 
     # A value that was there but did not parse is `unparseable`, named per column.
     parse_errors = [
@@ -289,7 +292,7 @@ def _split_rows(raw: pl.DataFrame, spec: SourceSpec, source_file: str) -> tuple[
         .with_columns(pl.lit("unparseable").alias("rule"))
     ) if parse_errors else pl.DataFrame(schema={"__index": pl.UInt32, "column": pl.String, "reason": pl.String, "rule": pl.String})
 
-    schema_failures = _schema_failures(typed.drop("__index"), spec)
+    schema_failures = _schema_failures(typed.drop("__index", "row_number"), spec)
     # A parse failure already explains the null pandera sees in that cell.
     schema_failures = schema_failures.join(parse_failures.select("__index", "column"), on=["__index", "column"], how="anti")
     failures = pl.concat([parse_failures.select("__index", "column", "rule", "reason"), schema_failures], how="vertical")
@@ -299,27 +302,27 @@ def _split_rows(raw: pl.DataFrame, spec: SourceSpec, source_file: str) -> tuple[
         failures.with_columns(pl.col("rule").replace_strict(rank, default=len(RULE_ORDER)).alias("__rank"))
         .sort("__index", "__rank", "column")
         .group_by("__index", maintain_order=True)
-        .agg(pl.col("rule").first(), pl.col("reason").str.join("; "))
+        # Prefixed names: an input file may carry extra columns called `rule` or `reason`.
+        .agg(pl.col("rule").first().alias("__rule"), pl.col("reason").str.join("; ").alias("__reason"))
     )
     bad_index = per_row.get_column("__index")
     bad_raw = raw.join(per_row, on="__index", how="inner")
     # JSON only for the bad rows: building it for every row would dominate large files.
-    record = _record_json([c for c in raw.columns if not c.startswith("__") and c != "row_number"])
+    record = _record_json(list(columns))
     quarantined = (
         bad_raw.with_columns(record.alias("record"))
         .select(
             pl.lit(spec.name).alias("source"),
             pl.lit(source_file).alias("source_file"),
             "row_number",
-            "rule",
-            "reason",
+            pl.col("__rule").alias("rule"),
+            pl.col("__reason").alias("reason"),
             "record",
         )
         .sort("row_number")
     )
     valid = (
-        typed.join(raw.select("__index", "row_number"), on="__index")
-        .filter(~pl.col("__index").is_in(bad_index.implode()))
+        typed.filter(~pl.col("__index").is_in(bad_index.implode()))
         .drop("__index")
         .with_columns(
             pl.lit(source_file).alias("source_file"),
