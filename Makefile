@@ -37,7 +37,7 @@ pipeline: setup $(DAGSTER_HOME)
 
 dashboard: setup
 	@echo "opvalue dashboard: http://localhost:$(PORT)"
-	$(VENV)/bin/streamlit run dashboards/app.py --server.headless true --server.port $(PORT) --browser.gatherUsageStats false
+	$(VENV)/bin/streamlit run dashboards/app.py --server.headless true --server.port $(PORT) --browser.gatherUsageStats false --client.toolbarMode viewer
 
 run: pipeline dashboard
 

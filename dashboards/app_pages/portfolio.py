@@ -1,0 +1,116 @@
+"""Portfolio: which workflows create value, and which are only used?"""
+
+import polars as pl
+import streamlit as st
+
+from dashboards import charts, data, tables, text, ui
+
+ui.header("Portfolio", "Which workflows create value, and which are only used?")
+db = ui.require_warehouse()
+filters = ui.filters(db)
+scorecard = data.scorecard(db, filters.teams, filters.stages)
+threshold = data.adoption_threshold()
+labels = {metric: data.metric_label(metric) for metric in data.METRICS}
+
+if scorecard.is_empty():
+    st.info("No workflow matches the team and stage filters.")
+    st.stop()
+
+# Headline tiles: value and adoption counted apart, so "adopted" is never read as "valuable".
+deployed = scorecard.filter(pl.col("deployed_on").is_not_null())
+improved = deployed.filter(pl.col("primary_verdict") == "improved").height
+adopted_only = scorecard.filter(pl.col("quadrant") == "adoption_without_value").height
+unjudged = deployed.filter(pl.col("quadrant") == "insufficient_data").height
+tiles = st.columns(4)
+tiles[0].metric(
+    "Workflows in production",
+    scorecard.filter(pl.col("stage") == "production").height,
+    help="Registered workflows whose stage is production.",
+    border=True,
+)
+tiles[1].metric(
+    "Share showing value",
+    text.share(improved / deployed.height) if deployed.height else "—",
+    help="Deployed workflows whose primary metric improved (the whole 95% CI below zero), "
+    "out of all deployed workflows.",
+    border=True,
+)
+tiles[1].caption(f"{improved} of {deployed.height} deployed workflows improved their primary metric")
+tiles[2].metric(
+    "Adopted without value",
+    adopted_only,
+    help=f"Adoption rate at least {threshold:.0%}, but the primary metric did not improve.",
+    border=True,
+)
+tiles[2].caption("used by most eligible people, no measured improvement")
+tiles[3].metric(
+    "Not enough data",
+    unjudged,
+    help="Deployed workflows with too few closed items before or after deployment for a verdict.",
+    border=True,
+)
+tiles[3].caption("deployed, but too few items to judge yet")
+
+ui.chart(charts.adoption_value_matrix(scorecard, threshold, labels))
+off_chart = scorecard.filter(pl.col("adoption_rate").is_null() | pl.col("primary_change_pct").is_null())
+if not off_chart.is_empty():
+    st.caption(
+        "Not on the chart (no change or no adoption rate to plot): "
+        + ", ".join(f"{row['name']} ({text.label(text.QUADRANT_LABELS, row['quadrant']).lower()})" for row in off_chart.to_dicts())
+        + "."
+    )
+
+funnel, attention = st.columns(2, gap="large")
+with funnel:
+    ui.chart(charts.stage_funnel(dict(scorecard.group_by("stage").len().iter_rows())))
+with attention:
+    st.subheader("Adopted without value")
+    st.caption(
+        "Most eligible people use these, yet the primary metric has not improved: the place to ask whether the "
+        "workflow around the tool needs redesign before scaling further."
+    )
+    for row in scorecard.filter(pl.col("quadrant") == "adoption_without_value").to_dicts():
+        st.markdown(
+            f"- **{row['name']}** ({row['team'] or 'no team'}): {text.share(row['adoption_rate'])} adoption; "
+            f"{labels.get(row['primary_metric'], row['primary_metric']).lower()} "
+            f"{text.change_with_ci(row['primary_change_pct'], row['primary_ci_low_pct'], row['primary_ci_high_pct'])}, "
+            f"{text.label(text.VERDICT_LABELS, row['primary_verdict']).lower()}"
+        )
+    if not adopted_only:
+        st.markdown("None in this selection.")
+    flags = data.guardrail_flags(db, filters.teams, filters.stages)
+    if not flags.is_empty():
+        st.subheader("Improved, with a worsened guardrail")
+        st.caption("The primary metric improved while the error or rework rate got worse: flag it, do not celebrate it yet.")
+        for row in flags.to_dicts():
+            st.markdown(
+                f"- **{row['name']}**: {labels.get(row['primary_metric'], row['primary_metric']).lower()} "
+                f"{text.pct(row['primary_change_pct'])}, but {labels[row['guardrail_metric']].lower()} "
+                f"{text.change_with_ci(row['guardrail_change_pct'], row['guardrail_ci_low_pct'], row['guardrail_ci_high_pct'])}"
+            )
+
+st.subheader("Scorecard")
+st.dataframe(
+    tables.scorecard_table(scorecard, labels),
+    hide_index=True,
+    height=ui.table_height(scorecard.height),
+    column_config={
+        "Adoption rate": st.column_config.ProgressColumn(
+            format="percent", min_value=0.0, max_value=1.0, color="#7570b3",
+            help="Active ÷ eligible users after deployment: use, not value.",
+        ),
+        "Change % (95% CI)": st.column_config.TextColumn(help="Lower is better for every metric."),
+        "Details": st.column_config.LinkColumn(display_text="open"),
+    },
+)
+st.download_button(
+    "Download the scorecard (CSV)",
+    scorecard.write_csv(),
+    file_name="opvalue_scorecard.csv",
+    mime="text/csv",
+    icon=":material/download:",
+)
+st.caption(
+    "Change is the primary metric's relative change after deployment with its 95% CI; lower is better for every "
+    "metric. The CSV holds the unrounded numbers and every column of `marts.workflow_scorecard`."
+)

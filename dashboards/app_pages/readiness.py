@@ -1,0 +1,42 @@
+"""Readiness: is this workflow owned and governed enough to scale?"""
+
+import polars as pl
+import streamlit as st
+
+from dashboards import charts, data, tables, ui
+
+ui.header("Readiness", "Is this workflow owned and governed enough to scale?")
+db = ui.require_warehouse()
+filters = ui.filters(db)
+readiness = data.readiness(db, filters.teams, filters.stages, data.min_closed_items())
+labels = {metric: data.metric_label(metric) for metric in data.METRICS}
+
+if readiness.is_empty():
+    st.info("No workflow matches the team and stage filters.")
+    st.stop()
+
+complete = readiness.filter(pl.col("items_in_place") == 7).height
+production_gaps = readiness.filter((pl.col("stage") == "production") & (pl.col("items_in_place") < 7)).height
+undefensible = readiness.filter(pl.col("value_claim") != "defensible").height
+tiles = st.columns(3)
+tiles[0].metric("Fully governed", f"{complete} of {readiness.height}", border=True,
+                help="Owner, eligible users, review point, support path, data scope, risk tier and target all set.")
+tiles[1].metric("In production with gaps", production_gaps, border=True,
+                help="Production workflows missing at least one governance item.")
+tiles[2].metric("Value claims not yet defensible", undefensible, border=True,
+                help="No business owner, or no baseline (too few closed items before deployment, or not deployed).")
+
+ui.chart(charts.readiness_matrix(readiness))
+
+st.subheader("Governance by workflow")
+st.dataframe(
+    tables.readiness_table(readiness, labels).to_pandas().style.map(tables.gap_style),
+    hide_index=True,
+    height=ui.table_height(readiness.height),
+    column_config={"Value claim": st.column_config.TextColumn(width="medium")},
+)
+st.caption(
+    "A gap reads “missing”, highlighted. “In place” counts the seven registry items (owner, eligible users, review "
+    f"point, support path, data scope, risk tier, target). A baseline needs at least {data.min_closed_items()} closed "
+    "items of the primary metric before deployment. Fix gaps in the registry (`workflows.csv`)."
+)

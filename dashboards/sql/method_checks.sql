@@ -1,0 +1,12 @@
+-- The method checks beside one workflow's numbers (marts.method_checks), warnings first.
+select metric, check_name, status, detail
+from marts.method_checks
+where workflow_id = $workflow_id
+order by
+    metric,
+    case status when 'warn' then 0 when 'ok' then 1 else 2 end,
+    case check_name
+        when 'placebo' then 0 when 'parallel_trends' then 1 when 'mix_shift' then 2 when 'censoring' then 3
+        when 'guardrail' then 4 when 'novelty' then 5 when 'sample_size' then 6 else 7
+    end,
+    check_name

@@ -1,0 +1,146 @@
+"""Tables as readers see them: marts rows turned into labelled, formatted columns.
+
+Pure functions, frames in and frames out; the pages only place them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+import polars as pl
+
+from dashboards import text
+
+MISSING = "missing"
+
+
+def scorecard_table(scorecard: pl.DataFrame, metric_labels: Mapping[str, str]) -> pl.DataFrame:
+    """The portfolio scorecard: stage, adoption rate, primary change with CI, verdict, quadrant, link."""
+    rows = scorecard.to_dicts()
+    return pl.DataFrame(
+        {
+            "Workflow": [r["name"] for r in rows],
+            "Team": [r["team"] for r in rows],
+            "Stage": [text.label(text.STAGE_LABELS, r["stage"]) for r in rows],
+            "Adoption rate": [r["adoption_rate"] for r in rows],
+            "Primary metric": [metric_labels.get(r["primary_metric"], r["primary_metric"]) for r in rows],
+            "Change % (95% CI)": [
+                text.change_with_ci(r["primary_change_pct"], r["primary_ci_low_pct"], r["primary_ci_high_pct"]) for r in rows
+            ],
+            "Verdict": [text.label(text.VERDICT_LABELS, r["primary_verdict"]) for r in rows],
+            "Quadrant": [text.label(text.QUADRANT_LABELS, r["quadrant"]) for r in rows],
+            "Details": [f"workflow?workflow={r['workflow_id']}" for r in rows],
+        },
+        schema={
+            "Workflow": pl.String, "Team": pl.String, "Stage": pl.String, "Adoption rate": pl.Float64,
+            "Primary metric": pl.String, "Change % (95% CI)": pl.String, "Verdict": pl.String,
+            "Quadrant": pl.String, "Details": pl.String,
+        },
+    )
+
+
+def _present(value: object) -> str:
+    if text.is_missing(value) or (isinstance(value, str) and not value.strip()):
+        return MISSING
+    return str(value)
+
+
+def readiness_table(readiness: pl.DataFrame, metric_labels: Mapping[str, str]) -> pl.DataFrame:
+    """One row per workflow with every governance item spelled out; a gap reads "missing"."""
+    rows = readiness.to_dicts()
+    return pl.DataFrame(
+        {
+            "Workflow": [r["name"] for r in rows],
+            "Stage": [text.label(text.STAGE_LABELS, r["stage"]) for r in rows],
+            "Value claim": [r["value_claim"] for r in rows],
+            "In place": [f"{r['items_in_place']}/7" for r in rows],
+            "Owner": [_present(r["business_owner"]) for r in rows],
+            "Eligible users": [f"{r['eligible_users']:,}" if r["has_eligible_users"] else MISSING for r in rows],
+            "Review point": [_present(r["review_point"]) for r in rows],
+            "Support path": [_present(r["support_path"]) for r in rows],
+            "Data scope": [_present(r["data_scope"]) for r in rows],
+            "Risk tier": [_present(r["risk_tier"]) for r in rows],
+            "Target": [
+                f"{metric_labels.get(r['primary_metric'], r['primary_metric'])} {r['target_change_pct']:+.0f}%"
+                if r["has_target"] else MISSING
+                for r in rows
+            ],
+            "Baseline": [
+                f"{r['n_baseline_closed']:,} closed items" if r["has_baseline"]
+                else ("not deployed" if r["deployed_on"] is None else f"only {r['n_baseline_closed'] or 0:,} closed items")
+                for r in rows
+            ],
+        }
+    )
+
+
+def gap_style(value: object) -> str:
+    """CSS for one readiness cell: gaps orange, undefensible claims bold orange."""
+    if not isinstance(value, str):
+        return ""
+    if value == MISSING or value == "not deployed" or value.startswith("only "):
+        return "background-color: #fbd5bd; color: #7a2e00"
+    if value.startswith("not yet defensible"):
+        return "background-color: #fbd5bd; color: #7a2e00; font-weight: 600"
+    return ""
+
+
+def views_table(views: pl.DataFrame) -> pl.DataFrame:
+    """The three views of one metric as rows: view, estimate with CI, label, sizes."""
+    rows = views.to_dicts()
+    return pl.DataFrame(
+        {
+            "View": [text.label(text.VIEW_LABELS, r["view"]) for r in rows],
+            "Estimate % (95% CI)": [text.change_with_ci(r["estimate_pct"], r["ci_low_pct"], r["ci_high_pct"]) for r in rows],
+            "Label": [r["label"] for r in rows],
+            "n treated": [r["n_treated"] for r in rows],
+            "n comparison": [r["n_comparison"] for r in rows],
+        }
+    )
+
+
+def runs_table(runs: pl.DataFrame) -> pl.DataFrame:
+    """Recent pipeline runs with their duration in seconds."""
+    return runs.select(
+        pl.col("started_at").alias("Started (UTC)"),
+        pl.col("ended_at").alias("Ended (UTC)"),
+        ((pl.col("ended_at") - pl.col("started_at")).dt.total_milliseconds() / 1000).round(1).alias("Seconds"),
+        pl.col("status").alias("Status"),
+        pl.col("message").alias("Message"),
+        pl.col("run_id").alias("Run"),
+    )
+
+
+def freshness_table(freshness: pl.DataFrame, now: datetime) -> pl.DataFrame:
+    """Freshness per source; with the pipeline's judgement when `ops.source_freshness` provided it."""
+    rows = freshness.to_dicts()
+    table: dict[str, list] = {
+        "Source": [r["source"] for r in rows],
+        "Newest record (UTC)": [text.when(r["newest_record_at"]) for r in rows],
+    }
+    if "age_hours" in freshness.columns:
+        table["Age"] = [text.age(r["age_hours"]) for r in rows]
+        table["Limit"] = [text.age(r["limit_hours"]) for r in rows]
+        table["Status"] = ["stale" if r["is_stale"] else "fresh" for r in rows]
+        table["Checked (UTC)"] = [text.when(r["checked_at"]) for r in rows]
+    else:
+        table["Age"] = [
+            text.age((now - r["newest_record_at"]).total_seconds() / 3600) if r["newest_record_at"] else "—" for r in rows
+        ]
+        table["Files last read (UTC)"] = [text.when(r["last_ingested_at"]) for r in rows]
+    return pl.DataFrame(table)
+
+
+def counts_table(counts: pl.DataFrame) -> pl.DataFrame:
+    """Row outcomes per source with reader-facing column names."""
+    return counts.select(
+        pl.col("source").alias("Source"),
+        pl.col("files").alias("Files"),
+        pl.col("rejected_files").alias("Rejected files"),
+        pl.col("rows_read").alias("Rows read"),
+        pl.col("rows_staged").alias("Staged"),
+        pl.col("rows_quarantined").alias("Quarantined"),
+        pl.col("rows_deduplicated").alias("Exact duplicates"),
+        pl.col("rows_superseded").alias("Superseded"),
+    )

@@ -1,0 +1,250 @@
+"""Words and number formats the pages share: labels, changes with their CI, the plain summary.
+
+Pure functions of their arguments, so the sentences a leader reads can be tested directly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+VERDICT_LABELS = {
+    "improved": "Improved",
+    "worsened": "Worsened",
+    "no_clear_change": "No clear change",
+    "insufficient_data": "Not enough data",
+}
+QUADRANT_LABELS = {
+    "value_with_adoption": "Value with adoption",
+    "adoption_without_value": "Adoption without value",
+    "value_without_adoption": "Value without adoption",
+    "no_value_no_adoption": "No value, no adoption",
+    "not_deployed": "Not deployed",
+    "insufficient_data": "Not enough data",
+}
+STAGE_LABELS = {
+    "investigation": "Investigation",
+    "pilot": "Pilot",
+    "production": "Production",
+    "retired": "Retired",
+}
+VIEW_LABELS = {
+    "before_after": "Before / after",
+    "assisted_vs_unassisted": "Assisted vs unassisted",
+    "diff_in_diff": "Difference-in-differences",
+}
+CHECK_LABELS = {
+    "placebo": "Placebo date",
+    "parallel_trends": "Parallel trends",
+    "mix_shift": "Team mix shift",
+    "censoring": "Open items",
+    "guardrail": "Guardrails",
+    "novelty": "Novelty fade",
+    "sample_size": "Sample size",
+}
+UNIT_AXIS = {
+    "hours": "hours",
+    "share": "% of items",
+    "count": "per item",
+    "money": "currency units per item",
+}
+
+
+def is_missing(value: Any) -> bool:
+    """True for None and NaN (polars and DuckDB give None, pandas NaN)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def label(mapping: Mapping[str, str], key: Any) -> str:
+    """The human label for a code, the code itself when unknown, "—" when missing."""
+    if is_missing(key):
+        return "—"
+    return mapping.get(key, str(key))
+
+
+def pct(value: Any, decimals: int = 1, signed: bool = True) -> str:
+    """A percentage already in percent units: -29.2 -> "-29.2%"."""
+    if is_missing(value):
+        return "—"
+    return f"{value:+.{decimals}f}%" if signed else f"{value:.{decimals}f}%"
+
+
+def change_with_ci(change: Any, low: Any, high: Any) -> str:
+    """A change and its 95% CI for tables: "-29.2% (-36.8 to -20.6)"; "—" without a change."""
+    if is_missing(change):
+        return "—"
+    if is_missing(low) or is_missing(high):
+        return pct(change)
+    return f"{change:+.1f}% ({low:+.1f} to {high:+.1f})"
+
+
+def share(value: Any, decimals: int = 0) -> str:
+    """A fraction as a percentage: 0.85 -> "85%"."""
+    if is_missing(value):
+        return "—"
+    return f"{value * 100:.{decimals}f}%"
+
+
+def day(value: Any) -> str:
+    """A date as "12 Jan 2026"."""
+    if is_missing(value):
+        return "—"
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    return f"{value.day} {value:%b %Y}"
+
+
+def when(value: Any) -> str:
+    """A UTC timestamp as "12 Jan 2026 14:05 UTC"."""
+    if is_missing(value):
+        return "—"
+    if isinstance(value, datetime):
+        return f"{day(value)} {value:%H:%M} UTC"
+    return day(value)
+
+
+def age(hours: Any) -> str:
+    """An age in hours, readable: "5 h", "3.2 days"."""
+    if is_missing(hours):
+        return "—"
+    if hours < 48:
+        return f"{hours:.0f} h"
+    return f"{hours / 24:.1f} days"
+
+
+def metric_value(value: Any, unit: str) -> str:
+    """A period's value in its unit: hours "24.7 h", share "12.3%", count "5.10", money "36.82"."""
+    if is_missing(value):
+        return "—"
+    if unit == "hours":
+        return f"{value:.1f} h"
+    if unit == "share":
+        return f"{value * 100:.1f}%"
+    return f"{value:,.2f}"
+
+
+def _magnitudes(*values: float) -> list[str]:
+    """Percentage magnitudes without sign, all with one precision: whole numbers when the
+    smallest is at least 10, else one decimal (so "3.2–9.8%", "21–37%")."""
+    sizes = [abs(v) for v in values]
+    decimals = 0 if min(sizes) >= 9.95 else 1
+    return [f"{size:.{decimals}f}" for size in sizes]
+
+
+def change_sentence(metric_label: str, result: Mapping[str, Any], min_closed: int) -> str:
+    """One clause on the primary metric, honest about uncertainty.
+
+    `result` is a row of `marts.value_metrics`. Improved and worsened say how much with the CI;
+    otherwise the sentence says "no clear change" or "not enough data" and why.
+    """
+    since = day(result.get("deployed_on"))
+    verdict = result.get("verdict")
+    change, low, high = result.get("change_pct"), result.get("ci_low_pct"), result.get("ci_high_pct")
+    if verdict == "insufficient_data":
+        return (
+            f"Not enough data yet to judge {metric_label.lower()}: "
+            f"{result.get('n_baseline_closed') or 0:,} closed items before and "
+            f"{result.get('n_post_closed') or 0:,} after deployment on {since} "
+            f"(at least {min_closed} needed in each)"
+        )
+    if is_missing(change):
+        moved = metric_value(result.get("abs_change"), result.get("unit", ""))
+        words = {"improved": "improved", "worsened": "worsened"}.get(verdict, "showed no clear change")
+        return f"{metric_label} {words} since {since} (absolute change {moved}; the baseline was zero, so no percentage)"
+    if verdict == "improved" and not is_missing(low) and not is_missing(high):
+        size, lo, hi = _magnitudes(change, *sorted((abs(high), abs(low))))
+        return f"{metric_label} fell {size}% (95% CI {lo}–{hi}%) since {since}"
+    if verdict == "worsened" and not is_missing(low) and not is_missing(high):
+        size, lo, hi = _magnitudes(change, low, high)
+        return f"{metric_label} rose {size}% (95% CI {lo}–{hi}%) since {since}"
+    interval = "" if is_missing(low) or is_missing(high) else f", 95% CI {low:+.0f}% to {high:+.0f}%"
+    return f"No clear change in {metric_label.lower()} since {since} ({change:+.0f}%{interval})"
+
+
+GUARDRAIL_METRICS = ("error_rate", "rework_rate")
+
+
+def guardrail_clause(worsened: list[tuple[str, Mapping[str, Any]]]) -> str:
+    """", but error rate rose 93% (95% CI 40–150%), a guardrail to resolve before scaling" or ""."""
+    if not worsened:
+        return ""
+    parts = []
+    for metric_label, result in worsened:
+        change, low, high = result.get("change_pct"), result.get("ci_low_pct"), result.get("ci_high_pct")
+        if is_missing(change) or is_missing(low) or is_missing(high):
+            parts.append(f"{metric_label.lower()} worsened")
+        else:
+            size, lo, hi = _magnitudes(change, low, high)
+            parts.append(f"{metric_label.lower()} rose {size}% (95% CI {lo}–{hi}%)")
+    noun = "a guardrail" if len(parts) == 1 else "guardrails"
+    return f", but {' and '.join(parts)}: {noun} to resolve before scaling"
+
+
+def adoption_clause(adoption_rate: Any, assisted_share: Any) -> str:
+    """How much the tool is used, kept apart from value: "85% of eligible users are active"."""
+    if is_missing(adoption_rate):
+        used = "adoption is unknown (no eligible users registered)"
+    else:
+        used = f"{share(adoption_rate)} of eligible users are active"
+    if not is_missing(assisted_share):
+        used += f" and {share(assisted_share)} of items were AI-assisted"
+    return used
+
+
+def summary_sentence(
+    metric_label: str,
+    result: Mapping[str, Any] | None,
+    adoption_rate: Any,
+    assisted_share: Any,
+    min_closed: int,
+    worsened_guardrails: list[tuple[str, Mapping[str, Any]]] | None = None,
+) -> str:
+    """The plain one-sentence answer at the top of a workflow's page.
+
+    E.g. "Cycle time fell 34% (95% CI 30–38%) since 6 Apr 2026; 85% of eligible users are active."
+    An improvement that came with a worsened error or rework rate says so in the same sentence.
+    """
+    if result is None:
+        return (
+            "Not deployed: there is no before/after for this workflow "
+            "(it serves as a comparison workflow for the others)."
+        )
+    caveat = guardrail_clause(worsened_guardrails or []) if result.get("verdict") == "improved" else ""
+    return f"{change_sentence(metric_label, result, min_closed)}{caveat}; {adoption_clause(adoption_rate, assisted_share)}."
+
+
+def target_clause(target_change_pct: Any, target_met: Any) -> str:
+    """Whether the registry's success target was reached: "target -20%: met"."""
+    if is_missing(target_change_pct):
+        return "no target set"
+    if target_met is None:
+        return f"target {pct(target_change_pct, 0)}"
+    return f"target {pct(target_change_pct, 0)}: {'met' if target_met else 'not met'}"
+
+
+def run_summary(run: Mapping[str, Any], now: datetime) -> str:
+    """One line on a pipeline run: "success: finished 23 Nov 2026 09:29 UTC (2 h ago), took 4 s"."""
+    ended = run.get("ended_at")
+    started = run.get("started_at")
+    parts = [f"**{run.get('status', 'unknown')}**"]
+    if ended is not None:
+        parts.append(f"finished {when(ended)} ({age((now - ended).total_seconds() / 3600)} ago)")
+        if started is not None:
+            parts.append(f"took {(ended - started).total_seconds():.0f} s")
+    line = ", ".join(parts)
+    if run.get("message"):
+        line += f". {run['message']}"
+    return line
+
+
+def change_tile(verdict: Any, change: Any, low: Any, high: Any) -> tuple[str, str]:
+    """Value and caption of the primary-change tile: no headline number without a verdict to back it."""
+    if is_missing(verdict):
+        return "—", "not deployed"
+    interval = f"95% CI {pct(low)} to {pct(high)}"
+    if verdict == "insufficient_data":
+        measured = f"measured {pct(change)} on too few items, {interval}" if not is_missing(change) else "too few items"
+        return "—", f"{VERDICT_LABELS[verdict]}; {measured}"
+    return pct(change), f"{label(VERDICT_LABELS, verdict)}; {interval}"

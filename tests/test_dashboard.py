@@ -1,0 +1,606 @@
+"""Every dashboard page run with `streamlit.testing.v1.AppTest` against a real warehouse.
+
+The sample warehouse (built once per session by the real pipeline) is the main fixture. Two
+copies of it cover both states of the optional marts and ops tables: `full_warehouse` has
+`marts.effect_views`, `marts.method_checks`, `marts.weekly_metrics` and the ops run tables
+(synthetic rows where the pipeline does not write them yet), `bare_warehouse` has none of
+them. Expected numbers are queried from the warehouse, never hard-coded.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
+PAGES = {
+    "portfolio": "app_pages/portfolio.py",
+    "workflow_detail": "app_pages/workflow_detail.py",
+    "readiness": "app_pages/readiness.py",
+    "data_quality": "app_pages/data_quality.py",
+}
+OPTIONAL_TABLES = (
+    "marts.effect_views",
+    "marts.method_checks",
+    "marts.weekly_metrics",
+    "ops.pipeline_runs",
+    "ops.run_source_counts",
+    "ops.source_freshness",
+)
+QUADRANT_LABELS = ("Value with adoption", "Adoption without value", "Value without adoption", "No value, no adoption")
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def query(warehouse: Path, sql: str, params: list | None = None) -> pl.DataFrame:
+    """Read the warehouse the way an analyst would, read-only."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.sql(sql, params=params or None).pl()
+    finally:
+        con.close()
+
+
+def existing_tables(warehouse: Path) -> set[str]:
+    return set(query(warehouse, "select table_schema || '.' || table_name as t from information_schema.tables")["t"])
+
+
+def run_page(page: str, query_params: dict[str, str] | None = None) -> AppTest:
+    """Run the app, switch to `page` and run it; fail on any exception element."""
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    for key, value in (query_params or {}).items():
+        at.query_params[key] = value
+    at.run()
+    if page != "portfolio":
+        at.switch_page(PAGES[page])
+        at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Every markdown, caption, info, warning, success, header and title string on the page."""
+    parts = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "success", "error"):
+        parts += [str(element.value) for element in getattr(at, kind)]
+    return "\n".join(parts)
+
+
+def figures(at: AppTest) -> list[dict]:
+    """The Plotly figures on the page, as JSON."""
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def figure_titled(at: AppTest, title: str) -> dict:
+    matches = [fig for fig in figures(at) if fig["layout"].get("title", {}).get("text") == title]
+    assert matches, f"no chart titled {title!r}: {[f['layout'].get('title', {}).get('text') for f in figures(at)]}"
+    return matches[0]
+
+
+def expected_change(change: float, low: float, high: float) -> str:
+    """How the scorecard prints a change and its CI, written out independently of dashboards.text."""
+    return f"{change:+.1f}% ({low:+.1f} to {high:+.1f})"
+
+
+def day(value: date) -> str:
+    return f"{value.day} {value.strftime('%b %Y')}"
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    """Each test starts and ends with empty Streamlit caches (and so closed connections)."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def use_warehouse(monkeypatch):
+    """Point the dashboard at a warehouse file."""
+
+    def use(path: Path) -> Path:
+        monkeypatch.setenv("OPVALUE_WAREHOUSE", str(path))
+        return path
+
+    return use
+
+
+@pytest.fixture
+def sample(use_warehouse, sample_warehouse) -> Path:
+    return use_warehouse(sample_warehouse)
+
+
+@pytest.fixture(scope="session")
+def bare_warehouse(sample_warehouse, tmp_path_factory) -> Path:
+    """The sample warehouse without any of the optional marts and ops tables."""
+    path = tmp_path_factory.mktemp("bare") / "opvalue.duckdb"
+    shutil.copy(sample_warehouse, path)
+    con = duckdb.connect(str(path))
+    try:
+        for table in OPTIONAL_TABLES:
+            con.execute(f"drop table if exists {table}")
+    finally:
+        con.close()
+    return path
+
+
+def _synthesize_optional_tables(con: duckdb.DuckDBPyConnection, present: set[str]) -> None:
+    """Rows shaped like the documented optional tables, for the ones the pipeline does not write yet."""
+    if "marts.effect_views" not in present:
+        con.execute(
+            """
+            create table marts.effect_views as
+            select workflow_id, metric, view, estimate_pct, estimate_pct - 7 as ci_low_pct,
+                   estimate_pct + 7 as ci_high_pct, n_post as n_treated, n_baseline as n_comparison, label
+            from (
+                select *, change_pct as estimate_pct, 'before_after' as view, 'observational' as label
+                from marts.value_metrics where change_pct is not null
+                union all
+                select *, change_pct * 1.5, 'assisted_vs_unassisted', 'association (self-selected)'
+                from marts.value_metrics where change_pct is not null
+                union all
+                select *, change_pct * 0.5, 'diff_in_diff', 'difference-in-differences vs comparison workflows'
+                from marts.value_metrics where change_pct is not null
+            )
+            """
+        )
+    if "marts.method_checks" not in present:
+        con.execute(
+            """
+            create table marts.method_checks as
+            select value_metrics.workflow_id, value_metrics.metric, checks.check_name, checks.status,
+                   'Synthetic ' || checks.check_name || ' check for ' || value_metrics.workflow_id || '.' as detail
+            from marts.value_metrics
+            cross join (values ('placebo', 'ok'), ('parallel_trends', 'warn'), ('mix_shift', 'ok'), ('censoring', 'ok'),
+                               ('guardrail', 'warn'), ('novelty', 'not_applicable'), ('sample_size', 'ok'))
+                as checks(check_name, status)
+            """
+        )
+    if "marts.weekly_metrics" not in present:
+        con.execute(
+            """
+            create table marts.weekly_metrics as
+            select value_metrics.workflow_id, value_metrics.metric, week.week_start_on,
+                   1000 + row_number() over (partition by value_metrics.workflow_id, value_metrics.metric order by week.week_start_on)
+                       as value,
+                   25 as n,
+                   week.week_start_on >= value_metrics.deployed_on as is_post,
+                   (date_diff('day', date_trunc('week', value_metrics.deployed_on)::date, week.week_start_on) // 7)::integer
+                       as weeks_since_deployment
+            from marts.value_metrics
+            cross join lateral (
+                select unnest(generate_series(date_trunc('week', baseline_start_on)::timestamp, post_end_on::timestamp, interval 7 day))::date
+                    as week_start_on
+            ) as week
+            """
+        )
+    if "ops.pipeline_runs" not in present:
+        con.execute(
+            """
+            create table ops.pipeline_runs as
+            select * from (values
+                ('run-1', timestamp '2026-01-01 08:00:00', timestamp '2026-01-01 08:01:00', 'success', null),
+                ('run-2', timestamp '2026-01-02 08:00:00', timestamp '2026-01-02 08:00:30', 'failed', 'ingest failed: disk full')
+            ) as runs(run_id, started_at, ended_at, status, message)
+            """
+        )
+    if "ops.run_source_counts" not in present:
+        con.execute(
+            """
+            create table ops.run_source_counts as
+            select run_id, source, count(*) as files, sum(rows_read) as rows_read, sum(rows_staged) as rows_staged,
+                   sum(rows_quarantined) as rows_quarantined, sum(rows_deduplicated) as rows_deduplicated,
+                   sum(rows_superseded) as rows_superseded
+            from ops.ingested_files cross join (select run_id from ops.pipeline_runs) as runs
+            group by run_id, source
+            """
+        )
+    if "ops.source_freshness" not in present:
+        con.execute(
+            """
+            create table ops.source_freshness as
+            select source, max(ingested_at) as newest_record_at, max(ingested_at) as checked_at, 0.0 as age_hours,
+                   48.0 as limit_hours, false as is_stale
+            from ops.ingested_files group by source
+            """
+        )
+
+
+@pytest.fixture(scope="session")
+def full_warehouse(sample_warehouse, tmp_path_factory) -> Path:
+    """The sample warehouse with every optional table: the pipeline's own rows, synthetic rows otherwise.
+
+    A second pipeline run is recorded too (when the pipeline wrote the runs), so per-run charts have a trend.
+    """
+    path = tmp_path_factory.mktemp("full") / "opvalue.duckdb"
+    shutil.copy(sample_warehouse, path)
+    present = existing_tables(path)
+    con = duckdb.connect(str(path))
+    try:
+        _synthesize_optional_tables(con, present)
+        if "ops.pipeline_runs" in present and "ops.run_source_counts" in present:
+            con.execute(
+                """
+                insert into ops.pipeline_runs
+                select 'earlier-run', started_at - interval 1 day, ended_at - interval 1 day, 'success', null
+                from ops.pipeline_runs order by started_at limit 1
+                """
+            )
+            con.execute(
+                """
+                insert into ops.run_source_counts
+                select 'earlier-run', source, files, rows_read, rows_staged, 0, rows_deduplicated, rows_superseded
+                from ops.run_source_counts
+                where run_id = (select run_id from ops.pipeline_runs where run_id <> 'earlier-run' limit 1)
+                """
+            )
+    finally:
+        con.close()
+    return path
+
+
+def deployed_primary(warehouse: Path) -> pl.DataFrame:
+    """Deployed workflows with their primary metric's value_metrics row and adoption."""
+    return query(
+        warehouse,
+        """
+        select scorecard.workflow_id, scorecard.name, scorecard.adoption_rate, value_metrics.*
+        exclude (workflow_id)
+        from marts.workflow_scorecard as scorecard
+        inner join marts.value_metrics as value_metrics
+            on value_metrics.workflow_id = scorecard.workflow_id and value_metrics.metric = scorecard.primary_metric
+        order by scorecard.items_measured desc, scorecard.workflow_id
+        """,
+    )
+
+
+# -- portfolio --------------------------------------------------------------------------------
+
+
+def test_portfolio_tiles_count_value_and_adoption_apart(sample, sample_warehouse):
+    at = run_page("portfolio")
+    tiles = {metric.label: metric.value for metric in at.metric}
+    card = query(sample_warehouse, "select * from marts.workflow_scorecard")
+    deployed = card.filter(pl.col("deployed_on").is_not_null())
+    improved = deployed.filter(pl.col("primary_verdict") == "improved").height
+    assert tiles["Workflows in production"] == str(card.filter(pl.col("stage") == "production").height)
+    assert tiles["Adopted without value"] == str(card.filter(pl.col("quadrant") == "adoption_without_value").height)
+    assert tiles["Share showing value"] == f"{improved / deployed.height * 100:.0f}%"
+    assert f"{improved} of {deployed.height} deployed workflows" in texts(at)
+
+
+def test_portfolio_matrix_has_quadrants_and_a_bubble_per_measured_workflow(sample, sample_warehouse):
+    at = run_page("portfolio")
+    matrix = figure_titled(at, "Adoption × value: which workflows create value, and which are only used?")
+    annotations = " ".join(a.get("text", "") for a in matrix["layout"].get("annotations", []))
+    for words in QUADRANT_LABELS:
+        assert words in annotations
+    plotted = sorted(name for trace in matrix["data"] for name in trace.get("text", []))
+    measured = query(
+        sample_warehouse,
+        "select name from marts.workflow_scorecard where adoption_rate is not null and primary_change_pct is not null",
+    )
+    assert plotted == sorted(measured["name"])
+    # Hover carries owner, stage and the change with its CI.
+    assert "owner" in matrix["data"][0]["hovertemplate"] and "95% CI" in matrix["data"][0]["hovertemplate"]
+    # The adoption threshold line sits at 0.5 and the no-change line at 0.
+    shapes = matrix["layout"]["shapes"]
+    assert any(s.get("x0") == 0.5 and s.get("x1") == 0.5 for s in shapes)
+    assert any(s.get("y0") == 0 and s.get("y1") == 0 for s in shapes)
+
+
+def test_portfolio_scorecard_prints_each_change_with_its_ci(sample, sample_warehouse):
+    at = run_page("portfolio")
+    table = at.dataframe[0].value.set_index("Workflow")
+    card = query(sample_warehouse, "select * from marts.workflow_scorecard where primary_change_pct is not null")
+    assert card.height > 0
+    for row in card.to_dicts():
+        shown = table.loc[row["name"]]
+        assert shown["Change % (95% CI)"] == expected_change(
+            row["primary_change_pct"], row["primary_ci_low_pct"], row["primary_ci_high_pct"]
+        )
+        if row["adoption_rate"] is not None:
+            assert shown["Adoption rate"] == pytest.approx(row["adoption_rate"])
+    quadrants = set(table["Quadrant"])
+    assert quadrants <= set(QUADRANT_LABELS) | {"Not deployed", "Not enough data"}
+
+
+def test_portfolio_csv_download_holds_the_whole_scorecard(sample, sample_warehouse, monkeypatch):
+    downloads = []
+    original = st.download_button
+
+    def recording_download_button(label, data, *args, **kwargs):
+        downloads.append((label, data, kwargs.get("file_name")))
+        return original(label, data, *args, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", recording_download_button)
+    run_page("portfolio")
+    [(label, data, file_name)] = downloads
+    assert file_name.endswith(".csv") and "CSV" in label
+    csv = pl.read_csv(io.StringIO(data))
+    card = query(sample_warehouse, "select * from marts.workflow_scorecard")
+    assert sorted(csv["workflow_id"]) == sorted(card["workflow_id"])
+    assert set(card.columns) <= set(csv.columns)
+
+
+def test_portfolio_team_filter_narrows_every_part(sample, sample_warehouse):
+    at = run_page("portfolio")
+    teams = query(sample_warehouse, "select team, count(*) as n from marts.workflow_scorecard where team is not null group by 1 order by 2, 1")
+    team, n = teams.row(0)
+    at.multiselect(key="filter_team").set_value([team]).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert set(table["Team"]) == {team} and len(table) == n
+
+
+def test_filters_are_kept_when_moving_to_another_page(sample, sample_warehouse):
+    at = run_page("portfolio")
+    stage = "production"
+    at.multiselect(key="filter_stage").set_value([stage]).run()
+    at.switch_page(PAGES["readiness"])
+    at.run()
+    assert not at.exception
+    assert at.multiselect(key="filter_stage").value == [stage]
+    expected = query(sample_warehouse, "select count(*) from staging.workflows where stage = ?", [stage]).item()
+    assert len(at.dataframe[0].value) == expected
+    assert set(at.dataframe[0].value["Stage"]) == {"Production"}
+
+
+def test_portfolio_funnel_counts_workflows_per_stage(sample, sample_warehouse):
+    at = run_page("portfolio")
+    funnel = figure_titled(at, "Pipeline of workflows by stage")
+    counts = dict(query(sample_warehouse, "select stage, count(*) from staging.workflows group by 1").iter_rows())
+    trace = funnel["data"][0]
+    assert trace["y"] == ["Investigation", "Pilot", "Production", "Retired"]
+    assert trace["x"] == [counts.get(stage, 0) for stage in ("investigation", "pilot", "production", "retired")]
+
+
+# -- workflow detail --------------------------------------------------------------------------
+
+
+def test_workflow_detail_opens_the_workflow_named_in_the_url(sample, sample_warehouse):
+    target = deployed_primary(sample_warehouse).row(-1, named=True)  # not the picker's default
+    at = run_page("workflow_detail", {"workflow": target["workflow_id"]})
+    assert at.selectbox[0].value == target["workflow_id"]
+    assert at.header[0].value == target["name"]
+    assert at.query_params["workflow"] == target["workflow_id"]
+
+
+def test_workflow_detail_picker_puts_the_choice_in_the_url(sample, sample_warehouse):
+    at = run_page("workflow_detail")
+    others = [option for option in query(sample_warehouse, "select workflow_id from staging.workflows")["workflow_id"]
+              if option != at.selectbox[0].value]
+    at.selectbox[0].set_value(others[0]).run()
+    assert not at.exception
+    assert at.query_params["workflow"] == others[0]
+    name = query(sample_warehouse, "select name from staging.workflows where workflow_id = ?", [others[0]]).item()
+    assert at.header[0].value == name
+
+
+def test_workflow_detail_unknown_workflow_falls_back_with_a_warning(sample):
+    at = run_page("workflow_detail", {"workflow": "no_such_workflow"})
+    assert any("no_such_workflow" in w.value for w in at.warning)
+    assert at.query_params["workflow"] == at.selectbox[0].value
+
+
+def test_workflow_detail_summary_says_what_changed_honestly(sample, sample_warehouse):
+    words = {"improved": "fell", "worsened": "rose", "no_clear_change": "No clear change", "insufficient_data": "Not enough data"}
+    rows = deployed_primary(sample_warehouse).unique("verdict", keep="first", maintain_order=True)
+    for row in rows.to_dicts():
+        st.cache_data.clear()
+        at = run_page("workflow_detail", {"workflow": row["workflow_id"]})
+        summary = next(m.value for m in at.markdown if m.value.startswith("#### "))
+        assert words[row["verdict"]] in summary, summary
+        assert day(row["deployed_on"]) in summary
+        if row["adoption_rate"] is not None:
+            assert f"{row['adoption_rate'] * 100:.0f}% of eligible users are active" in summary
+        if row["verdict"] == "improved":
+            assert f"{abs(row['change_pct']):.0f}%" in summary or f"{abs(row['change_pct']):.1f}%" in summary
+
+
+def test_workflow_detail_not_deployed_says_there_is_no_before_after(sample, sample_warehouse):
+    comparison = query(sample_warehouse, "select workflow_id from staging.workflows where deployed_on is null order by 1")
+    if comparison.is_empty():
+        pytest.skip("the sample has no workflow without a deployment date")
+    at = run_page("workflow_detail", {"workflow": comparison["workflow_id"][0]})
+    assert "Not deployed: there is no before/after" in texts(at)
+
+
+def test_workflow_detail_trend_marks_the_deployment_and_reads_the_weekly_mart(use_warehouse, full_warehouse):
+    use_warehouse(full_warehouse)
+    row = deployed_primary(full_warehouse).row(0, named=True)
+    at = run_page("workflow_detail", {"workflow": row["workflow_id"]})
+    weekly = query(
+        full_warehouse,
+        """
+        select value from marts.weekly_metrics
+        where workflow_id = ? and metric = ? and value is not null
+            and week_start_on + 6 <= ?  -- the last, incomplete week is left out
+        order by week_start_on
+        """,
+        [row["workflow_id"], row["metric"], row["post_end_on"]],
+    )
+    trends = [fig for fig in figures(at) if fig["layout"]["title"]["text"].endswith(" per week")]
+    primary_trend = trends[0]
+    scale = 100.0 if row["unit"] == "share" else 1.0
+    assert primary_trend["data"][0]["y"] == pytest.approx([v * scale for v in weekly["value"]])
+    deployed = row["deployed_on"].isoformat()
+    assert any(str(s.get("x0", "")).startswith(deployed) and s.get("type") == "line" for s in primary_trend["layout"]["shapes"])
+    assert any(f"deployed {day(row['deployed_on'])}" == a.get("text") for a in primary_trend["layout"]["annotations"])
+
+
+def test_workflow_detail_shows_three_views_and_method_checks_when_present(use_warehouse, full_warehouse):
+    use_warehouse(full_warehouse)
+    row = deployed_primary(full_warehouse).row(0, named=True)
+    at = run_page("workflow_detail", {"workflow": row["workflow_id"]})
+    page = texts(at)
+    views = query(
+        full_warehouse, "select * from marts.effect_views where workflow_id = ? and metric = ?", [row["workflow_id"], row["metric"]]
+    )
+    for view in views.to_dicts():
+        assert view["label"] in page
+    for title in ("Before / after", "Assisted vs unassisted", "Difference-in-differences"):
+        assert f"**{title}**" in page
+    checks = query(
+        full_warehouse, "select * from marts.method_checks where workflow_id = ? and metric = ?", [row["workflow_id"], row["metric"]]
+    )
+    assert checks.height > 0
+    for check in checks.to_dicts():
+        assert check["detail"] in page
+    assert ":orange-badge[" in page or ":green-badge[" in page
+    assert "will appear here once the pipeline writes" not in page
+
+
+def test_workflow_detail_notes_missing_views_and_checks(use_warehouse, bare_warehouse):
+    use_warehouse(bare_warehouse)
+    row = deployed_primary(bare_warehouse).row(0, named=True)
+    at = run_page("workflow_detail", {"workflow": row["workflow_id"]})
+    notes = " ".join(info.value for info in at.info)
+    assert "`marts.effect_views`" in notes and "`marts.method_checks`" in notes
+    # The weekly trend falls back to staged items and still draws a line per metric.
+    trends = [fig for fig in figures(at) if fig["layout"]["title"]["text"].endswith(" per week")]
+    assert len(trends) == 5 and all(len(fig["data"][0]["y"]) > 0 for fig in trends)
+
+
+# -- readiness ---------------------------------------------------------------------------------
+
+
+def test_readiness_marks_gaps_and_undefensible_value_claims(sample, sample_warehouse):
+    at = run_page("readiness")
+    table = at.dataframe[0].value.set_index("Workflow")
+    registry = query(
+        sample_warehouse,
+        """
+        select workflows.name, workflows.business_owner, workflows.support_path,
+               coalesce(value_metrics.n_baseline_closed, 0) as n_baseline_closed
+        from staging.workflows as workflows
+        left join marts.value_metrics as value_metrics
+            on value_metrics.workflow_id = workflows.workflow_id and value_metrics.metric = workflows.primary_metric
+        """,
+    )
+    for row in registry.to_dicts():
+        shown = table.loc[row["name"]]
+        no_owner = row["business_owner"] is None or not row["business_owner"].strip()
+        no_baseline = row["n_baseline_closed"] < 30
+        assert shown["Value claim"].startswith("not yet defensible") == (no_owner or no_baseline), row
+        assert (shown["Owner"] == "missing") == no_owner
+        assert (shown["Support path"] == "missing") == (row["support_path"] is None or not row["support_path"].strip())
+    tiles = {metric.label: metric.value for metric in at.metric}
+    assert tiles["Value claims not yet defensible"] == str((table["Value claim"] != "defensible").sum())
+    figure_titled(at, "Readiness: what each workflow has in place")
+
+
+# -- data quality ------------------------------------------------------------------------------
+
+
+def test_data_quality_counts_rows_and_ranks_rejection_reasons(sample, sample_warehouse):
+    at = run_page("data_quality")
+    counts = query(
+        sample_warehouse,
+        "select source, sum(rows_staged)::bigint as staged, sum(rows_quarantined)::bigint as quarantined from ops.ingested_files group by 1",
+    )
+    frames = [frame.value for frame in at.dataframe]
+    outcome = next(frame for frame in frames if "Quarantined" in frame.columns and "Staged" in frame.columns).set_index("Source")
+    for source, staged, quarantined in counts.iter_rows():
+        assert outcome.loc[source, "Staged"] == staged and outcome.loc[source, "Quarantined"] == quarantined
+    rules = query(sample_warehouse, "select rule, count(*) as n from quarantine.rejected_rows group by 1 order by 2 desc, 1")
+    if rules.is_empty():
+        assert "No row was quarantined" in texts(at)
+    else:
+        chart = figure_titled(at, "Quarantined rows by rule")
+        assert chart["layout"]["yaxis"]["categoryarray"][-1] == rules["rule"][0]  # most frequent on top
+        assert at.selectbox[0].options == list(rules["rule"])
+        sample_rows = next(frame for frame in frames if "reason" in frame.columns and "record" in frame.columns)
+        assert set(sample_rows["rule"]) == {rules["rule"][0]}
+    rejected = query(sample_warehouse, "select source_file from quarantine.rejected_files")
+    if rejected.is_empty():
+        assert "No file was rejected." in texts(at)
+    else:
+        files = next(frame for frame in frames if "source_file" in frame.columns and "ingested_at" in frame.columns)
+        assert sorted(files["source_file"]) == sorted(rejected["source_file"])
+
+
+def test_data_quality_shows_runs_and_freshness_from_ops_tables(use_warehouse, full_warehouse):
+    use_warehouse(full_warehouse)
+    at = run_page("data_quality")
+    last = query(full_warehouse, "select status from ops.pipeline_runs order by started_at desc limit 1").item()
+    reports = [element.value for element in (at.success if last == "success" else at.error)]
+    assert any(value.startswith(f"**{last}**") for value in reports)
+    freshness = next(frame.value for frame in at.dataframe if "Limit" in frame.value.columns)
+    expected = query(full_warehouse, "select source, is_stale from ops.source_freshness order by source")
+    assert list(freshness["Source"]) == list(expected["source"])
+    assert list(freshness["Status"]) == ["stale" if s else "fresh" for s in expected["is_stale"]]
+    figure_titled(at, "Quarantined rows per run")
+
+
+def test_data_quality_falls_back_to_the_file_manifest(use_warehouse, bare_warehouse):
+    use_warehouse(bare_warehouse)
+    at = run_page("data_quality")
+    notes = " ".join(info.value for info in at.info)
+    assert "`ops.pipeline_runs`" in notes and "`ops.run_source_counts`" in notes
+    freshness = next(frame.value for frame in at.dataframe if "Files last read (UTC)" in frame.value.columns)
+    newest = query(bare_warehouse, "select max(usage_date) from staging.usage").item()
+    assert freshness.set_index("Source").loc["usage", "Newest record (UTC)"].startswith(day(newest))
+
+
+# -- every page ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_without_a_warehouse_every_page_names_make_pipeline(page, use_warehouse, tmp_path):
+    use_warehouse(tmp_path / "missing" / "opvalue.duckdb")
+    at = run_page(page)
+    assert len(at.warning) == 1 and "make pipeline" in at.warning[0].value
+    assert str(tmp_path / "missing" / "opvalue.duckdb") in at.warning[0].value
+    assert not at.get("plotly_chart") and not at.dataframe and not at.metric
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+@pytest.mark.parametrize("variant", ["sample", "bare", "full"])
+def test_every_page_renders_every_chart_with_a_caption(page, variant, use_warehouse, sample_warehouse, bare_warehouse, full_warehouse):
+    use_warehouse({"sample": sample_warehouse, "bare": bare_warehouse, "full": full_warehouse}[variant])
+    at = run_page(page, {"workflow": deployed_primary(sample_warehouse)["workflow_id"][0]} if page == "workflow_detail" else None)
+    charts = figures(at)
+    assert charts
+    captions = [c.value for c in at.caption]
+    for fig in charts:
+        assert fig["layout"]["title"]["text"]
+        assert fig["layout"]["meta"]["caption"] in captions
+        assert fig["layout"]["template"]["layout"]["plot_bgcolor"] == "white"
+
+
+def test_a_newly_published_build_is_read_without_a_restart(use_warehouse, sample_warehouse, tmp_path):
+    """The pipeline publishes by renaming a new file over the old one; the next rerun must see it."""
+    published = use_warehouse(tmp_path / "opvalue.duckdb")
+    shutil.copy(sample_warehouse, published)
+    at = run_page("portfolio")
+    first = query(published, "select workflow_id, name from marts.workflow_scorecard order by workflow_id limit 1").row(0)
+    assert first[1] in set(at.dataframe[0].value["Workflow"])
+
+    build = tmp_path / "opvalue.duckdb.building"
+    shutil.copy(sample_warehouse, build)
+    con = duckdb.connect(str(build))
+    con.execute("update marts.workflow_scorecard set name = 'Renamed in the new build' where workflow_id = ?", [first[0]])
+    con.close()
+    os.replace(build, published)
+
+    at.run()  # caches are not cleared: the new file's identity must be enough
+    assert not at.exception
+    names = set(at.dataframe[0].value["Workflow"])
+    assert "Renamed in the new build" in names and first[1] not in names

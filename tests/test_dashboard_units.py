@@ -1,0 +1,229 @@
+"""The dashboard's pure parts: the sentences leaders read, table shaping and figure builders."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import plotly.graph_objects as go
+import polars as pl
+import pytest
+
+from dashboards import charts, tables, text
+
+DEPLOYED = date(2026, 4, 6)
+
+
+def result(**overrides) -> dict:
+    """A marts.value_metrics row with defaults for an improved cycle time."""
+    row = {
+        "metric": "cycle_time_hours", "unit": "hours", "verdict": "improved", "deployed_on": DEPLOYED,
+        "baseline_start_on": DEPLOYED - timedelta(days=90), "post_start_on": DEPLOYED, "post_end_on": date(2026, 6, 30),
+        "change_pct": -34.0, "ci_low_pct": -38.0, "ci_high_pct": -30.0, "abs_change": -3.0,
+        "n_baseline": 400, "n_post": 500, "n_baseline_closed": 390, "n_post_closed": 470,
+        "baseline_value": 10.0, "baseline_ci_low": 9.0, "baseline_ci_high": 11.0,
+        "post_value": 6.6, "post_ci_low": 6.0, "post_ci_high": 7.2, "p_adjusted": 0.001,
+    }
+    row.update(overrides)
+    return row
+
+
+# -- sentences --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, "Cycle time fell 34% (95% CI 30–38%) since 6 Apr 2026"),
+        ({"change_pct": -5.2, "ci_low_pct": -8.1, "ci_high_pct": -2.3}, "Cycle time fell 5.2% (95% CI 2.3–8.1%) since 6 Apr 2026"),
+        ({"verdict": "worsened", "change_pct": 12.4, "ci_low_pct": 3.1, "ci_high_pct": 21.7},
+         "Cycle time rose 12.4% (95% CI 3.1–21.7%) since 6 Apr 2026"),
+        ({"verdict": "no_clear_change", "change_pct": -3.2, "ci_low_pct": -10.4, "ci_high_pct": 4.0},
+         "No clear change in cycle time since 6 Apr 2026 (-3%, 95% CI -10% to +4%)"),
+        ({"verdict": "insufficient_data", "n_baseline_closed": 12, "n_post_closed": 40},
+         "Not enough data yet to judge cycle time: 12 closed items before and 40 after deployment on 6 Apr 2026 "
+         "(at least 30 needed in each)"),
+        ({"verdict": "worsened", "unit": "share", "change_pct": None, "ci_low_pct": None, "ci_high_pct": None,
+          "abs_change": 0.05},
+         "Cycle time worsened since 6 Apr 2026 (absolute change 5.0%; the baseline was zero, so no percentage)"),
+    ],
+)
+def test_change_sentence_is_honest_about_the_verdict(overrides, expected):
+    assert text.change_sentence("Cycle time", result(**overrides), min_closed=30) == expected
+
+
+def test_summary_sentence_matches_the_issue_example():
+    sentence = text.summary_sentence("Cycle time", result(), adoption_rate=0.85, assisted_share=None, min_closed=30)
+    assert sentence == "Cycle time fell 34% (95% CI 30–38%) since 6 Apr 2026; 85% of eligible users are active."
+
+
+def test_summary_sentence_flags_a_worsened_guardrail_only_on_an_improvement():
+    error = result(metric="error_rate", unit="share", verdict="worsened", change_pct=93.0, ci_low_pct=40.0, ci_high_pct=146.0)
+    improved = text.summary_sentence("Cycle time", result(), 0.78, 0.66, 30, worsened_guardrails=[("Error rate", error)])
+    assert "but error rate rose 93% (95% CI 40–146%): a guardrail to resolve before scaling" in improved
+    assert "66% of items were AI-assisted" in improved
+    flat = text.summary_sentence("Cycle time", result(verdict="no_clear_change"), 0.78, None, 30, [("Error rate", error)])
+    assert "guardrail" not in flat
+
+
+def test_summary_sentence_for_a_workflow_that_is_not_deployed():
+    assert text.summary_sentence("Cycle time", None, None, None, 30).startswith("Not deployed: there is no before/after")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ((-29.167, -36.812, -20.597), "-29.2% (-36.8 to -20.6)"),
+        ((4.0, -1.0, 9.04), "+4.0% (-1.0 to +9.0)"),
+        ((None, None, None), "—"),
+        ((-3.0, None, None), "-3.0%"),
+    ],
+)
+def test_change_with_ci(args, expected):
+    assert text.change_with_ci(*args) == expected
+
+
+@pytest.mark.parametrize(
+    ("target", "met", "expected"),
+    [(None, None, "no target set"), (-20.0, True, "target -20%: met"), (-20.0, False, "target -20%: not met"),
+     (-20.0, None, "target -20%")],
+)
+def test_target_clause(target, met, expected):
+    assert text.target_clause(target, met) == expected
+
+
+@pytest.mark.parametrize(
+    ("verdict", "expected"),
+    [
+        ("improved", ("-34.0%", "Improved; 95% CI -38.0% to -30.0%")),
+        ("insufficient_data", ("—", "Not enough data; measured -34.0% on too few items, 95% CI -38.0% to -30.0%")),
+        (None, ("—", "not deployed")),
+    ],
+)
+def test_change_tile_shows_no_headline_number_without_a_verdict(verdict, expected):
+    assert text.change_tile(verdict, -34.0, -38.0, -30.0) == expected
+
+
+def test_adoption_clause_without_eligible_users():
+    assert text.adoption_clause(None, None) == "adoption is unknown (no eligible users registered)"
+
+
+# -- tables -----------------------------------------------------------------------------------
+
+
+def test_readiness_table_spells_out_gaps_and_styles_them():
+    readiness = pl.DataFrame(
+        [
+            {"name": "A", "stage": "production", "business_owner": None, "eligible_users": 10, "review_point": "QA",
+             "support_path": " ", "data_scope": "claims", "risk_tier": "low", "primary_metric": "cycle_time_hours",
+             "target_change_pct": -20.0, "deployed_on": DEPLOYED, "n_baseline_closed": 12, "has_eligible_users": True,
+             "has_target": True, "has_baseline": False, "items_in_place": 5,
+             "value_claim": "not yet defensible: no owner, no baseline"},
+        ]
+    )
+    row = tables.readiness_table(readiness, {"cycle_time_hours": "Cycle time"}).row(0, named=True)
+    assert row["Owner"] == "missing" and row["Support path"] == "missing" and row["Review point"] == "QA"
+    assert row["Target"] == "Cycle time -20%" and row["Baseline"] == "only 12 closed items"
+    assert row["In place"] == "5/7"
+    assert "background-color" in tables.gap_style("missing")
+    assert "font-weight" in tables.gap_style(row["Value claim"])
+    assert tables.gap_style("QA") == ""
+
+
+# -- figures ----------------------------------------------------------------------------------
+
+
+def scorecard_rows() -> pl.DataFrame:
+    base = {"team": "Ops", "stage": "production", "business_owner": "Ann", "primary_metric": "cycle_time_hours"}
+    rows = [
+        ("a", "Alpha", 0.9, -30.0, -40.0, -20.0, "improved", 800),
+        ("b", "Beta", 0.8, 2.0, -5.0, 9.0, "no_clear_change", 600),
+        ("c", "Gamma", 0.2, 20.0, 10.0, 30.0, "worsened", 300),
+        ("d", "Delta", 0.6, -50.0, -90.0, 5.0, "insufficient_data", 20),
+        ("e", "Epsilon", None, None, None, None, None, 0),
+    ]
+    return pl.DataFrame(
+        [
+            {**base, "workflow_id": w, "name": n, "adoption_rate": a, "primary_change_pct": c, "primary_ci_low_pct": lo,
+             "primary_ci_high_pct": hi, "primary_verdict": v, "items_measured": items}
+            for w, n, a, c, lo, hi, v, items in rows
+        ]
+    )
+
+
+def test_adoption_value_matrix_draws_quadrants_and_colours_by_verdict():
+    fig = charts.adoption_value_matrix(scorecard_rows(), 0.5, {"cycle_time_hours": "Cycle time"})
+    annotations = [a.text for a in fig.layout.annotations]
+    for words in ("Value with adoption", "Adoption without value", "Value without adoption", "No value, no adoption"):
+        assert f"<b>{words}</b>" in annotations
+    colours = {trace.name: trace.marker.color for trace in fig.data}
+    assert colours == {
+        "Improved": charts.VERDICT_COLORS["improved"],
+        "Worsened": charts.VERDICT_COLORS["worsened"],
+        "No clear change": charts.VERDICT_COLORS["no_clear_change"],
+        "Not enough data": charts.VERDICT_COLORS["insufficient_data"],
+    }
+    assert sorted(name for trace in fig.data for name in trace.text) == ["Alpha", "Beta", "Delta", "Gamma"]
+    low, high = fig.layout.yaxis.range
+    assert low > high  # falls are plotted upwards
+    assert fig.layout.plot_bgcolor is None and fig.layout.template.layout.plot_bgcolor == "white"
+
+
+def test_label_positions_keep_names_off_each_other_and_inside_the_plot():
+    positions = charts._label_positions([(100, 100, 10, "Left one"), (160, 100, 10, "Right one"), (990, 300, 10, "Edge")])
+    assert positions[0] != "middle right"  # would run into the second bubble
+    assert positions[2] == "middle left"  # the right edge is near
+
+
+def test_weekly_trend_marks_deployment_shades_periods_and_drops_the_partial_week():
+    periods = charts.Periods(date(2026, 1, 5), date(2026, 2, 2), date(2026, 2, 2), date(2026, 3, 4))
+    weeks = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(9)]  # the last starts 2 Mar: ends after 4 Mar
+    weekly = pl.DataFrame({"week_start_on": weeks, "metric": ["cycle_time_hours"] * 9, "value": [float(i) for i in range(9)],
+                           "n": [30] * 9})
+    fig = charts.weekly_trend(weekly, "Cycle time", "hours", periods, result())
+    assert list(fig.data[0].x) == weeks[:8]
+    rects = [s for s in fig.layout.shapes if s.type == "rect"]
+    lines = [s for s in fig.layout.shapes if s.type == "line"]
+    assert len(rects) == 2 and lines[0].x0 == date(2026, 2, 2)
+    assert "deployed 2 Feb 2026" in [a.text for a in fig.layout.annotations]
+    assert fig.layout.yaxis.title.text == "Cycle time (hours)"
+
+
+def test_every_builder_titles_its_figure_and_says_how_to_read_it():
+    periods = charts.Periods(date(2026, 1, 5), date(2026, 2, 2), date(2026, 2, 2), date(2026, 3, 31))
+    weekly = pl.DataFrame({"week_start_on": [date(2026, 1, 5), date(2026, 2, 2)], "active_users": [0, 5], "eligible_users": [10, 10],
+                           "active_rate": [0.0, 0.5], "items": [20, 25], "assisted_share": [0.0, 0.6]})
+    bins = pl.DataFrame({"period": ["baseline", "post"], "bin": [0, 1], "lower_hours": [1.0, 2.0], "upper_hours": [2.0, 4.0],
+                         "items": [10, 12], "share": [1.0, 1.0]})
+    views = pl.DataFrame({"view": ["before_after", "assisted_vs_unassisted", "diff_in_diff"], "estimate_pct": [-30.0, -45.0, -10.0],
+                          "ci_low_pct": [-40.0, -50.0, -25.0], "ci_high_pct": [-20.0, -40.0, 5.0], "n_treated": [5, 5, 5],
+                          "n_comparison": [5, 5, 5], "label": ["observational", "association (self-selected)", "DiD"]})
+    counts = pl.DataFrame({"source": ["usage"], "rows_read": [10], "rows_staged": [8], "rows_quarantined": [1],
+                           "rows_deduplicated": [1], "rows_superseded": [0]})
+    reasons = pl.DataFrame({"source": ["usage", "usage"], "rule": ["unparseable", "out_of_range"], "rows": [3, 1],
+                            "typical_reason": ["x", "y"]})
+    readiness = pl.DataFrame([{"name": "A", "stage": "pilot", **{item: True for item in charts.READINESS_ITEMS}}])
+    figures = [
+        charts.adoption_value_matrix(scorecard_rows(), 0.5, {}),
+        charts.stage_funnel({"pilot": 2, "production": 1}),
+        charts.metric_changes(pl.DataFrame([result()]), {"cycle_time_hours": "Cycle time"}, "cycle_time_hours"),
+        charts.period_comparison(result(), "Cycle time"),
+        charts.cycle_time_distribution(bins, 1.5, 3.0),
+        charts.adoption_over_time(weekly, periods),
+        charts.effect_views(views, "Cycle time"),
+        charts.readiness_matrix(readiness),
+        charts.rows_by_source(counts),
+        charts.rejection_reasons(reasons),
+        charts.quarantine_over_time(
+            pl.DataFrame({"run_id": ["a", "b"], "started_at": [date(2026, 1, 1), date(2026, 1, 2)], "source": ["usage"] * 2,
+                          "rows_read": [10, 10], "rows_staged": [9, 10], "rows_quarantined": [1, 0]})
+        ),
+    ]
+    for fig in figures:
+        assert isinstance(fig, go.Figure)
+        assert fig.layout.title.text, fig
+        assert len(charts.caption(fig)) > 20, fig.layout.title.text
+        assert fig.layout.template.layout.paper_bgcolor == "white"
+        assert not charts.is_empty(fig)
+    placeholder = charts.weekly_trend(pl.DataFrame(schema={"week_start_on": pl.Date, "value": pl.Float64, "n": pl.Int64}),
+                                      "Cycle time", "hours", None)
+    assert charts.is_empty(placeholder) and charts.caption(placeholder) == "No weekly cycle time values to show."
