@@ -23,6 +23,7 @@ import duckdb
 import polars as pl
 import streamlit as st
 
+import schemas
 from pipelines import settings
 from pipelines.metrics.config import MetricDefinition, load_config
 
@@ -32,14 +33,9 @@ TTL_SECONDS = 3600
 REMOTE_REFRESH_SECONDS = 300
 """How often a shared-catalog warehouse (no file to watch) is read again."""
 
-METRICS = (
-    "cycle_time_hours",
-    "rework_rate",
-    "error_rate",
-    "touchpoints_per_item",
-    "external_spend_per_item",
-)
-STAGES = ("investigation", "pilot", "production", "retired")
+# One definition of the metric and stage names: the data contract's.
+METRICS = tuple(schemas.METRICS)
+STAGES = tuple(schemas.STAGES)
 
 
 class Warehouse(NamedTuple):

@@ -11,25 +11,17 @@ that cycle through the same archetypes with drawn parameters.
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from dataclasses import dataclass, field
 
 import numpy as np
 
-METRICS = (
-    "cycle_time_hours",
-    "rework_rate",
-    "error_rate",
-    "touchpoints_per_item",
-    "external_spend_per_item",
-)
-QUADRANTS = (
-    "value_with_adoption",
-    "adoption_without_value",
-    "value_without_adoption",
-    "no_value_no_adoption",
-    "not_deployed",
-    "insufficient_data",
-)
+import schemas
+from pipelines.stats.verdicts import Quadrant
+
+# The contract's metric names and the quadrants the pipeline assigns, defined once elsewhere.
+METRICS = tuple(schemas.METRICS)
+QUADRANTS = typing.get_args(Quadrant)
 ADOPTED_AT = 0.5
 """adoption_rate at or above which METHODS.md calls a workflow adopted."""
 
