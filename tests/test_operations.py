@@ -265,3 +265,33 @@ def test_the_daily_schedule_targets_the_build_job():
     assert daily_build.job_name == build_warehouse_job.name
     assert daily_build.cron_schedule == "0 6 * * *"
     assert daily_build.execution_timezone == "UTC"
+
+
+def test_an_untouched_source_is_not_restaged_but_a_registry_change_restages_its_dependants(tiny_inputs, tmp_path):
+    from datetime import datetime as dt
+
+    from pipelines.ingest.load import load_source
+    from pipelines.ingest.sources import USAGE, WORK_ITEMS, WORKFLOWS
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    for spec in (WORKFLOWS, WORK_ITEMS, USAGE):
+        load_source(con, spec, tiny_inputs, dt(2026, 1, 1))
+    staged_at = dict(con.execute("select source, staged_at from ops.staging_state").fetchall())
+
+    write_items(tiny_inputs / "work_items" / "items_2026_03.csv", 7)
+    for spec in (WORKFLOWS, WORK_ITEMS, USAGE):
+        load_source(con, spec, tiny_inputs, dt(2026, 1, 2))
+    after = dict(con.execute("select source, staged_at from ops.staging_state").fetchall())
+    assert after["usage"] == staged_at["usage"] and after["workflows"] == staged_at["workflows"]
+    assert after["work_items"] > staged_at["work_items"]
+    assert con.execute("select count(*) from staging.work_items where source_file like '%2026_03%'").fetchone()[0] == 7
+
+    registry = tiny_inputs / "workflows.csv"
+    registry.write_text(registry.read_text().replace("wf_b,Invoice match", "wf_zzz,Late registration", 1)
+                        .rstrip("\n") + "\nwf_b,Invoice match,,Finance,pilot,,,,rework_rate,,,,\n")
+    for spec in (WORKFLOWS, WORK_ITEMS, USAGE):
+        load_source(con, spec, tiny_inputs, dt(2026, 1, 3))
+    final = dict(con.execute("select source, staged_at from ops.staging_state").fetchall())
+    assert final["usage"] > after["usage"] and final["work_items"] > after["work_items"]
+    # The item that named an unknown workflow is staged once the registry knows it.
+    assert con.execute("select count(*) from staging.work_items where workflow_id = 'wf_zzz'").fetchone()[0] == 1

@@ -26,6 +26,8 @@ log = logging.getLogger("opvalue")
 # Bump when reading rules change in a way the column contract does not show, so every
 # file is read again under the new rules.
 READER_RULES_VERSION = "1"
+# Bump when sql/stage_source.sql changes what it produces, so staging is rebuilt.
+STAGING_RULES_VERSION = "2"
 
 DUCKDB_TYPES = {
     pl.String: "varchar",
@@ -153,12 +155,46 @@ def load_source(
                 f"{result.quarantined_count:,}",
                 time.perf_counter() - started,
             )
-        _stage(con, spec, ingested_at)
+        fingerprint = _inputs_fingerprint(con, spec)
+        if fingerprint != _staged_fingerprint(con, spec):
+            _stage(con, spec, ingested_at)
+            con.execute(
+                "insert or replace into ops.staging_state values (?, ?, ?)", [spec.name, fingerprint, ingested_at]
+            )
+        else:
+            log.info("  %s: no file and no registry change since the last build; staging kept", spec.name)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
     return _summarise(con, spec, files_seen=len(current), files_read=read, files_reused=reused)
+
+
+def _inputs_fingerprint(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> str:
+    """Everything staging is a function of: this source's files as read, and the registry.
+
+    Staging is rebuilt only when this changes, so an untouched source costs nothing on an
+    incremental run.
+    """
+    sources = [spec.name, "workflows"] if spec.checks_registry else [spec.name]
+    rows = con.execute(
+        "select source, source_file, sha256, reader_version from ops.ingested_files "
+        "where source in (select unnest(?::varchar[])) order by all",
+        [sources],
+    ).fetchall()
+    return hashlib.sha256(repr((STAGING_RULES_VERSION, rows)).encode()).hexdigest()
+
+
+def _staged_fingerprint(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> str | None:
+    """The fingerprint staging was last built from, if the staging table is still there."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'staging' and table_name = ?",
+        [spec.name],
+    ).fetchone()[0]
+    if not exists:
+        return None
+    row = con.execute("select inputs_fingerprint from ops.staging_state where source = ?", [spec.name]).fetchone()
+    return row[0] if row else None
 
 
 def _forget_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, source_file: str) -> None:

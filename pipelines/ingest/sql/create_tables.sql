@@ -38,3 +38,9 @@ create table if not exists ops.ingested_files (
     rows_superseded    bigint,
     ingested_at        timestamp not null
 );
+
+create table if not exists ops.staging_state (
+    source              varchar primary key,
+    inputs_fingerprint  varchar not null,
+    staged_at           timestamp not null
+);
