@@ -6,6 +6,7 @@ import dagster as dg
 
 from pipelines import automation
 from pipelines.ingest import assets as ingest
+from pipelines.measurement import assets as measurement
 from pipelines.metrics import assets as metrics
 from pipelines.ops import assets as ops
 from pipelines.resources import InputFolderResource, WarehouseResource
@@ -15,6 +16,7 @@ from pipelines.resources import InputFolderResource, WarehouseResource
 defs = dg.Definitions.merge(
     ingest.defs,
     metrics.defs,
+    measurement.defs,
     ops.defs,
     automation.defs,
     dg.Definitions(

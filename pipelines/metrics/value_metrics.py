@@ -123,7 +123,7 @@ def compute_value_metrics(con: duckdb.DuckDBPyConnection, config: MetricsConfig)
         for name, definition in config.metrics.items():
             row = {**base_row, "metric": name, "unit": definition.unit, "definition_hash": definition.definition_hash}
             if definition.aggregation == "median":
-                row |= _median_result(durations, workflow_id, alpha)
+                row |= median_result(durations, workflow_id, alpha)
             else:
                 empty = (MomentStats(0, 0.0, 0.0), None)
                 base, base_uncapped = moments.get((workflow_id, "baseline", name), empty)
@@ -132,7 +132,7 @@ def compute_value_metrics(con: duckdb.DuckDBPyConnection, config: MetricsConfig)
                     # Shares use the Bernoulli variance p(1 - p), as METHODS.md's references do.
                     base = MomentStats.from_events(base.total, base.n)
                     post = MomentStats.from_events(post.total, post.n)
-                row |= _moment_result(base, post, definition.aggregation, alpha)
+                row |= moment_result(base, post, definition.aggregation, alpha)
                 row["uncapped_baseline_value"] = base_uncapped
                 row["uncapped_post_value"] = post_uncapped
             events = None
@@ -193,7 +193,7 @@ def _join_notes(*notes: str | None) -> str | None:
     return "; ".join(kept) or None
 
 
-def _moment_result(base: MomentStats, post: MomentStats, aggregation: str, alpha: float) -> dict[str, Any]:
+def moment_result(base: MomentStats, post: MomentStats, aggregation: str, alpha: float) -> dict[str, Any]:
     """Per-period values with their intervals and the relative change of a mean or share."""
     if aggregation == "share":
         b_value = base.total / base.n if base.n else math.nan
@@ -226,7 +226,7 @@ def _moment_result(base: MomentStats, post: MomentStats, aggregation: str, alpha
     return result | _change_columns(relative_change(base, post, alpha))
 
 
-def _median_result(
+def median_result(
     durations: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]], workflow_id: str, alpha: float
 ) -> dict[str, Any]:
     """Cycle-time medians (Kaplan-Meier where items are open) and the ratio's interval."""

@@ -45,7 +45,10 @@ in_window as (
         work_items.had_error,
         work_items.touchpoints,
         work_items.external_spend,
-        work_items.ai_assisted
+        work_items.ai_assisted,
+        work_items.opened_at,
+        cast(date_trunc('week', work_items.opened_at) as date) as week_start_on,
+        work_items.team
     from work_items
     inner join windows using (workflow_id)
     where
@@ -78,7 +81,12 @@ select
     in_window.touchpoints,
     least(in_window.external_spend, coalesce(caps.external_spend_cap, 0)) as external_spend_capped,
     in_window.external_spend,
-    in_window.ai_assisted
+    in_window.ai_assisted,
+    -- Added for marts.weekly_metrics and the method checks: when the item was opened,
+    -- the Monday of its ISO week, and its team (null when the input has no team column).
+    in_window.opened_at,
+    in_window.week_start_on,
+    in_window.team
 from in_window
 inner join caps using (workflow_id);
 

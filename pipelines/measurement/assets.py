@@ -1,0 +1,188 @@
+"""Dagster assets for the measurement layer: weekly metrics, effect views and method checks."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.ingest.assets import STAGING_WORK_ITEMS, STAGING_WORKFLOWS, _markdown_table
+from pipelines.measurement.checks import CHECK_NAMES, build_method_checks
+from pipelines.measurement.views import build_effect_views, build_weekly_metrics
+from pipelines.metrics.assets import ITEM_PERIODS, VALUE_METRICS, _grain_check
+from pipelines.metrics.config import load_config
+from pipelines.progress import step
+from pipelines.resources import WarehouseResource
+
+MEASUREMENT_GROUP = "measurement"
+WEEKLY_METRICS = dg.AssetKey(["marts", "weekly_metrics"])
+EFFECT_VIEWS = dg.AssetKey(["marts", "effect_views"])
+METHOD_CHECKS = dg.AssetKey(["marts", "method_checks"])
+VIEWS = ("before_after", "assisted_vs_unassisted", "diff_in_diff")
+DEPLOYED_ROWS = "select count(*) * {per} from intermediate.workflow_windows"
+
+
+@dg.asset(
+    key=WEEKLY_METRICS,
+    group_name=MEASUREMENT_GROUP,
+    kinds={"duckdb", "sql"},
+    deps=[ITEM_PERIODS, STAGING_WORKFLOWS, STAGING_WORK_ITEMS],
+    check_specs=[
+        dg.AssetCheckSpec("grain", asset=WEEKLY_METRICS, description="One row per workflow, ISO week and metric."),
+        dg.AssetCheckSpec(
+            "weeks_start_on_monday",
+            asset=WEEKLY_METRICS,
+            description="Every week_start_on is a Monday and every baseline week counts back from go-live.",
+        ),
+    ],
+)
+def weekly_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Each workflow's five metrics week by week: deployed workflows over their baseline and
+    post windows (same caps as the before/after), comparison workflows (no deployment date)
+    over every week with items, since the difference-in-differences compares with them. The
+    weekly cycle time is the median of the week's items with open items counted at their age
+    at the cutoff, left null in the weeks where that could still change it."""
+    config = load_config()
+    with step("marts/weekly_metrics"), warehouse.connect() as con:
+        build_weekly_metrics(con, config)
+        rows, workflows, comparisons, null_values = con.execute(
+            "select count(*), count(distinct workflow_id), count(distinct workflow_id) filter (where weeks_since_deployment is null), "
+            "count(*) filter (where value is null) from marts.weekly_metrics"
+        ).fetchall()[0]
+        bad_weeks = con.execute(
+            "select workflow_id, metric, week_start_on, is_post, weeks_since_deployment from marts.weekly_metrics "
+            "where isodow(week_start_on) <> 1 or (weeks_since_deployment < 0 and is_post) "
+            "or (weeks_since_deployment >= 0 and not is_post) limit 5"
+        ).fetchall()
+        grain = _grain_check(con, "marts.weekly_metrics", ["workflow_id", "week_start_on", "metric"])
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "workflows": workflows,
+            "comparison_workflows": comparisons,
+            "null_values": null_values,
+        },
+        check_results=[
+            grain,
+            dg.AssetCheckResult(
+                check_name="weeks_start_on_monday",
+                passed=not bad_weeks,
+                metadata={"first_failing_rows": dg.MetadataValue.md(
+                    _markdown_table(bad_weeks, ["workflow_id", "metric", "week_start_on", "is_post", "weeks_since_deployment"])
+                )},
+            ),
+        ],
+    )
+
+
+@dg.asset(
+    key=EFFECT_VIEWS,
+    group_name=MEASUREMENT_GROUP,
+    kinds={"duckdb", "python", "scipy"},
+    deps=[VALUE_METRICS, WEEKLY_METRICS, ITEM_PERIODS],
+    check_specs=[
+        dg.AssetCheckSpec("grain", asset=EFFECT_VIEWS, description="One row per deployed workflow, metric and view."),
+        dg.AssetCheckSpec(
+            "every_row_labelled",
+            asset=EFFECT_VIEWS,
+            description="Every row carries a label; every null estimate says why in it.",
+        ),
+    ],
+)
+def effect_views(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The same effect three ways, side by side, each labelled with what it can claim: the
+    before/after (observational), assisted against unassisted items in the post period (an
+    association: people choose when to use the tool), and a difference-in-differences of each
+    deployed workflow against the comparison workflows on weekly aggregates, which removes
+    shocks that hit every workflow at once."""
+    config = load_config()
+    with step("marts/effect_views"), warehouse.connect() as con:
+        build_effect_views(con, config)
+        counts = con.execute(
+            "select view, count(*), count(estimate_pct) from marts.effect_views group by 1 order by 1"
+        ).fetchall()
+        preview = con.execute(
+            "select workflow_id, metric, view, round(estimate_pct, 1), round(ci_low_pct, 1), round(ci_high_pct, 1), label "
+            "from marts.effect_views order by workflow_id, metric, view limit 15"
+        ).fetchall()
+        unlabelled = con.execute(
+            "select workflow_id, metric, view from marts.effect_views "
+            "where label is null or (estimate_pct is null and view = 'diff_in_diff' and label not like '%not estimable%') limit 5"
+        ).fetchall()
+        grain = _grain_check(
+            con, "marts.effect_views", ["workflow_id", "metric", "view"],
+            DEPLOYED_ROWS.format(per=len(config.metrics) * len(VIEWS)),
+        )  # fmt: skip
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(n for _, n, _ in counts),
+            **{f"{view}_estimated": estimated for view, _, estimated in counts},
+            "preview": dg.MetadataValue.md(
+                _markdown_table(preview, ["workflow_id", "metric", "view", "estimate_pct", "ci_low_pct", "ci_high_pct", "label"])
+            ),
+        },
+        check_results=[
+            grain,
+            dg.AssetCheckResult(
+                check_name="every_row_labelled",
+                passed=not unlabelled,
+                metadata={"first_failing_rows": dg.MetadataValue.md(_markdown_table(unlabelled, ["workflow_id", "metric", "view"]))},
+            ),
+        ],
+    )
+
+
+@dg.asset(
+    key=METHOD_CHECKS,
+    group_name=MEASUREMENT_GROUP,
+    kinds={"duckdb", "python", "scipy"},
+    deps=[VALUE_METRICS, WEEKLY_METRICS, ITEM_PERIODS],
+    check_specs=[
+        dg.AssetCheckSpec("grain", asset=METHOD_CHECKS, description="One row per deployed workflow, metric and check."),
+        dg.AssetCheckSpec(
+            "statuses_known",
+            asset=METHOD_CHECKS,
+            description="Status is ok, warn or not_applicable and every row has a sentence.",
+        ),
+    ],
+)
+def method_checks(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The checks shown beside every headline number, one plain sentence each: a placebo
+    go-live inside the baseline, parallel trends before go-live, a shift in the team mix
+    (with the team-weighted estimate), open items near the cutoff, a speed gain bought with
+    quality, a fading improvement, and too little data. A warning means "read with care",
+    not "wrong"."""
+    config = load_config()
+    with step("marts/method_checks"), warehouse.connect() as con:
+        build_method_checks(con, config)
+        counts = con.execute(
+            "select check_name, status, count(*) from marts.method_checks group by 1, 2 order by 1, 2"
+        ).fetchall()
+        warnings = con.execute(
+            "select workflow_id, metric, check_name, detail from marts.method_checks "
+            "where status = 'warn' order by workflow_id, metric, check_name limit 15"
+        ).fetchall()
+        bad = con.execute(
+            "select workflow_id, metric, check_name, status from marts.method_checks "
+            "where status not in ('ok', 'warn', 'not_applicable') or detail is null or detail = '' limit 5"
+        ).fetchall()
+        grain = _grain_check(
+            con, "marts.method_checks", ["workflow_id", "metric", "check_name"],
+            DEPLOYED_ROWS.format(per=len(config.metrics) * len(CHECK_NAMES)),
+        )  # fmt: skip
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(n for *_, n in counts),
+            **{f"{check}_{status}": n for check, status, n in counts},
+            "warnings": dg.MetadataValue.md(_markdown_table(warnings, ["workflow_id", "metric", "check", "detail"])),
+        },
+        check_results=[
+            grain,
+            dg.AssetCheckResult(
+                check_name="statuses_known",
+                passed=not bad,
+                metadata={"first_failing_rows": dg.MetadataValue.md(_markdown_table(bad, ["workflow_id", "metric", "check", "status"]))},
+            ),
+        ],
+    )
+
+
+defs = dg.Definitions(assets=[weekly_metrics, effect_views, method_checks])

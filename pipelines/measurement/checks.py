@@ -1,0 +1,432 @@
+"""Method checks: one row per deployed workflow, metric and check, each with one plain sentence.
+
+Every check answers "can this headline number be trusted as it stands?" and says ``ok``,
+``warn`` or ``not_applicable`` (the check has nothing to look at). What each check does and
+its threshold are in docs/methods.md; the thresholds that are not METHODS.md settings are
+constants here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from pipelines.measurement.estimators import (
+    WeightedChange,
+    standardized_change,
+    team_weighted_log_ratio,
+    total_variation_points,
+)
+from pipelines.measurement.views import (
+    WeeklyResult,
+    deployed_workflows,
+    placebo_offset_days,
+    two_group_results,
+    weekly_results,
+)
+from pipelines.metrics import value_metrics
+from pipelines.metrics.config import MetricsConfig
+from pipelines.sqlfiles import sql_text
+from pipelines.stats.checks import censoring_gap, mix_shift_chi2
+from pipelines.stats.intervals import MomentStats
+from pipelines.stats.medians import cycle_time_summary
+
+CHECK_NAMES = ("placebo", "parallel_trends", "mix_shift", "censoring", "guardrail", "novelty", "sample_size")
+CENSORING_GAP_POINTS = 5.0
+"""METHODS.md: flag when the share of open items differs by more than 5 points between periods."""
+MIN_MIX_SHIFT_POINTS = 5.0
+"""A team mix that moved by less than this (total variation, points) is not flagged even when
+the chi-square is significant: with many items any shift is significant, and a shift this
+small cannot move the estimate much."""
+MIN_TREND_WEEKS = 3
+GUARDED_METRICS = ("error_rate", "rework_rate")
+
+METHOD_CHECKS_SCHEMA: dict[str, pl.DataType] = {
+    "workflow_id": pl.String,
+    "metric": pl.String,
+    "check_name": pl.String,
+    "status": pl.String,
+    "detail": pl.String,
+}
+
+
+def pct(value: float | None, signed: bool = True) -> str:
+    """-12.3% / +4.0%: a percentage for a sentence."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value:+.1f}%" if signed else f"{value:.1f}%"
+
+
+def ci_text(low: float | None, high: float | None, level: float) -> str:
+    """'95% CI -20.1% to -4.5%'."""
+    return f"{level:.0%} CI {pct(low)} to {pct(high)}"
+
+
+def p_text(p: float) -> str:
+    """'p = 0.031' / 'p < 0.001'."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _row(workflow_id: str, metric: str, check: str, status: str, detail: str) -> dict[str, str]:
+    return {"workflow_id": workflow_id, "metric": metric, "check_name": check, "status": status, "detail": detail}
+
+
+# --- placebo ----------------------------------------------------------------------------------
+
+
+def placebo_rows(placebo: pl.DataFrame, windows: dict[str, Any], config: MetricsConfig) -> list[dict[str, str]]:
+    """A fake go-live mid-baseline, run through the before/after: a 'change' there is noise seen as signal."""
+    level = float(config.settings["confidence_level"])
+    offset = placebo_offset_days(config)
+    rows = []
+    for r in placebo.iter_rows(named=True):
+        fake_on = windows[r["workflow_id"]][1] + dt.timedelta(days=offset)
+        found = f"{pct(r['change_pct'])} ({ci_text(r['ci_low_pct'], r['ci_high_pct'], level)})"
+        if r["verdict"] == "insufficient_data":
+            status, detail = (
+                "not_applicable",
+                f"Too little baseline data to split at a fake go-live on {fake_on} "
+                f"({r['n_baseline_closed']} and {r['n_post_closed']} closed items in the two halves).",
+            )
+        elif r["verdict"] in ("improved", "worsened"):
+            status, detail = (
+                "warn",
+                f"A fake go-live on {fake_on}, inside the baseline, 'finds' {found}: this workflow moves "
+                "this much without the tool, so read the before/after with care.",
+            )
+        else:
+            status, detail = (
+                "ok",
+                f"A fake go-live on {fake_on}, inside the baseline, finds {found}: no change, as it should.",
+            )
+        rows.append(_row(r["workflow_id"], r["metric"], "placebo", status, detail))
+    return rows
+
+
+# --- parallel trends and novelty (weekly series) ---------------------------------------------
+
+
+def parallel_trends_row(result: WeeklyResult, alpha: float) -> dict[str, str]:
+    """Lead test: does the weekly gap to the comparison workflows drift before go-live?"""
+    trend = result.pre_trend
+    if trend is None:
+        return _row(
+            result.workflow_id, result.metric, "parallel_trends", "not_applicable",
+            "No comparison workflow to compare trends with.",
+        )  # fmt: skip
+    if trend.n_weeks < MIN_TREND_WEEKS or not math.isfinite(trend.p_value):
+        return _row(
+            result.workflow_id, result.metric, "parallel_trends", "not_applicable",
+            f"Only {trend.n_weeks} baseline weeks with a value in both series: too few to test trends.",
+        )  # fmt: skip
+    slope = f"{100 * trend.slope:+.2f} points a week, {p_text(trend.p_value)} over {trend.n_weeks} baseline weeks"
+    if trend.p_value < alpha:
+        return _row(
+            result.workflow_id, result.metric, "parallel_trends", "warn",
+            f"Before go-live the gap to the comparison workflows drifted ({slope}): trends were not "
+            "parallel, so the difference-in-differences may be biased.",
+        )  # fmt: skip
+    return _row(
+        result.workflow_id, result.metric, "parallel_trends", "ok",
+        f"Before go-live the gap to the comparison workflows stayed level ({slope}); a weak test: "
+        "it cannot prove the trends would have stayed parallel.",
+    )  # fmt: skip
+
+
+def novelty_row(result: WeeklyResult, value_row: dict[str, Any], alpha: float) -> dict[str, str]:
+    """A fading improvement: the weekly effect creeps back towards zero after go-live."""
+    trend = result.post_trend
+    improved = value_row["verdict"] == "improved" or (
+        result.did.ci_high_pct is not None and math.isfinite(result.did.ci_high_pct) and result.did.ci_high_pct < 0
+    )
+    against = "net of the comparison workflows" if result.pre_trend is not None else "against its own baseline"
+    if trend.n_weeks < MIN_TREND_WEEKS or not math.isfinite(trend.p_value):
+        return _row(
+            result.workflow_id, result.metric, "novelty", "not_applicable",
+            f"Only {trend.n_weeks} post weeks with a value: too few to see a trend.",
+        )  # fmt: skip
+    slope = f"{100 * trend.slope:+.2f} points a week {against}, {p_text(trend.p_value)} over {trend.n_weeks} post weeks"
+    if not improved:
+        return _row(
+            result.workflow_id, result.metric, "novelty", "not_applicable",
+            f"No improvement to fade (before/after verdict {value_row['verdict']}, no difference-in-differences "
+            f"interval below zero); weekly effect trend {slope}.",
+        )  # fmt: skip
+    if trend.slope > 0 and trend.p_value < alpha:
+        return _row(
+            result.workflow_id, result.metric, "novelty", "warn",
+            f"The improvement is fading: the weekly effect moves back towards zero ({slope}); "
+            "the average over the post period overstates what lasts.",
+        )  # fmt: skip
+    return _row(
+        result.workflow_id, result.metric, "novelty", "ok",
+        f"The improvement is holding: weekly effect trend {slope}.",
+    )  # fmt: skip
+
+
+# --- mix shift --------------------------------------------------------------------------------
+
+
+def team_weighted_changes(
+    con: duckdb.DuckDBPyConnection, config: MetricsConfig, workflow_ids: list[str]
+) -> dict[tuple[str, str], WeightedChange]:
+    """Before/after change with each team weighted by its baseline share, per workflow and metric."""
+    if not workflow_ids:
+        return {}
+    alpha = config.alpha
+    stats_sql = sql_text(__file__, "team_period_stats")
+    moments = con.sql(f"select * from ({stats_sql}) where list_contains(?, workflow_id)", params=[workflow_ids]).pl()
+    durations = con.sql(
+        "select workflow_id, team, period, cycle_time_hours, is_closed from intermediate.item_periods "
+        "where team is not null and list_contains(?, workflow_id) order by workflow_id, team, period",
+        params=[workflow_ids],
+    ).pl()
+    by_group = durations.partition_by(["workflow_id", "team", "period"], as_dict=True, maintain_order=True)
+    out: dict[tuple[str, str], WeightedChange] = {}
+    for workflow_id in workflow_ids:
+        teams = sorted({t for (w, t, _) in by_group if w == workflow_id})
+        for name, definition in config.metrics.items():
+            if definition.aggregation == "median":
+                base, post = [], []
+                for team in teams:
+                    summaries = []
+                    for period in ("baseline", "post"):
+                        part = by_group.get((workflow_id, team, period))
+                        if part is None or part.height == 0:
+                            summaries.append(None)
+                            continue
+                        summaries.append(
+                            cycle_time_summary(
+                                part.get_column("cycle_time_hours").to_numpy(),
+                                part.get_column("is_closed").to_numpy(),
+                                alpha,
+                            )
+                        )
+                    base.append(summaries[0])
+                    post.append(summaries[1])
+                nan = float("nan")
+                out[(workflow_id, name)] = team_weighted_log_ratio(
+                    [b.median if b else nan for b in base],
+                    [b.se if b else nan for b in base],
+                    [p.median if p else nan for p in post],
+                    [p.se if p else nan for p in post],
+                    [b.n if b else 0 for b in base],
+                    alpha,
+                )
+                continue
+            part = moments.filter((pl.col("workflow_id") == workflow_id) & (pl.col("metric") == name))
+            wide = part.pivot(on="period", index="team", values=["n", "total", "total_sq"])
+            cols = {c: wide.get_column(c).fill_null(0).to_numpy() if c in wide.columns else np.zeros(wide.height)
+                    for c in ("n_baseline", "total_baseline", "total_sq_baseline", "n_post", "total_post", "total_sq_post")}  # fmt: skip
+            binary = definition.aggregation == "share"
+
+            def stats_of(period: str) -> MomentStats:
+                n, total, total_sq = cols[f"n_{period}"], cols[f"total_{period}"], cols[f"total_sq_{period}"]
+                return MomentStats.from_events(total, n) if binary else MomentStats(n, total, total_sq)
+
+            b, p = stats_of("baseline"), stats_of("post")
+            out[(workflow_id, name)] = standardized_change(
+                b.mean, b.variance, cols["n_baseline"], p.mean, p.variance, cols["n_post"], alpha
+            )
+    return out
+
+
+def mix_shift_rows(
+    con: duckdb.DuckDBPyConnection, config: MetricsConfig, value_rows: dict[tuple[str, str], dict[str, Any]]
+) -> list[dict[str, str]]:
+    """Chi-square on team x period item counts; on a warning, the team-weighted estimate beside the pooled one."""
+    alpha = config.alpha
+    level = float(config.settings["confidence_level"])
+    counts = con.execute(
+        "select workflow_id, team, count(*) filter (where period = 'baseline'), count(*) filter (where period = 'post') "
+        "from intermediate.item_periods where team is not null group by all order by 1, 2"
+    ).fetchall()
+    table: dict[str, list[tuple[str, int, int]]] = {}
+    for workflow_id, team, n_b, n_p in counts:
+        table.setdefault(workflow_id, []).append((team, n_b, n_p))
+    verdicts: dict[str, tuple[str, str]] = {}
+    flagged = []
+    for workflow_id, *_ in deployed_workflows(con):
+        teams = table.get(workflow_id, [])
+        if not teams:
+            verdicts[workflow_id] = ("not_applicable", "No team recorded on this workflow's items, so the team mix cannot be checked.")
+            continue
+        matrix = np.array([[b, p] for _, b, p in teams], dtype=float)
+        test = mix_shift_chi2(matrix)
+        if not math.isfinite(test.p_value):
+            verdicts[workflow_id] = ("not_applicable", f"Items come from {len(teams)} team(s) with items in both periods too few to compare mixes.")
+            continue
+        moved = total_variation_points(matrix[:, 0], matrix[:, 1])
+        summary = f"chi-square {p_text(test.p_value)} over {len(teams)} teams; shares moved by {moved:.1f} points"
+        if test.p_value < alpha and moved >= MIN_MIX_SHIFT_POINTS:
+            verdicts[workflow_id] = ("warn", summary)
+            flagged.append(workflow_id)
+        else:
+            verdicts[workflow_id] = ("ok", f"Team mix steady enough ({summary}, flagged from {MIN_MIX_SHIFT_POINTS:.0f}).")
+    weighted = team_weighted_changes(con, config, flagged)
+    rows = []
+    for (workflow_id, metric), value in value_rows.items():
+        status, detail = verdicts.get(workflow_id, ("not_applicable", "No items in this workflow's windows."))
+        if status == "warn":
+            w = weighted.get((workflow_id, metric))
+            weighted_text = (
+                f"{pct(w.estimate_pct)} ({ci_text(w.ci_low_pct, w.ci_high_pct, level)})"
+                if w is not None and math.isfinite(w.estimate_pct)
+                else "not estimable"
+            )
+            detail = (
+                f"The team mix moved between periods ({detail}): the pooled change {pct(value['change_pct'])} "
+                f"becomes {weighted_text} with each team weighted by its baseline share."
+            )
+        rows.append(_row(workflow_id, metric, "mix_shift", status, detail))
+    return rows
+
+
+# --- censoring, guardrail, sample size --------------------------------------------------------
+
+
+def censoring_rows(con: duckdb.DuckDBPyConnection, value_rows: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, str]]:
+    """Share of open items per period; flag a gap of more than 5 points."""
+    counts = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "select workflow_id, "
+            "count(*) filter (where period = 'baseline' and not is_closed), count(*) filter (where period = 'baseline'), "
+            "count(*) filter (where period = 'post' and not is_closed), count(*) filter (where period = 'post') "
+            "from intermediate.item_periods group by 1"
+        ).fetchall()
+    }
+    rows = []
+    for workflow_id, metric in value_rows:
+        open_b, n_b, open_p, n_p = counts.get(workflow_id, (0, 0, 0, 0))
+        if not n_b or not n_p:
+            rows.append(_row(workflow_id, metric, "censoring", "not_applicable", "A period has no items."))
+            continue
+        gap = float(censoring_gap(open_b, n_b, open_p, n_p))
+        shares = f"{100 * open_b / n_b:.1f}% of baseline and {100 * open_p / n_p:.1f}% of post items are still open (gap {gap:+.1f} points)"
+        if abs(gap) > CENSORING_GAP_POINTS:
+            consequence = (
+                "the median uses Kaplan-Meier, which is right only if open items end like closed ones of the same age"
+                if metric == "cycle_time_hours"
+                else "this metric counts what has happened so far, and open items may still be reworked, fail, be touched or cost more"
+            )
+            rows.append(_row(workflow_id, metric, "censoring", "warn", f"{shares.capitalize()}: {consequence}."))
+        else:
+            rows.append(_row(workflow_id, metric, "censoring", "ok", f"{shares.capitalize()}, within {CENSORING_GAP_POINTS:.0f}."))
+    return rows
+
+
+def guardrail_rows(value_rows: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, str]]:
+    """A faster workflow whose error or rework rate worsened is flagged on every metric row of the workflow."""
+    rows = []
+    for (workflow_id, metric) in value_rows:
+        speed = value_rows.get((workflow_id, "cycle_time_hours"))
+        guarded = {m: value_rows.get((workflow_id, m)) for m in GUARDED_METRICS}
+        worse = [m for m, r in guarded.items() if r is not None and r["verdict"] == "worsened"]
+        if speed is None or speed["verdict"] == "insufficient_data":
+            status, detail = "not_applicable", "Cycle time has too little data for a verdict, so there is no speed gain to guard."
+        elif speed["verdict"] != "improved":
+            status, detail = "ok", f"Cycle time did not improve ({speed['verdict']}), so there is no speed gain to guard."
+        elif worse:
+            names = " and ".join(f"{m.replace('_', ' ')} worsened ({pct(guarded[m]['change_pct'])})" for m in worse)
+            status, detail = (
+                "warn",
+                f"Cycle time improved ({pct(speed['change_pct'])}) while {names}: "
+                "speed bought with quality is flagged, not celebrated.",
+            )
+        else:
+            status, detail = (
+                "ok",
+                f"Cycle time improved ({pct(speed['change_pct'])}) and neither error nor rework rate worsened.",
+            )
+        rows.append(_row(workflow_id, metric, "guardrail", status, detail))
+    return rows
+
+
+def sample_size_rows(value_rows: dict[tuple[str, str], dict[str, Any]], config: MetricsConfig) -> list[dict[str, str]]:
+    """Warn, with the counts, when the before/after verdict is insufficient_data."""
+    settings = config.settings
+    min_closed, min_events = int(settings["min_closed_items"]), int(settings["min_events"])
+    rows = []
+    for (workflow_id, metric), r in value_rows.items():
+        counts = (
+            f"{r['n_baseline_closed']} closed baseline items and {r['n_post_closed']} closed post items "
+            f"({min_closed} needed in each)"
+        )
+        if r.get("events") is not None:
+            counts += f", {r['events']} events in both periods together ({min_events} needed)"
+        if r["verdict"] == "insufficient_data":
+            reason = f"; {r['note']}" if r.get("note") and "fewer than" not in (r["note"] or "") else ""
+            rows.append(_row(workflow_id, metric, "sample_size", "warn", f"Too little data to claim a change: {counts}{reason}."))
+        else:
+            rows.append(_row(workflow_id, metric, "sample_size", "ok", f"Enough data: {counts}."))
+    return rows
+
+
+# --- everything -------------------------------------------------------------------------------
+
+
+def _value_rows(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> dict[tuple[str, str], dict[str, Any]]:
+    frame = con.sql(
+        "select workflow_id, metric, verdict, change_pct, ci_low_pct, ci_high_pct, "
+        "n_baseline_closed, n_post_closed, note from marts.value_metrics order by workflow_id, metric"
+    ).pl()
+    events = {
+        (r[0], r[1]): int(round(r[2]))
+        for r in con.execute(
+            "select workflow_id, metric, sum(total) from ("
+            + sql_text(value_metrics.__file__, "period_stats")
+            + ") where metric in ('rework_rate', 'error_rate') group by 1, 2"
+        ).fetchall()
+    }
+    shares = {name for name, d in config.metrics.items() if d.aggregation == "share"}
+    rows = {}
+    for r in frame.iter_rows(named=True):
+        key = (r["workflow_id"], r["metric"])
+        rows[key] = {**r, "events": events.get(key, 0) if r["metric"] in shares else None}
+    return rows
+
+
+def compute_method_checks(
+    con: duckdb.DuckDBPyConnection,
+    config: MetricsConfig,
+    weekly: list[WeeklyResult] | None = None,
+    groups: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """All seven checks for every deployed workflow and metric."""
+    alpha = config.alpha
+    value_rows = _value_rows(con, config)
+    windows = {row[0]: row for row in deployed_workflows(con)}
+    groups = two_group_results(con, config) if groups is None else groups
+    weekly = weekly_results(con, config) if weekly is None else weekly
+    rows: list[dict[str, str]] = []
+    rows += placebo_rows(groups.filter(pl.col("comparison") == "placebo"), windows, config)
+    for result in weekly:
+        rows.append(parallel_trends_row(result, alpha))
+        value_row = value_rows.get((result.workflow_id, result.metric))
+        if value_row is not None:
+            rows.append(novelty_row(result, value_row, alpha))
+    rows += mix_shift_rows(con, config, value_rows)
+    rows += censoring_rows(con, value_rows)
+    rows += guardrail_rows(value_rows)
+    rows += sample_size_rows(value_rows, config)
+    order = {name: i for i, name in enumerate(CHECK_NAMES)}
+    return (
+        pl.DataFrame(rows, schema=METHOD_CHECKS_SCHEMA)
+        .with_columns(pl.col("check_name").replace_strict(order, return_dtype=pl.Int8).alias("_order"))
+        .sort("workflow_id", "metric", "_order")
+        .drop("_order")
+    )
+
+
+def build_method_checks(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> pl.DataFrame:
+    """Create ``marts.method_checks`` and return it."""
+    frame = compute_method_checks(con, config)  # noqa: F841 - read by DuckDB below
+    con.execute("create schema if not exists marts")
+    con.execute("create or replace table marts.method_checks as select * from frame")
+    return frame

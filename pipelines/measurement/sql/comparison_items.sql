@@ -1,0 +1,61 @@
+-- intermediate.comparison_items: one row per item and two-group comparison that uses it, with
+-- the item on the 'baseline' or the 'post' side so the before/after estimators apply unchanged.
+--   placebo:  baseline items only; a fake go-live in the middle of the baseline splits them.
+--   assisted: post items with a known ai_assisted; unassisted = 'baseline', assisted = 'post'.
+create schema if not exists intermediate;
+
+create or replace table intermediate.comparison_items as
+with
+
+windows as (
+    select
+        workflow_id,
+        baseline_start_on + cast($placebo_offset_days as integer) as placebo_on
+    from intermediate.workflow_windows
+),
+
+item_periods as (
+    select * from intermediate.item_periods
+),
+
+placebo as (
+    select
+        'placebo' as comparison,
+        item_periods.workflow_id,
+        case
+            when item_periods.opened_at < cast(windows.placebo_on as timestamp) then 'baseline'
+            else 'post'
+        end as side,
+        item_periods.is_closed,
+        item_periods.cycle_time_hours,
+        item_periods.has_rework,
+        item_periods.had_error,
+        item_periods.touchpoints_capped,
+        item_periods.touchpoints,
+        item_periods.external_spend_capped,
+        item_periods.external_spend
+    from item_periods
+    inner join windows using (workflow_id)
+    where item_periods.period = 'baseline'
+),
+
+assisted as (
+    select
+        'assisted' as comparison,
+        workflow_id,
+        case when ai_assisted then 'post' else 'baseline' end as side,
+        is_closed,
+        cycle_time_hours,
+        has_rework,
+        had_error,
+        touchpoints_capped,
+        touchpoints,
+        external_spend_capped,
+        external_spend
+    from item_periods
+    where period = 'post' and ai_assisted is not null
+)
+
+select * from placebo
+union all
+select * from assisted;

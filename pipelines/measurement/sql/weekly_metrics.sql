@@ -1,0 +1,172 @@
+-- marts.weekly_metrics: one row per workflow, ISO week and metric.
+-- Deployed workflows: the weeks of their baseline and post windows (intermediate.item_periods,
+-- with the same p99 caps as the before/after). Comparison workflows (no deployed_on): every
+-- week with items, capped at their own 99th percentile over all their items.
+create or replace table marts.weekly_metrics as
+with
+
+windows as (
+    select workflow_id, deployed_on from intermediate.workflow_windows
+),
+
+item_periods as (
+    select
+        workflow_id,
+        week_start_on,
+        period,
+        is_closed,
+        cycle_time_hours,
+        has_rework,
+        had_error,
+        touchpoints_capped,
+        external_spend_capped
+    from intermediate.item_periods
+),
+
+comparison_workflows as (
+    select workflow_id from staging.workflows where deployed_on is null
+),
+
+cutoff as (
+    select max(opened_at) as cutoff_at from staging.work_items
+),
+
+comparison_raw as (
+    select
+        work_items.workflow_id,
+        cast(date_trunc('week', work_items.opened_at) as date) as week_start_on,
+        work_items.closed_at is not null as is_closed,
+        epoch(coalesce(work_items.closed_at, cutoff.cutoff_at) - work_items.opened_at) / 3600.0 as cycle_time_hours,
+        work_items.rework_count > 0 as has_rework,
+        work_items.had_error,
+        work_items.touchpoints,
+        work_items.external_spend
+    from staging.work_items as work_items
+    inner join comparison_workflows using (workflow_id)
+    cross join cutoff
+),
+
+comparison_caps as (
+    select
+        workflow_id,
+        quantile_cont(touchpoints, $cap_quantile) as touchpoints_cap,
+        quantile_cont(external_spend, $cap_quantile) filter (where external_spend > 0) as external_spend_cap
+    from comparison_raw
+    group by workflow_id
+),
+
+comparison_items as (
+    select
+        comparison_raw.workflow_id,
+        comparison_raw.week_start_on,
+        'comparison' as period,
+        comparison_raw.is_closed,
+        comparison_raw.cycle_time_hours,
+        comparison_raw.has_rework,
+        comparison_raw.had_error,
+        least(comparison_raw.touchpoints, comparison_caps.touchpoints_cap) as touchpoints_capped,
+        least(comparison_raw.external_spend, coalesce(comparison_caps.external_spend_cap, 0)) as external_spend_capped
+    from comparison_raw
+    inner join comparison_caps using (workflow_id)
+),
+
+all_items as (
+    select * from item_periods
+    union all
+    select * from comparison_items
+),
+
+-- How long it takes most items to close: the 90th percentile of closed cycle times (deployed
+-- workflows: in the baseline, so the post period cannot move it). A week that ended less than
+-- this before the cutoff has no cycle-time value whatever its items did, so which weeks are
+-- left out does not depend on their outcome.
+settle as (
+    select workflow_id, quantile_cont(cycle_time_hours, 0.9) filter (where is_closed and period = 'baseline') as settle_hours
+    from intermediate.item_periods
+    group by workflow_id
+    union all
+    select workflow_id, quantile_cont(cycle_time_hours, 0.9) filter (where is_closed) as settle_hours
+    from comparison_raw
+    group by workflow_id
+),
+
+-- The youngest open item of the week: the week's median counts open items at their age at
+-- the cutoff, which is the true median only while every open item is older than it.
+with_youngest_open as (
+    select
+        *,
+        min(case when not is_closed then cycle_time_hours end)
+            over (partition by workflow_id, week_start_on) as youngest_open_hours
+    from all_items
+),
+
+weekly as (
+    select
+        workflow_id,
+        week_start_on,
+        count(distinct period) as n_periods,
+        bool_or(period = 'post') as is_post,
+        count(*) as n_items,
+        median(cycle_time_hours) as cycle_time_median,
+        count(*) filter (
+            where youngest_open_hours is null or cycle_time_hours < youngest_open_hours
+        ) as items_below_youngest_open,
+        epoch(any_value(cutoff.cutoff_at) - cast(week_start_on + 7 as timestamp)) / 3600.0 as hours_after_week,
+        avg(cast(has_rework as double)) as rework_rate,
+        count(has_rework) as n_rework,
+        avg(cast(had_error as double)) as error_rate,
+        count(had_error) as n_error,
+        avg(cast(touchpoints_capped as double)) as touchpoints_per_item,
+        count(touchpoints_capped) as n_touchpoints,
+        avg(external_spend_capped) as external_spend_per_item,
+        count(external_spend_capped) as n_spend
+    from with_youngest_open
+    cross join cutoff
+    group by workflow_id, week_start_on
+),
+
+-- A week holding both baseline and post items (go-live not on a Monday) belongs to neither.
+single_period_weeks as (
+    select weekly.*, settle.settle_hours
+    from weekly
+    left join settle using (workflow_id)
+    where weekly.n_periods = 1
+),
+
+long_form as (
+    select
+        workflow_id, week_start_on, is_post, 'cycle_time_hours' as metric,
+        case
+            when items_below_youngest_open >= n_items // 2 + 1
+                and (settle_hours is null or hours_after_week >= settle_hours)
+                then cycle_time_median
+        end as value,
+        n_items as n
+    from single_period_weeks
+    union all
+    select workflow_id, week_start_on, is_post, 'rework_rate', rework_rate, n_rework
+    from single_period_weeks
+    union all
+    select workflow_id, week_start_on, is_post, 'error_rate', error_rate, n_error
+    from single_period_weeks
+    union all
+    select workflow_id, week_start_on, is_post, 'touchpoints_per_item', touchpoints_per_item, n_touchpoints
+    from single_period_weeks
+    union all
+    select workflow_id, week_start_on, is_post, 'external_spend_per_item', external_spend_per_item, n_spend
+    from single_period_weeks
+)
+
+select
+    long_form.workflow_id,
+    long_form.metric,
+    long_form.week_start_on,
+    cast(long_form.value as double) as value,
+    cast(long_form.n as bigint) as n,
+    long_form.is_post,
+    cast(
+        (long_form.week_start_on - cast(date_trunc('week', windows.deployed_on) as date)) // 7 as integer
+    ) as weeks_since_deployment
+from long_form
+left join windows using (workflow_id)
+order by long_form.workflow_id, long_form.metric, long_form.week_start_on;
