@@ -19,6 +19,7 @@ help:
 	@echo "make test       set up and run the whole test suite"
 	@echo "make sample     regenerate the bundled sample in data/sample"
 	@echo "make calibrate  simulate scenarios with known truth; print CI coverage, false positives, bias"
+	@echo "make bench      time the pipeline against raw DuckDB (BENCH_ITEMS=1000000)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "opvalue needs Python 3.11 or newer")'
@@ -59,6 +60,10 @@ sample: setup
 
 calibrate: setup
 	$(PY) -m pipelines.calibration
+
+# BENCH_ITEMS (default 1000000) work items; prints the table and updates docs/performance.md.
+bench: setup
+	$(PY) -m benchmarks.run
 
 clean:
 	rm -rf data/warehouse test-output .pytest_cache

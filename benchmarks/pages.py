@@ -1,0 +1,199 @@
+"""`python -m benchmarks.pages --page NAME`: time one dashboard page's queries, warm.
+
+Each page is replayed as the queries its file in `dashboards/app_pages/` runs on first
+load with no filter chosen, through `dashboards.data`'s own functions with Streamlit's data
+cache bypassed (each `st.cache_data` function's `__wrapped__`). The read-only connection
+stays open between runs, as it does in a running dashboard (`st.cache_resource`): warm
+means a second and later load of the page once the warehouse is open and in the page cache.
+The workflow detail page is timed on the deployed workflow with the most staged items.
+
+Prints one JSON object: the first load, every warm load, and the warm median per query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+
+PAGES_DIR = Path(__file__).resolve().parents[1] / "dashboards" / "app_pages"
+
+
+class PageRun:
+    """Times the queries of one page load, in order."""
+
+    def __init__(self, data) -> None:
+        self.data = data
+        self.timings: dict[str, float] = {}
+        self.missing: list[str] = []
+
+    def query(self, name: str, *args, **kwargs):
+        """Call `dashboards.data.<name>` uncached and time it; None when data.py lacks it."""
+        function = getattr(self.data, name, None)
+        if function is None:
+            self.missing.append(name)
+            return None
+        function = getattr(function, "__wrapped__", function)
+        started = time.perf_counter()
+        result = function(*args, **kwargs)
+        label = name if name not in self.timings else f"{name}#{sum(k.startswith(name) for k in self.timings) + 1}"
+        self.timings[label] = time.perf_counter() - started
+        return result
+
+
+def portfolio(run: PageRun, db, context: dict) -> None:
+    """dashboards/app_pages/portfolio.py: filters, the scorecard, the guardrail flags."""
+    run.query("filter_options", db)
+    run.query("scorecard", db, (), ())
+    run.query("guardrail_flags", db, (), ())
+
+
+def workflow_detail(run: PageRun, db, context: dict) -> None:
+    """dashboards/app_pages/workflow_detail.py for one workflow, every tab (Streamlit runs them all)."""
+    workflow_id = context["workflow_id"]
+    run.query("workflow_options", db)
+    run.query("scorecard", db)
+    results = run.query("value_metrics", db, workflow_id)
+    present = run.query("tables", db) or frozenset()
+    run.query("weekly_metrics", db, workflow_id, from_mart="marts.weekly_metrics" in present)
+    if "marts.effect_views" in present:
+        run.query("effect_views", db, workflow_id)
+    if "marts.method_checks" in present:
+        run.query("method_checks", db, workflow_id)
+    if results is not None and not results.is_empty():
+        run.query("cycle_time_distribution", db, workflow_id)
+    run.query("weekly_adoption", db, workflow_id)
+
+
+def readiness(run: PageRun, db, context: dict) -> None:
+    """dashboards/app_pages/readiness.py: filters and the readiness table."""
+    run.query("filter_options", db)
+    run.query("readiness", db, (), (), run.data.min_closed_items())
+
+
+def data_quality(run: PageRun, db, context: dict) -> None:
+    """dashboards/app_pages/data_quality.py: runs, freshness, counts, reasons, rejected files."""
+    present = run.query("tables", db) or frozenset()
+    run.query("rows_by_source", db)
+    if "ops.pipeline_runs" in present:
+        run.query("pipeline_runs", db)
+    run.query("source_freshness", db, from_ops="ops.source_freshness" in present)
+    if "ops.run_source_counts" in present and "ops.pipeline_runs" in present:
+        run.query("run_source_counts", db)
+    reasons = run.query("rejection_reasons", db)
+    if reasons is not None and not reasons.is_empty():
+        # The page samples the most frequent rule first.
+        by_rule = reasons.group_by("rule").agg(pl.col("rows").sum()).sort(["rows", "rule"], descending=[True, False])
+        run.query("rejected_rows_sample", db, by_rule["rule"][0])
+    run.query("rejected_files", db)
+
+
+PAGES: dict[str, tuple[str, Callable[[PageRun, object, dict], None]]] = {
+    "portfolio": ("Portfolio", portfolio),
+    "workflow_detail": ("Workflow detail", workflow_detail),
+    "readiness": ("Readiness", readiness),
+    "data_quality": ("Data quality", data_quality),
+}
+"""Page file stem: (title, replay)."""
+
+COVERED: dict[str, set[str]] = {
+    "portfolio": {"filter_options", "scorecard", "guardrail_flags"},
+    "workflow_detail": {
+        "workflow_options", "scorecard", "value_metrics", "tables", "weekly_metrics", "effect_views",
+        "method_checks", "cycle_time_distribution", "weekly_adoption",
+    },
+    "readiness": {"filter_options", "readiness"},
+    "data_quality": {
+        "tables", "rows_by_source", "pipeline_runs", "source_freshness", "run_source_counts",
+        "rejection_reasons", "rejected_rows_sample", "rejected_files",
+    },
+}
+"""The queries each replay knows (some only when their table exists, as on the page)."""
+
+
+def heaviest_workflow(data, db) -> str | None:
+    """The deployed workflow with the most staged items: the slowest detail page to draw."""
+    with data.connection(db).cursor() as cur:
+        cur.execute("use warehouse").fetchall()
+        row = cur.execute(
+            """
+            select work_items.workflow_id
+            from staging.work_items as work_items
+            inner join staging.workflows as workflows using (workflow_id)
+            where workflows.deployed_on is not null
+            group by 1 order by count(*) desc, 1 limit 1
+            """
+        ).fetchall()
+    return row[0][0] if row else None
+
+
+def page_calls(page: str) -> set[str]:
+    """The `data.<query>(...)` calls written in a page's file, to tell when the bench falls behind it."""
+    path = PAGES_DIR / f"{page}.py"
+    if not path.exists():
+        return set()
+    return set(re.findall(r"\bdata\.(\w+)\(", path.read_text()))
+
+
+def time_page(page: str, repeat: int) -> dict:
+    """Load the page once (first), then `repeat` more times (warm); return the timings."""
+    from dashboards import data
+
+    title, replay = PAGES[page]
+    db = data.current_warehouse()
+    if db is None:
+        raise SystemExit(f"no warehouse at {data.warehouse_target()}")
+    context = {"workflow_id": heaviest_workflow(data, db) if page == "workflow_detail" else None}
+    loads: list[float] = []
+    cpus: list[float] = []
+    per_query: dict[str, list[float]] = {}
+    missing: set[str] = set()
+    for _ in range(repeat + 1):
+        run = PageRun(data)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        replay(run, db, context)
+        loads.append(time.perf_counter() - started)
+        cpus.append(time.process_time() - cpu_started)
+        missing.update(run.missing)
+        for name, seconds in run.timings.items():
+            per_query.setdefault(name, []).append(seconds)
+    first, warm = loads[0], loads[1:]
+    # Queries the page's file calls that this replay does not know: the bench is behind the page.
+    queries = {name for name in page_calls(page) if _is_cached_query(getattr(data, name, None))}
+    return {
+        "page": title,
+        "workflow_id": context["workflow_id"],
+        "first_s": first,
+        "warm_s": warm,
+        "warm_cpu_s": cpus[1:],
+        "warm_median_s": statistics.median(warm),
+        "queries_warm_median_s": {name: statistics.median(times[1:] or times) for name, times in per_query.items()},
+        "missing_in_data_py": sorted(missing),
+        "not_replayed": sorted(queries - COVERED[page]),
+    }
+
+
+def _is_cached_query(function: object) -> bool:
+    """A data.py query (a Streamlit-cached function), not a settings helper."""
+    return function is not None and hasattr(function, "__wrapped__") and hasattr(function, "clear")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for `python -m benchmarks.pages`."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.pages", description=__doc__.splitlines()[0])
+    parser.add_argument("--page", choices=sorted(PAGES), required=True)
+    parser.add_argument("--repeat", type=int, default=7, help="warm loads to time after the first (default 7)")
+    args = parser.parse_args(argv)
+    print(json.dumps(time_page(args.page, max(args.repeat, 1))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
