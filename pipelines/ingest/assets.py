@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from pipelines.asset_helpers import markdown_table
 from pipelines.ingest.load import SourceSummary, load_source
 from pipelines.ingest.sources import USAGE, WORK_ITEMS, WORKFLOWS, SourceSpec
 from pipelines.progress import step
@@ -32,17 +33,6 @@ def _check_specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
             description="Every file could be read as a table of this source (warns otherwise).",
         ),
     ]
-
-
-def _markdown_table(rows: list[tuple], headers: list[str]) -> str:
-    """A small markdown table for the Dagster UI; cells are shortened and pipes escaped."""
-    def cell(value: object) -> str:
-        text = "" if value is None else str(value)
-        return text[:120].replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _materialize(
@@ -80,7 +70,7 @@ def _materialize(
             "rows_superseded": summary.rows_superseded,
             "dagster/row_count": summary.rows_staged,
             "extra_columns_ignored": dg.MetadataValue.json(summary.extra_columns),
-            "preview": dg.MetadataValue.md(_markdown_table(preview, preview_columns)),
+            "preview": dg.MetadataValue.md(markdown_table(preview, preview_columns)),
         },
         check_results=_check_results(summary, failing),
     )
@@ -117,7 +107,7 @@ def _check_results(summary: SourceSummary, failing: list[tuple]) -> list[dg.Asse
             metadata={
                 "rows_quarantined": summary.rows_quarantined,
                 "first_failing_rows": dg.MetadataValue.md(
-                    _markdown_table(failing, ["source_file", "row_number", "rule", "reason"])
+                    markdown_table(failing, ["source_file", "row_number", "rule", "reason"])
                 ),
             },
         ),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.ingest.assets import STAGING_WORK_ITEMS, STAGING_WORKFLOWS, _markdown_table
+from pipelines.asset_helpers import grain_check, markdown_table
+from pipelines.ingest.assets import STAGING_WORK_ITEMS, STAGING_WORKFLOWS
 from pipelines.measurement.checks import CHECK_NAMES, build_method_checks
 from pipelines.measurement.views import build_effect_views, build_weekly_metrics
-from pipelines.metrics.assets import ITEM_PERIODS, VALUE_METRICS, _grain_check
+from pipelines.metrics.assets import ITEM_PERIODS, VALUE_METRICS
 from pipelines.metrics.config import load_config
 from pipelines.progress import step
 from pipelines.resources import WarehouseResource
@@ -52,7 +53,7 @@ def weekly_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "where isodow(week_start_on) <> 1 or (weeks_since_deployment < 0 and is_post) "
             "or (weeks_since_deployment >= 0 and not is_post) limit 5"
         ).fetchall()
-        grain = _grain_check(con, "marts.weekly_metrics", ["workflow_id", "week_start_on", "metric"])
+        grain = grain_check(con, "marts.weekly_metrics", ["workflow_id", "week_start_on", "metric"])
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,
@@ -66,7 +67,7 @@ def weekly_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
                 check_name="weeks_start_on_monday",
                 passed=not bad_weeks,
                 metadata={"first_failing_rows": dg.MetadataValue.md(
-                    _markdown_table(bad_weeks, ["workflow_id", "metric", "week_start_on", "is_post", "weeks_since_deployment"])
+                    markdown_table(bad_weeks, ["workflow_id", "metric", "week_start_on", "is_post", "weeks_since_deployment"])
                 )},
             ),
         ],
@@ -107,7 +108,7 @@ def effect_views(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "select workflow_id, metric, view from marts.effect_views "
             "where label is null or (estimate_pct is null and view = 'diff_in_diff' and label not like '%not estimable%') limit 5"
         ).fetchall()
-        grain = _grain_check(
+        grain = grain_check(
             con, "marts.effect_views", ["workflow_id", "metric", "view"],
             DEPLOYED_ROWS.format(per=len(config.metrics) * len(VIEWS)),
         )  # fmt: skip
@@ -116,7 +117,7 @@ def effect_views(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "dagster/row_count": sum(n for _, n, _ in counts),
             **{f"{view}_estimated": estimated for view, _, estimated in counts},
             "preview": dg.MetadataValue.md(
-                _markdown_table(preview, ["workflow_id", "metric", "view", "estimate_pct", "ci_low_pct", "ci_high_pct", "label"])
+                markdown_table(preview, ["workflow_id", "metric", "view", "estimate_pct", "ci_low_pct", "ci_high_pct", "label"])
             ),
         },
         check_results=[
@@ -124,7 +125,7 @@ def effect_views(warehouse: WarehouseResource) -> dg.MaterializeResult:
             dg.AssetCheckResult(
                 check_name="every_row_labelled",
                 passed=not unlabelled,
-                metadata={"first_failing_rows": dg.MetadataValue.md(_markdown_table(unlabelled, ["workflow_id", "metric", "view"]))},
+                metadata={"first_failing_rows": dg.MetadataValue.md(markdown_table(unlabelled, ["workflow_id", "metric", "view"]))},
             ),
         ],
     )
@@ -164,7 +165,7 @@ def method_checks(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "select workflow_id, metric, check_name, status from marts.method_checks "
             "where status not in ('ok', 'warn', 'not_applicable') or detail is null or detail = '' limit 5"
         ).fetchall()
-        grain = _grain_check(
+        grain = grain_check(
             con, "marts.method_checks", ["workflow_id", "metric", "check_name"],
             DEPLOYED_ROWS.format(per=len(config.metrics) * len(CHECK_NAMES)),
         )  # fmt: skip
@@ -172,14 +173,14 @@ def method_checks(warehouse: WarehouseResource) -> dg.MaterializeResult:
         metadata={
             "dagster/row_count": sum(n for *_, n in counts),
             **{f"{check}_{status}": n for check, status, n in counts},
-            "warnings": dg.MetadataValue.md(_markdown_table(warnings, ["workflow_id", "metric", "check", "detail"])),
+            "warnings": dg.MetadataValue.md(markdown_table(warnings, ["workflow_id", "metric", "check", "detail"])),
         },
         check_results=[
             grain,
             dg.AssetCheckResult(
                 check_name="statuses_known",
                 passed=not bad,
-                metadata={"first_failing_rows": dg.MetadataValue.md(_markdown_table(bad, ["workflow_id", "metric", "check", "status"]))},
+                metadata={"first_failing_rows": dg.MetadataValue.md(markdown_table(bad, ["workflow_id", "metric", "check", "status"]))},
             ),
         ],
     )

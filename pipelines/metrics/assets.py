@@ -3,7 +3,8 @@
 
 import dagster as dg
 
-from pipelines.ingest.assets import STAGING_USAGE, STAGING_WORK_ITEMS, STAGING_WORKFLOWS, _markdown_table
+from pipelines.asset_helpers import grain_check, markdown_table
+from pipelines.ingest.assets import STAGING_USAGE, STAGING_WORK_ITEMS, STAGING_WORKFLOWS
 from pipelines.metrics.config import load_config
 from pipelines.metrics.value_metrics import compute_value_metrics
 from pipelines.progress import step
@@ -15,18 +16,6 @@ ITEM_PERIODS = dg.AssetKey(["intermediate", "item_periods"])
 VALUE_METRICS = dg.AssetKey(["marts", "value_metrics"])
 ADOPTION = dg.AssetKey(["marts", "adoption"])
 SCORECARD = dg.AssetKey(["marts", "workflow_scorecard"])
-
-
-def _grain_check(con, table: str, grain: list[str], expected_sql: str | None = None) -> dg.AssetCheckResult:
-    """Passes when `grain` identifies every row of `table` (and matches the expected count)."""
-    columns = ", ".join(grain)
-    rows, distinct = con.execute(f"select count(*), count(distinct ({columns})) from {table}").fetchone()
-    expected = con.execute(expected_sql).fetchone()[0] if expected_sql else rows
-    return dg.AssetCheckResult(
-        check_name="grain",
-        passed=rows == distinct == expected,
-        metadata={"rows": rows, "distinct_grain": distinct, "expected_rows": expected, "grain": columns},
-    )
 
 
 @dg.asset(key=ITEM_PERIODS, group_name=MARTS_GROUP, kinds={"duckdb", "sql"}, deps=[STAGING_WORKFLOWS, STAGING_WORK_ITEMS])
@@ -79,7 +68,7 @@ def value_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "select workflow_id, metric, round(change_pct, 1), round(ci_low_pct, 1), round(ci_high_pct, 1), verdict "
             "from marts.value_metrics order by workflow_id, metric limit 15"
         ).fetchall()
-        check = _grain_check(
+        check = grain_check(
             con,
             "marts.value_metrics",
             ["workflow_id", "metric"],
@@ -90,7 +79,7 @@ def value_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "dagster/row_count": sum(n for _, n in verdicts),
             **{f"verdict_{name}": n for name, n in verdicts},
             "preview": dg.MetadataValue.md(
-                _markdown_table(preview, ["workflow_id", "metric", "change_pct", "ci_low_pct", "ci_high_pct", "verdict"])
+                markdown_table(preview, ["workflow_id", "metric", "change_pct", "ci_low_pct", "ci_high_pct", "verdict"])
             ),
         },
         check_results=[check],
@@ -111,7 +100,7 @@ def adoption(warehouse: WarehouseResource) -> dg.MaterializeResult:
         con.execute("create schema if not exists marts")
         run_script(con, sql_text(__file__, "adoption"))
         rows = con.execute("select count(*) from marts.adoption").fetchone()[0]
-        check = _grain_check(con, "marts.adoption", ["workflow_id"], "select count(*) from intermediate.workflow_windows")
+        check = grain_check(con, "marts.adoption", ["workflow_id"], "select count(*) from intermediate.workflow_windows")
     return dg.MaterializeResult(metadata={"dagster/row_count": rows}, check_results=[check])
 
 
@@ -130,7 +119,7 @@ def workflow_scorecard(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with step("marts/workflow_scorecard"), warehouse.connect() as con:
         run_script(con, sql_text(__file__, "workflow_scorecard"), {"adoption_threshold": threshold})
         quadrants = con.execute("select quadrant, count(*) from marts.workflow_scorecard group by 1 order by 1").fetchall()
-        check = _grain_check(con, "marts.workflow_scorecard", ["workflow_id"], "select count(*) from staging.workflows")
+        check = grain_check(con, "marts.workflow_scorecard", ["workflow_id"], "select count(*) from staging.workflows")
     return dg.MaterializeResult(
         metadata={"dagster/row_count": sum(n for _, n in quadrants), **{f"quadrant_{q}": n for q, n in quadrants}},
         check_results=[check],

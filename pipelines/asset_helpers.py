@@ -1,0 +1,28 @@
+"""Small helpers every domain's assets share: metadata tables and grain checks."""
+
+import dagster as dg
+import duckdb
+
+
+def markdown_table(rows: list[tuple], headers: list[str]) -> str:
+    """A small markdown table for the Dagster UI; cells are shortened and pipes escaped."""
+
+    def cell(value: object) -> str:
+        text = "" if value is None else str(value)
+        return text[:120].replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def grain_check(con: duckdb.DuckDBPyConnection, table: str, grain: list[str], expected_sql: str | None = None) -> dg.AssetCheckResult:
+    """Passes when `grain` identifies every row of `table` (and matches the expected count)."""
+    columns = ", ".join(grain)
+    rows, distinct = con.execute(f"select count(*), count(distinct ({columns})) from {table}").fetchone()
+    expected = con.execute(expected_sql).fetchone()[0] if expected_sql else rows
+    return dg.AssetCheckResult(
+        check_name="grain",
+        passed=rows == distinct == expected,
+        metadata={"rows": rows, "distinct_grain": distinct, "expected_rows": expected, "grain": columns},
+    )
