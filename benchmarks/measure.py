@@ -38,23 +38,42 @@ class Measurement:
     """Peak resident set size (Linux reports ru_maxrss in KiB)."""
     returncode: int
     load_1min: float
-    """The 1-minute load average when the command started: how busy the machine was."""
+    """The 1-minute load average when the command started (it includes the bench's own last step)."""
+    others_cores: float = float("nan")
+    """Cores kept busy by everything else on the machine while the command ran, on average:
+    the machine's busy CPU time (/proc/stat) minus the command's own, over its wall time."""
+
+
+def _busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (NaN where /proc/stat is missing)."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return float("nan")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    busy = sum(fields[:8]) - idle  # user nice system idle iowait irq softirq steal; guests are in user
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def _run(command: list[str]) -> Measurement:
     load = os.getloadavg()[0]
+    busy_before = _busy_seconds()
     started = time.perf_counter()
     process = subprocess.Popen(command)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
+    busy = _busy_seconds() - busy_before
     # wait4 reaped the child; tell Popen so it does not try to reap it again.
     process.returncode = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
     return Measurement(
         wall_s=wall,
-        cpu_s=usage.ru_utime + usage.ru_stime,
+        cpu_s=cpu,
         max_rss_bytes=usage.ru_maxrss * 1024,
         returncode=process.returncode,
         load_1min=load,
+        others_cores=max(busy - cpu, 0.0) / wall if wall > 0 else float("nan"),
     )
 
 

@@ -50,7 +50,7 @@ def test_the_bench_runs_every_step_and_writes_its_table(tmp_path):
     block = text[text.index("<!-- bench:20000:start -->") : text.index("<!-- bench:20000:end -->")]
     for step in STEPS:
         assert f"| {step} |" in block
-    assert " cores " in block and "Load average" in block
+    assert " cores (" in block and "others' cores" in block and "Code: commit" in block
 
 
 def test_a_rerun_replaces_its_own_block_and_keeps_every_other_line(tmp_path):
