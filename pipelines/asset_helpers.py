@@ -16,12 +16,22 @@ def markdown_table(rows: list[tuple], headers: list[str]) -> str:
     return "\n".join(lines)
 
 
-def grain_check(con: duckdb.DuckDBPyConnection, table: str, grain: list[str], expected_sql: str | None = None) -> dg.AssetCheckResult:
-    """Passes when `grain` identifies every row of `table` (and matches the expected count)."""
+def grain_check(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    grain: list[str],
+    expected_sql: str | None = None,
+    asset_key: dg.AssetKey | None = None,
+) -> dg.AssetCheckResult:
+    """Passes when `grain` identifies every row of `table` (and matches the expected count).
+
+    `asset_key` is needed only inside a multi-asset, where more than one asset has a `grain` check.
+    """
     columns = ", ".join(grain)
-    rows, distinct = con.execute(f"select count(*), count(distinct ({columns})) from {table}").fetchone()
-    expected = con.execute(expected_sql).fetchone()[0] if expected_sql else rows
+    rows, distinct = con.execute(f"select count(*), count(distinct ({columns})) from {table}").fetchall()[0]
+    expected = con.execute(expected_sql).fetchall()[0][0] if expected_sql else rows
     return dg.AssetCheckResult(
+        asset_key=asset_key,
         check_name="grain",
         passed=rows == distinct == expected,
         metadata={"rows": rows, "distinct_grain": distinct, "expected_rows": expected, "grain": columns},

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import dagster as dg
+import duckdb
+import polars as pl
 
 from pipelines.asset_helpers import grain_check, markdown_table
 from pipelines.ingest.assets import STAGING_WORK_ITEMS, STAGING_WORKFLOWS
-from pipelines.measurement.checks import CHECK_NAMES, build_method_checks
-from pipelines.measurement.views import build_effect_views, build_weekly_metrics
+from pipelines.measurement.checks import CHECK_NAMES, compute_method_checks
+from pipelines.measurement.views import (
+    build_weekly_metrics,
+    compute_effect_views,
+    two_group_results,
+    weekly_results,
+)
 from pipelines.metrics.assets import ITEM_PERIODS, VALUE_METRICS
-from pipelines.metrics.config import load_config
+from pipelines.metrics.config import MetricsConfig, load_config
 from pipelines.progress import step
 from pipelines.resources import WarehouseResource
 
@@ -74,45 +83,102 @@ def weekly_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(
-    key=EFFECT_VIEWS,
-    group_name=MEASUREMENT_GROUP,
-    kinds={"duckdb", "python", "scipy"},
-    deps=[VALUE_METRICS, WEEKLY_METRICS, ITEM_PERIODS],
-    check_specs=[
-        dg.AssetCheckSpec("grain", asset=EFFECT_VIEWS, description="One row per deployed workflow, metric and view."),
-        dg.AssetCheckSpec(
-            "every_row_labelled",
-            asset=EFFECT_VIEWS,
-            description="Every row carries a label; every null estimate says why in it.",
+EFFECT_VIEWS_CHECKS = [
+    dg.AssetCheckSpec("grain", asset=EFFECT_VIEWS, description="One row per deployed workflow, metric and view."),
+    dg.AssetCheckSpec(
+        "every_row_labelled",
+        asset=EFFECT_VIEWS,
+        description="Every row carries a label; every null estimate says why in it.",
+    ),
+]
+METHOD_CHECKS_CHECKS = [
+    dg.AssetCheckSpec("grain", asset=METHOD_CHECKS, description="One row per deployed workflow, metric and check."),
+    dg.AssetCheckSpec(
+        "statuses_known",
+        asset=METHOD_CHECKS,
+        description="Status is ok, warn or not_applicable and every row has a sentence.",
+    ),
+]
+
+
+@dg.multi_asset(
+    name="effect_views_and_method_checks",
+    specs=[
+        dg.AssetSpec(
+            EFFECT_VIEWS,
+            group_name=MEASUREMENT_GROUP,
+            kinds={"duckdb", "python", "scipy"},
+            deps=[VALUE_METRICS, WEEKLY_METRICS, ITEM_PERIODS],
+            description=(
+                "The same effect three ways, side by side, each labelled with what it can claim: the "
+                "before/after (observational), assisted against unassisted items in the post period (an "
+                "association: people choose when to use the tool), and a difference-in-differences of each "
+                "deployed workflow against the comparison workflows on weekly aggregates, which removes "
+                "shocks that hit every workflow at once."
+            ),
+        ),
+        dg.AssetSpec(
+            METHOD_CHECKS,
+            group_name=MEASUREMENT_GROUP,
+            kinds={"duckdb", "python", "scipy"},
+            deps=[VALUE_METRICS, WEEKLY_METRICS, ITEM_PERIODS],
+            description=(
+                "The checks shown beside every headline number, one plain sentence each: a placebo "
+                "go-live inside the baseline, parallel trends before go-live, a shift in the team mix "
+                "(with the team-weighted estimate), open items near the cutoff, a speed gain bought with "
+                "quality, a fading improvement, and too little data. A warning means \"read with care\", "
+                "not \"wrong\"."
+            ),
         ),
     ],
+    check_specs=[*EFFECT_VIEWS_CHECKS, *METHOD_CHECKS_CHECKS],
 )
-def effect_views(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The same effect three ways, side by side, each labelled with what it can claim: the
-    before/after (observational), assisted against unassisted items in the post period (an
-    association: people choose when to use the tool), and a difference-in-differences of each
-    deployed workflow against the comparison workflows on weekly aggregates, which removes
-    shocks that hit every workflow at once."""
+def effect_views_and_method_checks(warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
+    """Both marts in one step: they rest on the same two-group comparisons and weekly series
+    (a placebo split, assisted against unassisted, the DiD and the trends), which are the
+    costly part, so each is computed once per run and feeds both tables."""
     config = load_config()
-    with step("marts/effect_views"), warehouse.connect() as con:
-        build_effect_views(con, config)
-        counts = con.execute(
-            "select view, count(*), count(estimate_pct) from marts.effect_views group by 1 order by 1"
-        ).fetchall()
-        preview = con.execute(
-            "select workflow_id, metric, view, round(estimate_pct, 1), round(ci_low_pct, 1), round(ci_high_pct, 1), label "
-            "from marts.effect_views order by workflow_id, metric, view limit 15"
-        ).fetchall()
-        unlabelled = con.execute(
-            "select workflow_id, metric, view from marts.effect_views "
-            "where label is null or (estimate_pct is null and view = 'diff_in_diff' and label not like '%not estimable%') limit 5"
-        ).fetchall()
-        grain = grain_check(
-            con, "marts.effect_views", ["workflow_id", "metric", "view"],
-            DEPLOYED_ROWS.format(per=len(config.metrics) * len(VIEWS)),
-        )  # fmt: skip
+    with warehouse.connect() as con:
+        with step("marts/effect_views"):
+            groups = two_group_results(con, config)
+            weekly = weekly_results(con, config)
+            write_table(con, "marts.effect_views", compute_effect_views(con, config, groups=groups, weekly=weekly))
+            views_result = _effect_views_result(con, config)
+        with step("marts/method_checks"):
+            write_table(con, "marts.method_checks", compute_method_checks(con, config, weekly=weekly, groups=groups))
+            checks_result = _method_checks_result(con, config)
+    yield views_result
+    yield checks_result
+
+
+def write_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    """Replace ``table`` with ``frame``'s rows."""
+    con.execute(f"create schema if not exists {table.split('.')[0]}")
+    con.register("_frame", frame)
+    try:
+        con.execute(f"create or replace table {table} as select * from _frame")
+    finally:
+        con.unregister("_frame")
+
+
+def _effect_views_result(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> dg.MaterializeResult:
+    counts = con.execute(
+        "select view, count(*), count(estimate_pct) from marts.effect_views group by 1 order by 1"
+    ).fetchall()
+    preview = con.execute(
+        "select workflow_id, metric, view, round(estimate_pct, 1), round(ci_low_pct, 1), round(ci_high_pct, 1), label "
+        "from marts.effect_views order by workflow_id, metric, view limit 15"
+    ).fetchall()
+    unlabelled = con.execute(
+        "select workflow_id, metric, view from marts.effect_views "
+        "where label is null or (estimate_pct is null and view = 'diff_in_diff' and label not like '%not estimable%') limit 5"
+    ).fetchall()
+    grain = grain_check(
+        con, "marts.effect_views", ["workflow_id", "metric", "view"],
+        DEPLOYED_ROWS.format(per=len(config.metrics) * len(VIEWS)), asset_key=EFFECT_VIEWS,
+    )  # fmt: skip
     return dg.MaterializeResult(
+        asset_key=EFFECT_VIEWS,
         metadata={
             "dagster/row_count": sum(n for _, n, _ in counts),
             **{f"{view}_estimated": estimated for view, _, estimated in counts},
@@ -123,6 +189,7 @@ def effect_views(warehouse: WarehouseResource) -> dg.MaterializeResult:
         check_results=[
             grain,
             dg.AssetCheckResult(
+                asset_key=EFFECT_VIEWS,
                 check_name="every_row_labelled",
                 passed=not unlabelled,
                 metadata={"first_failing_rows": dg.MetadataValue.md(markdown_table(unlabelled, ["workflow_id", "metric", "view"]))},
@@ -131,45 +198,24 @@ def effect_views(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(
-    key=METHOD_CHECKS,
-    group_name=MEASUREMENT_GROUP,
-    kinds={"duckdb", "python", "scipy"},
-    deps=[VALUE_METRICS, WEEKLY_METRICS, ITEM_PERIODS],
-    check_specs=[
-        dg.AssetCheckSpec("grain", asset=METHOD_CHECKS, description="One row per deployed workflow, metric and check."),
-        dg.AssetCheckSpec(
-            "statuses_known",
-            asset=METHOD_CHECKS,
-            description="Status is ok, warn or not_applicable and every row has a sentence.",
-        ),
-    ],
-)
-def method_checks(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The checks shown beside every headline number, one plain sentence each: a placebo
-    go-live inside the baseline, parallel trends before go-live, a shift in the team mix
-    (with the team-weighted estimate), open items near the cutoff, a speed gain bought with
-    quality, a fading improvement, and too little data. A warning means "read with care",
-    not "wrong"."""
-    config = load_config()
-    with step("marts/method_checks"), warehouse.connect() as con:
-        build_method_checks(con, config)
-        counts = con.execute(
-            "select check_name, status, count(*) from marts.method_checks group by 1, 2 order by 1, 2"
-        ).fetchall()
-        warnings = con.execute(
-            "select workflow_id, metric, check_name, detail from marts.method_checks "
-            "where status = 'warn' order by workflow_id, metric, check_name limit 15"
-        ).fetchall()
-        bad = con.execute(
-            "select workflow_id, metric, check_name, status from marts.method_checks "
-            "where status not in ('ok', 'warn', 'not_applicable') or detail is null or detail = '' limit 5"
-        ).fetchall()
-        grain = grain_check(
-            con, "marts.method_checks", ["workflow_id", "metric", "check_name"],
-            DEPLOYED_ROWS.format(per=len(config.metrics) * len(CHECK_NAMES)),
-        )  # fmt: skip
+def _method_checks_result(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> dg.MaterializeResult:
+    counts = con.execute(
+        "select check_name, status, count(*) from marts.method_checks group by 1, 2 order by 1, 2"
+    ).fetchall()
+    warnings = con.execute(
+        "select workflow_id, metric, check_name, detail from marts.method_checks "
+        "where status = 'warn' order by workflow_id, metric, check_name limit 15"
+    ).fetchall()
+    bad = con.execute(
+        "select workflow_id, metric, check_name, status from marts.method_checks "
+        "where status not in ('ok', 'warn', 'not_applicable') or detail is null or detail = '' limit 5"
+    ).fetchall()
+    grain = grain_check(
+        con, "marts.method_checks", ["workflow_id", "metric", "check_name"],
+        DEPLOYED_ROWS.format(per=len(config.metrics) * len(CHECK_NAMES)), asset_key=METHOD_CHECKS,
+    )  # fmt: skip
     return dg.MaterializeResult(
+        asset_key=METHOD_CHECKS,
         metadata={
             "dagster/row_count": sum(n for *_, n in counts),
             **{f"{check}_{status}": n for check, status, n in counts},
@@ -178,6 +224,7 @@ def method_checks(warehouse: WarehouseResource) -> dg.MaterializeResult:
         check_results=[
             grain,
             dg.AssetCheckResult(
+                asset_key=METHOD_CHECKS,
                 check_name="statuses_known",
                 passed=not bad,
                 metadata={"first_failing_rows": dg.MetadataValue.md(markdown_table(bad, ["workflow_id", "metric", "check", "status"]))},
@@ -186,4 +233,4 @@ def method_checks(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-defs = dg.Definitions(assets=[weekly_metrics, effect_views, method_checks])
+defs = dg.Definitions(assets=[weekly_metrics, effect_views_and_method_checks])

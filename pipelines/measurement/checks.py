@@ -422,11 +422,3 @@ def compute_method_checks(
         .sort("workflow_id", "metric", "_order")
         .drop("_order")
     )
-
-
-def build_method_checks(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> pl.DataFrame:
-    """Create ``marts.method_checks`` and return it."""
-    frame = compute_method_checks(con, config)  # noqa: F841 - read by DuckDB below
-    con.execute("create schema if not exists marts")
-    con.execute("create or replace table marts.method_checks as select * from frame")
-    return frame

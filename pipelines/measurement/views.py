@@ -82,7 +82,7 @@ def placebo_offset_days(config: MetricsConfig) -> int:
 def two_group_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> pl.DataFrame:
     """Placebo and assisted-vs-unassisted comparisons, one row per comparison, workflow and metric.
 
-    Builds ``intermediate.comparison_items`` and runs each comparison through
+    Builds the temp table ``comparison_items`` and runs each comparison through
     ``moment_result`` / ``median_result`` and ``verdict``: the code of the before/after,
     so the two can only differ in which items sit on each side.
     """
@@ -93,7 +93,7 @@ def two_group_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> 
         (r[0], r[1], r[2]): (r[3], r[4])
         for r in con.execute(
             "select comparison, workflow_id, side, count(*), count(*) filter (where is_closed) "
-            "from intermediate.comparison_items group by all"
+            "from temp.main.comparison_items group by all"
         ).fetchall()
     }
     moments = {
@@ -160,7 +160,7 @@ def two_group_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> 
 def _durations(con: duckdb.DuckDBPyConnection) -> dict[str, dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]]:
     """Cycle times and closed flags per comparison, workflow and side, split without a row loop."""
     table = con.sql(
-        "select comparison, workflow_id, side, cycle_time_hours, is_closed from intermediate.comparison_items "
+        "select comparison, workflow_id, side, cycle_time_hours, is_closed from temp.main.comparison_items "
         "order by comparison, workflow_id, side"
     ).pl()
     groups: dict[str, dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]] = {}
@@ -381,11 +381,3 @@ def compute_effect_views(
         .sort("workflow_id", "metric", "_order")
         .drop("_order")
     )
-
-
-def build_effect_views(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> pl.DataFrame:
-    """Create ``marts.effect_views`` and return it."""
-    frame = compute_effect_views(con, config)  # noqa: F841 - read by DuckDB below
-    con.execute("create schema if not exists marts")
-    con.execute("create or replace table marts.effect_views as select * from frame")
-    return frame

@@ -1,10 +1,12 @@
--- intermediate.comparison_items: one row per item and two-group comparison that uses it, with
--- the item on the 'baseline' or the 'post' side so the before/after estimators apply unchanged.
+-- comparison_items (a temp table: read twice within one run, never published): one row per item
+-- and two-group comparison that uses it, with the item on the 'baseline' or the 'post' side so
+-- the before/after estimators apply unchanged.
 --   placebo:  baseline items only; a fake go-live in the middle of the baseline splits them.
 --   assisted: post items with a known ai_assisted; unassisted = 'baseline', assisted = 'post'.
-create schema if not exists intermediate;
+-- Warehouses built before it became a temp table still hold a persisted copy.
+drop table if exists intermediate.comparison_items;
 
-create or replace table intermediate.comparison_items as
+create or replace temp table comparison_items as
 with
 
 windows as (

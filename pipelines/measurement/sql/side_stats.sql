@@ -3,7 +3,7 @@
 with
 
 comparison_items as (
-    select * from intermediate.comparison_items
+    select * from temp.main.comparison_items
 ),
 
 long_form as (
