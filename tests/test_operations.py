@@ -295,3 +295,83 @@ def test_an_untouched_source_is_not_restaged_but_a_registry_change_restages_its_
     assert final["usage"] > after["usage"] and final["work_items"] > after["work_items"]
     # The item that named an unknown workflow is staged once the registry knows it.
     assert con.execute("select count(*) from staging.work_items where workflow_id = 'wf_zzz'").fetchone()[0] == 1
+
+
+def _staged_picture(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
+    """Everything staging decides, in an order that does not depend on how it was built."""
+    return {
+        "staged": con.execute("select * from staging.work_items order by all").fetchall(),
+        "outcomes": con.execute("select * from ingest.work_items_outcomes order by all").fetchall(),
+        "quarantine": con.execute(
+            "select source, source_file, row_number, rule, reason, cast(record as varchar) "
+            "from quarantine.rejected_rows order by all"
+        ).fetchall(),
+        "counts": con.execute(
+            "select source, source_file, rows_read, rows_staged, rows_quarantined, rows_deduplicated, rows_superseded "
+            "from ops.ingested_files order by all"
+        ).fetchall(),
+    }
+
+
+def test_restaging_by_key_gives_the_warehouse_a_full_restage_gives(tiny_inputs, tmp_path):
+    """Added, changed and removed files re-decide only their keys, and every outcome, count and
+    quarantine row equals what deciding every row again gives on the same folder."""
+    from datetime import datetime as dt
+
+    from tests.conftest import ITEMS_HEADER, write
+
+    from pipelines.ingest.load import load_source
+    from pipelines.ingest.sources import USAGE, WORK_ITEMS, WORKFLOWS
+
+    def load_all(con: duckdb.DuckDBPyConnection, day: int) -> None:
+        for spec in (WORKFLOWS, WORK_ITEMS, USAGE):
+            load_source(con, spec, tiny_inputs, dt(2026, 1, day))
+
+    def state(con: duckdb.DuckDBPyConnection) -> tuple[str, int]:
+        return con.execute("select restaged, rows_restaged from ops.staging_state where source = 'work_items'").fetchall()[0]
+
+    def matches_a_full_restage(con: duckdb.DuckDBPyConnection, step: int) -> None:
+        fresh = duckdb.connect(str(tmp_path / f"fresh_{step}.duckdb"))
+        load_all(fresh, 1)
+        assert state(fresh)[0] == "full"
+        assert _staged_picture(con) == _staged_picture(fresh)
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    load_all(con, 1)
+    assert state(con)[0] == "full"
+    held = con.execute("select count(*) from ingest.work_items_rows").fetchone()[0]
+
+    # A new file: it supersedes i11, repeats a row, has a conflicting pair, names an unknown workflow.
+    added = write(
+        tiny_inputs / "work_items" / "items_2026_03.csv",
+        f"""
+        {ITEMS_HEADER}
+        i11,wf_a,2026-02-01T00:00:00Z,2026-02-03T00:00:00Z,0,1,0,1e2,0
+        i20,wf_a,2026-02-02T00:00:00Z,,0,1,no,0,false
+        i20,wf_a,2026-02-02T00:00:00Z,,0,1,no,0,false
+        i21,wf_a,2026-02-02T00:00:00Z,,0,1,no,0,false
+        i21,wf_a,2026-02-02T00:00:00Z,,0,4,no,0,false
+        i22,wf_nope,2026-02-02T00:00:00Z,,0,1,no,0,false
+        """,
+    )
+    load_all(con, 2)
+    restaged, rows = state(con)
+    assert restaged == "by_key" and 0 < rows < held
+    assert con.execute("select count(*) from quarantine.rejected_rows where source_file = 'work_items/items_2026_03.csv'").fetchone()[0] == 3
+    assert con.execute("select closed_at is not null from staging.work_items where item_id = 'i11'").fetchone()[0]
+    matches_a_full_restage(con, 1)
+
+    # A changed file: dropping i2's later version brings back the earlier file's open version.
+    february = tiny_inputs / "work_items" / "items_2026_02.csv"
+    february.write_text("\n".join(line for line in february.read_text().splitlines() if not line.startswith("i2,")) + "\n")
+    load_all(con, 3)
+    assert state(con)[0] == "by_key"
+    assert con.execute("select source_file from staging.work_items where item_id = 'i2'").fetchone()[0].endswith("items_2026_01.csv")
+    matches_a_full_restage(con, 2)
+
+    # A removed file: i11's earlier version is staged again, and the removed rows leave quarantine.
+    added.unlink()
+    load_all(con, 4)
+    assert state(con)[0] == "by_key"
+    assert con.execute("select count(*) from quarantine.rejected_rows where source_file = 'work_items/items_2026_03.csv'").fetchone()[0] == 0
+    matches_a_full_restage(con, 3)

@@ -2,8 +2,15 @@
 
 Loading is incremental. A file whose bytes (sha256) and reader are unchanged since it was
 last read keeps its rows without being parsed again; a changed file replaces its own rows;
-a file that left the folder takes its rows with it. Staging is then rebuilt from all the
-rows held, so the warehouse always equals the folder's content, whatever the history.
+a file that left the folder takes its rows with it. Staging then follows the rows held, so
+the warehouse always equals the folder's content, whatever the history:
+
+- nothing this source depends on changed: staging is kept as it is;
+- only this source's files changed: only the keys found in the added, changed or removed
+  files are decided again (a re-stage *by key*), since a row's outcome depends only on the
+  rows that share its key;
+- the registry, the staging rules or the reader changed, or there is no earlier staging:
+  every row is decided again (a *full* re-stage).
 """
 
 from __future__ import annotations
@@ -26,8 +33,47 @@ log = logging.getLogger("opvalue")
 # Bump when reading rules change in a way the column contract does not show, so every
 # file is read again under the new rules.
 READER_RULES_VERSION = "1"
-# Bump when sql/stage_source.sql changes what it produces, so staging is rebuilt.
-STAGING_RULES_VERSION = "2"
+# Bump when sql/stage_source.sql changes what it produces, so staging is rebuilt in full.
+STAGING_RULES_VERSION = "3"
+
+# The statements that differ between a full re-stage and a re-stage by key; both fill the
+# placeholders of sql/stage_source.sql. `scope_keys` is a temp table of the keys to decide again.
+FULL_RESTAGE = {
+    "scope_rows": "select * from ingest.{source}_rows",
+    "replace_staged": (
+        "create or replace table staging.{source} as\n"
+        "select {business_columns}, source_file from row_outcomes where outcome = 'staged'"
+    ),
+    "replace_outcomes": (
+        "create or replace table ingest.{source}_outcomes as\n"
+        "select source_file, row_number, outcome from row_outcomes"
+    ),
+    "clear_quarantine": (
+        "delete from quarantine.rejected_rows\n"
+        "where source = '{source}' and rule in ('unknown_workflow', 'conflicting_duplicate')"
+    ),
+}
+RESTAGE_BY_KEY = {
+    "scope_rows": "select * from ingest.{source}_rows semi join scope_keys using ({key_columns})",
+    "replace_staged": (
+        "delete from staging.{source} using scope_keys where {staged_key_match};\n"
+        "insert into staging.{source}\n"
+        "select {business_columns}, source_file from row_outcomes where outcome = 'staged'"
+    ),
+    "replace_outcomes": (
+        "delete from ingest.{source}_outcomes using row_outcomes\n"
+        "where {source}_outcomes.source_file = row_outcomes.source_file\n"
+        "    and {source}_outcomes.row_number = row_outcomes.row_number;\n"
+        "insert into ingest.{source}_outcomes\n"
+        "select source_file, row_number, outcome from row_outcomes"
+    ),
+    "clear_quarantine": (
+        "delete from quarantine.rejected_rows using row_outcomes\n"
+        "where rejected_rows.source = '{source}' and rejected_rows.rule in ('unknown_workflow', 'conflicting_duplicate')\n"
+        "    and rejected_rows.source_file = row_outcomes.source_file\n"
+        "    and rejected_rows.row_number = row_outcomes.row_number"
+    ),
+}
 
 DUCKDB_TYPES = {
     pl.String: "varchar",
@@ -66,7 +112,19 @@ class SourceSummary:
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the shared schemas and tables if this warehouse does not have them yet."""
+    """Create the shared schemas and tables if this warehouse does not have them yet.
+
+    `ops.staging_state` is only a cache of what staging was built from: an older layout is
+    dropped, which makes the next load re-stage every source in full.
+    """
+    state_columns = {
+        row[0]
+        for row in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'ops' and table_name = 'staging_state'"
+        ).fetchall()
+    }
+    if state_columns and "rules_fingerprint" not in state_columns:
+        con.execute("drop table ops.staging_state")
     run_script(con, sql_text(__file__, "create_tables"))
 
 
@@ -98,6 +156,7 @@ def _ensure_rows_table(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None
     ).fetchall()
     if existing and [name for name, _ in existing] != [name for name, _ in wanted]:
         con.execute(f"drop table ingest.{spec.name}_rows")
+        con.execute(f"drop table if exists ingest.{spec.name}_outcomes")
         for table in ("ops.ingested_files", "quarantine.rejected_rows", "quarantine.rejected_files"):
             con.execute(f"delete from {table} where source = ?", [spec.name])
     columns = ",\n    ".join(f"{name} {kind}" for name, kind in wanted)
@@ -125,8 +184,11 @@ def load_source(
 
     con.execute("begin transaction")
     try:
+        key_list = ", ".join(spec.key)
+        con.execute(f"create or replace temp table scope_keys as select {key_list} from ingest.{spec.name}_rows limit 0")
         gone = sorted(set(known) - set(current))
         for source_file in gone:
+            _note_keys(con, spec, source_file)
             _forget_file(con, spec, source_file)
         read, reused = 0, 0
         for position, (source_file, path) in enumerate(current.items(), start=1):
@@ -137,8 +199,10 @@ def load_source(
             started = time.perf_counter()
             try:
                 result = read_source_file(path, spec, input_dir, sha256=digest)
+                _note_keys(con, spec, source_file)
                 _forget_file(con, spec, source_file)
                 _store_file(con, spec, result, version, ingested_at)
+                _note_keys(con, spec, source_file)
             except Exception as error:
                 # Bad input is a rejection, not an exception; this is the machine or a bug,
                 # and the operator needs to know which file it happened on.
@@ -155,14 +219,20 @@ def load_source(
                 f"{result.quarantined_count:,}",
                 time.perf_counter() - started,
             )
-        fingerprint = _inputs_fingerprint(con, spec)
-        if fingerprint != _staged_fingerprint(con, spec):
-            _stage(con, spec, ingested_at)
-            con.execute(
-                "insert or replace into ops.staging_state values (?, ?, ?)", [spec.name, fingerprint, ingested_at]
-            )
-        else:
+        fingerprint, rules = _inputs_fingerprint(con, spec), _rules_fingerprint(con, spec, version)
+        staged = _staged_state(con, spec)
+        if staged is not None and staged == (fingerprint, rules):
             log.info("  %s: no file and no registry change since the last build; staging kept", spec.name)
+        else:
+            by_key = staged is not None and staged[1] == rules
+            rows = _stage(con, spec, ingested_at, by_key=by_key)
+            con.execute(
+                "insert or replace into ops.staging_state "
+                "(source, inputs_fingerprint, rules_fingerprint, restaged, rows_restaged, staged_at) "
+                "values (?, ?, ?, ?, ?, ?)",
+                [spec.name, fingerprint, rules, "by_key" if by_key else "full", rows, ingested_at],
+            )
+            log.info("  %s: re-staged %s, %s rows decided", spec.name, "by key" if by_key else "in full", f"{rows:,}")
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -185,22 +255,53 @@ def _inputs_fingerprint(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> str
     return hashlib.sha256(repr((STAGING_RULES_VERSION, rows)).encode()).hexdigest()
 
 
-def _staged_fingerprint(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> str | None:
-    """The fingerprint staging was last built from, if the staging table is still there."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'staging' and table_name = ?",
-        [spec.name],
-    ).fetchone()[0]
-    if not exists:
+def _rules_fingerprint(con: duckdb.DuckDBPyConnection, spec: SourceSpec, version: str) -> str:
+    """What every row's outcome depends on besides the rows that share its key: the staging
+    rules, the reader and (for work items and usage) the registry. While it is unchanged,
+    staging can be brought up to date key by key."""
+    registry = (
+        con.execute(
+            "select source_file, sha256, reader_version from ops.ingested_files where source = 'workflows' order by all"
+        ).fetchall()
+        if spec.checks_registry
+        else []
+    )
+    return hashlib.sha256(repr((STAGING_RULES_VERSION, version, registry)).encode()).hexdigest()
+
+
+def _staged_state(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> tuple[str, str] | None:
+    """(inputs, rules) fingerprints staging was last built from, if its tables are still there."""
+    tables = {
+        row[0]
+        for row in con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where (table_schema, table_name) in (('staging', ?), ('ingest', ?))",
+            [spec.name, f"{spec.name}_outcomes"],
+        ).fetchall()
+    }
+    if tables != {f"staging.{spec.name}", f"ingest.{spec.name}_outcomes"}:
         return None
-    row = con.execute("select inputs_fingerprint from ops.staging_state where source = ?", [spec.name]).fetchone()
-    return row[0] if row else None
+    row = con.execute(
+        "select inputs_fingerprint, rules_fingerprint from ops.staging_state where source = ?", [spec.name]
+    ).fetchall()
+    return (row[0][0], row[0][1]) if row else None
+
+
+def _note_keys(con: duckdb.DuckDBPyConnection, spec: SourceSpec, source_file: str) -> None:
+    """Add the keys of one file's rows to `scope_keys`: their outcomes may change."""
+    key_list = ", ".join(spec.key)
+    con.execute(
+        f"insert into scope_keys select distinct {key_list} from ingest.{spec.name}_rows where source_file = ?",
+        [source_file],
+    )
 
 
 def _forget_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, source_file: str) -> None:
     """Drop everything the warehouse holds from one file of this source."""
     params = [spec.name, source_file]
     con.execute(f"delete from ingest.{spec.name}_rows where source_file = ?", [source_file])
+    con.execute(f"create table if not exists ingest.{spec.name}_outcomes (source_file varchar, row_number bigint, outcome varchar)")
+    con.execute(f"delete from ingest.{spec.name}_outcomes where source_file = ?", [source_file])
     con.execute("delete from quarantine.rejected_rows where source = ? and source_file = ?", params)
     con.execute("delete from quarantine.rejected_files where source = ? and source_file = ?", params)
     con.execute("delete from ops.ingested_files where source = ? and source_file = ?", params)
@@ -244,11 +345,18 @@ def _store_file(
     )
 
 
-def _stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, ingested_at: datetime) -> None:
-    """Rebuild `staging.<source>` from the rows held and record every row's outcome."""
+def _stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, ingested_at: datetime, *, by_key: bool) -> int:
+    """Bring `staging.<source>` in line with the rows held and record every row's outcome.
+
+    By key, only the rows whose key is in `scope_keys` are decided again; otherwise all of
+    them. Returns how many rows were decided.
+    """
     business = list(spec.columns)
     known = "workflow_id in (select workflow_id from staging.workflows)" if spec.checks_registry else "true"
-    sql = sql_text(__file__, "stage_source").format(
+    sql = sql_text(__file__, "stage_source")
+    for placeholder, statement in (RESTAGE_BY_KEY if by_key else FULL_RESTAGE).items():
+        sql = sql.replace("{" + placeholder + "}", statement)
+    sql = sql.format(
         source=spec.name,
         business_columns=", ".join(business),
         key_columns=", ".join(spec.key),
@@ -256,6 +364,7 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, ingested_at: dateti
         key_label=" + ".join(spec.key),
         known_workflow=known,
         record_fields=", ".join(f"{name} := source_rows.{name}" for name in business),
+        staged_key_match=" and ".join(f"{spec.name}.{name} = scope_keys.{name}" for name in spec.key),
         differing_columns=", ".join(
             f"case when count(distinct coalesce(cast({name} as varchar), '<blank>')) > 1 then '{name}' end"
             for name in business
@@ -263,6 +372,7 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, ingested_at: dateti
         ),
     )
     run_script(con, sql, {"ingested_at": ingested_at})
+    return con.execute("select count(*) from row_outcomes").fetchall()[0][0]
 
 
 def _summarise(

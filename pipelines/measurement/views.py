@@ -31,7 +31,7 @@ from pipelines.measurement.estimators import (
     weekly_effects,
 )
 from pipelines.metrics.config import MetricsConfig
-from pipelines.metrics.value_metrics import median_result, moment_result
+from pipelines.metrics.value_metrics import durations_by, median_result, moment_result
 from pipelines.sqlfiles import run_script, sql_text
 from pipelines.stats.checks import NoveltyTrend, novelty_slope
 from pipelines.stats.intervals import MomentStats
@@ -158,19 +158,13 @@ def two_group_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> 
 
 
 def _durations(con: duckdb.DuckDBPyConnection) -> dict[str, dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]]:
-    """Cycle times and closed flags per comparison, workflow and side, split without a row loop."""
+    """Cycle times and closed flags per comparison, workflow and side."""
     table = con.sql(
-        "select comparison, workflow_id, side, cycle_time_hours, is_closed from temp.main.comparison_items "
-        "order by comparison, workflow_id, side"
+        "select comparison, workflow_id, side, cycle_time_hours, is_closed from temp.main.comparison_items"
     ).pl()
     groups: dict[str, dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]] = {}
-    for (comparison, workflow_id, side), part in table.partition_by(
-        ["comparison", "workflow_id", "side"], as_dict=True, maintain_order=True
-    ).items():
-        groups.setdefault(comparison, {})[(workflow_id, side)] = (
-            part.get_column("cycle_time_hours").to_numpy(),
-            part.get_column("is_closed").to_numpy(),
-        )
+    for (comparison, workflow_id, side), arrays in durations_by(table, ["comparison", "workflow_id", "side"]).items():
+        groups.setdefault(comparison, {})[(workflow_id, side)] = arrays
     return groups
 
 

@@ -266,16 +266,22 @@ def median_result(
     return result | _change_columns(median_ratio_change(base, post, alpha))
 
 
+def durations_by(table: pl.DataFrame, keys: list[str]) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
+    """`cycle_time_hours` and `is_closed` arrays per group of `keys`, split without a row loop.
+
+    One hash aggregation into lists: no sort of the items, which at 10M items costs more
+    than the split itself. The arrays are in no particular order; every estimator that
+    reads them sorts what it needs.
+    """
+    grouped = table.group_by(keys).agg("cycle_time_hours", "is_closed")
+    times, closed = grouped.get_column("cycle_time_hours"), grouped.get_column("is_closed")
+    return {
+        key: (times[i].to_numpy(), closed[i].to_numpy())
+        for i, key in enumerate(grouped.select(keys).iter_rows())
+    }
+
+
 def _durations_by_group(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
-    """Cycle-time durations and closed flags per (workflow, period), split without a row loop."""
-    table = con.sql(
-        "select workflow_id, period, cycle_time_hours, is_closed from intermediate.item_periods "
-        "order by workflow_id, period"
-    ).pl()
-    groups: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
-    for (workflow_id, period), part in table.partition_by(["workflow_id", "period"], as_dict=True, maintain_order=True).items():
-        groups[(workflow_id, period)] = (
-            part.get_column("cycle_time_hours").to_numpy(),
-            part.get_column("is_closed").to_numpy(),
-        )
-    return groups
+    """Cycle-time durations and closed flags per (workflow, period)."""
+    table = con.sql("select workflow_id, period, cycle_time_hours, is_closed from intermediate.item_periods").pl()
+    return durations_by(table, ["workflow_id", "period"])

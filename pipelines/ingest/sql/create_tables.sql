@@ -42,5 +42,8 @@ create table if not exists ops.ingested_files (
 create table if not exists ops.staging_state (
     source              varchar primary key,
     inputs_fingerprint  varchar not null,
+    rules_fingerprint   varchar not null,
+    restaged            varchar not null,
+    rows_restaged       bigint  not null,
     staged_at           timestamp not null
 );

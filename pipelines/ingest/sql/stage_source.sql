@@ -1,11 +1,18 @@
 -- Decide the outcome of every row of one source that survived reading, then publish the
 -- staged ones. Identifiers in braces come from the source's contract, never from input.
 -- Every row keeps its columns through the outcome table, so nothing is joined back.
+--
+-- The rows in scope are every row held (a full re-stage) or only the rows whose key appears
+-- in a file that was added, changed or removed (a re-stage by key). Every rule below
+-- partitions by the key, or by file and key, so a key's outcomes depend on that key's rows
+-- alone and both scopes give the same outcome for every row in them. The scope and the
+-- statements that replace staging, kept outcomes and quarantine come from
+-- pipelines/ingest/load.py (FULL_RESTAGE and RESTAGE_BY_KEY).
 create or replace temp table row_outcomes as
 with
 
 source_rows as (
-    select * from ingest.{source}_rows
+    {scope_rows}
 ),
 
 -- The same row twice in one file is kept once (row_hash covers every contract column).
@@ -59,13 +66,11 @@ select
     end as outcome
 from ranked;
 
-create or replace table staging.{source} as
-select {business_columns}, source_file
-from row_outcomes
-where outcome = 'staged';
+{replace_staged};
 
-delete from quarantine.rejected_rows
-where source = '{source}' and rule in ('unknown_workflow', 'conflicting_duplicate');
+{replace_outcomes};
+
+{clear_quarantine};
 
 insert into quarantine.rejected_rows
 with
@@ -101,7 +106,8 @@ from row_outcomes as source_rows
 left join conflict_columns using (source_file, {key_columns})
 where source_rows.outcome in ('unknown_workflow', 'conflicting_duplicate');
 
--- Per-file reconciliation: read = staged + quarantined + de-duplicated + superseded.
+-- Per-file reconciliation: read = staged + quarantined + de-duplicated + superseded,
+-- counted over every row's kept outcome, so both scopes give the same counts.
 update ops.ingested_files as manifest
 set
     rows_staged = coalesce(per_file.staged, 0),
@@ -116,7 +122,7 @@ from (
         count(outcome) filter (where outcome = 'deduplicated') as deduplicated,
         count(outcome) filter (where outcome = 'superseded') as superseded
     from (select source_file from ops.ingested_files where source = '{source}') as manifest_files
-    left join (select source_file, outcome from row_outcomes) as outcomes using (source_file)
+    left join ingest.{source}_outcomes as outcomes using (source_file)
     group by manifest_files.source_file
 ) as per_file
 where manifest.source = '{source}' and manifest.source_file = per_file.source_file;
