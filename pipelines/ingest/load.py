@@ -161,6 +161,11 @@ def _ensure_rows_table(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None
             con.execute(f"delete from {table} where source = ?", [spec.name])
     columns = ",\n    ".join(f"{name} {kind}" for name, kind in wanted)
     con.execute(f"create table if not exists ingest.{spec.name}_rows (\n    {columns}\n)")
+    # Every held row's outcome (staged, superseded, ...), kept so a re-stage by key can
+    # recount each file without deciding every row again.
+    con.execute(
+        f"create table if not exists ingest.{spec.name}_outcomes (source_file varchar, row_number bigint, outcome varchar)"
+    )
 
 
 def load_source(
@@ -270,21 +275,15 @@ def _rules_fingerprint(con: duckdb.DuckDBPyConnection, spec: SourceSpec, version
 
 
 def _staged_state(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> tuple[str, str] | None:
-    """(inputs, rules) fingerprints staging was last built from, if its tables are still there."""
-    tables = {
-        row[0]
-        for row in con.execute(
-            "select table_schema || '.' || table_name from information_schema.tables "
-            "where (table_schema, table_name) in (('staging', ?), ('ingest', ?))",
-            [spec.name, f"{spec.name}_outcomes"],
-        ).fetchall()
-    }
-    if tables != {f"staging.{spec.name}", f"ingest.{spec.name}_outcomes"}:
-        return None
+    """(inputs, rules) fingerprints staging was last built from, if the staging table is still there."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'staging' and table_name = ?",
+        [spec.name],
+    ).fetchall()[0][0]
     row = con.execute(
         "select inputs_fingerprint, rules_fingerprint from ops.staging_state where source = ?", [spec.name]
     ).fetchall()
-    return (row[0][0], row[0][1]) if row else None
+    return (row[0][0], row[0][1]) if exists and row else None
 
 
 def _note_keys(con: duckdb.DuckDBPyConnection, spec: SourceSpec, source_file: str) -> None:
@@ -300,7 +299,6 @@ def _forget_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, source_file: 
     """Drop everything the warehouse holds from one file of this source."""
     params = [spec.name, source_file]
     con.execute(f"delete from ingest.{spec.name}_rows where source_file = ?", [source_file])
-    con.execute(f"create table if not exists ingest.{spec.name}_outcomes (source_file varchar, row_number bigint, outcome varchar)")
     con.execute(f"delete from ingest.{spec.name}_outcomes where source_file = ?", [source_file])
     con.execute("delete from quarantine.rejected_rows where source = ? and source_file = ?", params)
     con.execute("delete from quarantine.rejected_files where source = ? and source_file = ?", params)
