@@ -1,7 +1,8 @@
-"""Small helpers every domain's assets share: metadata tables and grain checks."""
+"""Small helpers every domain's assets share: metadata tables, grain checks, writing a frame."""
 
 import dagster as dg
 import duckdb
+import polars as pl
 
 
 def markdown_table(rows: list[tuple], headers: list[str]) -> str:
@@ -36,3 +37,13 @@ def grain_check(
         passed=rows == distinct == expected,
         metadata={"rows": rows, "distinct_grain": distinct, "expected_rows": expected, "grain": columns},
     )
+
+
+def write_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    """Replace `table` (schema-qualified) with `frame`'s rows, creating its schema if needed."""
+    con.execute(f"create schema if not exists {table.split('.')[0]}")
+    con.register("_frame", frame)
+    try:
+        con.execute(f"create or replace table {table} as select * from _frame")
+    finally:
+        con.unregister("_frame")

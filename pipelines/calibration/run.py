@@ -18,6 +18,7 @@ import duckdb
 import pandas as pd
 import polars as pl
 
+from pipelines.asset_helpers import write_table
 from pipelines.calibration.simulate import SCENARIOS, Scenario, write_batch
 from pipelines.measurement.checks import CHECK_NAMES, compute_method_checks, team_weighted_changes
 from pipelines.measurement.views import (
@@ -70,9 +71,7 @@ def run_pipeline(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> tuple
             "cap_quantile": settings["cap_quantile"],
         },
     )
-    value_metrics = compute_value_metrics(con, config)  # noqa: F841 - read by DuckDB below
-    con.execute("create schema if not exists marts")
-    con.execute("create or replace table marts.value_metrics as select * from value_metrics")
+    write_table(con, "marts.value_metrics", compute_value_metrics(con, config))
     build_weekly_metrics(con, config)
     groups = two_group_results(con, config)
     weekly = weekly_results(con, config)

@@ -6,9 +6,8 @@ from collections.abc import Iterator
 
 import dagster as dg
 import duckdb
-import polars as pl
 
-from pipelines.asset_helpers import grain_check, markdown_table
+from pipelines.asset_helpers import grain_check, markdown_table, write_table
 from pipelines.ingest.assets import STAGING_WORK_ITEMS, STAGING_WORKFLOWS
 from pipelines.measurement.checks import CHECK_NAMES, compute_method_checks
 from pipelines.measurement.views import (
@@ -149,16 +148,6 @@ def effect_views_and_method_checks(warehouse: WarehouseResource) -> Iterator[dg.
             checks_result = _method_checks_result(con, config)
     yield views_result
     yield checks_result
-
-
-def write_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
-    """Replace ``table`` with ``frame``'s rows."""
-    con.execute(f"create schema if not exists {table.split('.')[0]}")
-    con.register("_frame", frame)
-    try:
-        con.execute(f"create or replace table {table} as select * from _frame")
-    finally:
-        con.unregister("_frame")
 
 
 def _effect_views_result(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> dg.MaterializeResult:

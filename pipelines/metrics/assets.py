@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from pipelines.asset_helpers import grain_check, markdown_table
+from pipelines.asset_helpers import grain_check, markdown_table, write_table
 from pipelines.ingest.assets import STAGING_USAGE, STAGING_WORK_ITEMS, STAGING_WORKFLOWS
 from pipelines.metrics.config import load_config
 from pipelines.metrics.value_metrics import compute_value_metrics
@@ -60,9 +60,7 @@ def value_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
     claims nothing on too little data. Definitions: pipelines/metrics/metrics.yaml."""
     config = load_config()
     with step("marts/value_metrics"), warehouse.connect() as con:
-        frame = compute_value_metrics(con, config)  # noqa: F841 - read by DuckDB below
-        con.execute("create schema if not exists marts")
-        con.execute("create or replace table marts.value_metrics as select * from frame")
+        write_table(con, "marts.value_metrics", compute_value_metrics(con, config))
         verdicts = con.execute("select verdict, count(*) from marts.value_metrics group by 1 order by 1").fetchall()
         preview = con.execute(
             "select workflow_id, metric, round(change_pct, 1), round(ci_low_pct, 1), round(ci_high_pct, 1), verdict "
