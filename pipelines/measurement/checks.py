@@ -29,9 +29,8 @@ from pipelines.measurement.views import (
     two_group_results,
     weekly_results,
 )
-from pipelines.metrics import value_metrics
 from pipelines.metrics.config import MetricsConfig
-from pipelines.sqlfiles import sql_text
+from pipelines.metrics.value_metrics import period_stats_sql
 from pipelines.stats.checks import censoring_gap, mix_shift_chi2
 from pipelines.stats.intervals import MomentStats
 from pipelines.stats.medians import cycle_time_summary
@@ -179,7 +178,7 @@ def team_weighted_changes(
     if not workflow_ids:
         return {}
     alpha = config.alpha
-    stats_sql = sql_text(__file__, "team_period_stats")
+    stats_sql = period_stats_sql("(select * from intermediate.item_periods where team is not null)", "workflow_id, team, period")
     moments = con.sql(f"select * from ({stats_sql}) where list_contains(?, workflow_id)", params=[workflow_ids]).pl()
     durations = con.sql(
         "select workflow_id, team, period, cycle_time_hours, is_closed from intermediate.item_periods "
@@ -376,12 +375,12 @@ def _value_rows(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> dict[t
         "select workflow_id, metric, verdict, change_pct, ci_low_pct, ci_high_pct, "
         "n_baseline_closed, n_post_closed, note from marts.value_metrics order by workflow_id, metric"
     ).pl()
+    # A share's events in both periods: n x share per period, as value_metrics computed them.
     events = {
         (r[0], r[1]): int(round(r[2]))
         for r in con.execute(
-            "select workflow_id, metric, sum(total) from ("
-            + sql_text(value_metrics.__file__, "period_stats")
-            + ") where metric in ('rework_rate', 'error_rate') group by 1, 2"
+            "select workflow_id, metric, coalesce(n_baseline * baseline_value, 0) + coalesce(n_post * post_value, 0) "
+            "from marts.value_metrics where metric in ('rework_rate', 'error_rate')"
         ).fetchall()
     }
     shares = {name for name, d in config.metrics.items() if d.aggregation == "share"}

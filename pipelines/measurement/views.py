@@ -31,7 +31,7 @@ from pipelines.measurement.estimators import (
     weekly_effects,
 )
 from pipelines.metrics.config import MetricsConfig
-from pipelines.metrics.value_metrics import durations_by, median_result, moment_result
+from pipelines.metrics.value_metrics import durations_by, median_result, moment_result, period_stats_sql
 from pipelines.sqlfiles import run_script, sql_text
 from pipelines.stats.checks import NoveltyTrend, novelty_slope
 from pipelines.stats.intervals import MomentStats
@@ -98,7 +98,7 @@ def two_group_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> 
     }
     moments = {
         (r[0], r[1], r[2], r[3]): MomentStats(n=r[4], total=r[5], total_sq=r[6])
-        for r in con.execute(sql_text(__file__, "side_stats")).fetchall()
+        for r in con.execute(period_stats_sql("temp.main.comparison_items", "comparison, workflow_id, side")).fetchall()
     }
     durations = _durations(con)
     empty = MomentStats(0, 0.0, 0.0)

@@ -103,7 +103,7 @@ def compute_value_metrics(con: duckdb.DuckDBPyConnection, config: MetricsConfig)
     }
     moments = {
         (row[0], row[1], row[2]): (MomentStats(n=row[3], total=row[4], total_sq=row[5]), row[6])
-        for row in con.execute(sql_text(__file__, "period_stats")).fetchall()
+        for row in con.execute(period_stats_sql("intermediate.item_periods", "workflow_id, period")).fetchall()
     }
     durations = _durations_by_group(con)
 
@@ -264,6 +264,15 @@ def median_result(
         result["note"] = "baseline median is zero or not estimable: no ratio"
         return result
     return result | _change_columns(median_ratio_change(base, post, alpha))
+
+
+def period_stats_sql(items: str, groups: str) -> str:
+    """The sufficient-statistics query of sql/period_stats.sql over `items`, grouped by `groups`.
+
+    Columns: the group columns, `metric`, `n`, `total`, `total_sq`, `uncapped_mean`.
+    `items` is a table name or a parenthesised query; both come from code, never from input.
+    """
+    return sql_text(__file__, "period_stats").format(items=items, groups=groups)
 
 
 def durations_by(table: pl.DataFrame, keys: list[str]) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:

@@ -1,37 +1,41 @@
--- Sufficient statistics per deployed workflow, period and mean-or-share metric:
--- n, sum and sum of squares (capped where the metric caps), plus the uncapped mean.
+-- Sufficient statistics per group of items and mean-or-share metric: n, sum and sum of
+-- squares (capped where the metric caps), plus the uncapped mean. One definition of which
+-- column each metric reads, for every caller: {items} is the item relation and {groups}
+-- the grouping columns, both filled in by pipelines/metrics/value_metrics.period_stats_sql:
+--   the before/after:        intermediate.item_periods by workflow_id, period
+--   the two-group views:     comparison_items by comparison, workflow_id, side
+--   the mix-shift check:     items with a team by workflow_id, team, period
 with
 
-item_periods as (
-    select * from intermediate.item_periods
+items as (
+    select * from {items}
 ),
 
 long_form as (
-    select workflow_id, period, 'rework_rate' as metric,
+    select {groups}, 'rework_rate' as metric,
         cast(has_rework as double) as value, cast(has_rework as double) as uncapped_value
-    from item_periods
+    from items
     union all
-    select workflow_id, period, 'error_rate',
+    select {groups}, 'error_rate',
         cast(had_error as double), cast(had_error as double)
-    from item_periods
+    from items
     union all
-    select workflow_id, period, 'touchpoints_per_item',
+    select {groups}, 'touchpoints_per_item',
         cast(touchpoints_capped as double), cast(touchpoints as double)
-    from item_periods
+    from items
     union all
-    select workflow_id, period, 'external_spend_per_item',
+    select {groups}, 'external_spend_per_item',
         external_spend_capped, external_spend
-    from item_periods
+    from items
 )
 
 select
-    workflow_id,
-    period,
+    {groups},
     metric,
     count(value) as n,
     coalesce(sum(value), 0) as total,
     coalesce(sum(value * value), 0) as total_sq,
     avg(uncapped_value) as uncapped_mean
 from long_form
-group by workflow_id, period, metric
-order by workflow_id, metric, period
+group by {groups}, metric
+order by {groups}, metric
