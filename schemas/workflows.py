@@ -33,6 +33,12 @@ class WorkflowRegistry(pa.DataFrameModel):
     review_point: str = pa.Field(nullable=True, description="Where a human reviews the AI's output; blank means missing.")
     support_path: str = pa.Field(nullable=True, description="Who users call when it breaks; blank means missing.")
     data_scope: str = pa.Field(nullable=True, description="What data the AI may touch; blank means missing.")
+    # Governance columns (issue 13); all optional, see docs/data-contract.md "Governance".
+    exception_path: str = pa.Field(nullable=True, description="Optional: where an exception goes (who decides, where it is logged); blank means missing.")
+    target_set_on: pl.Date = pa.Field(nullable=True, description="Optional: date the success target was agreed; after deployed_on it is flagged 'set after the results'.")
+    baseline_frozen_on: pl.Date = pa.Field(nullable=True, description="Optional: date the baseline was frozen; later builds compare against the baseline recorded then.")
+    last_reviewed_on: pl.Date = pa.Field(nullable=True, description="Optional: date of the last governance review.")
+    review_every_days: int = pa.Field(nullable=True, ge=1, description="Optional: days between reviews; a review older than this is overdue (a readiness gap).")
 
     class Config:
         strict = True

@@ -13,6 +13,8 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas import DEFAULT_PRIMARY_METRIC, Usage, WorkflowRegistry, WorkItems
+from schemas.feedback import Feedback
+from schemas.workflow_stages import WorkflowStages
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet")
 
@@ -75,6 +77,9 @@ WORKFLOWS = SourceSpec(
     root_stem="workflows",
     lowercase=("stage", "risk_tier", "primary_metric"),
     blank_defaults={"primary_metric": DEFAULT_PRIMARY_METRIC},
+    optional_columns=dict.fromkeys(
+        ("exception_path", "target_set_on", "baseline_frozen_on", "last_reviewed_on", "review_every_days")
+    ),
 )
 
 WORK_ITEMS = SourceSpec(
@@ -82,7 +87,7 @@ WORK_ITEMS = SourceSpec(
     model=WorkItems,
     key=("workflow_id", "item_id"),
     folder="work_items",
-    optional_columns={"escalated": False, "team": None},
+    optional_columns={"escalated": False, "team": None, "overridden": None, "corrected": None},
     blank_defaults={"escalated": False},
     checks_registry=True,
 )
@@ -95,4 +100,23 @@ USAGE = SourceSpec(
     checks_registry=True,
 )
 
-SOURCES: tuple[SourceSpec, ...] = (WORKFLOWS, WORK_ITEMS, USAGE)
+# Governance sources (issue 13): optional folders; without them the marts say what is unknown.
+WORKFLOW_STAGES = SourceSpec(
+    name="workflow_stages",
+    model=WorkflowStages,
+    key=("workflow_id", "stage", "entered_on"),
+    folder="workflow_stages",
+    lowercase=("stage",),
+    checks_registry=True,
+)
+
+FEEDBACK = SourceSpec(
+    name="feedback",
+    model=Feedback,
+    key=("workflow_id", "feedback_id"),
+    folder="feedback",
+    lowercase=("kind", "status"),
+    checks_registry=True,
+)
+
+SOURCES: tuple[SourceSpec, ...] = (WORKFLOWS, WORK_ITEMS, USAGE, WORKFLOW_STAGES, FEEDBACK)
