@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines import automation
+from pipelines.governance import assets as governance
 from pipelines.ingest import assets as ingest
 from pipelines.measurement import assets as measurement
 from pipelines.metrics import assets as metrics
@@ -18,6 +19,7 @@ defs = dg.Definitions.merge(
     metrics.defs,
     measurement.defs,
     ops.defs,
+    governance.defs,
     automation.defs,
     dg.Definitions(
         resources={"warehouse": WarehouseResource(), "input_folder": InputFolderResource()},
