@@ -437,3 +437,24 @@ def test_bad_rows_in_the_new_sources_are_quarantined_with_reasons_and_counts_rec
     # The later file's status wins; the note is kept as text, never interpreted.
     assert con.execute("select status from staging.feedback where feedback_id = 'f1'").fetchall() == [("incorporated",)]
     assert con.execute("select note from staging.workflow_stages where stage = 'production'").fetchall() == [('=HYPERLINK("x")',)]
+
+
+# -- the documentation keeps up ---------------------------------------------------------------
+
+GOVERNANCE_MARTS = [
+    "marts.stage_funnel", "marts.stage_funnel_quarterly", "marts.stalled_workflows", "marts.exception_rates",
+    "marts.exception_guardrails", "marts.feedback_loops", "marts.frozen_baselines", "marts.baseline_comparison",
+    "marts.readiness",
+]
+
+
+@pytest.mark.parametrize("table", GOVERNANCE_MARTS)
+def test_every_governance_mart_column_is_documented(gate_warehouse, table):
+    columns = query(gate_warehouse, f"describe {table}")["column_name"].to_list()
+    doc = (Path(__file__).parents[1] / "docs" / "warehouse.md").read_text()
+    section = doc.split(f"### `{table}`")[1].split("\n### ")[0].split("\n## ")[0]
+    requirements = {c.removesuffix("_pass").removesuffix("_reason") for c in columns if c.endswith(("_pass", "_reason"))}
+    for column in columns:
+        name = column.removesuffix("_pass").removesuffix("_reason")
+        documented = f"`{column}`" in section or (table == "marts.readiness" and name in requirements and f"`{name}`" in section)
+        assert documented, f"{table}.{column} is not documented in docs/warehouse.md"
