@@ -4,7 +4,6 @@ frozen baselines and the ready-to-scale gate, on input folders written by hand."
 from __future__ import annotations
 
 import csv
-import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
 

@@ -26,7 +26,12 @@ import numpy as np
 import polars as pl
 
 from pipelines.sample.catalogue import Workflow, build_catalogue
-from pipelines.sample.population import DAY_S, Population, build_population, make_calendar
+from pipelines.sample.population import (
+    DAY_S,
+    Population,
+    build_population,
+    make_calendar,
+)
 
 REGISTRY_COLUMNS = ("exception_path", "target_set_on", "baseline_frozen_on", "last_reviewed_on", "review_every_days")
 ITEM_COLUMNS = ("overridden", "corrected")
@@ -124,7 +129,7 @@ def stage_history(catalogue: list[Workflow], cutoff: int, seed: int) -> pl.DataF
     rng = np.random.default_rng([seed, STREAM, 0])
     cutoff_on = _date(cutoff)
     rows = []
-    for index, wf in enumerate(catalogue):
+    for wf in catalogue:
         stage = wf.stage.lower()
         lead = int(rng.integers(45, 150))
         pilot_on = wf.deployed_on

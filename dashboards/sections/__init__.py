@@ -1,0 +1,1 @@
+"""Sections a page can include: each module has a `render(...)` function."""
