@@ -21,7 +21,7 @@ class Feedback(pa.DataFrameModel):
     raised_on: pl.Date = pa.Field(nullable=False, description="Date the feedback was raised (YYYY-MM-DD).")
     kind: str = pa.Field(nullable=False, isin=FEEDBACK_KINDS, description="correction, exception, suggestion or incident (case-insensitive).")
     status: str = pa.Field(nullable=False, isin=FEEDBACK_STATUSES, description="open, incorporated (the fix is in the workflow) or declined (case-insensitive).")
-    resolved_on: pl.Date = pa.Field(nullable=True, description="Date it was incorporated or declined; blank while open. Not before raised_on.")
+    resolved_on: pl.Date = pa.Field(nullable=True, description="Date it was incorporated or declined; blank while open (a date on open feedback is quarantined). Not before raised_on.")
 
     class Config:
         strict = True
@@ -31,3 +31,8 @@ class Feedback(pa.DataFrameModel):
     def resolved_after_raised(cls, data: pa.PolarsData) -> pl.LazyFrame:
         """Feedback cannot be resolved before it was raised."""
         return data.lazyframe.select(pl.col("resolved_on").is_null() | (pl.col("resolved_on") >= pl.col("raised_on")))
+
+    @pa.dataframe_check(name="open_feedback_has_no_resolved_on")
+    def open_not_resolved(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        """Open feedback has not been resolved: a resolution date means the status is stale or wrong."""
+        return data.lazyframe.select((pl.col("status") != "open") | pl.col("resolved_on").is_null())

@@ -399,6 +399,7 @@ def test_bad_rows_in_the_new_sources_are_quarantined_with_reasons_and_counts_rec
         f5,wf_nope,2025-03-01,correction,open,
         ,wf_a,2025-03-01,correction,open,
         f6,wf_b,yesterday,correction,open,
+        f7,wf_b,2025-03-01,exception,open,2025-03-05
         """,
     )
     write(
@@ -415,7 +416,7 @@ def test_bad_rows_in_the_new_sources_are_quarantined_with_reasons_and_counts_rec
 
     assert stages.reconciles and feedback.reconciles
     assert (stages.rows_read, stages.rows_staged, stages.rows_quarantined, stages.rows_deduplicated) == (8, 3, 4, 1)
-    assert (feedback.rows_read, feedback.rows_staged, feedback.rows_quarantined, feedback.rows_superseded) == (8, 1, 6, 1)
+    assert (feedback.rows_read, feedback.rows_staged, feedback.rows_quarantined, feedback.rows_superseded) == (9, 1, 7, 1)
 
     reasons = dict(
         con.execute(
@@ -429,10 +430,11 @@ def test_bad_rows_in_the_new_sources_are_quarantined_with_reasons_and_counts_rec
     assert reasons["workflow_stages/stages.csv:5"].startswith("missing_value | workflow_id")
     assert reasons["feedback/feedback_1.csv:2"].startswith("out_of_range | kind: 'complaint' is not one of")
     assert reasons["feedback/feedback_1.csv:3"].startswith("out_of_range | status: 'done' is not one of")
-    assert "resolved_on" in reasons["feedback/feedback_1.csv:4"]
+    assert reasons["feedback/feedback_1.csv:4"] == "resolved_before_raised | resolved_on: earlier than raised_on"
     assert reasons["feedback/feedback_1.csv:5"].startswith("unknown_workflow")
     assert reasons["feedback/feedback_1.csv:6"].startswith("missing_value | feedback_id")
     assert reasons["feedback/feedback_1.csv:7"].startswith("unparseable | raised_on: cannot read 'yesterday'")
+    assert reasons["feedback/feedback_1.csv:8"] == "invalid | resolved_on: set on feedback whose status is open"
     # The later file's status wins; the note is kept as text, never interpreted.
     assert con.execute("select status from staging.feedback where feedback_id = 'f1'").fetchall() == [("incorporated",)]
     assert con.execute("select note from staging.workflow_stages where stage = 'production'").fetchall() == [('=HYPERLINK("x")',)]
