@@ -388,21 +388,25 @@ def _parse_timestamps(raw: pl.DataFrame, names: list[str], time_zone: str | None
     """
     latest = now + FUTURE_SLACK
     latest_text = latest.strftime("%Y-%m-%d %H:%M")
-    added = []
     for name in names:
+        # Built in stages, each step a column: one expression tree reusing the same parts
+        # in every branch costs polars several times as much.
+        def tmp(key: str, name: str = name) -> str:
+            return f"__ts_{key}_{name}"
+
         text = pl.col(name)
-        shown = text.str.slice(0, 60)
-        parts = text.str.extract_groups(TIMESTAMP_PATTERN)
+        parts = raw.select(text.str.extract_groups(TIMESTAMP_PATTERN).alias("__parts")).unnest("__parts")
+        raw = raw.with_columns(parts.get_column(key).alias(tmp(key)) for key in parts.columns)
 
-        def part(key: str, parts: pl.Expr = parts) -> pl.Expr:
-            return parts.struct.field(key)
+        def part(key: str) -> pl.Expr:
+            return pl.col(tmp(key))
 
-        local = pl.concat_str(
-            part("date"), pl.lit(" "), part("hour").fill_null("00"), pl.lit(":"), part("minute").fill_null("00"),
-            pl.lit(":"), part("second").fill_null("00"), pl.lit("."), part("fraction").fill_null("0").str.slice(0, 6),
-        ).str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
         offset_minutes = part("offset_minutes").fill_null("0").cast(pl.Int64)
-        offset = (
+        raw = raw.with_columns(
+            pl.concat_str(
+                part("date"), pl.lit(" "), part("hour").fill_null("00"), pl.lit(":"), part("minute").fill_null("00"),
+                pl.lit(":"), part("second").fill_null("00"), pl.lit("."), part("fraction").fill_null("0").str.slice(0, 6),
+            ).str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us").alias(tmp("local")),
             pl.when(part("zone").str.to_uppercase() == "Z")
             .then(pl.lit(0, dtype=pl.Int64))
             .when(part("sign").is_not_null())
@@ -410,8 +414,14 @@ def _parse_timestamps(raw: pl.DataFrame, names: list[str], time_zone: str | None
                 (part("offset_hours").cast(pl.Int64) * 60 + offset_minutes)
                 * pl.when(part("sign") == "-").then(-1).otherwise(1)
             )
+            .alias(tmp("offset")),
         )
-        bad_offset = part("sign").is_not_null() & ((offset_minutes >= 60) | (offset.abs() > MAX_OFFSET_MINUTES))
+        raw = raw.with_columns(
+            (part("sign").is_not_null() & ((offset_minutes >= 60) | (part("offset").abs() > MAX_OFFSET_MINUTES)))
+            .fill_null(False)
+            .alias(tmp("bad_offset"))
+        )
+        local = part("local")
         if time_zone is None:
             naive = local
         else:
@@ -420,9 +430,13 @@ def _parse_timestamps(raw: pl.DataFrame, names: list[str], time_zone: str | None
                 .dt.convert_time_zone("UTC")
                 .dt.replace_time_zone(None)
             )
-        utc = pl.when(part("zone").is_not_null()).then(local - pl.duration(minutes=offset)).otherwise(naive)
-        outside = (utc < pl.lit(EARLIEST_ACCEPTED)) | (utc > pl.lit(latest))
-        reason = (
+        raw = raw.with_columns(
+            pl.when(part("zone").is_not_null()).then(local - pl.duration(minutes=part("offset"))).otherwise(naive).alias(tmp("utc"))
+        )
+        utc, bad_offset, shown = part("utc"), part("bad_offset"), text.str.slice(0, 60)
+        raw = raw.with_columns(((utc < pl.lit(EARLIEST_ACCEPTED)) | (utc > pl.lit(latest))).fill_null(False).alias(tmp("outside")))
+        outside = part("outside")
+        raw = raw.with_columns(
             pl.when(text.is_null())
             .then(pl.lit(None, dtype=pl.String))
             .when(text.str.to_lowercase().is_in(SPECIAL_TIMESTAMPS))
@@ -447,18 +461,20 @@ def _parse_timestamps(raw: pl.DataFrame, names: list[str], time_zone: str | None
                     pl.lit(name), shown, pl.lit(latest_text),
                 )
             )
+            .alias(_failure_column(name))
         )
-        added += [
-            reason.alias(_failure_column(name)),
-            pl.when(reason.is_null())
+        failed = pl.col(_failure_column(name)).is_not_null()
+        raw = raw.with_columns(
+            pl.when(~failed)
             .then(pl.lit(None, dtype=pl.String))
             .when(utc.is_not_null() & ~bad_offset & outside)
             .then(pl.lit("out_of_range"))
             .otherwise(pl.lit("unparseable"))
             .alias(_failure_rule_column(name)),
-            pl.when(reason.is_null()).then(utc).cast(pl.Datetime("us")).alias(_timestamp_column(name)),
-        ]
-    return raw.with_columns(added)
+            pl.when(~failed).then(utc).cast(pl.Datetime("us")).alias(_timestamp_column(name)),
+        )
+        raw = raw.drop(pl.selectors.starts_with(f"__ts_") & pl.selectors.ends_with(f"_{name}"))
+    return raw
 
 
 def _date_range_failures(names: tuple[str, ...], now: datetime) -> list[pl.Expr]:
