@@ -287,6 +287,18 @@ def test_a_stray_comma_quarantines_its_row_and_keeps_the_rest_of_the_file(tmp_pa
     assert i5 == 6
 
 
+def test_an_unmatched_quote_is_one_quarantined_row_that_names_its_lines(tmp_path):
+    root = tmp_path / "in"
+    registry(root)
+    items(root, "items.csv", GOOD_ITEM, '"g2,wf_a,2026-01-07T09:00:00Z,,0,2,no,0,true', "g3,wf_a,2026-01-07T09:00:00Z,,0,2,no,0,true")
+    con, summaries = load_all(root, tmp_path / "w.duckdb")
+    assert quarantined(con) == {
+        2: ("wrong_field_count", "line 3: 1 of 9 fields (one quoted field runs from line 3 to 4: an unmatched quote?)")
+    }
+    assert staged_items(con) == {"g1"}
+    assert summaries["work_items"].rows_read == 2
+
+
 # --- finding 6: an extra Parquet column of an unsupported type failed the build -------------
 
 
@@ -345,6 +357,7 @@ def test_links_out_of_the_folder_are_rejected_and_odd_entries_are_listed_as_skip
     assert skipped["work_items/archive"].startswith("sub-folder")
     assert skipped["work_items/items_2026_04.csv"].startswith("dangling symlink")
     assert skipped["work_items/.~lock.items_2026_01.csv#"].startswith("dot-file")
+    assert summaries["work_items"].skipped_entries == skipped
     loaded = {row[0] for row in con.execute("select source_file from ops.ingested_files where status = 'loaded'").fetchall()}
     assert {"work_items/items_2026_01.csv", "work_items/items_2026_03.csv"} <= loaded
     # Gone on the next load once the entries are gone.

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -106,6 +106,8 @@ class SourceSummary:
     rows_superseded: int
     extra_columns: dict[str, list[str]]
     rejected_files: dict[str, str]
+    skipped_entries: dict[str, str] = field(default_factory=dict)
+    """Entries in the source's place that are not input files, with the reason (`ops.skipped_files`)."""
 
     @property
     def reconciles(self) -> bool:
@@ -431,6 +433,9 @@ def _summarise(
             "select source_file, reason from quarantine.rejected_files where source = ? order by 1", [spec.name]
         ).fetchall()
     )
+    skipped = dict(
+        con.execute("select entry, reason from ops.skipped_files where source = ? order by 1", [spec.name]).fetchall()
+    )
     return SourceSummary(
         source=spec.name,
         files_seen=files_seen,
@@ -444,4 +449,5 @@ def _summarise(
         rows_superseded=totals[5],
         extra_columns=extras,
         rejected_files=rejected,
+        skipped_entries=skipped,
     )

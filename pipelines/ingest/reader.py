@@ -115,8 +115,8 @@ class RawRows:
 
     frame: pl.DataFrame
     row_numbers: pl.Series | None = None
-    malformed: list[tuple[int, int, int, list[str]]] = field(default_factory=list)
-    """(row number, line number, fields found, the fields) of each malformed row."""
+    malformed: list[tuple[int, int, int, int, list[str]]] = field(default_factory=list)
+    """(row number, first line, last line, fields found, the fields) of each malformed row."""
     width: int = 0
     """Fields in the header."""
     cut_last_line: bool = False
@@ -188,10 +188,12 @@ def validate_rows(raw: RawRows, spec: SourceSpec, result: FileResult, *, now: da
 
 def _malformed_rows(raw: RawRows, spec: SourceSpec, source_file: str, key: bytes | None) -> pl.DataFrame:
     """Quarantine rows for rows with the wrong number of fields, with line and field counts."""
-    last = max(number for number, _, _, _ in raw.malformed)
+    last = max(number for number, *_ in raw.malformed)
     rows = []
-    for number, line, found, fields in raw.malformed:
+    for number, line, end_line, found, fields in raw.malformed:
         reason = f"line {line}: {found} of {raw.width} fields"
+        if end_line > line:
+            reason += f" (one quoted field runs from line {line} to {end_line}: an unmatched quote?)"
         if raw.cut_last_line and number == last:
             reason += " (the file's last line, with no line end: the file may be cut)"
         values = [value[:RECORD_VALUE_LIMIT] for value in fields]
@@ -240,7 +242,10 @@ def _read_csv(path: Path, head: bytes) -> RawRows:
     # parser, no Python code per row). Only a file with a wrong count, or one polars
     # cannot read, takes the exact record-by-record path.
     width = len(header)
-    counts = _field_counts(path)
+    try:
+        counts = _field_counts(path)
+    except csv.Error as error:
+        raise FileRejected(f"cannot parse as CSV: {error}") from error
     records = sum(counts.values())
     if records <= 1:
         return RawRows(frame=pl.DataFrame(schema=dict.fromkeys(header, pl.String)), width=width)
@@ -251,7 +256,10 @@ def _read_csv(path: Path, head: bytes) -> RawRows:
             frame = None
         if frame is not None and frame.height == records - 1 and frame.width == width:
             return RawRows(frame=frame, width=width)
-    return _read_csv_exactly(path, header)
+    try:
+        return _read_csv_exactly(path, header)
+    except csv.Error as error:
+        raise FileRejected(f"cannot parse as CSV: {error}") from error
 
 
 def _field_counts(path: Path) -> Counter:
@@ -265,7 +273,7 @@ def _read_csv_exactly(path: Path, header: list[str]) -> RawRows:
     width = len(header)
     rows: list[list[str | None]] = []
     numbers: list[int] = []
-    malformed: list[tuple[int, int, int, list[str]]] = []
+    malformed: list[tuple[int, int, int, int, list[str]]] = []
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         next(reader, None)
@@ -280,7 +288,7 @@ def _read_csv_exactly(path: Path, header: list[str]) -> RawRows:
                 rows.append(fields)
                 numbers.append(number)
             else:
-                malformed.append((number, line, len(fields), fields))
+                malformed.append((number, line, previous_end, len(fields), fields))
     with path.open("rb") as handle:
         handle.seek(max(path.stat().st_size - 1, 0))
         cut = handle.read(1) not in (b"\n", b"\r")
