@@ -367,6 +367,22 @@ def test_links_out_of_the_folder_are_rejected_and_odd_entries_are_listed_as_skip
     assert "work_items/archive" not in {r[0] for r in con.execute("select entry from ops.skipped_files").fetchall()}
 
 
+def test_a_source_folder_linked_out_of_the_input_folder_is_not_read(tmp_path):
+    root = tmp_path / "in"
+    registry(root)
+    elsewhere = tmp_path / "elsewhere"
+    items(elsewhere, "items.csv", "leak,wf_a,2026-01-05T09:00:00Z,,0,2,no,0,false")
+    os.symlink(elsewhere / "work_items", root / "work_items")
+    con, summaries = load_all(root, tmp_path / "w.duckdb")
+    assert staged_items(con) == set()
+    reason = con.execute("select reason from quarantine.rejected_files where source = 'work_items'").fetchone()[0]
+    assert reason == (
+        f"resolves to {(elsewhere / 'work_items' / 'items.csv').resolve()} through a linked folder, "
+        "outside the input folder; opvalue reads only files inside it"
+    )
+    assert summaries["work_items"].rows_read == 0
+
+
 # --- finding 9: "not in the registry" for a workflow whose registry row was quarantined -----
 
 
