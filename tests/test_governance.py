@@ -147,6 +147,16 @@ def gate_warehouse(tmp_path_factory) -> Path:
             feedback += feedback_rows(wf)
     write_csv(root / "work_items" / "items.csv", ITEM_COLUMNS, items)
     write_csv(root / "feedback" / "feedback.csv", [c for c in FEEDBACK.columns], feedback)
+    # 15 of 20 eligible users active every few days in the four weeks before each workflow's
+    # own cutoff (its newest item): adopted.
+    usage = [
+        {"usage_date": (CUTOFF - timedelta(days=d + (60 if row["workflow_id"] == "gap_fresh" else 0))).isoformat(),
+         "user_id": f"u{u:02d}", "workflow_id": row["workflow_id"], "actions": "3"}
+        for row in registry
+        for u in range(15)
+        for d in range(0, 28, 3)
+    ]
+    write_csv(root / "usage" / "usage.csv", ["usage_date", "user_id", "workflow_id", "actions"], usage)
     return build_warehouse(root, tmp_path_factory.mktemp("gate_wh") / "w.duckdb")
 
 
@@ -197,6 +207,26 @@ def test_a_climbing_override_rate_raises_the_exception_guardrail(gate_warehouse)
     assert row["override_early_rate"] == pytest.approx(0.1, abs=0.02)
     assert row["override_recent_rate"] == pytest.approx(0.5, abs=0.02)
     assert row["override_change_ci_low"] > 0
+
+
+def test_a_climbing_override_rate_makes_the_decision_fix_guardrail(gate_warehouse):
+    card = query(gate_warehouse, "select * from marts.workflow_scorecard where workflow_id = 'late_rise'").row(0, named=True)
+    assert card["primary_verdict"] == "improved" and card["is_adopted"] is True
+    assert card["decision"] == "fix_guardrail"
+    assert card["guardrail_metrics"] == "override_rate"
+    assert "override rate worsened" in card["decision_reasons"]
+    # The same evidence without the climb: it scales.
+    assert query(gate_warehouse, "select decision from marts.workflow_scorecard where workflow_id = 'complete'").item() == "scale"
+
+
+@pytest.mark.parametrize("requirement", [r for r in REQUIREMENTS if r not in ("eligible_users", "value")])
+def test_scale_requires_ready_and_a_missing_requirement_closes_gaps(gate_warehouse, requirement):
+    workflow_id = MISSING_ONE[requirement][0]
+    card = query(gate_warehouse, "select * from marts.workflow_scorecard where workflow_id = ?", [workflow_id]).row(0, named=True)
+    gate = query(gate_warehouse, "select missing from marts.readiness where workflow_id = ?", [workflow_id]).item()
+    assert card["primary_verdict"] == "improved" and card["is_adopted"] is True
+    assert card["decision"] == "close_gaps"
+    assert card["readiness_gaps"] == gate
 
 
 def test_monthly_exception_rates_count_assisted_items_with_intervals(gate_warehouse):

@@ -179,7 +179,7 @@ def exception_rates(warehouse: WarehouseResource) -> dg.MaterializeResult:
 def exception_guardrails(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The exception guardrail per deployed workflow: whether the override or correction rate
     of assisted items rose from the first `guardrail_window_days` after go-live to the last
-    ones (Newcombe interval of the difference wholly above 0). A rise is a guardrail, like a
+    ones (95% interval of the difference wholly above 0). A rise is a guardrail, like a
     worsened error rate: `has_exception_guardrail` feeds the workflow's decision."""
     settings = load_settings()
     with step("marts/exception_guardrails"), warehouse.connect() as con:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.stats.intervals import newcombe_difference, wilson_interval
+from pipelines.stats.intervals import MomentStats, absolute_difference, wilson_interval
 from pipelines.stats.medians import cycle_time_summary
 
 # (measure, events column, known column) for the monthly rates; escalation is always known.
@@ -49,7 +49,7 @@ def guardrails(windows: pl.DataFrame, confidence_level: float, min_items: int) -
     """Per workflow, whether the override or correction rate rose from the first weeks after
     go-live to the most recent ones.
 
-    Each measure's status: `rising` when the Newcombe interval of (recent - early) lies
+    Each measure's status: `rising` when the interval of (recent - early) lies
     wholly above 0, `falling` when wholly below, `no_clear_change` otherwise, and
     `insufficient_data` when the windows overlap or either holds fewer than `min_items`
     assisted items where the flag is known. `has_exception_guardrail` is any `rising`.
@@ -62,7 +62,9 @@ def guardrails(windows: pl.DataFrame, confidence_level: float, min_items: int) -
         n0 = windows[f"early_{known}"].to_numpy().astype(float)
         k1 = windows[f"recent_{events}"].to_numpy().astype(float)
         n1 = windows[f"recent_{known}"].to_numpy().astype(float)
-        diff, low, high = (np.atleast_1d(np.asarray(x, dtype=float)) for x in newcombe_difference(k0, n0, k1, n1, alpha))
+        # The house share difference: Bernoulli variance, normal critical value (pipelines/stats/intervals.py).
+        change = absolute_difference(MomentStats.from_events(k0, n0), MomentStats.from_events(k1, n1), alpha)
+        diff, low, high = (np.atleast_1d(np.asarray(x, dtype=float)) for x in (change.estimate, change.ci_low, change.ci_high))
         overlap = windows["windows_overlap"].to_numpy().astype(bool)
         thin = (n0 < min_items) | (n1 < min_items) | overlap
         status = np.where(thin, "insufficient_data", np.where(low > 0, "rising", np.where(high < 0, "falling", "no_clear_change")))

@@ -116,7 +116,10 @@ def adoption(warehouse: WarehouseResource) -> dg.MaterializeResult:
     key=SCORECARD,
     group_name=MARTS_GROUP,
     kinds={"duckdb", "python"},
-    deps=[VALUE_METRICS, ADOPTION, EFFECT_VIEWS, METHOD_CHECKS],
+    # marts.readiness and marts.exception_guardrails come from pipelines/governance (keys spelled
+    # out: governance imports this module).
+    deps=[VALUE_METRICS, ADOPTION, EFFECT_VIEWS, METHOD_CHECKS, dg.AssetKey(["marts", "readiness"]),
+          dg.AssetKey(["marts", "exception_guardrails"])],
     check_specs=[dg.AssetCheckSpec("grain", asset=SCORECARD, description="One row per registry workflow.")],
 )
 def workflow_scorecard(warehouse: WarehouseResource) -> dg.MaterializeResult:

@@ -48,7 +48,6 @@ class MetricsConfig:
     metrics: dict[str, MetricDefinition]
     method_checks: dict[str, Any] = field(default_factory=dict)
     guardrail_metrics: tuple[str, ...] = ()
-    readiness_items: tuple[str, ...] = ()
     decisions: tuple[Decision, ...] = ()
 
     def min_meaningful_pct(self, metric: str) -> float:
@@ -78,6 +77,5 @@ def load_config(path: Path = DEFINITIONS_FILE) -> MetricsConfig:
         metrics=metrics,
         method_checks=dict(raw.get("method_checks", {})),
         guardrail_metrics=tuple(raw.get("guardrail_metrics", ())),
-        readiness_items=tuple(raw.get("readiness_items", ())),
         decisions=tuple(Decision(**row) for row in raw.get("decisions", ())),
     )

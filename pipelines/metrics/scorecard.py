@@ -51,6 +51,13 @@ SCORECARD_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+EXCEPTION_GUARDRAILS_SQL = """
+select workflow_id, 'override_rate' from marts.exception_guardrails where override_status = 'rising'
+union all
+select workflow_id, 'correction_rate' from marts.exception_guardrails where correction_status = 'rising'
+"""
+
+
 def scorecard_row(evidence: dict[str, Any], config: MetricsConfig) -> dict[str, Any]:
     """One workflow's scorecard row from its evidence row (the columns of sql/workflow_scorecard.sql)."""
     e = evidence
@@ -74,7 +81,7 @@ def scorecard_row(evidence: dict[str, Any], config: MetricsConfig) -> dict[str, 
         ),
         config,
     )
-    gaps = [item for item in config.readiness_items if not e[f"has_{item}"]]
+    gaps = [gap for gap in (e["readiness_missing"] or "").split(", ") if gap]
     facts = rules.WorkflowFacts(
         is_deployed=is_deployed,
         primary_verdict=e["primary_verdict"],
@@ -110,6 +117,9 @@ def compute_scorecard(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> 
     verdicts: dict[str, dict[str, str]] = {}
     for workflow_id, metric, verdict in con.execute("select workflow_id, metric, verdict from marts.value_metrics").fetchall():
         verdicts.setdefault(workflow_id, {})[metric] = verdict
+    # A rising override or correction rate after go-live is a guardrail like a worsened error rate.
+    for workflow_id, metric in con.execute(EXCEPTION_GUARDRAILS_SQL).fetchall():
+        verdicts.setdefault(workflow_id, {})[metric] = "worsened"
     rows = [scorecard_row({**e, "verdicts": verdicts.get(e["workflow_id"])}, config) for e in evidence.iter_rows(named=True)]
     frame = pl.DataFrame(rows, schema=SCORECARD_SCHEMA) if rows else pl.DataFrame(schema=SCORECARD_SCHEMA)
     return frame.with_columns(pl.col(pl.Float64).fill_nan(None)).sort("workflow_id")

@@ -1,6 +1,6 @@
 -- The evidence behind marts.workflow_scorecard, one row per registry workflow: the primary
 -- metric's before/after, its difference-in-differences and placebo, the pre-trend check, the
--- verdicts of every metric (read beside it, for the guardrails), adoption and the readiness fields. The rules
+-- verdicts of every metric (read beside it, for the guardrails), adoption and the readiness gate. The rules
 -- (target, quadrant, guardrails, contested, decision) are applied to it in Python, once:
 -- pipelines/metrics/rules.py.
 with
@@ -74,16 +74,12 @@ select
     checks.placebo_ci_low_pct,
     checks.placebo_ci_high_pct,
     coalesce(checks.pre_trend_warns, false) as pre_trend_warns,
-    nullif(trim(workflows.business_owner), '') is not null as has_business_owner,
-    coalesce(workflows.eligible_users, 0) > 0 as has_eligible_users,
-    nullif(trim(workflows.review_point), '') is not null as has_review_point,
-    nullif(trim(workflows.support_path), '') is not null as has_support_path,
-    nullif(trim(workflows.data_scope), '') is not null as has_data_scope,
-    workflows.risk_tier is not null as has_risk_tier,
-    workflows.target_change_pct is not null as has_target_change_pct
+    -- The ready-to-scale gate's failing requirements (marts.readiness, pipelines/governance).
+    readiness.missing as readiness_missing
 from workflows
 left join primary_results using (workflow_id)
 left join did using (workflow_id)
 left join checks using (workflow_id)
 left join adoption using (workflow_id)
+left join marts.readiness as readiness using (workflow_id)
 order by workflows.workflow_id
