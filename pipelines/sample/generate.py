@@ -142,7 +142,7 @@ def generate(
         _write_rejected_file(out, catalogue, calendar, seed, ledger)
     adoption, usage_rows = _write_usage(out, catalogue, eligible, activity, calendar, cutoff, seed, bad_rows, bad_row_rate, fault_rng, ledger)
 
-    governance.write_sources(out, catalogue, cutoff, seed)
+    governance.write_sources(out, catalogue, cutoff, seed, ledger)
     measured = realised(periods, catalogue)
     effects = true_effects(catalogue, measured)
     _write_expected(out, catalogue, population, eligible, cutoff, calendar, periods, adoption, measured, effects, ledger)

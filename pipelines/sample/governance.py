@@ -184,8 +184,12 @@ def feedback(catalogue: list[Workflow], cutoff: int, seed: int) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=columns, orient="row")
 
 
-def write_sources(out: Path, catalogue: list[Workflow], cutoff: int, seed: int) -> dict[str, int]:
-    """Write `workflow_stages/` and `feedback/` under `out`, replacing earlier files; row counts back."""
+def write_sources(out: Path, catalogue: list[Workflow], cutoff: int, seed: int, ledger=None) -> dict[str, int]:
+    """Write `workflow_stages/` and `feedback/` under `out`, replacing earlier files; row counts back.
+
+    With the generator's `ledger`, each file is noted in `expected/files.csv` (every row staged:
+    these files carry no bad rows).
+    """
     written = {}
     for name, frame in ((STAGES_FILE, stage_history(catalogue, cutoff, seed)), (FEEDBACK_FILE, feedback(catalogue, cutoff, seed))):
         path = out / name
@@ -194,6 +198,11 @@ def write_sources(out: Path, catalogue: list[Workflow], cutoff: int, seed: int) 
             old.unlink()
         frame.write_csv(path, line_terminator="\n")
         written[name] = frame.height
+        if ledger is not None:
+            ledger.files.append(
+                {"source": name.split("/")[0], "source_file": name, "status": "loaded", "rows": frame.height,
+                 "staged": frame.height, "quarantined": 0, "deduplicated": 0, "superseded": 0, "reason": None}
+            )
     return written
 
 

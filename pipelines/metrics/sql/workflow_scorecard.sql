@@ -1,6 +1,6 @@
 -- The evidence behind marts.workflow_scorecard, one row per registry workflow: the primary
 -- metric's before/after, its difference-in-differences and placebo, the pre-trend check, the
--- verdicts of every metric (read beside it, for the guardrails), adoption and the readiness gate. The rules
+-- verdicts of every metric (read beside it, for the guardrails), adoption. The readiness gate (marts.readiness) is read beside it. The rules
 -- (target, quadrant, guardrails, contested, decision) are applied to it in Python, once:
 -- pipelines/metrics/rules.py.
 with
@@ -73,13 +73,10 @@ select
     checks.placebo_change_pct,
     checks.placebo_ci_low_pct,
     checks.placebo_ci_high_pct,
-    coalesce(checks.pre_trend_warns, false) as pre_trend_warns,
-    -- The ready-to-scale gate's failing requirements (marts.readiness, pipelines/governance).
-    readiness.missing as readiness_missing
+    coalesce(checks.pre_trend_warns, false) as pre_trend_warns
 from workflows
 left join primary_results using (workflow_id)
 left join did using (workflow_id)
 left join checks using (workflow_id)
 left join adoption using (workflow_id)
-left join marts.readiness as readiness using (workflow_id)
 order by workflows.workflow_id
