@@ -69,6 +69,10 @@ class FileResult:
 
 def file_digest(path: Path) -> str:
     """sha256 of the file's bytes, read in chunks so a large file costs little memory."""
+    from pipelines.connectors import native_digest  # connectors hook: also covers the mapping
+
+    if (connector_digest := native_digest(path)) is not None:
+        return connector_digest
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -102,6 +106,10 @@ def read_source_file(path: Path, spec: SourceSpec, input_dir: Path, sha256: str 
 
 def _read_raw(path: Path, spec: SourceSpec) -> pl.DataFrame:
     """The file as a frame of strings (blank cells null) with every contract column present."""
+    from pipelines.connectors import native_frame  # connectors hook: a native export's rows
+
+    if (connector_rows := native_frame(path, spec)) is not None:
+        return connector_rows
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise FileRejected(f"unsupported file type '{suffix or path.name}'; opvalue reads .csv and .parquet files")

@@ -56,6 +56,11 @@ class SourceSpec:
 
     def files(self, input_dir: Path) -> list[Path]:
         """The source's files under `input_dir`, in file-name order (which decides supersession)."""
+        from pipelines.connectors import native_files  # connectors hook: native exports under connectors/
+
+        return self._own_files(input_dir) + native_files(self.name, input_dir)
+
+    def _own_files(self, input_dir: Path) -> list[Path]:
         if self.folder is not None:
             folder = input_dir / self.folder
             if not folder.is_dir():
