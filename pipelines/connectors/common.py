@@ -25,9 +25,13 @@ class Conversion:
     """One native file converted: rows of an opvalue source, all strings, plus what was read."""
 
     frame: pl.DataFrame
-    """Contract columns as strings, plus `row_number`: the native row or case each row came from."""
+    """Contract columns as strings, plus `native_row`: where in the native file each row came from.
+
+    Rows are in native order, so the reader's `row_number` (the row's position in this
+    frame) is the N-th case, ticket or record of the file; `native_row` is for the preview.
+    """
     unit: str
-    """What one row is and what its row_number points at, for people reading quarantine."""
+    """What one row is and what its native_row points at."""
     note: str
     """One line: what was read and produced (printed by `make pipeline`)."""
     stats: dict = field(default_factory=dict)

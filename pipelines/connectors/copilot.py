@@ -142,7 +142,7 @@ def convert_github(path: Path, mapping: Mapping) -> Conversion:
     rows = []
     for number, record in enumerate(records, start=1):
         if not isinstance(record, dict):
-            rows.append({"row_number": number, "usage_date": None, "user_id": None, "actions": f"record {number} is not an object"})
+            rows.append({"native_row": number, "usage_date": None, "user_id": None, "actions": f"record {number} is not an object"})
             continue
         missing = [f for f in GITHUB_ACTION_FIELDS if not isinstance(record.get(f), int) or isinstance(record.get(f), bool)]
         if missing:
@@ -154,13 +154,13 @@ def convert_github(path: Path, mapping: Mapping) -> Conversion:
         user = record.get(user_field)
         rows.append(
             {
-                "row_number": number,
+                "native_row": number,
                 "usage_date": None if record.get("day") is None else str(record.get("day")),
                 "user_id": None if user is None or user == "" else str(user),
                 "actions": actions,
             }
         )
-    frame = pl.DataFrame(rows, schema={"row_number": pl.Int64, "usage_date": pl.String, "user_id": pl.String, "actions": pl.String})
+    frame = pl.DataFrame(rows, schema={"native_row": pl.Int64, "usage_date": pl.String, "user_id": pl.String, "actions": pl.String})
     seats = _seat_list(mapping)
     if seats is not None:
         key = "id" if user_field == "user_id" else "login"
@@ -171,17 +171,17 @@ def convert_github(path: Path, mapping: Mapping) -> Conversion:
     else:
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("__team"))
     usage = frame.select(
-        "row_number",
+        "native_row",
         date_expr("usage_date", fmt=None).alias("usage_date"),
         "user_id",
         workflow_of_users(mapping, pl.col("user_id"), pl.col("__team")).alias("workflow_id"),
         "actions",
-    ).sort("row_number")
+    ).sort("native_row")
     users = usage.get_column("user_id").n_unique()
     note = f"{len(records):,} user-day records ({users:,} users) -> {usage.height:,} usage rows"
     if seats is not None:
         note += f"; seat list: {len(seats):,} seats"
-    return Conversion(frame=usage, unit="user and day (row_number = the record's position in the report)", note=note, stats={"records": len(records), "users": users})
+    return Conversion(frame=usage, unit="user and day (native_row = the record's position in the report)", note=note, stats={"records": len(records), "users": users})
 
 
 def convert_m365(path: Path, mapping: Mapping) -> Conversion:
@@ -217,11 +217,11 @@ def convert_m365(path: Path, mapping: Mapping) -> Conversion:
         .agg(pl.col("__app").n_unique().alias("__apps"))
         .sort("__row", "__day", "__workflow", nulls_last=True)
     )
-    # row_number must be unique per file: a native row can give several usage rows (one per
-    # day and workflow), so it is numbered row * 100 + position within the native row.
-    usage = usage.with_columns((pl.col("__row") * 100 + pl.int_range(1, pl.len() + 1).over("__row")).cast(pl.Int64).alias("row_number"))
+    # A native row can give several usage rows (one per day and workflow): native_row is
+    # row * 100 + position within the native row.
+    usage = usage.with_columns((pl.col("__row") * 100 + pl.int_range(1, pl.len() + 1).over("__row")).cast(pl.Int64).alias("native_row"))
     out = usage.select(
-        "row_number",
+        "native_row",
         pl.col("__day").alias("usage_date"),
         pl.col(M365_USER).alias("user_id"),
         pl.col("__workflow").alias("workflow_id"),
@@ -232,5 +232,5 @@ def convert_m365(path: Path, mapping: Mapping) -> Conversion:
         f"{frame.height:,} users ({'by date' if by_date else 'snapshot: last activity day per app'}) -> {out.height:,} usage rows; "
         f"{inactive:,} users with no Copilot activity in the report give no row"
     )
-    unit = "user, day and workflow (row_number = native data row x 100 + n)"
+    unit = "user, day and workflow (native_row = native data row x 100 + n)"
     return Conversion(frame=out, unit=unit, note=note, stats={"users": frame.height, "inactive_users": inactive})

@@ -182,7 +182,7 @@ def convert(path: Path, mapping: Mapping, fmt_kind: str) -> Conversion:
         f"{events.height:,} events ({stats['events_counted']:,} counted after lifecycle) -> {items.height:,} cases "
         f"({stats['complete']:,} complete, {stats['open']:,} open)"
     )
-    return Conversion(frame=items, unit=f"case (row_number = the case's first {unit} in the log)", note=note, stats=stats)
+    return Conversion(frame=items, unit=f"case (native_row = the case's first {unit} in the log)", note=note, stats=stats)
 
 
 def _match(section: dict, activity: str) -> pl.Expr | None:
@@ -271,7 +271,7 @@ def cases_to_items(events: pl.DataFrame, mapping: Mapping, columns: dict[str, st
     fmt_ts = "%Y-%m-%dT%H:%M:%S%.6f+00:00"
     bad = pl.col("__bad_ts").is_not_null()
     items = per_case.select(
-        pl.col(CASE_ORDINAL).alias("row_number"),
+        pl.col(CASE_ORDINAL).alias("native_row"),
         pl.col("item_id"),
         _workflow_expr(workflow).alias("workflow_id"),
         pl.when(bad).then(pl.col("__bad_ts")).otherwise(pl.col("__first").dt.strftime(fmt_ts)).alias("opened_at"),

@@ -118,7 +118,7 @@ def convert(path: Path, mapping: Mapping) -> Conversion:
         ai_expr = pl.lit(None, dtype=pl.String)
 
     items = tickets.select(
-        pl.col("__first_row").alias("row_number"),
+        pl.col("__first_row").alias("native_row"),
         pl.col(key).alias("item_id"),
         _workflow_expr(workflow).alias("workflow_id"),
         opened_text.alias("opened_at"),
@@ -140,7 +140,7 @@ def convert(path: Path, mapping: Mapping) -> Conversion:
     note = (
         f"{frame.height:,} rows -> {items.height:,} tickets ({stats['complete']:,} resolved or closed, {stats['open']:,} open)"
     )
-    unit = "ticket (row_number = the ticket's first row in the export, counting data rows from 1)"
+    unit = "ticket (native_row = the ticket's first data row in the export)"
     return Conversion(frame=items, unit=unit, note=note, stats=stats)
 
 

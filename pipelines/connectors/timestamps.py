@@ -52,7 +52,7 @@ def utc_expr(column: str, *, fmt: str | None, timezone: str) -> tuple[pl.Expr, p
         pl.when(parsed.is_not_null())
         .then(parsed.dt.strftime(UTC_TEXT_FORMAT))
         .when(gap)
-        .then(text + pl.lit(f" (no such local time in {timezone}: DST gap)"))
+        .then(text + pl.lit(f" (DST gap in {timezone})"))
         .otherwise(text)
     )
     return parsed.dt.replace_time_zone(None), handed
