@@ -37,6 +37,7 @@ DEFAULT_COLUMNS = {
 DEFAULT_LIFECYCLE_COUNTED = ("complete",)
 XES_VALUE_TAGS = {"string", "date", "int", "float", "boolean", "id"}
 CASE_ORDINAL = "__case_ordinal"
+EVENTS_PER_CHUNK = 20_000
 EVENT_ORDINAL = "__event_ordinal"
 
 
@@ -72,26 +73,16 @@ def read_xes(path: Path, wanted: set[str] | None) -> pl.DataFrame:
     `wanted` limits the attributes kept (None keeps all). Raises `ConnectorError` for a file
     that is not well-formed XES.
     """
-    columns: dict[str, list[str | None]] = {CASE_ORDINAL: [], EVENT_ORDINAL: []}
-    events = 0
+    rows: list[dict[str, str]] = []
+    chunks: list[pl.DataFrame] = []
 
-    def keep(name: str) -> bool:
-        return wanted is None or name in wanted
-
-    def put(row: dict[str, str], ordinal: int) -> None:
-        nonlocal events
-        for name in row:
-            if name not in columns:
-                columns[name] = [None] * events
-        for name, values in columns.items():
-            if name == CASE_ORDINAL:
-                values.append(str(ordinal))
-            elif name == EVENT_ORDINAL:
-                values.append(str(events + 1))
-            else:
-                values.append(row.get(name))
-        events += 1
-
+    def flush() -> None:
+        # Events go into a columnar frame every EVENTS_PER_CHUNK: a list of dicts costs
+        # several times the memory of the same strings in Arrow.
+        if rows:
+            names = sorted({name for row in rows for name in row} - {CASE_ORDINAL})
+            chunks.append(pl.from_dicts(rows, schema={CASE_ORDINAL: pl.Int64, **{n: pl.String for n in names}}))
+            rows.clear()
     opener = gzip.open if sniff(path)[:2] == b"\x1f\x8b" else open
     traces = 0
     pending: list[dict[str, str]] = []
@@ -107,22 +98,23 @@ def read_xes(path: Path, wanted: set[str] | None) -> pl.DataFrame:
                 remove_comments=True,
             )
             for _, element in context:
-                name = _local(element.tag)
-                if name == "event":
+                # The filter passes only events and traces, with or without the XES namespace.
+                if element.tag.endswith("event"):
                     row = {}
                     for child in element:
-                        key = child.get("key")
-                        if key is not None and _local(child.tag) in XES_VALUE_TAGS and keep(key):
-                            row[key] = child.get("value")
+                        key, value = child.get("key"), child.get("value")
+                        # Nested values (list, container) carry no `value` and are skipped.
+                        if key is not None and value is not None and (wanted is None or key in wanted):
+                            row[key] = value
                     pending.append(row)
                     element.clear(keep_tail=False)
-                elif name == "trace":
+                else:
                     traces += 1
                     case_attributes = {}
                     for child in element:
                         tag = _local(child.tag)
                         key = child.get("key")
-                        if tag in XES_VALUE_TAGS and key is not None and keep(f"case:{key}"):
+                        if tag in XES_VALUE_TAGS and key is not None and (wanted is None or f"case:{key}" in wanted):
                             case_attributes[f"case:{key}"] = child.get("value")
                     if not pending:
                         # A trace without events is still a case the log names: hand it over
@@ -130,8 +122,11 @@ def read_xes(path: Path, wanted: set[str] | None) -> pl.DataFrame:
                         pending.append({})
                     for row in pending:
                         row.update(case_attributes)
-                        put(row, traces)
+                        row[CASE_ORDINAL] = traces
+                    rows.extend(pending)
                     pending = []
+                    if len(rows) >= EVENTS_PER_CHUNK:
+                        flush()
                     element.clear(keep_tail=False)
                     parent = element.getparent()
                     if parent is not None:
@@ -143,8 +138,9 @@ def read_xes(path: Path, wanted: set[str] | None) -> pl.DataFrame:
         raise ConnectorError(f"cannot read the XES file: {error}") from None
     if traces == 0:
         raise ConnectorError("no <trace> elements: not a XES event log, or an empty one")
-    frame = pl.DataFrame({name: pl.Series(name, values, dtype=pl.String) for name, values in columns.items()})
-    return frame.with_columns(pl.col(CASE_ORDINAL, EVENT_ORDINAL).cast(pl.Int64))
+    flush()
+    frame = pl.concat(chunks, how="diagonal")
+    return frame.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(EVENT_ORDINAL))
 
 
 def read_event_table(path: Path, missing_values: list[str]) -> pl.DataFrame:
