@@ -399,3 +399,20 @@ def test_convert_runs_without_the_reader(tmp_path):
     mapping = parse_mapping(SMALL_XES_MAPPING, root / "connectors" / "log.yaml")
     conversion = convert(root / "connectors" / "log.xes", mapping)
     assert conversion.stats["events"] == 8 and conversion.stats["events_counted"] == 7
+
+
+# --- docs and templates stay in step with the mapping grammar -------------------------------
+
+
+def test_templates_are_valid_mappings_and_every_key_is_documented():
+    from pipelines.connectors.mapping import CONNECTORS, SCHEMAS
+
+    root = Path(__file__).resolve().parents[1]
+    templates = {p.stem: load_mapping(p) for p in (root / "data" / "templates" / "connectors").glob("*.yaml")}
+    assert set(templates) == set(CONNECTORS)
+    assert all(mapping.connector == name for name, mapping in templates.items())
+    doc = (root / "docs" / "connectors.md").read_text()
+    for connector, keys in SCHEMAS.items():
+        assert f"connector: {connector}\n" in doc, f"no worked example for {connector}"
+        for key in keys:
+            assert f"`{key}`" in doc, f"mapping key {key} ({connector}) is not documented"

@@ -96,12 +96,6 @@ def _timezone(value: Any, where: str) -> str:
     return name
 
 
-def _positive_int(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise MappingError(f"{where}: expected a whole number >= 0, got {value!r}")
-    return value
-
-
 WORKFLOW = _section(
     {"id": _text, "attribute": _text, "values": _value_map, "default": _text, "users": _value_map, "teams": _value_map, "apps": _value_map},
     requires={"values": ("attribute",)},
@@ -153,7 +147,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "ai_assisted": _section({"column": _text, "values": _text_list}),
     },
     "github_copilot": {**COMMON, "seats": _text, "user": _text},
-    "m365_copilot": {**COMMON, "min_actions": _positive_int},
+    "m365_copilot": dict(COMMON),
 }
 SCHEMAS["jira"] = SCHEMAS["tickets"]
 
