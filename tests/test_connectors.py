@@ -179,6 +179,7 @@ connector: tickets
 file: incidents.csv
 rows: update
 timestamp_format: "%d/%m/%Y %H:%M"
+timezone: UTC
 missing_values: ["?"]
 workflow: {id: incidents}
 columns: {key: number, state: state, opened: opened, resolved: resolved, updated: updated,
@@ -296,6 +297,7 @@ def test_xes_entities_are_not_expanded(tmp_path):
         (SMALL_XES_MAPPING + "colums: {case: x}\n", "unknown key(s) 'colums'"),
         (SMALL_XES_MAPPING.replace("Europe/Amsterdam", "Mars/Olympus"), "not an IANA time zone"),
         ("connector: event_log\nfile: log.xes\n", "'workflow' is required"),
+        ("connector: tickets\nfile: log.xes\nworkflow: {id: a}\ncolumns: {key: k, opened: o}\n", "'timezone' is required"),
         ("connector: sap\nfile: log.xes\n", "'connector' must be one of"),
         ("connector: event_log\nfile: ../secrets.xes\nworkflow: {id: a}\n", "must name a file in the mapping's own folder"),
         ("connector: [unclosed\n", "not valid YAML"),

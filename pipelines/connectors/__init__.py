@@ -231,4 +231,5 @@ def guess_mapping(path: Path) -> Mapping:
             text = f"connector: event_log\nfile: {path.name}\nworkflow: {{id: {workflow}}}\n"
     else:
         raise ConnectorError(f"cannot tell what this file is (detected: {kind}); give --mapping")
-    return parse_mapping(text, path.parent / f"{path.name}.preview.yaml")
+    # The guess assumes UTC for naive timestamps; the preview says so.
+    return parse_mapping(text + "timezone: UTC\n", path.parent / f"{path.name}.preview.yaml")

@@ -36,7 +36,7 @@ def preview(file: Path, mapping_path: Path | None, rows: int) -> int:
             print(f"mapping: {mapping_path}")
         else:
             mapping = guess_mapping(file)
-            print("mapping: none given; a default one for the detected format (workflow id from the file name)")
+            print("mapping: none given; a default one for the detected format (workflow id from the file name, naive times read as UTC)")
         print(f"connector: {mapping.connector} -> {mapping.source}")
         conversion = convert(file, mapping)
     except (MappingError, ConnectorError) as error:

@@ -213,6 +213,9 @@ def parse_mapping(text: str, path: Path) -> Mapping:
     if connector == "tickets" and options.get("rows", "ticket") not in ("ticket", "update"):
         raise MappingError(f"mapping {path.name}: 'rows' must be 'ticket' or 'update', got {options['rows']!r}")
     if connector in ("tickets", "jira"):
+        # Ticket tools write local times without an offset: the zone must be said, not assumed.
+        if "timezone" not in options:
+            raise MappingError(f"mapping {path.name}: 'timezone' is required for ticket exports (e.g. UTC, Europe/London)")
         columns = options.get("columns", {})
         for needed in ("key", "opened"):
             if needed not in columns:
