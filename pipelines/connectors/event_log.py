@@ -235,7 +235,6 @@ def cases_to_items(events: pl.DataFrame, mapping: Mapping, columns: dict[str, st
         pl.col("__ts").max().alias("__last"),
         # The first unreadable timestamp of the case, as written: the case is quarantined with it.
         pl.col("__ts_text").filter(pl.col("__ts").is_null()).first().alias("__bad_ts"),
-        (pl.col("__ts").is_null() & pl.col("__ts_text").is_null()).any().alias("__missing_ts"),
         pl.col(touch_column).drop_nulls().n_unique().alias("__touch") if touch == "resources"
         else pl.col(touch_column).drop_nulls().first().alias("__touch"),
         pl.col("__counted").sum().alias("__counted_events"),

@@ -208,8 +208,8 @@ def parse_mapping(text: str, path: Path) -> Mapping:
         raise MappingError(f"mapping {path.name}: 'file' must name a file in the mapping's own folder, got {native!r}")
     if connector in ("jira",):
         options = _with_preset(options, JIRA_PRESET)
-    if connector in ("event_log", "tickets", "jira", "m365_copilot") and "workflow" not in options:
-        raise MappingError(f"mapping {path.name}: 'workflow' is required (id, or attribute + values)")
+    if "workflow" not in options:
+        raise MappingError(f"mapping {path.name}: 'workflow' is required (id, attribute + values, users, teams or apps)")
     if connector == "tickets" and options.get("rows", "ticket") not in ("ticket", "update"):
         raise MappingError(f"mapping {path.name}: 'rows' must be 'ticket' or 'update', got {options['rows']!r}")
     if connector in ("tickets", "jira"):
@@ -221,6 +221,8 @@ def parse_mapping(text: str, path: Path) -> Mapping:
             if needed not in columns:
                 raise MappingError(f"mapping {path.name}: columns.{needed} is required")
     workflow = options.get("workflow", {})
+    if not any(key in workflow for key in ("id", "attribute", "users", "teams", "apps", "default")):
+        raise MappingError(f"mapping {path.name}: 'workflow' needs id, attribute, users, teams, apps or default")
     if connector == "github_copilot" and workflow.get("teams") and "seats" not in options:
         raise MappingError(f"mapping {path.name}: workflow.teams needs 'seats' (the seat list says each user's team)")
     return Mapping(path=path, connector=connector, file=native, options=options)
