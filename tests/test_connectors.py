@@ -418,3 +418,11 @@ def test_templates_are_valid_mappings_and_every_key_is_documented():
         assert f"connector: {connector}\n" in doc, f"no worked example for {connector}"
         for key in keys:
             assert f"`{key}`" in doc, f"mapping key {key} ({connector}) is not documented"
+
+
+def test_github_copilot_single_record_ndjson(tmp_path):
+    record = {"day": "2026-04-01", "user_login": "ann", "user_initiated_interaction_count": 1, "code_generation_activity_count": 2}
+    mapping = "connector: github_copilot\nfile: one.ndjson\nworkflow: {id: code_review}\n"
+    root = _folder(tmp_path, {"one.ndjson": json.dumps(record) + "\n", "one.yaml": mapping})
+    result = _read(root, "one.ndjson", USAGE)
+    assert result.status == "loaded" and result.valid.get_column("actions").to_list() == [3]

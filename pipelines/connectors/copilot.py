@@ -74,6 +74,8 @@ def _json_records(path: Path, *, list_key: str) -> list:
     except ValueError as error:
         raise ConnectorError(f"not valid JSON: {error}") from None
     if isinstance(document, dict):
+        if list_key not in document and ("day" in document or "assignee" in document):
+            return [document]  # NDJSON of a single record reads as one JSON object
         if list_key not in document:
             raise ConnectorError(f"the JSON object has no '{list_key}' list (keys: {', '.join(list(document)[:15])})")
         document = document[list_key]
