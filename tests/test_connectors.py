@@ -426,3 +426,28 @@ def test_github_copilot_single_record_ndjson(tmp_path):
     root = _folder(tmp_path, {"one.ndjson": json.dumps(record) + "\n", "one.yaml": mapping})
     result = _read(root, "one.ndjson", USAGE)
     assert result.status == "loaded" and result.valid.get_column("actions").to_list() == [3]
+
+
+def test_parquet_event_log_keeps_zoned_instants_and_zones_naive_ones(tmp_path):
+    from datetime import datetime as dt
+
+    events = pl.DataFrame(
+        {
+            "case:concept:name": ["p1", "p1", "p2"],
+            "concept:name": ["start", "end", "start"],
+            "time:timestamp": [dt(2024, 6, 1, 8, 0), dt(2024, 6, 1, 9, 30), dt(2024, 6, 2, 8, 0)],
+        }
+    ).with_columns(pl.col("time:timestamp").dt.replace_time_zone("America/New_York"))
+    naive = events.with_columns(pl.col("time:timestamp").dt.replace_time_zone(None))
+    mapping = "connector: event_log\nfile: {name}\ntimezone: Europe/Amsterdam\nworkflow: {{id: claims}}\ncomplete: {{activities: [end]}}\n"
+    root = tmp_path / "inputs" / "connectors"
+    root.mkdir(parents=True)
+    events.write_parquet(root / "zoned.parquet")
+    naive.write_parquet(root / "naive.parquet")
+    (root / "zoned.yaml").write_text(mapping.format(name="zoned.parquet"))
+    (root / "naive.yaml").write_text(mapping.format(name="naive.parquet"))
+    zoned = {r["item_id"]: r for r in _read(root.parent, "zoned.parquet").valid.iter_rows(named=True)}
+    local = {r["item_id"]: r for r in _read(root.parent, "naive.parquet").valid.iter_rows(named=True)}
+    # 08:00 in New York (EDT, UTC-4) is 12:00 UTC; a naive 08:00 read in Amsterdam (CEST) is 06:00 UTC.
+    assert str(zoned["p1"]["opened_at"]) == "2024-06-01 12:00:00" and str(zoned["p1"]["closed_at"]) == "2024-06-01 13:30:00"
+    assert str(local["p1"]["opened_at"]) == "2024-06-01 06:00:00" and zoned["p2"]["closed_at"] is None

@@ -106,12 +106,7 @@ def read_table(path: Path, missing_values: list[str]) -> pl.DataFrame:
     """A CSV (plain or gzip) or Parquet file as strings; blank cells and `missing_values` are null."""
     kind = detect_format(path)
     if kind == "parquet":
-        from pipelines.ingest.reader import FileRejected, _read_parquet
-
-        try:
-            frame = _read_parquet(path, sniff(path))
-        except FileRejected as rejected:
-            raise ConnectorError(str(rejected)) from None
+        frame = _parquet_as_text(path)
     elif kind == "csv":
         data = content_bytes(path)
         try:
@@ -129,3 +124,23 @@ def read_table(path: Path, missing_values: list[str]) -> pl.DataFrame:
         raise ConnectorError("no data rows (header only)")
     nulls = ["", *missing_values]
     return frame.with_columns(pl.col(pl.String).str.strip_chars().replace(nulls, None))
+
+
+def _parquet_as_text(path: Path) -> pl.DataFrame:
+    """A Parquet file with every column as text; a zoned timestamp keeps its instant as `+00:00`."""
+    try:
+        frame = pl.read_parquet(path)
+    except Exception as error:  # polars and pyarrow raise several error types
+        raise ConnectorError(f"cannot read Parquet: {str(error).strip().splitlines()[0][:300]}") from None
+    casts = []
+    for name, dtype in frame.schema.items():
+        column = pl.col(name)
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+            column = column.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.f+00:00")
+        elif isinstance(dtype, pl.Datetime):
+            # A naive timestamp stays naive: the mapping's time zone applies to it.
+            column = column.dt.strftime("%Y-%m-%dT%H:%M:%S%.f")
+        elif dtype.is_nested():
+            column = pl.when(column.is_not_null()).then(pl.lit(f"<{dtype}>"))
+        casts.append(column.cast(pl.String, strict=False).alias(name))
+    return frame.select(casts)
