@@ -451,3 +451,16 @@ def test_parquet_event_log_keeps_zoned_instants_and_zones_naive_ones(tmp_path):
     # 08:00 in New York (EDT, UTC-4) is 12:00 UTC; a naive 08:00 read in Amsterdam (CEST) is 06:00 UTC.
     assert str(zoned["p1"]["opened_at"]) == "2024-06-01 12:00:00" and str(zoned["p1"]["closed_at"]) == "2024-06-01 13:30:00"
     assert str(local["p1"]["opened_at"]) == "2024-06-01 06:00:00" and zoned["p2"]["closed_at"] is None
+
+
+def test_broken_or_missing_seat_list_rejects_the_usage_file_and_keeps_the_registry(tmp_path):
+    usage = {"day_totals": [{"day": "2024-01-03", "user_login": "ann", "user_initiated_interaction_count": 1, "code_generation_activity_count": 1}]}
+    mapping = "connector: github_copilot\nfile: usage.json\nseats: seats.json\nworkflow: {id: claims}\n"
+    registry = f"{REGISTRY_HEADER}\nclaims,Claims,Owner,Team,pilot,2024-01-15,7,low,,,,,\n"
+    broken = _folder(tmp_path, {"usage.json": json.dumps(usage), "seats.json": "{not json", "usage.yaml": mapping}, registry=registry)
+    assert "seat list seats.json" in _read(broken, "usage.json", USAGE).reason
+    kept = read_source_file(broken / "workflows.csv", WORKFLOWS, broken)
+    assert kept.status == "loaded" and kept.valid.get_column("eligible_users").to_list() == [7]
+    missing = _folder(tmp_path / "m", {"usage.json": json.dumps(usage), "usage.yaml": mapping}, registry=registry)
+    entry = read_source_file(missing / "connectors" / "usage.yaml", USAGE, missing)
+    assert entry.status == "rejected" and "seat list 'seats.json'" in entry.reason

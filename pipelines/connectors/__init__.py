@@ -75,6 +75,10 @@ def plan(input_dir: Path) -> list[Entry]:
         if not native.is_file():
             entries.append(Entry(mapping.source, mapping_path, None, f"mapping {mapping_path.name}: the file '{native.name}' it names is not in {FOLDER}/"))
             continue
+        seats = mapping.get("seats")
+        if seats and not (folder / seats).is_file():
+            entries.append(Entry(mapping.source, mapping_path, None, f"mapping {mapping_path.name}: the seat list '{seats}' it names is not in {FOLDER}/"))
+            continue
         claimed[native.name] = mapping_path.name
         if mapping.get("seats"):
             claimed.setdefault(mapping.get("seats"), mapping_path.name)
@@ -186,7 +190,7 @@ def native_frame(path: Path, spec) -> pl.DataFrame | None:
 
 def _registry_with_seats(path: Path, spec) -> pl.DataFrame | None:
     """The registry file as read, with `eligible_users` from each mapped Copilot seat list."""
-    from pipelines.ingest.reader import FileRejected, _read_raw
+    from pipelines.ingest.reader import _read_raw
 
     mappings = _seat_mappings(path.parent)
     if not mappings:
@@ -202,7 +206,9 @@ def _registry_with_seats(path: Path, spec) -> pl.DataFrame | None:
             for workflow_id, n in copilot.eligible_by_workflow(mapping).items():
                 counts[workflow_id] = counts.get(workflow_id, 0) + n
         except ConnectorError as error:
-            raise FileRejected(f"the Copilot seat list of mapping {mapping.path.name} cannot be read: {error}") from None
+            # The usage file of this mapping is rejected with the same reason; the registry
+            # keeps its own eligible_users rather than losing every workflow.
+            log.warning("  connector github_copilot %s: seat list not used: %s", mapping.path.name, error)
     if not counts:
         return frame
     seats = pl.DataFrame({"workflow_id": list(counts), "__seats": [str(n) for n in counts.values()]})
