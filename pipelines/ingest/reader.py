@@ -493,7 +493,7 @@ def _parse_timestamps(raw: pl.DataFrame, names: list[str], time_zone: str | None
             .alias(_failure_rule_column(name)),
             pl.when(~failed).then(utc).cast(pl.Datetime("us")).alias(_timestamp_column(name)),
         )
-        raw = raw.drop(pl.selectors.starts_with(f"__ts_") & pl.selectors.ends_with(f"_{name}"))
+        raw = raw.drop(pl.selectors.starts_with("__ts_") & pl.selectors.ends_with(f"_{name}"))
     return raw
 
 
