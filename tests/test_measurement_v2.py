@@ -262,3 +262,34 @@ def test_cost_rates_and_tool_cost_from_the_registry_give_money_and_net_value():
     other = row(con, "select net_value_per_month from marts.value_estimates where workflow_id = 'wf_full' and metric = 'rework_rate'")
     assert other["net_value_per_month"] is None  # net value only on the primary metric's row: no double counting
     con.close()
+
+
+def test_a_shift_common_to_all_workflows_is_contested_not_value():
+    # No effect of the tool, but every workflow got 30% faster at go-live: the before/after
+    # says improved, the difference-in-differences (4 comparison workflows) says it is shared.
+    from pipelines.calibration.run import run_pipeline
+    from pipelines.calibration.simulate import Scenario, write_batch
+
+    con = duckdb.connect()
+    write_batch(con, Scenario("shared", "", common_shock=-0.3), seed=11, n_treated=4, n_comparison=4)
+    config = load_config()
+    views, checks = run_pipeline(con, config)
+    write_table(con, "marts.effect_views", views)
+    write_table(con, "marts.method_checks", checks)
+    for column, value in (("name", "'w'"), ("team", "'Ops'"), ("stage", "'production'"), ("business_owner", "'Ann'"),
+                          ("primary_metric", "'cycle_time_hours'"), ("target_change_pct", "-20"), ("eligible_users", "10"),
+                          ("risk_tier", "'low'"), ("review_point", "'QA'"), ("support_path", "'#help'"), ("data_scope", "'own'")):  # fmt: skip
+        con.execute(f"alter table staging.workflows add column {column} {'double' if column.endswith(('_pct', '_users')) else 'varchar'} default {value}")
+    con.execute("create table staging.usage (usage_date date, user_id varchar, workflow_id varchar, actions bigint)")
+    run_script(con, sql_text(metrics_assets.__file__, "adoption"), {"adoption_window_days": 28, "habitual_min_weeks": 3, "min_group_size": 5})
+    card = compute_scorecard(con, config).filter(pl.col("deployed_on").is_not_null())
+    improved = card.filter(pl.col("primary_verdict") == "improved")
+    assert improved.height == 4, card  # every before/after reads the shared shock as a gain
+    disagreeing = improved.filter(pl.col("did_ci_high_pct") >= 0)
+    assert disagreeing.height >= 1
+    assert set(disagreeing.get_column("decision")) == {"contested"}
+    assert not any(disagreeing.get_column("shows_value"))
+    assert all("the comparison workflows moved as much over the same weeks" in r for r in disagreeing.get_column("decision_reasons"))
+    # A contested win is never counted as value, whatever else holds.
+    assert not any(card.filter(pl.col("decision") == "contested").get_column("shows_value"))
+    con.close()
