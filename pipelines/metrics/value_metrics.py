@@ -469,14 +469,3 @@ def period_stats_sql(items: str, groups: str) -> str:
     both come from code, never from input.
     """
     return sql_text(__file__, "period_stats").format(items=items, groups=groups)
-
-
-def durations_by(table: pl.DataFrame, keys: list[str]) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
-    """`cycle_time_hours` and `is_closed` arrays per group of `keys`, split without a row loop.
-
-    One hash aggregation into lists: no sort of the items. The arrays are in no particular
-    order; every estimator that reads them sorts what it needs.
-    """
-    grouped = table.group_by(keys).agg("cycle_time_hours", "is_closed")
-    times, closed = grouped.get_column("cycle_time_hours"), grouped.get_column("is_closed")
-    return {key: (times[i].to_numpy(), closed[i].to_numpy()) for i, key in enumerate(grouped.select(keys).iter_rows())}
