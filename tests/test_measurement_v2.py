@@ -293,3 +293,13 @@ def test_a_shift_common_to_all_workflows_is_contested_not_value():
     # A contested win is never counted as value, whatever else holds.
     assert not any(card.filter(pl.col("decision") == "contested").get_column("shows_value"))
     con.close()
+
+
+@pytest.mark.parametrize("table", ["marts.value_metrics", "marts.adoption", "marts.workflow_scorecard", "marts.value_estimates"])
+def test_every_column_of_the_v2_marts_is_documented_in_the_warehouse_page(con, table):
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "warehouse.md").read_text()
+    section = page.split(f"### `{table}`", 1)[1].split("\n### ", 1)[0]
+    for column in con.sql(f"select * from {table} limit 0").columns:
+        assert f"`{column}`" in section, f"{table}.{column} is not documented in docs/warehouse.md"
