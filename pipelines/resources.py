@@ -124,7 +124,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
         The build's files go first: on a full disk they hold the space the record needs.
         """
-        build, self._build = self._build, None
+        build = self._build
         failure = _first_failure(context)
         fallback_error: BaseException | None = None
         try:
@@ -137,6 +137,7 @@ class WarehouseResource(dg.ConfigurableResource):
                     fallback_error = error
                     failure = f"publish failed: {error}" if isinstance(error, PublishRefused) else f"publish failed: {describe(error)}"
         finally:
+            self._build = None
             if build is not None:
                 if not self._published:
                     build.abandon(release=False)

@@ -355,3 +355,20 @@ def test_finding_13_the_shipped_dagster_yaml_sets_tick_retention_and_make_instal
     home = tmp_path / "fresh_home"
     run = subprocess.run(["make", "-n", "pipeline", f"DAGSTER_HOME={home}"], cwd=ROOT, capture_output=True, text=True, check=True)
     assert f"cp pipelines/dagster.yaml {home}/dagster.yaml" in run.stdout
+
+
+def test_finding_1_a_run_of_some_assets_only_passes_the_same_gate(tiny_inputs, published):
+    """A subset launched from the UI has no publishing step; the teardown applies the same rules."""
+    from pipelines.definitions import defs
+    from pipelines.resources import InputFolderResource, WarehouseResource
+
+    before = digest(published)
+    shutil.rmtree(tiny_inputs / "work_items")
+    resources = {"warehouse": WarehouseResource(path=str(published)), "input_folder": InputFolderResource(path=str(tiny_inputs))}
+    staging_only = ["staging/workflows", "staging/work_items", "staging/usage"]
+    with dg.instance_for_test() as instance:
+        dg.materialize(list(defs.assets), selection=staging_only, resources=resources, instance=instance, raise_on_error=False)
+    assert digest(published) == before
+    assert not leftovers(published)
+    last = records(published)[-1]
+    assert last["status"] == "failed" and "work_items/ holds no file" in last["message"]
