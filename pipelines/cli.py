@@ -89,7 +89,7 @@ def build(verbose: bool = False, allow_empty: bool = False) -> int:
     started_at = datetime.now(UTC).replace(tzinfo=None)
     try:
         return _build(log, started, allow_empty)
-    except Exception as error:  # noqa: BLE001 - the operator gets the reason, not a traceback
+    except Exception as error:  # noqa: BLE001  (the operator gets the reason, not a traceback)
         reason = f"build failed before it started: {describe(error)}"
         print(f"FAILED {reason}", file=sys.stderr)
         warehouse = settings.warehouse_path()

@@ -135,7 +135,7 @@ class WarehouseResource(dg.ConfigurableResource):
                     self.publish(None, False, context.run_id)
                 except Exception as error:  # noqa: BLE001 - recorded, then re-raised below
                     fallback_error = error
-                    failure = f"publish failed: {error}" if isinstance(error, PublishRefused) else f"publish failed: {describe(error)}"
+                    failure = str(error) if isinstance(error, PublishRefused) else f"publish failed: {describe(error)}"
         finally:
             self._build = None
             if build is not None:
@@ -143,8 +143,7 @@ class WarehouseResource(dg.ConfigurableResource):
                     build.abandon(release=False)
                 self._record(context, "failed" if failure else "success", failure)
                 build.release()
-            elif self._started_at is not None and self.is_remote():
-                self._record(context, "failed" if failure else "success", failure)
+            self._published = False
             _prune_history(context.instance)
         if fallback_error is not None:
             raise fallback_error

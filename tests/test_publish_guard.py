@@ -187,7 +187,7 @@ def test_finding_1_the_dagster_job_refuses_the_same_way(tiny_inputs, published):
 def test_finding_1_make_passes_allow_empty_through():
     def recipe(*args: str) -> str:
         run = subprocess.run(["make", "-n", "pipeline", *args], cwd=ROOT, capture_output=True, text=True, check=True)
-        return [line for line in run.stdout.splitlines() if "pipelines.cli build" in line][0]
+        return next(line for line in run.stdout.splitlines() if "pipelines.cli build" in line)
 
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
@@ -213,7 +213,7 @@ def _mount_tmpfs(path: Path, size: str) -> bool:
     path.mkdir(parents=True, exist_ok=True)
     if shutil.which("mount") is None:
         return False
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True).returncode == 0
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, check=False).returncode == 0
 
 
 @pytest.fixture
@@ -230,7 +230,7 @@ def small_disk(tmp_path):
 
     yield mount
     for path in mounted:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
 
 
 def test_finding_7_a_read_only_warehouse_folder_prints_why_and_is_recorded_in_the_side_log(
@@ -241,7 +241,7 @@ def test_finding_7_a_read_only_warehouse_folder_prints_why_and_is_recorded_in_th
     assert code == 0, err
     warehouse = folder / "w.duckdb"
     before = digest(warehouse)
-    assert subprocess.run(["mount", "-o", "remount,ro", str(folder)], capture_output=True).returncode == 0
+    assert subprocess.run(["mount", "-o", "remount,ro", str(folder)], capture_output=True, check=False).returncode == 0
 
     code, err, _ = run_cli(tiny_inputs, warehouse)
     assert code == cli.EXIT_FAILED
@@ -253,7 +253,7 @@ def test_finding_7_a_read_only_warehouse_folder_prints_why_and_is_recorded_in_th
     assert digest(warehouse) == before
 
     # Writable again: the next published build carries the failed run in ops.pipeline_runs.
-    assert subprocess.run(["mount", "-o", "remount,rw", str(folder)], capture_output=True).returncode == 0
+    assert subprocess.run(["mount", "-o", "remount,rw", str(folder)], capture_output=True, check=False).returncode == 0
     assert run_cli(tiny_inputs, warehouse)[0] == 0
     con = duckdb.connect(str(warehouse), read_only=True)
     messages = [m for (m,) in con.execute("select message from ops.pipeline_runs where status = 'failed'").fetchall()]
@@ -261,7 +261,7 @@ def test_finding_7_a_read_only_warehouse_folder_prints_why_and_is_recorded_in_th
 
 
 def test_finding_7_no_space_for_the_copy_prints_why_leaves_nothing_and_is_recorded(published, tiny_inputs, run_cli, monkeypatch):
-    import pipelines.publish as publish
+    from pipelines import publish
 
     before = digest(published)
 
