@@ -69,7 +69,8 @@ class FileResult:
 
 def file_digest(path: Path) -> str:
     """sha256 of the file's bytes, read in chunks so a large file costs little memory."""
-    from pipelines.connectors import native_digest  # connectors hook: also covers the mapping
+    # connectors hook: a native export's digest also covers its mapping
+    from pipelines.connectors import native_digest
 
     if (connector_digest := native_digest(path)) is not None:
         return connector_digest
@@ -106,7 +107,8 @@ def read_source_file(path: Path, spec: SourceSpec, input_dir: Path, sha256: str 
 
 def _read_raw(path: Path, spec: SourceSpec) -> pl.DataFrame:
     """The file as a frame of strings (blank cells null) with every contract column present."""
-    from pipelines.connectors import native_frame  # connectors hook: a native export's rows
+    # connectors hook: a native export's rows, as strings
+    from pipelines.connectors import native_frame
 
     if (connector_rows := native_frame(path, spec)) is not None:
         return connector_rows

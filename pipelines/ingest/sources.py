@@ -56,7 +56,8 @@ class SourceSpec:
 
     def files(self, input_dir: Path) -> list[Path]:
         """The source's files under `input_dir`, in file-name order (which decides supersession)."""
-        from pipelines.connectors import native_files  # connectors hook: native exports under connectors/
+        # connectors hook: native exports under connectors/ belong to a source too
+        from pipelines.connectors import native_files
 
         return self._own_files(input_dir) + native_files(self.name, input_dir)
 
