@@ -302,13 +302,17 @@ def test_xes_entities_are_not_expanded(tmp_path):
         ("connector: sap\nfile: log.xes\n", "'connector' must be one of"),
         ("connector: event_log\nfile: ../secrets.xes\nworkflow: {id: a}\n", "must name a file in the mapping's own folder"),
         ("connector: [unclosed\n", "not valid YAML"),
+        ("connector: github_copilot\nfile: log.xes\nseats: ../../etc/passwd\nworkflow: {id: a}\n", "'seats' must name a file"),
     ],
 )
 def test_bad_mapping_is_a_rejected_file_with_a_reason(tmp_path, mapping, expected):
     root = _folder(tmp_path, {"log.xes": SMALL_XES, "log.yaml": mapping})
-    listed = native_files("work_items", root)
-    assert len(listed) == 2  # the broken mapping, and the native file it no longer names
-    result = read_source_file(root / "connectors" / "log.yaml", WORK_ITEMS, root)
+    # A broken mapping is listed under its connector's source when that can be read.
+    spec = USAGE if "github_copilot" in mapping else WORK_ITEMS
+    listed = native_files("work_items", root) + native_files("usage", root)
+    assert sorted(p.name for p in listed) == ["log.xes", "log.yaml"]  # the mapping, and the file it no longer names
+    assert root / "connectors" / "log.yaml" in native_files(spec.name, root)
+    result = read_source_file(root / "connectors" / "log.yaml", spec, root)
     assert result.status == "rejected" and expected in result.reason
     orphan = read_source_file(root / "connectors" / "log.xes", WORK_ITEMS, root)
     assert orphan.status == "rejected" and "no mapping file" in orphan.reason

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
@@ -49,7 +48,7 @@ def _folder(tmp_path: Path, mapping: Path, natives: list[str], registry: Path | 
 
 def _utc(text: str) -> datetime:
     """An ISO 8601 timestamp with an offset, as naive UTC."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
+    return datetime.fromisoformat(text).astimezone(UTC).replace(tzinfo=None)
 
 
 # --- independent readings ------------------------------------------------------------------

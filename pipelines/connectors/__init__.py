@@ -26,8 +26,19 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.connectors import copilot, event_log, tickets
-from pipelines.connectors.common import ConnectorError, Conversion, csv_header, detect_format
-from pipelines.connectors.mapping import MAPPING_SUFFIXES, TARGET_SOURCE, Mapping, MappingError, load_mapping
+from pipelines.connectors.common import (
+    ConnectorError,
+    Conversion,
+    csv_header,
+    detect_format,
+)
+from pipelines.connectors.mapping import (
+    MAPPING_SUFFIXES,
+    TARGET_SOURCE,
+    Mapping,
+    MappingError,
+    load_mapping,
+)
 
 log = logging.getLogger("opvalue")
 

@@ -79,7 +79,7 @@ def detect_format(path: Path) -> str:
     head = head_text(path).lstrip(b"\xef\xbb\xbf").lstrip()
     if head.startswith(b"<"):
         return "xes" if b"<log" in head or b"<trace" in head else "unknown"
-    if head.startswith(b"{") or head.startswith(b"["):
+    if head.startswith((b"{", b"[")):
         first_line = head.split(b"\n", 1)[0].strip()
         if head.startswith(b"{") and first_line.endswith(b"}") and b"\n" in head.strip():
             try:
@@ -115,7 +115,7 @@ def read_table(path: Path, missing_values: list[str]) -> pl.DataFrame:
             raise ConnectorError(f"not valid UTF-8 (first bad byte at offset {error.start}); save the export as UTF-8") from None
         try:
             frame = pl.read_csv(io.BytesIO(data), infer_schema=False, encoding="utf8", raise_if_empty=False)
-        except Exception as error:  # polars raises several error types for malformed CSV
+        except Exception as error:  # noqa: BLE001 - polars raises several error types for malformed CSV
             raise ConnectorError(f"cannot parse as CSV: {str(error).strip().splitlines()[0][:300]}") from None
         frame = frame.rename({c: c.lstrip("\ufeff").strip() for c in frame.columns})
     else:
@@ -130,7 +130,7 @@ def _parquet_as_text(path: Path) -> pl.DataFrame:
     """A Parquet file with every column as text; a zoned timestamp keeps its instant as `+00:00`."""
     try:
         frame = pl.read_parquet(path)
-    except Exception as error:  # polars and pyarrow raise several error types
+    except Exception as error:  # noqa: BLE001 - polars and pyarrow raise several error types
         raise ConnectorError(f"cannot read Parquet: {str(error).strip().splitlines()[0][:300]}") from None
     casts = []
     for name, dtype in frame.schema.items():

@@ -30,7 +30,13 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.connectors.common import ConnectorError, Conversion, content_bytes, detect_format, read_table
+from pipelines.connectors.common import (
+    ConnectorError,
+    Conversion,
+    content_bytes,
+    detect_format,
+    read_table,
+)
 from pipelines.connectors.mapping import Mapping
 from pipelines.connectors.timestamps import date_expr
 
@@ -208,7 +214,6 @@ def convert_m365(path: Path, mapping: Mapping) -> Conversion:
         # The by-date variant: a row says what the user did on its report date only.
         long = long.filter(pl.col("__day") == date_expr(M365_REPORT_DATE, fmt=mapping.get("timestamp_format")))
     app_map = workflow.get("apps")
-    fallback = workflow.get("id", workflow.get("default"))
     user_workflow = workflow_of_users(mapping, pl.col(M365_USER), pl.lit(None, dtype=pl.String))
     if app_map:
         long = long.with_columns(pl.col("__app").replace_strict(app_map, default=user_workflow, return_dtype=pl.String).alias("__workflow"))

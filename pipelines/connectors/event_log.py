@@ -208,10 +208,8 @@ def cases_to_items(events: pl.DataFrame, mapping: Mapping, columns: dict[str, st
         counted = pl.lit(True)
     frame = frame.with_columns(counted.alias("__counted"))
 
-    missing = [c for c in (resource,) if c not in frame.columns]
-    for name in needed_attributes(mapping) - set(frame.columns):
-        missing.append(name)
-    for name in missing:
+    # Attributes the mapping names but no event carries are blank, not an error.
+    for name in sorted(({resource} | needed_attributes(mapping)) - set(frame.columns)):
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(name))
 
     rework_only = mapping.get("rework", {}).get("activities")

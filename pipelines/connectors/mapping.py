@@ -204,8 +204,10 @@ def parse_mapping(text: str, path: Path) -> Mapping:
     if "file" not in options:
         raise MappingError(f"mapping {path.name}: 'file' (the native export, next to the mapping) is required")
     native = options["file"]
-    if "/" in native or "\\" in native or native.startswith("."):
-        raise MappingError(f"mapping {path.name}: 'file' must name a file in the mapping's own folder, got {native!r}")
+    for key in ("file", "seats"):
+        name = options.get(key)
+        if name is not None and ("/" in name or "\\" in name or name.startswith(".")):
+            raise MappingError(f"mapping {path.name}: '{key}' must name a file in the mapping's own folder, got {name!r}")
     if connector in ("jira",):
         options = _with_preset(options, JIRA_PRESET)
     if "workflow" not in options:

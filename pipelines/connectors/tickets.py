@@ -76,7 +76,7 @@ def convert(path: Path, mapping: Mapping) -> Conversion:
     def col(role: str) -> pl.Expr:
         return pl.col(columns[role]) if role in columns else pl.lit(None, dtype=pl.String)
 
-    opened_ts, opened_text = utc_expr(columns["opened"], fmt=fmt, timezone=tz)
+    _, opened_text = utc_expr(columns["opened"], fmt=fmt, timezone=tz)
     ends = [c for c in ("resolved", "closed") if c in columns]
     end_text = pl.lit(None, dtype=pl.String)
     if ends:

@@ -97,7 +97,8 @@ class FileResult:
 
 def file_digest(path: Path) -> str:
     """sha256 of the file's bytes, read in chunks so a large file costs little memory."""
-    from pipelines.connectors import native_digest  # connectors hook: also covers the mapping
+    # connectors hook: a native export's digest also covers its mapping
+    from pipelines.connectors import native_digest
 
     if (connector_digest := native_digest(path)) is not None:
         return connector_digest
