@@ -10,6 +10,7 @@ from pipelines.measurement import assets as measurement
 from pipelines.metrics import assets as metrics
 from pipelines.ops import assets as ops
 from pipelines.resources import InputFolderResource, WarehouseResource
+from pipelines.value import assets as value
 
 # Warehouse and input paths resolve from OPVALUE_WAREHOUSE / OPVALUE_INPUT_DIR when a run
 # starts (see pipelines/settings.py); DuckDB allows one writer, so steps run in one process.
@@ -18,6 +19,7 @@ defs = dg.Definitions.merge(
     metrics.defs,
     measurement.defs,
     ops.defs,
+    value.defs,
     automation.defs,
     dg.Definitions(
         resources={"warehouse": WarehouseResource(), "input_folder": InputFolderResource()},
