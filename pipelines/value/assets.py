@@ -52,7 +52,9 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str
     return {
         row[0]
         for row in con.execute(
-            "select column_name from information_schema.columns where table_schema = ? and table_name = ?", [schema, table]
+            "select column_name from information_schema.columns "
+            "where table_catalog = current_database() and table_schema = ? and table_name = ?",
+            [schema, table],
         ).fetchall()
     }
 
@@ -256,8 +258,8 @@ def carry_history(con: duckdb.DuckDBPyConnection, warehouse: WarehouseResource) 
     con.execute("attach ? as published_warehouse (read_only)", [str(published)])
     try:
         present = con.execute(
-            "select count(*) from published_warehouse.information_schema.tables "
-            "where table_schema = 'marts' and table_name = 'scorecard_history'"
+            "select count(*) from information_schema.tables "
+            "where table_catalog = 'published_warehouse' and table_schema = 'marts' and table_name = 'scorecard_history'"
         ).fetchone()[0]
         if not present:
             return 0
