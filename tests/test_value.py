@@ -308,3 +308,23 @@ def test_history_is_read_from_the_published_file_when_a_build_starts_empty(tmp_p
         assert carry_history(build, WarehouseResource(path=str(published))) == 0  # already there: nothing doubled
     finally:
         build.close()
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "marts.monthly_savings",
+        "marts.monthly_value",
+        "marts.workflow_value",
+        "marts.portfolio_value",
+        "marts.portfolio_monthly_value",
+        "marts.scorecard_history",
+    ],
+)
+def test_every_value_mart_column_is_documented_with_its_grain(value_warehouse, table):
+    columns = [row["column_name"] for row in _rows(value_warehouse, f"select column_name from (describe {table})")]
+    doc = (Path(__file__).parents[1] / "docs" / "warehouse.md").read_text()
+    section = doc.split(f"### `{table}`")[1].split("\n### ")[0]
+    assert section.lstrip().startswith("**One row per")
+    for column in columns:
+        assert f"`{column}`" in section, f"{table}.{column} is not documented in docs/warehouse.md"
