@@ -174,7 +174,11 @@ def workflow_value(warehouse: WarehouseResource) -> dg.MaterializeResult:
     measured return (`redesign`), or the estimated saving if adoption reached the target
     (`drive_adoption`, with its assumption in words)."""
     with step("marts/workflow_value"), warehouse.connect() as con:
-        run_script(con, sql_text(__file__, "workflow_value"), {"adoption_threshold": _adoption_threshold()})
+        run_script(
+            con,
+            sql_text(__file__, "workflow_value"),
+            {"adoption_threshold": _adoption_threshold(), "value_decisions": list(VALUE_DECISIONS)},
+        )
         preview = con.execute(
             "select workflow_id, decision, money_saved_per_month, tool_cost_per_month, net_value_per_month, "
             "net_value_low, net_value_high, currency from marts.workflow_value order by 1 limit 20"

@@ -38,7 +38,7 @@ netted as (
         money.money_saved_low,
         money.money_saved_high,
         cast(round(workflows.tool_cost_per_month, 2) as decimal(18, 2)) as tool_cost_month,
-        workflows.decision in ('scale', 'close_gaps', 'drive_adoption') as is_value_decision
+        list_contains($value_decisions, workflows.decision) as is_value_decision
     from workflows
     left join money using (workflow_id)
 )
