@@ -60,7 +60,8 @@ def value_inputs(root: Path) -> Path:
     write(root / "work_items" / "items_1.csv", "\n".join(lines) + "\n")
     usage = ["usage_date,user_id,workflow_id,actions"]
     for workflow in ("wf_priced", "wf_units"):
-        usage += [f"2026-04-0{u + 1},u{u},{workflow},3" for u in range(6)]
+        # In the post window and in the last 28 days before the cutoff: adopted under either definition.
+        usage += [f"2026-05-2{u},u{u},{workflow},3" for u in range(6)]
     write(root / "usage" / "usage_1.csv", "\n".join(usage) + "\n")
     return root
 

@@ -59,11 +59,11 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str
     }
 
 
-def decision_expression(con: duckdb.DuckDBPyConnection) -> str:
+def decision_expressions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """The scorecard's own decision when it has one, else METHODS.md's table on today's columns."""
     if "decision" in _columns(con, "marts", "workflow_scorecard"):
-        return "scorecard.decision"
-    return FALLBACK_DECISION
+        return {"scorecard_decision": "scorecard.decision", "decision": "scorecard_decision"}
+    return {"scorecard_decision": "cast(null as varchar)", "decision": FALLBACK_DECISION}
 
 
 def _adoption_threshold() -> float:
@@ -81,7 +81,9 @@ def value_workflows(warehouse: WarehouseResource) -> dg.MaterializeResult:
     result, adoption, post window, items per month, currency and cost rates (as DECIMAL).
     Internal: the one place where the value marts meet the scorecard's columns."""
     with step("intermediate/value_workflows"), warehouse.connect() as con:
-        script = sql_text(__file__, "value_workflows").replace("{decision}", decision_expression(con))
+        script = sql_text(__file__, "value_workflows")
+        for placeholder, expression in decision_expressions(con).items():
+            script = script.replace("{" + placeholder + "}", expression)
         run_script(con, script, {"adoption_threshold": _adoption_threshold()})
         decisions = con.execute("select decision, count(*) from intermediate.value_workflows group by 1 order by 1").fetchall()
     return dg.MaterializeResult(

@@ -1,8 +1,9 @@
 -- intermediate.value_workflows: one row per registry workflow, everything the value marts
 -- need about it in one place (the adapter between the scorecard and the value marts):
 -- its decision, primary result, adoption, post window and volume, currency and rates.
--- The decision placeholder below is filled in by pipelines/value/assets.py (code, never input): the scorecard's
--- own `decision` once it has one, else the same table of METHODS.md on today's columns.
+-- The two decision placeholders are filled in by pipelines/value/assets.py (code, never
+-- input): the scorecard's own `decision` once it has one, else METHODS.md's table applied
+-- to today's scorecard columns.
 create schema if not exists intermediate;
 
 create or replace table intermediate.value_workflows as
@@ -57,6 +58,7 @@ joined as (
         scorecard.primary_ci_high_pct,
         scorecard.primary_verdict,
         scorecard.adoption_rate,
+        {scorecard_decision} as scorecard_decision,
         (
             nullif(trim(workflows.business_owner), '') is not null
             and coalesce(workflows.eligible_users, 0) > 0
