@@ -46,6 +46,10 @@ class WorkflowRegistry(pa.DataFrameModel):
     review_point: str = pa.Field(nullable=True, description="Where a human reviews the AI's output; blank means missing.")
     support_path: str = pa.Field(nullable=True, description="Who users call when it breaks; blank means missing.")
     data_scope: str = pa.Field(nullable=True, description="What data the AI may touch; blank means missing.")
+    data_through: pl.Date = pa.Field(
+        nullable=True,
+        description="Optional column: the last day the workflow's exports are complete (its data cutoff, ISO date); blank means derive it from the data.",
+    )
     currency: str = pa.Field(nullable=False, description="ISO 4217 code of every money column of this workflow (rates and external_spend); blank or absent means USD.")
     cost_per_hour: float = pa.Field(nullable=True, ge=0, description="Cost of one hour an item waits (elapsed time from opened to closed), not a staff wage; blank means unknown.")
     cost_per_rework: float = pa.Field(nullable=True, ge=0, description="Cost of one item that needs rework; blank means unknown.")

@@ -39,17 +39,38 @@ def test_verdicts_and_quadrants_are_the_stories_the_sample_tells(con):
     joined = truth.join(results, on=["workflow_id", "metric"])
     assert joined.filter(pl.col("verdict") != pl.col("expected_verdict")).is_empty()
 
-    stories = pl.read_csv(EXPECTED / "stories.csv").select("workflow_id", "expected_quadrant")
-    quadrants = con.sql("select workflow_id, quadrant from marts.workflow_scorecard").pl()
-    assert dict(quadrants.iter_rows()) == dict(stories.iter_rows())
-    assert set(quadrants.get_column("quadrant")) == {
-        "value_with_adoption",
-        "adoption_without_value",
-        "value_without_adoption",
-        "no_value_no_adoption",
-        "not_deployed",
-        "insufficient_data",
-    }
+
+
+# The decisions a story's intended quadrant allows: a value story may also end in
+# fix_guardrail or contested, which never count as value (METHODS.md v2, "One decision").
+ALLOWED_DECISIONS = {
+    "value_with_adoption": {"scale", "close_gaps", "fix_guardrail", "contested"},
+    "value_without_adoption": {"drive_adoption", "fix_guardrail", "contested"},
+    "adoption_without_value": {"redesign"},
+    "no_value_no_adoption": {"reconsider"},
+    "not_deployed": {"not_deployed"},
+    "insufficient_data": {"wait_for_data"},
+}
+DEMOTED = {"value_with_adoption": "adoption_without_value", "value_without_adoption": "no_value_no_adoption"}
+
+
+def test_every_story_gets_a_decision_its_quadrant_allows_and_a_flagged_win_is_never_value(con):
+    stories = pl.read_csv(EXPECTED / "stories.csv").select("workflow_id", "expected_quadrant", "narrative")
+    scorecard = con.sql("select workflow_id, quadrant, decision, decision_reasons from marts.workflow_scorecard").pl()
+    joined = stories.join(scorecard, on="workflow_id", how="left")
+    assert joined.get_column("decision").null_count() == 0
+    for row in joined.iter_rows(named=True):
+        assert row["decision"] in ALLOWED_DECISIONS[row["expected_quadrant"]], row
+        assert row["decision_reasons"], row
+        if row["decision"] in ("fix_guardrail", "contested"):
+            assert row["quadrant"] == DEMOTED[row["expected_quadrant"]], row
+        else:
+            assert row["quadrant"] == row["expected_quadrant"], row
+    # The story written as a speed gain with a worsened guardrail is flagged, not celebrated.
+    guardrail_stories = joined.filter(pl.col("narrative").str.contains("guardrail"))
+    assert guardrail_stories.height >= 1
+    assert set(guardrail_stories.get_column("decision")) == {"fix_guardrail"}
+    assert set(joined.get_column("expected_quadrant")) == set(ALLOWED_DECISIONS)
 
 
 def test_every_bad_row_lands_in_quarantine_with_its_rule(con):

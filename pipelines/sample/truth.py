@@ -15,7 +15,8 @@ import math
 import numpy as np
 import polars as pl
 
-from pipelines.sample.catalogue import ADOPTED_AT, METRICS, Workflow
+from pipelines.metrics.rules import quadrant
+from pipelines.sample.catalogue import METRICS, Workflow
 
 SURVIVAL_TOLERANCE = 1e-10
 """A survival of exactly one half on paper can come out as 0.5000000000000001."""
@@ -219,16 +220,15 @@ def true_effects(catalogue: list[Workflow], measured: pl.DataFrame) -> pl.DataFr
 
 
 def expected_quadrant(wf: Workflow, primary_verdict: str) -> str:
-    """Quadrant from the primary metric's intended verdict and the adoption target."""
-    if not wf.deployed:
-        return "not_deployed"
-    if primary_verdict == "insufficient_data":
-        return "insufficient_data"
-    value = primary_verdict == "improved"
-    adopted = wf.adoption >= ADOPTED_AT
-    if value:
-        return "value_with_adoption" if adopted else "value_without_adoption"
-    return "adoption_without_value" if adopted else "no_value_no_adoption"
+    """Quadrant from the primary metric's intended verdict and the adoption target: the
+    pipeline's one quadrant rule (`pipelines.metrics.rules.quadrant`), fed the design."""
+    return quadrant(
+        is_deployed=wf.deployed,
+        primary_verdict=primary_verdict,
+        adoption_rate=wf.adoption if wf.deployed else None,
+        is_adoption_unknown=False,
+        shows_value=primary_verdict == "improved",
+    )
 
 
 def disagreements(effects: pl.DataFrame, measured: pl.DataFrame) -> pl.DataFrame:
