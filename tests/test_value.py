@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import duckdb
 import numpy as np
 import pytest
 
-from pipelines.value.estimates import WeeklyMean, log_ratio_change, saved_interval, weekly_mean
 from tests.conftest import REGISTRY_HEADER, build_warehouse, write
 
 ITEMS_HEADER = "item_id,workflow_id,opened_at,closed_at,rework_count,touchpoints,had_error,external_spend,ai_assisted"
@@ -90,40 +88,23 @@ def _rows(path: Path, sql: str, params: list | None = None) -> list[dict]:
         con.close()
 
 
-# --- the estimator -----------------------------------------------------------------------
+# --- the estimator ---------------------------------------------------------------------
 
 
-def test_weekly_mean_without_lags_is_the_week_clustered_variance():
-    counts = np.array([3, 5, 4, 6])
-    values = [np.array([1.0, 2, 3]), np.array([2.0, 2, 4, 5, 1]), np.array([3.0, 3, 1, 2]), np.array([6.0, 1, 2, 2, 3, 4])]
-    totals = np.array([v.sum() for v in values])
-    result = weekly_mean(counts, totals, lags=0)
-    everything = np.concatenate(values)
-    mean = everything.mean()
-    residuals = np.array([(v - mean).sum() for v in values])
-    expected = (residuals**2).sum() * 4 / 3 / everything.size**2
-    assert result.mean == pytest.approx(mean)
-    assert result.variance == pytest.approx(expected)
-    assert result.weeks == 4 and result.n == 18
-
-
-def test_log_ratio_change_matches_the_delta_method_and_never_passes_minus_100():
-    base = WeeklyMean(n=100, mean=10.0, variance=0.25, weeks=10)
-    post = WeeklyMean(n=100, mean=0.5, variance=0.04, weeks=12)
-    change = log_ratio_change(base, post, alpha=0.05)
-    from scipy import stats as sps
-
-    se = math.sqrt(0.25 / 100 + 0.04 / 0.25)
-    t = sps.t.ppf(0.975, 9)
-    assert change.estimate == pytest.approx(-0.95)
-    assert change.ci_low == pytest.approx(math.exp(math.log(0.05) - t * se) - 1)
-    assert change.ci_high == pytest.approx(math.exp(math.log(0.05) + t * se) - 1)
-    assert -1 < change.ci_low < change.estimate < change.ci_high
-
-
-def test_a_saving_interval_takes_its_ends_from_the_opposite_ends_of_the_change():
-    low, high = saved_interval(baseline_per_item=20.0, ci_low=-0.4, ci_high=-0.1, items=100)
-    assert (low, high) == pytest.approx((200.0, 800.0))
+@pytest.mark.parametrize("metric", ["rework_rate", "error_rate", "touchpoints_per_item", "external_spend_per_item"])
+def test_the_value_estimator_agrees_with_the_before_after_over_the_whole_post_period(value_warehouse, metric):
+    """One engine: over the whole post period the value estimator reproduces marts.value_metrics."""
+    mine = _rows(
+        value_warehouse,
+        "select * from intermediate.value_changes where workflow_id = 'wf_priced' and metric = ? and month_on is null",
+        [metric],
+    )[0]
+    theirs = _rows(value_warehouse, "select * from marts.value_metrics where workflow_id = 'wf_priced' and metric = ?", [metric])[0]
+    assert mine["baseline_per_item"] == pytest.approx(theirs["baseline_value"])
+    assert mine["post_per_item"] == pytest.approx(theirs["post_value"])
+    for column in ("change_pct", "ci_low_pct", "ci_high_pct"):
+        assert mine[column] == pytest.approx(theirs[column]), column
+    assert -100 < mine["ci_low_pct"] < mine["change_pct"] < mine["ci_high_pct"]
 
 
 # --- the marts ---------------------------------------------------------------------------

@@ -34,20 +34,6 @@ SCORECARD_HISTORY = dg.AssetKey(["marts", "scorecard_history"])
 VALUE_DECISIONS = ("scale", "close_gaps", "drive_adoption")
 """Decisions whose workflows' net value the portfolio adds up (never contested, never wait_for_data)."""
 
-# METHODS.md's decision table on the scorecard's columns of today, used only while
-# marts.workflow_scorecard has no `decision` column of its own (one place to retire).
-FALLBACK_DECISION = """case
-        when deployed_on is null then 'not_deployed'
-        when primary_verdict is null or primary_verdict in ('insufficient_data', 'insufficient_baseline') then 'wait_for_data'
-        when primary_verdict = 'improved' and adoption_rate is null then 'unknown_adoption'
-        when primary_verdict = 'improved' and adoption_rate >= $adoption_threshold and is_ready then 'scale'
-        when primary_verdict = 'improved' and adoption_rate >= $adoption_threshold then 'close_gaps'
-        when primary_verdict = 'improved' then 'drive_adoption'
-        when adoption_rate >= $adoption_threshold then 'redesign'
-        else 'reconsider'
-    end"""
-
-
 def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
     return {
         row[0]
@@ -57,13 +43,6 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str
             [schema, table],
         ).fetchall()
     }
-
-
-def decision_expressions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """The scorecard's own decision when it has one, else METHODS.md's table on today's columns."""
-    if "decision" in _columns(con, "marts", "workflow_scorecard"):
-        return {"scorecard_decision": "scorecard.decision", "decision": "scorecard_decision"}
-    return {"scorecard_decision": "cast(null as varchar)", "decision": FALLBACK_DECISION}
 
 
 def _adoption_threshold() -> float:
@@ -78,13 +57,10 @@ def _adoption_threshold() -> float:
 )
 def value_workflows(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Every registry workflow with what the value marts need about it: its decision, primary
-    result, adoption, post window, items per month, currency and cost rates (as DECIMAL).
-    Internal: the one place where the value marts meet the scorecard's columns."""
+    result, adoption, data cutoff, post window, items per month, currency and cost rates (as
+    DECIMAL). Internal: the one place where the value marts meet the scorecard's columns."""
     with step("intermediate/value_workflows"), warehouse.connect() as con:
-        script = sql_text(__file__, "value_workflows")
-        for placeholder, expression in decision_expressions(con).items():
-            script = script.replace("{" + placeholder + "}", expression)
-        run_script(con, script, {"adoption_threshold": _adoption_threshold()})
+        run_script(con, sql_text(__file__, "value_workflows"))
         decisions = con.execute("select decision, count(*) from intermediate.value_workflows group by 1 order by 1").fetchall()
     return dg.MaterializeResult(
         metadata={"dagster/row_count": sum(n for _, n in decisions), **{f"decision_{d}": n for d, n in decisions}}

@@ -44,7 +44,8 @@ select
     cast(date_trunc('month', opened_at) as date) as month_on,
     week_start_on,
     count(value) as n,
-    coalesce(sum(value), 0) as total
+    coalesce(sum(value), 0) as total,
+    coalesce(sum(value * value), 0) as total_sq
 from long_form
 where value is not null
 group by all

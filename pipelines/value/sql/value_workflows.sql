@@ -1,9 +1,8 @@
 -- intermediate.value_workflows: one row per registry workflow, everything the value marts
 -- need about it in one place (the adapter between the scorecard and the value marts):
--- its decision, primary result, adoption, post window and volume, currency and rates.
--- The two decision placeholders are filled in by pipelines/value/assets.py (code, never
--- input): the scorecard's own `decision` once it has one, else METHODS.md's table applied
--- to today's scorecard columns.
+-- its decision (the scorecard's), primary result, adoption, post window and volume, its
+-- data cutoff (intermediate.workflow_cutoffs: its own latest timestamp or data_through),
+-- currency and rates.
 create schema if not exists intermediate;
 
 create or replace table intermediate.value_workflows as
@@ -22,13 +21,10 @@ windows as (
 ),
 
 item_cutoffs as (
-    select
-        workflow_id,
-        max(greatest(opened_at, coalesce(closed_at, opened_at))) as data_cutoff_at
-    from staging.work_items
-    group by workflow_id
+    select workflow_id, cutoff_at as data_cutoff_at from intermediate.workflow_cutoffs
 ),
 
+-- A registry workflow without items has no cutoff of its own: it is seen as of the latest one.
 global_cutoff as (
     select max(data_cutoff_at) as data_cutoff_at from item_cutoffs
 ),
@@ -58,16 +54,7 @@ joined as (
         scorecard.primary_ci_high_pct,
         scorecard.primary_verdict,
         scorecard.adoption_rate,
-        {scorecard_decision} as scorecard_decision,
-        (
-            nullif(trim(workflows.business_owner), '') is not null
-            and coalesce(workflows.eligible_users, 0) > 0
-            and nullif(trim(workflows.review_point), '') is not null
-            and nullif(trim(workflows.support_path), '') is not null
-            and nullif(trim(workflows.data_scope), '') is not null
-            and workflows.risk_tier is not null
-            and workflows.target_change_pct is not null
-        ) as is_ready,
+        scorecard.decision,
         windows.post_start_on,
         windows.post_end_on,
         coalesce(item_cutoffs.data_cutoff_at, global_cutoff.data_cutoff_at) as data_cutoff_at,
@@ -84,7 +71,7 @@ select
     workflow_id,
     name,
     deployed_on,
-    {decision} as decision,
+    decision,
     primary_metric,
     primary_change_pct,
     primary_ci_low_pct,
