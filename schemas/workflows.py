@@ -28,6 +28,8 @@ ISO_4217_CODES = frozenset(
 )
 COST_COLUMNS = ("cost_per_hour", "cost_per_rework", "cost_per_error", "cost_per_touchpoint", "tool_cost_per_user_month")
 """Optional money rates in the registry's `currency`; blank means unknown, never zero."""
+MAX_RATE = 1_000_000_000
+"""Largest rate accepted: larger is a unit mix-up, and money is stored as DECIMAL."""
 
 
 class WorkflowRegistry(pa.DataFrameModel):
@@ -51,11 +53,11 @@ class WorkflowRegistry(pa.DataFrameModel):
         description="Optional column: the last day the workflow's exports are complete (its data cutoff, ISO date); blank means derive it from the data.",
     )
     currency: str = pa.Field(nullable=False, description="ISO 4217 code of every money column of this workflow (rates and external_spend); blank or absent means USD.")
-    cost_per_hour: float = pa.Field(nullable=True, ge=0, description="Cost of one hour an item waits (elapsed time from opened to closed), not a staff wage; blank means unknown.")
-    cost_per_rework: float = pa.Field(nullable=True, ge=0, description="Cost of one item that needs rework; blank means unknown.")
-    cost_per_error: float = pa.Field(nullable=True, ge=0, description="Cost of one item with an error; blank means unknown.")
-    cost_per_touchpoint: float = pa.Field(nullable=True, ge=0, description="Cost of one hand-off (touchpoint); blank means unknown.")
-    tool_cost_per_user_month: float = pa.Field(nullable=True, ge=0, description="Licence and running cost of the AI tool per eligible user per month; blank means unknown.")
+    cost_per_hour: float = pa.Field(nullable=True, ge=0, le=MAX_RATE, description="Cost of one hour an item waits (elapsed time from opened to closed), not a staff wage; blank means unknown.")
+    cost_per_rework: float = pa.Field(nullable=True, ge=0, le=MAX_RATE, description="Cost of one item that needs rework; blank means unknown.")
+    cost_per_error: float = pa.Field(nullable=True, ge=0, le=MAX_RATE, description="Cost of one item with an error; blank means unknown.")
+    cost_per_touchpoint: float = pa.Field(nullable=True, ge=0, le=MAX_RATE, description="Cost of one hand-off (touchpoint); blank means unknown.")
+    tool_cost_per_user_month: float = pa.Field(nullable=True, ge=0, le=MAX_RATE, description="Licence and running cost of the AI tool per eligible user per month; blank means unknown.")
 
     class Config:
         strict = True

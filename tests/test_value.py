@@ -310,3 +310,33 @@ def test_every_value_mart_column_is_documented_with_its_grain(value_warehouse, t
     assert section.lstrip().startswith("**One row per")
     for column in columns:
         assert f"`{column}`" in section, f"{table}.{column} is not documented in docs/warehouse.md"
+
+
+def test_registry_money_columns_are_optional_and_validated(tmp_path):
+    from pipelines.ingest.reader import read_source_file
+    from pipelines.ingest.sources import WORKFLOWS
+
+    blank_tail = ",,,,,,,,"  # deployed_on ... data_scope left blank
+    write(
+        tmp_path / "workflows.csv",
+        f"""
+        {REGISTRY_HEADER},{MONEY_HEADER}
+        ok,Ok,,,pilot{blank_tail},,12.5,,,,30
+        lower,Lower,,,pilot{blank_tail},usd,1,,,,
+        unknown,Unknown,,,pilot{blank_tail},XXX,,,,,
+        negative,Negative,,,pilot{blank_tail},EUR,,-3,,,
+        huge,Huge,,,pilot{blank_tail},EUR,,,1e12,,
+        text,Text,,,pilot{blank_tail},EUR,,,,abc,
+        """,
+    )
+    result = read_source_file(tmp_path / "workflows.csv", WORKFLOWS, tmp_path)
+    assert result.valid.select("workflow_id", "currency", "cost_per_hour", "tool_cost_per_user_month").rows() == [("ok", "USD", 12.5, 30.0)]
+    reasons = dict(zip(result.quarantined["row_number"], result.quarantined["reason"]))
+    assert "currency" in reasons[2] and "currency" in reasons[3]
+    assert "cost_per_rework" in reasons[4] and ">= 0" in reasons[4]
+    assert "cost_per_error" in reasons[5]
+    assert "cost_per_touchpoint" in reasons[6]
+    # A registry written before the money columns still loads: USD, every rate unknown.
+    write(tmp_path / "old" / "workflows.csv", f"{REGISTRY_HEADER}\nold,Old,,,pilot{blank_tail}\n")
+    old = read_source_file(tmp_path / "old" / "workflows.csv", WORKFLOWS, tmp_path / "old")
+    assert old.valid.select("currency", "cost_per_hour", "tool_cost_per_user_month").rows() == [("USD", None, None)]

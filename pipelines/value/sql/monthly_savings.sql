@@ -100,16 +100,16 @@ select
     currency,
     rate,
     case
-        when is_money_already then cast(round(units_saved_per_month, 2) as decimal(18, 2))
-        when rate is not null then cast(round(units_saved_per_month * rate, 2) as decimal(18, 2))
+        when is_money_already then cast(round(units_saved_per_month, 2) as decimal(38, 2))
+        when rate is not null then cast(round(units_saved_per_month * rate, 2) as decimal(38, 2))
     end as money_saved_per_month,
     case
-        when is_money_already then cast(round(units_saved_low, 2) as decimal(18, 2))
-        when rate is not null then cast(round(units_saved_low * rate, 2) as decimal(18, 2))
+        when is_money_already then cast(round(units_saved_low, 2) as decimal(38, 2))
+        when rate is not null then cast(round(units_saved_low * rate, 2) as decimal(38, 2))
     end as money_saved_low,
     case
-        when is_money_already then cast(round(units_saved_high, 2) as decimal(18, 2))
-        when rate is not null then cast(round(units_saved_high * rate, 2) as decimal(18, 2))
+        when is_money_already then cast(round(units_saved_high, 2) as decimal(38, 2))
+        when rate is not null then cast(round(units_saved_high * rate, 2) as decimal(38, 2))
     end as money_saved_high,
     -- What a workflow's money total adds up: priced metrics with an estimate, never a metric
     -- with too little data to claim anything.

@@ -105,16 +105,16 @@ select
     currency,
     rate,
     case
-        when is_money_already then cast(round(units_saved, 2) as decimal(18, 2))
-        when rate is not null then cast(round(units_saved * rate, 2) as decimal(18, 2))
+        when is_money_already then cast(round(units_saved, 2) as decimal(38, 2))
+        when rate is not null then cast(round(units_saved * rate, 2) as decimal(38, 2))
     end as money_saved,
     case
-        when is_money_already then cast(round(units_saved_low, 2) as decimal(18, 2))
-        when rate is not null then cast(round(units_saved_low * rate, 2) as decimal(18, 2))
+        when is_money_already then cast(round(units_saved_low, 2) as decimal(38, 2))
+        when rate is not null then cast(round(units_saved_low * rate, 2) as decimal(38, 2))
     end as money_saved_low,
     case
-        when is_money_already then cast(round(units_saved_high, 2) as decimal(18, 2))
-        when rate is not null then cast(round(units_saved_high * rate, 2) as decimal(18, 2))
+        when is_money_already then cast(round(units_saved_high, 2) as decimal(38, 2))
+        when rate is not null then cast(round(units_saved_high * rate, 2) as decimal(38, 2))
     end as money_saved_high,
     counts_in_money_total,
     case

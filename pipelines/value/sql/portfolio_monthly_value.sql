@@ -21,7 +21,7 @@ month_cost as (
         months.month_on,
         workflows.currency,
         workflows.is_value_decision and workflows.net_value_per_month is not null as is_counted,
-        cast(round(workflows.tool_cost_per_month * months.days_in_window / months.days_in_month, 2) as decimal(18, 2))
+        cast(round(workflows.tool_cost_per_month * months.days_in_window / months.days_in_month, 2) as decimal(38, 2))
             as tool_cost
     from months
     inner join workflows using (workflow_id)

@@ -14,9 +14,9 @@ create table if not exists marts.scorecard_history (
     primary_verdict            varchar,
     adoption_rate              double,
     currency                   varchar,
-    net_value_per_month        decimal(18, 2),
-    net_value_low              decimal(18, 2),
-    net_value_high             decimal(18, 2),
+    net_value_per_month        decimal(38, 2),
+    net_value_low              decimal(38, 2),
+    net_value_high             decimal(38, 2),
     content_hash               varchar not null,
     recorded_at                timestamp not null
 );

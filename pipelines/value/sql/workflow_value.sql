@@ -37,7 +37,7 @@ netted as (
         money.money_saved_per_month,
         money.money_saved_low,
         money.money_saved_high,
-        cast(round(workflows.tool_cost_per_month, 2) as decimal(18, 2)) as tool_cost_month,
+        cast(round(workflows.tool_cost_per_month, 2) as decimal(38, 2)) as tool_cost_month,
         list_contains($value_decisions, workflows.decision) as is_value_decision
     from workflows
     left join money using (workflow_id)
@@ -68,15 +68,15 @@ select
     case
         when decision = 'redesign' then tool_cost_month
         when decision = 'drive_adoption' and adoption_rate > 0
-            then cast(round(money_saved_per_month * ($adoption_threshold / adoption_rate - 1), 2) as decimal(18, 2))
+            then cast(round(money_saved_per_month * ($adoption_threshold / adoption_rate - 1), 2) as decimal(38, 2))
     end as value_at_stake_per_month,
     case
         when decision = 'drive_adoption' and adoption_rate > 0
-            then cast(round(money_saved_low * ($adoption_threshold / adoption_rate - 1), 2) as decimal(18, 2))
+            then cast(round(money_saved_low * ($adoption_threshold / adoption_rate - 1), 2) as decimal(38, 2))
     end as value_at_stake_low,
     case
         when decision = 'drive_adoption' and adoption_rate > 0
-            then cast(round(money_saved_high * ($adoption_threshold / adoption_rate - 1), 2) as decimal(18, 2))
+            then cast(round(money_saved_high * ($adoption_threshold / adoption_rate - 1), 2) as decimal(38, 2))
     end as value_at_stake_high,
     case
         when decision = 'redesign' and tool_cost_month is not null
