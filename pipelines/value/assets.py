@@ -15,7 +15,7 @@ import duckdb
 
 from pipelines.asset_helpers import grain_check, markdown_table, write_table
 from pipelines.ingest.assets import STAGING_WORK_ITEMS, STAGING_WORKFLOWS
-from pipelines.metrics.assets import ADOPTION, ITEM_PERIODS, SCORECARD, VALUE_METRICS
+from pipelines.metrics.assets import ITEM_PERIODS, SCORECARD, VALUE_METRICS
 from pipelines.metrics.config import load_config
 from pipelines.progress import step
 from pipelines.resources import WarehouseResource
