@@ -11,8 +11,9 @@ from pipelines.metrics import assets as metrics
 from pipelines.ops import assets as ops
 from pipelines.publish_gate import published_warehouse_asset
 from pipelines.resources import InputFolderResource, WarehouseResource
+from pipelines.value import assets as value
 
-_domains = [ingest.defs, metrics.defs, measurement.defs, ops.defs]
+_domains = [ingest.defs, metrics.defs, measurement.defs, ops.defs, value.defs]
 # The publishing step comes after every asset of every domain, whatever they add.
 _built = [key for domain in _domains for asset in (domain.assets or []) for key in asset.keys]
 

@@ -13,6 +13,7 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas import DEFAULT_PRIMARY_METRIC, Usage, WorkflowRegistry, WorkItems
+from schemas.workflows import COST_COLUMNS, DEFAULT_CURRENCY
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet")
 
@@ -128,9 +129,10 @@ WORKFLOWS = SourceSpec(
     model=WorkflowRegistry,
     key=("workflow_id",),
     root_stem="workflows",
-    optional_columns={"data_through": None},
+    # The money columns (issue 14) are optional, so registries written before them still load.
+    optional_columns={"data_through": None, "currency": DEFAULT_CURRENCY, **dict.fromkeys(COST_COLUMNS)},
     lowercase=("stage", "risk_tier", "primary_metric"),
-    blank_defaults={"primary_metric": DEFAULT_PRIMARY_METRIC},
+    blank_defaults={"primary_metric": DEFAULT_PRIMARY_METRIC, "currency": DEFAULT_CURRENCY},
 )
 
 WORK_ITEMS = SourceSpec(
