@@ -1,1 +1,1 @@
-"""Sections a page can include: each module has a `render(...)` function."""
+"""Sections a page embeds: self-contained blocks with their own data access and figures."""
