@@ -52,8 +52,6 @@ class MetricsConfig:
     decisions: tuple[Decision, ...] = ()
     value_decisions: tuple[str, ...] = ()
     """The decisions that count as value (shows_value, the quadrant, the portfolio's totals)."""
-    value: dict[str, Any] = field(default_factory=dict)
-    """Value in business terms: the registry's optional cost-rate column per metric, the tool cost column."""
 
     def min_meaningful_pct(self, metric: str) -> float:
         """The smallest change (in %, positive) that earns improved/worsened for `metric`."""
@@ -90,5 +88,4 @@ def load_config(path: Path = DEFINITIONS_FILE) -> MetricsConfig:
         readiness_items=tuple(raw.get("readiness_items", ())),
         decisions=decisions,
         value_decisions=value_decisions,
-        value=dict(raw.get("value", {"cost_rates": {}, "tool_cost_column": "tool_cost_per_month"})),
     )
