@@ -293,7 +293,8 @@ def skewed_warehouse(tmp_path_factory) -> Path:
 
 
 def _skewed_saving(path: Path, metric: str) -> dict:
-    return _rows(path, "select * from marts.monthly_savings where workflow_id = 'wf_skewed' and metric = ?", [metric])[0]
+    sql = "select * from marts.monthly_savings where workflow_id = 'wf_skewed' and metric = ?"
+    return _rows(path, sql, [metric])[0]
 
 
 def test_cycle_time_value_is_the_capped_mean_of_closed_items_hours_not_the_median(skewed_warehouse):
@@ -306,7 +307,8 @@ def test_cycle_time_value_is_the_capped_mean_of_closed_items_hours_not_the_media
     saving = _skewed_saving(skewed_warehouse, "cycle_time_hours")
     median = _rows(
         skewed_warehouse,
-        "select baseline_value, verdict from marts.value_metrics where workflow_id = 'wf_skewed' and metric = 'cycle_time_hours'",
+        "select baseline_value, verdict from marts.value_metrics "
+        "where workflow_id = 'wf_skewed' and metric = 'cycle_time_hours'",
     )[0]
     assert (saving["baseline_per_item"], saving["post_per_item"]) == pytest.approx((base, post))
     # The verdict is the median's; the value is the mean's, which a long tail pulls far above it.
@@ -332,10 +334,15 @@ def test_a_blank_measure_stays_out_of_the_per_item_value_but_not_out_of_the_volu
 def test_a_blank_rate_gives_units_only_and_leaves_that_metric_out_of_the_money_total(skewed_warehouse):
     errors = _skewed_saving(skewed_warehouse, "error_rate")
     assert errors["units_saved_per_month"] is not None and errors["currency"] == "EUR"
-    assert (errors["rate"], errors["money_saved_per_month"], errors["money_saved_low"], errors["money_saved_high"]) == (None,) * 4
+    money = ("rate", "money_saved_per_month", "money_saved_low", "money_saved_high")
+    assert [errors[c] for c in money] == [None] * 4
     assert errors["counts_in_money_total"] is False and errors["note"] == "no rate in the registry: units only"
-    priced = _rows(skewed_warehouse, "select * from marts.monthly_savings where workflow_id = 'wf_skewed' and counts_in_money_total")
-    assert sorted(r["metric"] for r in priced) == ["cycle_time_hours", "external_spend_per_item", "rework_rate", "touchpoints_per_item"]
+    priced = _rows(
+        skewed_warehouse, "select * from marts.monthly_savings where workflow_id = 'wf_skewed' and counts_in_money_total"
+    )
+    assert sorted(r["metric"] for r in priced) == [
+        "cycle_time_hours", "external_spend_per_item", "rework_rate", "touchpoints_per_item"
+    ]
     value = _rows(skewed_warehouse, "select * from marts.workflow_value where workflow_id = 'wf_skewed'")[0]
     assert value["metrics_in_money"] == 4 and value["metrics_not_in_money"] == "error_rate"
     assert value["money_saved_per_month"] == sum(r["money_saved_per_month"] for r in priced)
@@ -346,7 +353,8 @@ def test_a_blank_rate_gives_units_only_and_leaves_that_metric_out_of_the_money_t
 def test_an_unknown_adoption_win_is_never_added_up_as_value(skewed_warehouse):
     from pipelines.metrics import rules
 
-    card = _rows(skewed_warehouse, "select decision, shows_value from marts.workflow_scorecard where workflow_id = 'wf_skewed'")[0]
+    sql = "select decision, shows_value from marts.workflow_scorecard where workflow_id = 'wf_skewed'"
+    card = _rows(skewed_warehouse, sql)[0]
     assert card == {"decision": "unknown_adoption", "shows_value": False}  # improved, but no usage rows at all
     value = _rows(skewed_warehouse, "select * from marts.workflow_value where workflow_id = 'wf_skewed'")[0]
     assert value["is_value_decision"] is False and value["net_value_per_month"] is not None
