@@ -2,7 +2,10 @@
 
 import streamlit as st
 
+from dashboards import ui
+
 st.set_page_config(page_title="opvalue", page_icon=":material/insights:", layout="wide")
+ui.require_login()  # when `[auth]` is configured in .streamlit/secrets.toml, every page needs a login
 st.navigation(
     [
         st.Page("app_pages/portfolio.py", title="Portfolio", icon=":material/grid_view:", url_path="portfolio", default=True),

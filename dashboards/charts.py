@@ -197,7 +197,7 @@ def adoption_value_matrix(scorecard: pl.DataFrame, threshold: float, metric_labe
                         (r["adoption_rate"] - x_range[0]) / (x_range[1] - x_range[0]) * plot_width,
                         (r["primary_change_pct"] - y_range[1]) / (y_range[0] - y_range[1]) * plot_height,
                         max(3.0, 16.0 * math.sqrt(max(r["items_measured"] or 0, 1) / max_items)),
-                        r["name"],
+                        r["name"] or "",
                     )
                     for r in rows
                 ],
@@ -220,7 +220,7 @@ def adoption_value_matrix(scorecard: pl.DataFrame, threshold: float, metric_labe
                 mode="markers+text",
                 name=text.VERDICT_LABELS[verdict],
                 showlegend=True,
-                text=[r["name"] for r in group],
+                text=[text.plain(r["name"]) for r in group],
                 textposition=[positions[r["workflow_id"]] for r in group],
                 textfont=dict(size=11, color="#4a4a4a"),
                 marker=dict(
@@ -240,9 +240,9 @@ def adoption_value_matrix(scorecard: pl.DataFrame, threshold: float, metric_labe
                 ),
                 customdata=[
                     [
-                        r["business_owner"] or "no owner",
+                        text.plain(r["business_owner"] or "no owner"),
                         text.label(text.STAGE_LABELS, r["stage"]),
-                        metric_labels.get(r["primary_metric"], r["primary_metric"]),
+                        text.plain(metric_labels.get(r["primary_metric"], r["primary_metric"])),
                         text.change_with_ci(r["primary_change_pct"], r["primary_ci_low_pct"], r["primary_ci_high_pct"]),
                         text.share(r["adoption_rate"]),
                         f"{r['items_measured'] or 0:,}",
@@ -569,7 +569,10 @@ def effect_views(views: pl.DataFrame, metric_label: str) -> go.Figure:
     if not rows:
         return empty(title, "No estimate for this metric yet.")
     rows.reverse()
-    names = [f"{text.label(text.VIEW_LABELS, r['view'])}<br><span style='font-size:11px;color:#6b6b6b'>{r['label'] or ''}</span>" for r in rows]
+    names = [
+        f"{text.label(text.VIEW_LABELS, r['view'])}<br><span style='font-size:11px;color:#6b6b6b'>{text.plain(r['label'] or '')}</span>"
+        for r in rows
+    ]
     colours = []
     for r in rows:
         low, high = r["ci_low_pct"], r["ci_high_pct"]
@@ -628,7 +631,7 @@ def readiness_matrix(readiness: pl.DataFrame) -> go.Figure:
     if readiness.is_empty():
         return empty(title, "No workflow matches the filters.")
     rows = list(reversed(readiness.to_dicts()))
-    names = [f"{r['name']} · {text.label(text.STAGE_LABELS, r['stage'])}" for r in rows]
+    names = [f"{text.plain(r['name'])} · {text.label(text.STAGE_LABELS, r['stage'])}" for r in rows]
     items = list(READINESS_ITEMS)
     z = [[1 if r[item] else 0 for item in items] for r in rows]
     marks = [["✓" if r[item] else "missing" for item in items] for r in rows]
@@ -666,7 +669,7 @@ def rows_by_source(counts: pl.DataFrame) -> go.Figure:
     title = "What became of the rows read, per source"
     if counts.is_empty():
         return empty(title, "No input file has been read yet.")
-    sources = counts["source"].to_list()
+    sources = [text.plain(source) for source in counts["source"].to_list()]
     read = counts["rows_read"].to_list()
     fig = go.Figure()
     for column, name in OUTCOME_LABELS.items():
@@ -709,8 +712,8 @@ def quarantine_over_time(run_counts: pl.DataFrame) -> go.Figure:
         fig.add_trace(
             go.Scatter(
                 x=part["started_at"].to_list(), y=[(q / r) if r else 0 for q, r in zip(quarantined, read)],
-                mode="lines+markers", name=source, customdata=list(zip(quarantined, read, part["rows_staged"].to_list())),
-                hovertemplate=source + ", run at %{x|%d %b %H:%M}: %{customdata[0]:,} of %{customdata[1]:,} rows quarantined, %{customdata[2]:,} staged<extra></extra>",
+                mode="lines+markers", name=text.plain(source), customdata=list(zip(quarantined, read, part["rows_staged"].to_list())),
+                hovertemplate=text.plain(source) + ", run at %{x|%d %b %H:%M}: %{customdata[0]:,} of %{customdata[1]:,} rows quarantined, %{customdata[2]:,} staged<extra></extra>",
             )
         )
     fig.update_xaxes(title="pipeline run started (UTC)", tickformat="%d %b %H:%M")
@@ -730,15 +733,15 @@ def rejection_reasons(reasons: pl.DataFrame) -> go.Figure:
     if reasons.is_empty():
         return empty(title, "No row was quarantined.")
     totals = reasons.group_by("rule").agg(pl.col("rows").sum()).sort(["rows", "rule"], descending=[False, True])
-    order = totals["rule"].to_list()
+    order = [text.plain(rule) for rule in totals["rule"].to_list()]
     fig = go.Figure()
     for source in sorted(set(reasons["source"].to_list())):
         part = reasons.filter(pl.col("source") == source)
         fig.add_trace(
             go.Bar(
-                y=part["rule"].to_list(), x=part["rows"].to_list(), orientation="h", name=source,
-                customdata=part["typical_reason"].to_list(),
-                hovertemplate="%{y} (" + source + "): %{x:,} rows<br>e.g. %{customdata}<extra></extra>",
+                y=[text.plain(rule) for rule in part["rule"].to_list()], x=part["rows"].to_list(), orientation="h",
+                name=text.plain(source), customdata=[text.plain(reason) for reason in part["typical_reason"].to_list()],
+                hovertemplate="%{y} (" + text.plain(source) + "): %{x:,} rows<br>e.g. %{customdata}<extra></extra>",
             )
         )
     fig.update_layout(barmode="stack")

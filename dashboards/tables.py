@@ -13,6 +13,20 @@ import polars as pl
 from dashboards import text
 
 MISSING = "missing"
+FORMULA_START = r"^[=+\-@\t\r]"
+"""A spreadsheet reads a cell starting with one of these as a formula (OWASP, CSV injection)."""
+
+
+def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` for a CSV download: text columns neutralised against formula injection, numbers left as numbers."""
+    text_columns = [name for name, dtype in frame.schema.items() if dtype in (pl.String, pl.Categorical, pl.Enum)]
+    return frame.with_columns(
+        pl.when(pl.col(name).cast(pl.String).str.contains(FORMULA_START))
+        .then(pl.lit("'") + pl.col(name).cast(pl.String))
+        .otherwise(pl.col(name).cast(pl.String))
+        .alias(name)
+        for name in text_columns
+    )
 
 
 def scorecard_table(scorecard: pl.DataFrame, metric_labels: Mapping[str, str]) -> pl.DataFrame:
@@ -30,7 +44,7 @@ def scorecard_table(scorecard: pl.DataFrame, metric_labels: Mapping[str, str]) -
             ],
             "Verdict": [text.label(text.VERDICT_LABELS, r["primary_verdict"]) for r in rows],
             "Quadrant": [text.label(text.QUADRANT_LABELS, r["quadrant"]) for r in rows],
-            "Details": [f"workflow?workflow={r['workflow_id']}" for r in rows],
+            "Details": [text.detail_link(r["workflow_id"]) for r in rows],
         },
         schema={
             "Workflow": pl.String, "Team": pl.String, "Stage": pl.String, "Adoption rate": pl.Float64,

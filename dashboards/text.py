@@ -5,10 +5,13 @@ Pure functions of their arguments, so the sentences a leader reads can be tested
 
 from __future__ import annotations
 
+import html
 import math
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 VERDICT_LABELS = {
     "improved": "Improved",
@@ -50,6 +53,54 @@ UNIT_AXIS = {
     "count": "per item",
     "money": "currency units per item",
 }
+
+
+# -- values from input data or the URL are text, never markup ----------------------------------
+#
+# Streamlit renders markdown (links, images, `:red[...]` directives, `:material/...:` icons,
+# `$...$` maths) in st.markdown, st.caption, st.info/warning/..., headers and metric labels;
+# Plotly renders a subset of HTML (`<a href>`, `<b>`, `<br>`, `<span style>`) in titles, tick
+# labels, trace text, hover text and annotations. A workflow name, team, owner, reason or URL
+# parameter goes through `md()` before it reaches the first and `plain()` before the second.
+# Dataframe cells are drawn as text on a canvas and need neither (links: `detail_link()`).
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&=^\"'])")
+_LINE_BREAKS = re.compile(r"[\r\n\t\v\f\u2028\u2029]+")
+_AUTOLINK_STARTS = re.compile(r"(?i)(://|www\.|@)")
+"""Where GitHub-flavoured markdown starts a bare link (`https://…`, `www.…`, `a@b.c`): it finds
+them in the text after escapes are resolved, so escaping cannot stop it; an invisible word
+joiner (U+2060) after the first character breaks the pattern and leaves the text as it reads."""
+WORD_JOINER = "\u2060"
+
+
+def md(value: Any) -> str:
+    """`value` as literal text inside Streamlit markdown: every markdown-active character escaped.
+
+    Backslash escapes are CommonMark's way to say "this character is text"; line breaks become
+    spaces so a value cannot open a new block (a heading, a list, a code fence); bare URLs and
+    e-mail addresses get a word joiner so they are not turned into links.
+    """
+    if is_missing(value):
+        return "—"
+    flat = _LINE_BREAKS.sub(" ", str(value))
+    unlinked = _AUTOLINK_STARTS.sub(lambda m: m.group(1)[0] + WORD_JOINER + m.group(1)[1:], flat)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", unlinked)
+
+
+def plain(value: Any) -> str:
+    """`value` as literal text in a Plotly string (title, tick label, trace text, hover text, annotation).
+
+    Plotly turns `<a href>`, `<b>`, `<br>` and friends into SVG markup and decodes entities, so
+    `<`, `>` and `&` are written as entities and show as themselves.
+    """
+    if is_missing(value):
+        return "—"
+    return html.escape(str(value), quote=False)
+
+
+def detail_link(workflow_id: Any) -> str:
+    """The relative link to a workflow's page, its id URL-encoded: `workflow?workflow=wf%20a`."""
+    return "workflow?" + urlencode({"workflow": str(workflow_id)})
 
 
 def is_missing(value: Any) -> bool:
@@ -228,14 +279,14 @@ def run_summary(run: Mapping[str, Any], now: datetime) -> str:
     """One line on a pipeline run: "success: finished 23 Nov 2026 09:29 UTC (2 h ago), took 4 s"."""
     ended = run.get("ended_at")
     started = run.get("started_at")
-    parts = [f"**{run.get('status', 'unknown')}**"]
+    parts = [f"**{md(run.get('status', 'unknown'))}**"]
     if ended is not None:
         parts.append(f"finished {when(ended)} ({age((now - ended).total_seconds() / 3600)} ago)")
         if started is not None:
             parts.append(f"took {(ended - started).total_seconds():.0f} s")
     line = ", ".join(parts)
     if run.get("message"):
-        line += f". {run['message']}"
+        line += f". {md(run['message'])}"
     return line
 
 

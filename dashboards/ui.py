@@ -22,6 +22,34 @@ class Filters(NamedTuple):
     stages: tuple[str, ...]
 
 
+def login_configured() -> bool:
+    """Whether `.streamlit/secrets.toml` has an `[auth]` section (Streamlit's built-in OIDC login)."""
+    try:
+        return "auth" in st.secrets
+    except FileNotFoundError:  # no secrets file at all: no login
+        return False
+
+
+def require_login() -> None:
+    """When login is configured, stop every page for a visitor who has not logged in.
+
+    Called by `app.py` before `st.navigation(...).run()`, so no page can be reached around it.
+    Without an `[auth]` section there is no login (the default: the dashboard binds to
+    127.0.0.1 and is reached only from this machine).
+    """
+    if not login_configured():
+        return
+    if not st.user.get("is_logged_in"):  # absent until the auth section is read: not logged in
+        st.title("opvalue")
+        st.markdown("Log in to see the dashboard.")
+        st.button("Log in", on_click=st.login, type="primary", icon=":material/login:")
+        st.stop()
+    with st.container(horizontal=True, horizontal_alignment="right"):
+        who = st.user.get("email") or st.user.get("name") or "signed in"
+        st.caption(f"Logged in as {text.md(who)}")
+        st.button("Log out", on_click=st.logout, type="tertiary", icon=":material/logout:")
+
+
 def header(title: str, question: str) -> None:
     """The page title and the one question the page answers."""
     st.title(title)

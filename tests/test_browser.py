@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +41,8 @@ README_HEIGHT = 1130
 """The README shows the top of the portfolio: title, filters, tiles and the adoption × value chart."""
 
 pytestmark = pytest.mark.browser
+
+from tests.test_dashboard import hostile_warehouse  # noqa: E402,F401  (fixture)
 
 
 def free_port() -> int:
@@ -174,5 +177,59 @@ def test_every_page_renders_in_headless_chromium(sample_warehouse):
                 if name == "workflow_detail":
                     # The picker keeps the workflow in the URL, so the link can be shared.
                     assert f"workflow={workflow_id}" in page.url
+        finally:
+            browser.close()
+
+
+# -- hostile input is not live ----------------------------------------------------------------
+
+LIVE_MARKUP_JS = """host => {
+    const xlink = 'http://www.w3.org/1999/xlink';
+    const found = [];
+    for (const el of document.querySelectorAll('*')) {
+        for (const value of [el.getAttribute('href'), el.getAttribute('src'), el.getAttributeNS(xlink, 'href')]) {
+            if (value && value.includes(host)) found.push(el.tagName + ' ' + value);
+        }
+    }
+    return found;
+}"""
+"""Every element whose href, src or xlink:href (Plotly's SVG links) points at `host`."""
+
+
+def test_markup_in_a_workflow_name_and_in_the_url_is_not_live(hostile_warehouse):
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed: `make browser` (part of `make test`) installs Debian's chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.test_dashboard import EVIL, HOSTILE_ID
+
+    requests: list[str] = []
+    with dashboard_server(hostile_warehouse) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            # Record every request to the hostile host, and never let one through.
+            def to_evil(url: str) -> bool:
+                return (urllib.parse.urlsplit(url).hostname or "").endswith(EVIL)
+
+            page.route(to_evil, lambda route: (requests.append(route.request.url), route.abort()))
+            page.on("request", lambda request: to_evil(request.url) and requests.append(request.url))
+            hostile_url = "[click](https://evil.example/url-link) ![p](https://evil.example/url-image.png)"
+            visits = [
+                ("portfolio", "", ["Scorecard"], 2),
+                ("workflow_detail", f"workflow?workflow={HOSTILE_ID}", ["Adoption over time"], 2),
+                ("readiness", "readiness", ["Governance by workflow"], 1),
+                ("workflow_url", "workflow?" + urllib.parse.urlencode({"workflow": hostile_url}), ["Adoption over time"], 2),
+            ]
+            for name, path, texts, charts in visits:
+                open_page(page, f"{base}/{path}", texts, charts)
+                assert_no_exception(page, name)
+                live = page.evaluate(LIVE_MARKUP_JS, EVIL)
+                assert live == [], f"{name}: live links or images to {EVIL}: {live}"
+                if name != "workflow_url":
+                    # The name is shown, as its literal characters.
+                    expect(page.get_by_text("[click me](https:", exact=False).first).to_be_attached()
+                # Hovering the portfolio bubbles would show the name again: as text, checked by the DOM scan.
+            assert requests == [], f"the browser fetched {requests}"
         finally:
             browser.close()

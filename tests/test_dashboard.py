@@ -395,7 +395,9 @@ def test_workflow_detail_picker_puts_the_choice_in_the_url(sample, sample_wareho
 
 def test_workflow_detail_unknown_workflow_falls_back_with_a_warning(sample):
     at = run_page("workflow_detail", {"workflow": "no_such_workflow"})
-    assert any("no_such_workflow" in w.value for w in at.warning)
+    from dashboards import text
+
+    assert any(text.md("no_such_workflow") in w.value for w in at.warning)
     assert at.query_params["workflow"] == at.selectbox[0].value
 
 
@@ -446,6 +448,8 @@ def test_workflow_detail_trend_marks_the_deployment_and_reads_the_weekly_mart(us
 
 
 def test_workflow_detail_shows_three_views_and_method_checks_when_present(use_warehouse, full_warehouse):
+    from dashboards.text import md  # pipeline sentences are shown as text, like every value from the data
+
     use_warehouse(full_warehouse)
     row = deployed_primary(full_warehouse).row(0, named=True)
     at = run_page("workflow_detail", {"workflow": row["workflow_id"]})
@@ -454,7 +458,7 @@ def test_workflow_detail_shows_three_views_and_method_checks_when_present(use_wa
         full_warehouse, "select * from marts.effect_views where workflow_id = ? and metric = ?", [row["workflow_id"], row["metric"]]
     )
     for view in views.to_dicts():
-        assert view["label"] in page
+        assert md(view["label"]) in page
     for title in ("Before / after", "Assisted vs unassisted", "Difference-in-differences"):
         assert f"**{title}**" in page
     checks = query(
@@ -462,7 +466,7 @@ def test_workflow_detail_shows_three_views_and_method_checks_when_present(use_wa
     )
     assert checks.height > 0
     for check in checks.to_dicts():
-        assert check["detail"] in page
+        assert md(check["detail"]) in page
     assert ":orange-badge[" in page or ":green-badge[" in page
     assert "will appear here once the pipeline writes" not in page
 
@@ -604,3 +608,143 @@ def test_a_newly_published_build_is_read_without_a_restart(use_warehouse, sample
     assert not at.exception
     names = set(at.dataframe[0].value["Workflow"])
     assert "Renamed in the new build" in names and first[1] not in names
+
+
+# -- hostile input: values from the data and the URL are text ----------------------------------
+
+EVIL = "evil.example"
+HOSTILE_NAME = (
+    '=HYPERLINK("https://evil.example/csv","open") [click me](https://evil.example/md-link) '
+    "![pixel](https://evil.example/md-image.png) <a href=\"https://evil.example/html-link\">html link</a> "
+    '<img src="https://evil.example/html-image.png"> https://evil.example/bare :red[red] $x^2$'
+)
+"""A workflow name carrying a spreadsheet formula, markdown and HTML links and images, a bare URL,
+a Streamlit colour directive and LaTeX: each must reach the reader as the literal characters."""
+HOSTILE_ID = "invoice_match"
+
+
+def build_with_cli(input_dir: Path, warehouse: Path) -> Path:
+    """Build a warehouse the way an operator does: `python -m pipelines.cli build` in a subprocess."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ, "PYTHONPATH": str(root), "OPVALUE_INPUT_DIR": str(input_dir),
+        "OPVALUE_WAREHOUSE": str(warehouse), "DAGSTER_HOME": str(warehouse.parent / "dagster_home"),
+    }
+    (warehouse.parent / "dagster_home").mkdir(exist_ok=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "build"], cwd=root, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return warehouse
+
+
+@pytest.fixture(scope="session")
+def hostile_warehouse(tmp_path_factory) -> Path:
+    """The sample with one deployed workflow (adopted without value, so listed in text too) renamed to `HOSTILE_NAME`."""
+    import csv
+
+    root = tmp_path_factory.mktemp("hostile")
+    inputs = root / "inputs"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "data" / "sample", inputs)
+    with open(inputs / "workflows.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        if row["workflow_id"] == HOSTILE_ID:
+            row["name"] = HOSTILE_NAME
+    with open(inputs / "workflows.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return build_with_cli(inputs, root / "opvalue.duckdb")
+
+
+def assert_no_live_markup(strings: list[str]) -> None:
+    """Rendered as markdown (CommonMark, as Streamlit's renderer), no string yields a link or an image."""
+    from markdown_it import MarkdownIt
+
+    renderer = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    for s in strings:
+        rendered = renderer.render(s)
+        assert "<a " not in rendered and "<img" not in rendered, rendered
+
+
+def assert_literal_markdown(strings: list[str], value: str) -> None:
+    """`value` appears in the markdown strings only escaped, and nothing in them renders as a link or image."""
+    from dashboards import text
+
+    assert any(text.md(value) in s for s in strings), f"the escaped value is in none of {len(strings)} strings"
+    assert not any(value in s for s in strings), "the value appears unescaped"
+    assert_no_live_markup(strings)
+
+
+def test_hostile_workflow_name_is_text_on_every_page(use_warehouse, hostile_warehouse, monkeypatch):
+    from dashboards import text
+
+    use_warehouse(hostile_warehouse)
+    downloads = []
+    original = st.download_button
+
+    def recording_download_button(label, data, *args, **kwargs):
+        downloads.append(data)
+        return original(label, data, *args, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", recording_download_button)
+    portfolio = run_page("portfolio")
+    markdown = [str(e.value) for kind in ("markdown", "caption") for e in getattr(portfolio, kind)]
+    assert_literal_markdown(markdown, HOSTILE_NAME)
+    for figure in figures(portfolio):
+        for trace in figure["data"]:
+            for value in trace.get("text") or []:
+                assert "<a" not in str(value) and "<img" not in str(value)
+    matrix = figure_titled(portfolio, "Adoption × value: which workflows create value, and which are only used?")
+    assert text.plain(HOSTILE_NAME) in [name for trace in matrix["data"] for name in trace.get("text", [])]
+    # The CSV download: the formula is neutralised, numbers stay numbers.
+    csv = pl.read_csv(io.StringIO(downloads[0]))
+    assert csv.filter(pl.col("workflow_id") == HOSTILE_ID)["name"].item() == "'" + HOSTILE_NAME
+    assert csv.schema["eligible_users"].is_numeric()
+    # The scorecard's link is URL-encoded; the name is a plain cell.
+    table = portfolio.dataframe[0].value
+    assert HOSTILE_NAME in table["Workflow"].to_list()
+
+    detail = run_page("workflow_detail", {"workflow": HOSTILE_ID})
+    assert_literal_markdown([str(e.value) for e in detail.header], HOSTILE_NAME)
+
+    readiness = run_page("readiness")
+    matrix = figure_titled(readiness, "Readiness: what each workflow has in place")
+    names = [name for trace in matrix["data"] for name in trace["y"]]
+    assert any(name.startswith(text.plain(HOSTILE_NAME)) for name in names)
+    assert not any("<a " in name or "<img" in name for name in names)
+
+
+def test_hostile_workflow_parameter_in_the_url_is_not_rendered(sample):
+    hostile = "[click](https://evil.example/url-link) ![p](https://evil.example/url-image.png)"
+    at = run_page("workflow_detail", {"workflow": hostile})
+    strings = [str(e.value) for kind in ("markdown", "caption", "warning", "header") for e in getattr(at, kind)]
+    assert not any(hostile in s for s in strings)
+    assert_no_live_markup(strings)
+
+
+def test_every_page_asks_for_a_login_when_auth_is_configured(sample):
+    for page in PAGES.values():
+        at = AppTest.from_file(str(APP), default_timeout=120)
+        at.secrets["auth"] = {
+            "redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+            "client_id": "id", "client_secret": "secret",
+            "server_metadata_url": "https://login.example/.well-known/openid-configuration",
+        }
+        at.run()
+        if page != PAGES["portfolio"]:
+            at.switch_page(page)
+            at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert [b.label for b in at.button] == ["Log in"]
+        assert not at.metric and not at.dataframe and not figures(at), page
+
+
+def test_without_auth_settings_there_is_no_login(sample):
+    at = run_page("portfolio")
+    assert "Log in" not in [b.label for b in at.button]
+    assert at.metric

@@ -227,3 +227,98 @@ def test_every_builder_titles_its_figure_and_says_how_to_read_it():
     placeholder = charts.weekly_trend(pl.DataFrame(schema={"week_start_on": pl.Date, "value": pl.Float64, "n": pl.Int64}),
                                       "Cycle time", "hours", None)
     assert charts.is_empty(placeholder) and charts.caption(placeholder) == "No weekly cycle time values to show."
+
+
+# -- values from the data and the URL are text ------------------------------------------------
+
+HOSTILE = [
+    "[click](https://evil.example/a)",
+    "![pixel](https://evil.example/p.png)",
+    '<a href="https://evil.example/h">x</a> <img src=https://evil.example/i.png>',
+    "https://evil.example/bare and www.evil.example and someone@evil.example",
+    ":red[red] :material/home: $x^2$ **bold** _it_ `code` ~~gone~~",
+    "# heading\n- list\n1. item\n> quote\n```\nfence",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_md_leaves_no_live_markdown_and_reads_as_the_value(value):
+    from markdown_it import MarkdownIt
+
+    escaped = text.md(value)
+    rendered = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(escaped)
+    for tag in ("<a ", "<img", "<strong", "<em", "<code", "<h1", "<ul", "<ol", "<blockquote", "<pre", "<s>", "<del"):
+        assert tag not in rendered, (tag, rendered)
+    # Unescaped and without the invisible word joiners, the reader sees the value (line breaks as spaces).
+    import re
+
+    shown = re.sub(r"\\(.)", r"\1", escaped).replace(text.WORD_JOINER, "")
+    assert shown == re.sub(r"[\r\n]+", " ", value)
+    # No bare URL or address survives for GitHub-flavoured autolinking.
+    for start in ("://", "www.", "@e"):
+        assert start not in escaped.replace("\\", "")
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_plain_leaves_no_html_for_plotly(value):
+    import html
+
+    escaped = text.plain(value)
+    assert "<" not in escaped and ">" not in escaped
+    assert html.unescape(escaped) == value
+
+
+def test_missing_values_read_as_a_dash():
+    assert text.md(None) == "—" and text.plain(float("nan")) == "—"
+
+
+@pytest.mark.parametrize("workflow_id", ["claims_triage", "a b&c=d", "x/../../y?z#w", "é"])
+def test_detail_link_url_encodes_the_id(workflow_id):
+    from urllib.parse import parse_qs, urlsplit
+
+    link = text.detail_link(workflow_id)
+    parts = urlsplit(link)
+    assert parts.path == "workflow" and parts.fragment == ""
+    assert parse_qs(parts.query) == {"workflow": [workflow_id]}
+
+
+def test_csv_safe_neutralises_formulas_and_keeps_numbers():
+    frame = pl.DataFrame(
+        {
+            "name": ['=HYPERLINK("https://evil.example","x")', "+1", "-2", "@SUM(A1)", "\tx", "\rx", "plain", None],
+            "n": [1, -2, 3, 4, 5, 6, 7, 8],
+            "rate": [0.5, -0.1, None, 1.0, 0.0, 0.2, 0.3, 0.4],
+        }
+    )
+    safe = tables.csv_safe(frame)
+    assert safe["name"].to_list() == [
+        '\'=HYPERLINK("https://evil.example","x")', "'+1", "'-2", "'@SUM(A1)", "'\tx", "'\rx", "plain", None,
+    ]
+    assert safe["n"].to_list() == frame["n"].to_list() and safe.schema["n"] == pl.Int64
+    assert safe.schema["rate"] == pl.Float64
+    reread = pl.read_csv(safe.write_csv().encode())
+    assert reread.schema["n"].is_numeric() and reread["n"].to_list() == frame["n"].to_list()
+
+
+def test_make_dashboard_binds_to_loopback_unless_host_is_set(monkeypatch):
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+
+    def launch(**env) -> str:
+        done = subprocess.run(
+            ["make", "-n", "dashboard"], cwd=root, env={**os.environ, **env}, capture_output=True, text=True, check=True
+        )
+        [line] = [line for line in done.stdout.splitlines() if "streamlit run" in line]
+        return line
+
+    monkeypatch.delenv("HOST", raising=False)
+    assert "--server.address 127.0.0.1" in launch()
+    assert "--server.address 0.0.0.0" in launch(HOST="0.0.0.0")
+    # `streamlit run` without make reads the same default from the project's config.
+    import tomllib
+
+    config = tomllib.loads((root / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "127.0.0.1"

@@ -36,7 +36,7 @@ st.dataframe(tables.freshness_table(freshness, now), hide_index=True)
 if from_ops:
     stale = freshness.filter(pl.col("is_stale"))["source"].to_list()
     if stale:
-        st.warning(f"Stale: {', '.join(stale)}. Numbers that depend on these sources may be out of date.")
+        st.warning(f"Stale: {', '.join(text.md(source) for source in stale)}. Numbers that depend on these sources may be out of date.")
     st.caption(
         "Newest record: latest opened or closed item, latest usage day, and for the registry when its file last "
         "changed. A source is stale when its newest record is older than its limit."

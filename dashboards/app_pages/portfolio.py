@@ -56,7 +56,7 @@ off_chart = scorecard.filter(pl.col("adoption_rate").is_null() | pl.col("primary
 if not off_chart.is_empty():
     st.caption(
         "Not on the chart (no change or no adoption rate to plot): "
-        + ", ".join(f"{row['name']} ({text.label(text.QUADRANT_LABELS, row['quadrant']).lower()})" for row in off_chart.to_dicts())
+        + ", ".join(f"{text.md(row['name'])} ({text.label(text.QUADRANT_LABELS, row['quadrant']).lower()})" for row in off_chart.to_dicts())
         + "."
     )
 
@@ -71,7 +71,7 @@ with attention:
     )
     for row in scorecard.filter(pl.col("quadrant") == "adoption_without_value").to_dicts():
         st.markdown(
-            f"- **{row['name']}** ({row['team'] or 'no team'}): {text.share(row['adoption_rate'])} adoption; "
+            f"- **{text.md(row['name'])}** ({text.md(row['team'] or 'no team')}): {text.share(row['adoption_rate'])} adoption; "
             f"{labels.get(row['primary_metric'], row['primary_metric']).lower()} "
             f"{text.change_with_ci(row['primary_change_pct'], row['primary_ci_low_pct'], row['primary_ci_high_pct'])}, "
             f"{text.label(text.VERDICT_LABELS, row['primary_verdict']).lower()}"
@@ -84,7 +84,7 @@ with attention:
         st.caption("The primary metric improved while the error or rework rate got worse: flag it, do not celebrate it yet.")
         for row in flags.to_dicts():
             st.markdown(
-                f"- **{row['name']}**: {labels.get(row['primary_metric'], row['primary_metric']).lower()} "
+                f"- **{text.md(row['name'])}**: {labels.get(row['primary_metric'], row['primary_metric']).lower()} "
                 f"{text.pct(row['primary_change_pct'])}, but {labels[row['guardrail_metric']].lower()} "
                 f"{text.change_with_ci(row['guardrail_change_pct'], row['guardrail_ci_low_pct'], row['guardrail_ci_high_pct'])}"
             )
@@ -105,7 +105,7 @@ st.dataframe(
 )
 st.download_button(
     "Download the scorecard (CSV)",
-    scorecard.write_csv(),
+    tables.csv_safe(scorecard).write_csv(),
     file_name="opvalue_scorecard.csv",
     mime="text/csv",
     icon=":material/download:",

@@ -23,7 +23,7 @@ workflow_id = st.selectbox(
 )
 st.query_params["workflow"] = workflow_id
 if requested and requested not in ids:
-    st.warning(f"There is no workflow `{requested}` in the registry; showing {names[workflow_id]} instead.")
+    st.warning(f"There is no workflow {text.md(requested)} in the registry; showing {text.md(names[workflow_id])} instead.")
 
 labels = {metric: data.metric_label(metric) for metric in data.METRICS}
 card = data.scorecard(db).filter(pl.col("workflow_id") == workflow_id).row(0, named=True)
@@ -33,10 +33,10 @@ primary = card["primary_metric"]
 primary_result = by_metric.get(primary)
 present = data.tables(db)
 
-st.header(card["name"])
+st.header(text.md(card["name"]))
 st.caption(
-    f"{card['team'] or 'no team'} · {text.label(text.STAGE_LABELS, card['stage'])} · "
-    f"owner: {card['business_owner'] or 'none'} · primary metric: {labels.get(primary, primary)}"
+    f"{text.md(card['team'] or 'no team')} · {text.label(text.STAGE_LABELS, card['stage'])} · "
+    f"owner: {text.md(card['business_owner'] or 'none')} · primary metric: {labels.get(primary, primary)}"
 )
 with st.container(border=True):
     st.markdown(
@@ -57,7 +57,7 @@ with st.container(border=True):
             f"{text.day(primary_result['deployed_on'] - timedelta(days=1))} ({primary_result['n_baseline']:,} items) against "
             f"{text.day(primary_result['post_start_on'])} – {text.day(primary_result['post_end_on'])} "
             f"({primary_result['n_post']:,} items). Method: {primary_result['method']}."
-            + (f" Note: {primary_result['note']}." if primary_result.get("note") else "")
+            + (f" Note: {text.md(primary_result['note'])}." if primary_result.get("note") else "")
         )
 
 tiles = st.columns(4)
@@ -147,7 +147,7 @@ for tab, metric in zip(st.tabs([labels[m] + (" (primary)" if m == primary else "
                         st.markdown(f"### {text.pct(row['estimate_pct'])}")
                         st.caption(
                             f"95% CI {text.pct(row['ci_low_pct'])} to {text.pct(row['ci_high_pct'])} · "
-                            f"{row['label']} · n = {row['n_treated'] or 0:,} treated, {row['n_comparison'] or 0:,} comparison"
+                            f"{text.md(row['label'])} · n = {row['n_treated'] or 0:,} treated, {row['n_comparison'] or 0:,} comparison"
                         )
                 ui.chart(charts.effect_views(metric_views, labels[metric]))
                 with st.expander("The three views as a table"):
@@ -162,7 +162,7 @@ for tab, metric in zip(st.tabs([labels[m] + (" (primary)" if m == primary else "
                 colour, icon = {"ok": ("green", "check"), "warn": ("orange", "warning")}.get(row["status"], ("gray", "remove"))
                 st.markdown(
                     f":{colour}-badge[:material/{icon}: {text.label(text.CHECK_LABELS, row['check_name'])}: "
-                    f"{row['status'].replace('_', ' ')}] {row['detail']}"
+                    f"{row['status'].replace('_', ' ')}] {text.md(row['detail'])}"
                 )
 
 st.subheader("Adoption over time")
