@@ -114,6 +114,24 @@ def views_table(views: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def analyst_table(result: Mapping[str, object]) -> pl.DataFrame:
+    """One metric's numbers for analysts: values, CIs, counts, the BH-adjusted p-value and the method."""
+    unit = str(result.get("unit") or "")
+    rows = [
+        ("Before (baseline)", text.metric_value(result.get("baseline_value"), unit),
+         f"{text.metric_value(result.get('baseline_ci_low'), unit)} to {text.metric_value(result.get('baseline_ci_high'), unit)}"),
+        ("After deployment", text.metric_value(result.get("post_value"), unit),
+         f"{text.metric_value(result.get('post_ci_low'), unit)} to {text.metric_value(result.get('post_ci_high'), unit)}"),
+        ("Change %", text.pct(result.get("change_pct")),
+         f"{text.pct(result.get('ci_low_pct'))} to {text.pct(result.get('ci_high_pct'))}"),
+        ("Items before / after", f"{result.get('n_baseline') or 0:,} / {result.get('n_post') or 0:,}", ""),
+        ("Closed items before / after", f"{result.get('n_baseline_closed') or 0:,} / {result.get('n_post_closed') or 0:,}", ""),
+        ("BH-adjusted p", "—" if text.is_missing(result.get("p_adjusted")) else f"{result['p_adjusted']:.3g}", ""),
+        ("Interval method", str(result.get("method") or "—"), ""),
+    ]
+    return pl.DataFrame(rows, schema=["Quantity", "Value", "95% CI"], orient="row")
+
+
 def runs_table(runs: pl.DataFrame) -> pl.DataFrame:
     """Recent pipeline runs with their duration in seconds."""
     return runs.select(

@@ -59,12 +59,13 @@ def existing_tables(warehouse: Path) -> set[str]:
 def run_page(page: str, query_params: dict[str, str] | None = None) -> AppTest:
     """Run the app, switch to `page` and run it; fail on any exception element."""
     at = AppTest.from_file(str(APP), default_timeout=120)
+    if page != "portfolio":
+        at.run()
+        at.switch_page(PAGES[page])
+    # Set after switching: each page drops the address parameters other pages own.
     for key, value in (query_params or {}).items():
         at.query_params[key] = value
     at.run()
-    if page != "portfolio":
-        at.switch_page(PAGES[page])
-        at.run()
     assert not at.exception, [e.message for e in at.exception]
     return at
 
@@ -343,23 +344,39 @@ def test_portfolio_team_filter_narrows_every_part(sample, sample_warehouse):
     at = run_page("portfolio")
     teams = query(sample_warehouse, "select team, count(*) as n from marts.workflow_scorecard where team is not null group by 1 order by 2, 1")
     team, n = teams.row(0)
-    at.multiselect(key="filter_team").set_value([team]).run()
+    at.multiselect(key="team").set_value([team]).run()
     assert not at.exception
     table = at.dataframe[0].value
     assert set(table["Team"]) == {team} and len(table) == n
 
 
-def test_filters_are_kept_when_moving_to_another_page(sample, sample_warehouse):
-    at = run_page("portfolio")
+def test_filters_live_in_the_address_so_a_link_reproduces_the_view(sample, sample_warehouse):
+    # The browser writes a bound widget's value to the address (tests/test_browser.py checks that);
+    # here: the address opened by someone else shows the filtered view.
     stage = "production"
-    at.multiselect(key="filter_stage").set_value([stage]).run()
-    at.switch_page(PAGES["readiness"])
-    at.run()
-    assert not at.exception
-    assert at.multiselect(key="filter_stage").value == [stage]
+    shared = run_page("portfolio", {"stage": "Production"})  # a new session opened on the shared address
+    assert shared.multiselect(key="stage").value == [stage]
     expected = query(sample_warehouse, "select count(*) from staging.workflows where stage = ?", [stage]).item()
-    assert len(at.dataframe[0].value) == expected
-    assert set(at.dataframe[0].value["Stage"]) == {"Production"}
+    assert len(shared.dataframe[0].value) == expected
+    assert set(shared.dataframe[0].value["Stage"]) == {"Production"}
+
+
+def test_a_page_drops_the_address_parameters_of_other_pages(sample, sample_warehouse):
+    workflow_id = deployed_primary(sample_warehouse).row(0, named=True)["workflow_id"]
+    at = run_page("portfolio", {"workflow": workflow_id, "metric": "Error rate"})
+    assert not at.exception
+    assert "workflow" not in at.query_params and "metric" not in at.query_params
+
+
+def test_workflow_detail_opens_the_metric_tab_named_in_the_address(sample, sample_warehouse):
+    row = deployed_primary(sample_warehouse).row(0, named=True)
+    from dashboards import data
+
+    other = next(metric for metric in data.METRICS if metric != row["metric"])
+    at = run_page("workflow_detail", {"workflow": row["workflow_id"], "metric": data.metric_label(other)})
+    assert not at.exception
+    trends = [fig["layout"]["title"]["text"] for fig in figures(at) if fig["layout"]["title"]["text"].endswith(" per week")]
+    assert trends == [f"{data.metric_label(other)} per week"]
 
 
 def test_portfolio_funnel_counts_workflows_per_stage(sample, sample_warehouse):
@@ -398,7 +415,8 @@ def test_workflow_detail_unknown_workflow_falls_back_with_a_warning(sample):
     from dashboards import text
 
     assert any(text.md("no_such_workflow") in w.value for w in at.warning)
-    assert at.query_params["workflow"] == at.selectbox[0].value
+    # The unknown id leaves the address, which now names the workflow shown: none, the default.
+    assert "workflow" not in at.query_params
 
 
 def test_workflow_detail_summary_says_what_changed_honestly(sample, sample_warehouse):
@@ -477,9 +495,12 @@ def test_workflow_detail_notes_missing_views_and_checks(use_warehouse, bare_ware
     at = run_page("workflow_detail", {"workflow": row["workflow_id"]})
     notes = " ".join(info.value for info in at.info)
     assert "`marts.effect_views`" in notes and "`marts.method_checks`" in notes
-    # The weekly trend falls back to staged items and still draws a line per metric.
+    # The weekly trend falls back to staged items; only the open tab (the primary metric) is drawn.
     trends = [fig for fig in figures(at) if fig["layout"]["title"]["text"].endswith(" per week")]
-    assert len(trends) == 5 and all(len(fig["data"][0]["y"]) > 0 for fig in trends)
+    assert len(trends) == 1 and len(trends[0]["data"][0]["y"]) > 0
+    from dashboards import data
+
+    assert trends[0]["layout"]["title"]["text"].startswith(data.metric_label(row["metric"]))
 
 
 # -- readiness ---------------------------------------------------------------------------------

@@ -94,8 +94,8 @@ def test_target_clause(target, met, expected):
 @pytest.mark.parametrize(
     ("verdict", "expected"),
     [
-        ("improved", ("-34.0%", "Improved; 95% CI -38.0% to -30.0%")),
-        ("insufficient_data", ("—", "Not enough data; measured -34.0% on too few items, 95% CI -38.0% to -30.0%")),
+        ("improved", ("-34%", "Improved; 95% CI -38% to -30%")),
+        ("insufficient_data", ("—", "Not enough data; measured -34% on too few items, 95% CI -38% to -30%")),
         (None, ("—", "not deployed")),
     ],
 )
@@ -322,3 +322,59 @@ def test_make_dashboard_binds_to_loopback_unless_host_is_set(monkeypatch):
 
     config = tomllib.loads((root / ".streamlit" / "config.toml").read_text())
     assert config["server"]["address"] == "127.0.0.1"
+
+
+# -- plain language and rounding --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(-24.4, "-24%"), (-99.6, "-99.6%"), (0.3, "+0.3%"), (0.0, "+0%"), (150.2, "+150%"), (None, "—")],
+)
+def test_whole_pct_rounds_tiles_without_misleading(value, expected):
+    assert text.whole_pct(value) == expected
+
+
+def test_a_fall_short_of_100_percent_is_not_called_100():
+    sentence = text.change_sentence("Cycle time", result(change_pct=-99.6, ci_low_pct=-99.9, ci_high_pct=-97.0), 30)
+    assert "fell 99.6%" in sentence and "100%" not in sentence
+
+
+@pytest.mark.parametrize(
+    ("verdict", "p", "expected"),
+    [("improved", 0.001, ", very unlikely to be chance"), ("worsened", 0.03, ", unlikely to be chance"),
+     ("no_clear_change", 0.4, ", could be chance"), ("insufficient_data", 0.001, ""), ("improved", None, "")],
+)
+def test_chance_clause_replaces_p_values_for_leaders(verdict, p, expected):
+    assert text.chance_clause(verdict, p) == expected
+
+
+def test_unknown_codes_read_as_words():
+    assert text.label(text.DECISION_LABELS, "wait_for_data") == "Wait for data"
+    assert text.label(text.VERDICT_LABELS, "no_clear_change") == "No clear change"
+
+
+def test_as_of_line_and_stale_sources_name_the_source_and_its_age():
+    from datetime import datetime
+
+    now = datetime(2026, 11, 30, 12, 0)
+    status = pl.DataFrame(
+        {
+            "source": ["usage", "work_items", "workflows"],
+            "newest_record_at": [datetime(2026, 11, 2), datetime(2016, 11, 2, 18), datetime(2026, 11, 30, 11)],
+            "limit_hours": [48.0, 48.0, 2160.0],
+            "is_stale": [False, True, False],
+            "built_at": [datetime(2026, 11, 30, 11, 30)] * 3,
+        }
+    )
+    line = text.as_of_line(status, now)
+    assert line.startswith("Data as of **2 Nov 2016** (newest work item; usage to 2 Nov 2026)")
+    assert "built 30 Nov 2026 11:30 UTC (under 1 h ago)" in line
+    stale = text.stale_sources(status, now)
+    # usage was fresh when built, but is 28 days old now; work items are ten years old.
+    assert stale == (
+        "usage: newest record 28 days old (2 Nov 2026), limit 2 days; "
+        "work items: newest record 10.1 years old (2 Nov 2016), limit 2 days"
+    )
+    fresh = status.with_columns(pl.lit(datetime(2026, 11, 30, 10)).alias("newest_record_at"), pl.lit(False).alias("is_stale"))
+    assert text.stale_sources(fresh, now) == ""

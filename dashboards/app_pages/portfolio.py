@@ -5,8 +5,7 @@ import streamlit as st
 
 from dashboards import charts, data, tables, text, ui
 
-ui.header("Portfolio", "Which workflows create value, and which are only used?")
-db = ui.require_warehouse()
+db = ui.page("Portfolio", "Which workflows create value, and which are only used?", "portfolio")
 filters = ui.filters(db)
 scorecard = data.scorecard(db, filters.teams, filters.stages)
 threshold = data.adoption_threshold()

@@ -5,8 +5,7 @@ import streamlit as st
 
 from dashboards import charts, data, tables, ui
 
-ui.header("Readiness", "Is this workflow owned and governed enough to scale?")
-db = ui.require_warehouse()
+db = ui.page("Readiness", "Is this workflow owned and governed enough to scale?", "readiness")
 filters = ui.filters(db)
 readiness = data.readiness(db, filters.teams, filters.stages, data.min_closed_items())
 labels = {metric: data.metric_label(metric) for metric in data.METRICS}
