@@ -29,28 +29,29 @@ def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+SCORECARD_COLUMNS: list[tuple[str, pl.DataType, object]] = [
+    ("Workflow", pl.String, lambda r, labels: r["name"]),
+    ("Change % (95% CI)", pl.String,
+     lambda r, labels: text.change_with_ci(r["primary_change_pct"], r["primary_ci_low_pct"], r["primary_ci_high_pct"])),
+    ("Verdict", pl.String, lambda r, labels: text.label(text.VERDICT_LABELS, r["primary_verdict"])),
+    ("Adoption %", pl.Float64, lambda r, labels: None if r["adoption_rate"] is None else round(r["adoption_rate"] * 100)),
+    ("Primary metric", pl.String, lambda r, labels: labels.get(r["primary_metric"], r["primary_metric"])),
+    ("Quadrant", pl.String, lambda r, labels: text.label(text.QUADRANT_LABELS, r["quadrant"])),
+    ("Team", pl.String, lambda r, labels: r["team"]),
+    ("Stage", pl.String, lambda r, labels: text.label(text.STAGE_LABELS, r["stage"])),
+    ("Details", pl.String, lambda r, labels: text.detail_link(r["workflow_id"])),
+]
+"""The scorecard's columns in reading order, workflow and change first (what a phone shows):
+(header, type, value of a scorecard row given the metric labels). A new column, such as the
+decision, is one more entry here."""
+
+
 def scorecard_table(scorecard: pl.DataFrame, metric_labels: Mapping[str, str]) -> pl.DataFrame:
-    """The portfolio scorecard: stage, adoption rate, primary change with CI, verdict, quadrant, link."""
+    """The portfolio scorecard: workflow, change with CI, verdict, adoption, metric, quadrant, team, stage, link."""
     rows = scorecard.to_dicts()
     return pl.DataFrame(
-        {
-            "Workflow": [r["name"] for r in rows],
-            "Team": [r["team"] for r in rows],
-            "Stage": [text.label(text.STAGE_LABELS, r["stage"]) for r in rows],
-            "Adoption rate": [r["adoption_rate"] for r in rows],
-            "Primary metric": [metric_labels.get(r["primary_metric"], r["primary_metric"]) for r in rows],
-            "Change % (95% CI)": [
-                text.change_with_ci(r["primary_change_pct"], r["primary_ci_low_pct"], r["primary_ci_high_pct"]) for r in rows
-            ],
-            "Verdict": [text.label(text.VERDICT_LABELS, r["primary_verdict"]) for r in rows],
-            "Quadrant": [text.label(text.QUADRANT_LABELS, r["quadrant"]) for r in rows],
-            "Details": [text.detail_link(r["workflow_id"]) for r in rows],
-        },
-        schema={
-            "Workflow": pl.String, "Team": pl.String, "Stage": pl.String, "Adoption rate": pl.Float64,
-            "Primary metric": pl.String, "Change % (95% CI)": pl.String, "Verdict": pl.String,
-            "Quadrant": pl.String, "Details": pl.String,
-        },
+        {header: [value(r, metric_labels) for r in rows] for header, _, value in SCORECARD_COLUMNS},
+        schema={header: dtype for header, dtype, _ in SCORECARD_COLUMNS},
     )
 
 

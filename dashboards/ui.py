@@ -13,6 +13,22 @@ from dashboards import charts, data, text
 
 PAGE_ICON = str(Path(__file__).parent / "assets" / "icon.png")
 """Served by the app itself: an emoji or `:material/…:` page icon is fetched from a CDN, which fails offline."""
+NARROW_PX = 640
+"""Below this width (phones) the pages show lists instead of wide tables and matrices."""
+RESPONSIVE_CSS = f"""<style>
+@media (max-width: {NARROW_PX}px) {{
+  [class*="st-key-wide_only"] {{ display: none !important; }}
+  /* Bubble names do not fit a phone's chart: they are in the hover text and the list below. */
+  [class*="st-key-bubbles"] .textpoint {{ display: none; }}
+}}
+@media (min-width: {NARROW_PX + 1}px) {{
+  [class*="st-key-narrow_only"] {{ display: none !important; }}
+}}
+@media print {{
+  [data-testid="stHeader"], [data-testid="stToolbar"] {{ display: none !important; }}
+}}
+</style>"""
+"""Our own CSS (no value from the data in it): containers keyed `wide_only_*` or `narrow_only_*`."""
 PAGE_PARAMS = {
     "portfolio": ("team", "stage"),
     "workflow": ("workflow", "metric"),
@@ -74,10 +90,36 @@ def page(title: str, question: str, url_path: str) -> data.Warehouse:
     for key in list(st.query_params):
         if key not in PAGE_PARAMS[url_path]:
             del st.query_params[key]
+    st.html(RESPONSIVE_CSS)
     header(title, question)
+    glossary()
     db = require_warehouse()
     freshness(db)
     return db
+
+
+GLOSSARY = {
+    "95% CI": "The 95% confidence interval: the range the true change very likely lies in. When the whole "
+    "range is below zero the metric improved; when it crosses zero the change could be chance.",
+    "Very unlikely to be chance": "The change is larger than the noise in the data would produce by itself "
+    "(adjusted p-value below 0.01, corrected for looking at many metrics at once).",
+    "Comparison workflows": "Workflows not deployed over the same weeks. Subtracting their change "
+    "(difference-in-differences) removes what would have happened anyway: seasons, volume, policy.",
+    "Placebo": "The same estimate at a fake go-live date before the real one. A clear 'effect' there means "
+    "the method picks up something other than the deployment.",
+    "Guardrail": "Error and rework rates: a faster workflow that makes more mistakes is not an improvement "
+    "to scale yet.",
+    "Capping": "Counts and spend are capped at the 99th percentile before averaging, so a handful of "
+    "extreme items cannot move the result.",
+    "Adoption": "Active ÷ eligible users after deployment: use, not value.",
+}
+
+
+def glossary() -> None:
+    """A "Words used here" popover: the terms a leader meets on the pages, in plain words."""
+    with st.popover("Words used here", icon=":material/help:", type="tertiary"):
+        for term, meaning in GLOSSARY.items():
+            st.markdown(f"**{term}**: {meaning}")
 
 
 def freshness(db: data.Warehouse, now: datetime | None = None) -> None:
@@ -169,7 +211,8 @@ def chart(fig: go.Figure) -> None:
     if charts.is_empty(fig):
         st.info(f"**{fig.layout.title.text}**: {charts.caption(fig)}", icon=":material/info:")
         return
-    st.plotly_chart(fig, width="stretch", theme=None, config={"displaylogo": False})
+    # No Plotly toolbar: on a phone it covers the title, and Streamlit's own toolbar has full screen.
+    st.plotly_chart(fig, width="stretch", theme=None, config={"displayModeBar": False, "responsive": True})
     how_to_read = charts.caption(fig)
     if how_to_read:
         st.caption(how_to_read)

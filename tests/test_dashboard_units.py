@@ -152,7 +152,7 @@ def scorecard_rows() -> pl.DataFrame:
 
 def test_adoption_value_matrix_draws_quadrants_and_colours_by_verdict():
     fig = charts.adoption_value_matrix(scorecard_rows(), 0.5, {"cycle_time_hours": "Cycle time"})
-    annotations = [a.text for a in fig.layout.annotations]
+    annotations = [a.text.replace("<br>", " ") for a in fig.layout.annotations]
     for words in ("Value with adoption", "Adoption without value", "Value without adoption", "No value, no adoption"):
         assert f"<b>{words}</b>" in annotations
     colours = {trace.name: trace.marker.color for trace in fig.data}
@@ -163,6 +163,10 @@ def test_adoption_value_matrix_draws_quadrants_and_colours_by_verdict():
         "Not enough data": charts.VERDICT_COLORS["insufficient_data"],
     }
     assert sorted(name for trace in fig.data for name in trace.text) == ["Alpha", "Beta", "Delta", "Gamma"]
+    # Shape as well as colour, so the verdict survives colour blindness (and greyscale print).
+    symbols = {trace.name: trace.marker.symbol for trace in fig.data}
+    assert len(set(symbols.values())) == 4
+    assert symbols["Improved"] == charts.VERDICT_SYMBOLS["improved"]
     low, high = fig.layout.yaxis.range
     assert low > high  # falls are plotted upwards
     assert fig.layout.plot_bgcolor is None and fig.layout.template.layout.plot_bgcolor == "white"

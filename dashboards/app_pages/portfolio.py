@@ -50,7 +50,8 @@ tiles[3].metric(
 )
 tiles[3].caption("deployed, but too few items to judge yet")
 
-ui.chart(charts.adoption_value_matrix(scorecard, threshold, labels))
+with st.container(key="bubbles"):
+    ui.chart(charts.adoption_value_matrix(scorecard, threshold, labels))
 off_chart = scorecard.filter(pl.col("adoption_rate").is_null() | pl.col("primary_change_pct").is_null())
 if not off_chart.is_empty():
     st.caption(
@@ -89,19 +90,29 @@ with attention:
             )
 
 st.subheader("Scorecard")
-st.dataframe(
-    tables.scorecard_table(scorecard, labels),
-    hide_index=True,
-    height=ui.table_height(scorecard.height),
-    column_config={
-        "Adoption rate": st.column_config.ProgressColumn(
-            format="percent", min_value=0.0, max_value=1.0, color="#7570b3",
-            help="Active ÷ eligible users after deployment: use, not value.",
-        ),
-        "Change % (95% CI)": st.column_config.TextColumn(help="Lower is better for every metric."),
-        "Details": st.column_config.LinkColumn(display_text="open"),
-    },
-)
+with st.container(key="wide_only_scorecard"):
+    st.dataframe(
+        tables.scorecard_table(scorecard, labels),
+        hide_index=True,
+        height=ui.table_height(scorecard.height),
+        column_config={
+            "Workflow": st.column_config.TextColumn(pinned=True, width="medium"),
+            "Adoption %": st.column_config.ProgressColumn(
+                format="%.0f%%", min_value=0, max_value=100, color="#7570b3",
+                help="Active ÷ eligible users after deployment: use, not value.",
+            ),
+            "Change % (95% CI)": st.column_config.TextColumn(help="Lower is better for every metric."),
+            "Details": st.column_config.LinkColumn(display_text="open"),
+        },
+    )
+with st.container(key="narrow_only_scorecard"):
+    # On a phone a wide table shows three columns; the list shows what matters, whole names first.
+    for row in scorecard.to_dicts():
+        st.markdown(
+            f"**[{text.md(row['name'])}]({text.detail_link(row['workflow_id'])})**  \n"
+            f"{text.whole_pct(row['primary_change_pct'])} {labels.get(row['primary_metric'], row['primary_metric']).lower()} · "
+            f"{text.label(text.VERDICT_LABELS, row['primary_verdict'])} · adoption {text.share(row['adoption_rate'])}"
+        )
 st.download_button(
     "Download the scorecard (CSV)",
     tables.csv_safe(scorecard).write_csv(),
