@@ -141,8 +141,16 @@ def calibrate(browser, base: str, key: str, query: str) -> int:
         page = context.new_page()
         page.goto(f"{base}/{PAGES[key][1]}{query}", wait_until="commit")
         settled(page, key, 0.0)
-        page.wait_for_timeout(1500)
-        return page.locator('[data-testid="stPlotlyChart"]').count()
+        # Charts mount after the script ends: count until the number has not changed for 3 s.
+        charts = page.locator('[data-testid="stPlotlyChart"]')
+        count, stable_since = charts.count(), time.monotonic()
+        deadline = stable_since + 60
+        while time.monotonic() - stable_since < 3 and time.monotonic() < deadline:
+            page.wait_for_timeout(250)
+            now = charts.count()
+            if now != count:
+                count, stable_since = now, time.monotonic()
+        return count
     finally:
         context.close()
 

@@ -431,7 +431,9 @@ def period_comparison(result: Mapping[str, Any], metric_label: str) -> go.Figure
         fig,
         f"{metric_label}: baseline vs after deployment",
         f"Dots are each period's {statistic}; whiskers its 95% CI. The metric is better when lower. Whiskers that "
-        f"do not overlap point to a real difference; the change's own CI is in the chart above.",
+        f"do not overlap point to a real difference; the change's own CI is in the chart above. n is the number of "
+        f"items behind each period's value: it can differ between metrics (each counts the items that have a "
+        f"value for it) and from the weekly chart (which leaves out the last, incomplete week).",
         height=260,
     )
 

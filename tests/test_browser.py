@@ -37,7 +37,7 @@ LAUNCH_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1440, "height": 1000}
-README_HEIGHT = 1130
+README_HEIGHT = 1500
 """The README shows the top of the portfolio: title, filters, tiles and the adoption × value chart."""
 
 pytestmark = pytest.mark.browser
@@ -157,7 +157,7 @@ def test_every_page_renders_in_headless_chromium(sample_warehouse):
     workflow_id, workflow_name = deployed_workflow(sample_warehouse)
     pages = [
         ("portfolio", "", ["Which workflows create value, and which are only used?", "Workflows in production",
-                           "Adopted without value", "Value with adoption", "Scorecard"], 2),
+                           "Adopted without value", "Adoption × value", "Scorecard"], 2),
         ("workflow_detail", f"workflow?workflow={workflow_id}",
          ["Did this workflow get better, and how sure are we?", workflow_name, "eligible users", "Adoption over time"], 4),
         ("readiness", "readiness", ["Is this workflow owned and governed enough to scale?", "Governance by workflow"], 1),
@@ -174,6 +174,8 @@ def test_every_page_renders_in_headless_chromium(sample_warehouse):
                 assert shot.stat().st_size > 10_000
                 if name == "portfolio" and os.environ.get("OPVALUE_README_SCREENSHOT") == "1":
                     save_screenshot(page, README_IMAGE, height=README_HEIGHT)
+                if name == "workflow_detail" and os.environ.get("OPVALUE_README_SCREENSHOT") == "1":
+                    save_screenshot(page, README_IMAGE.with_name("workflow_detail.png"), height=README_HEIGHT)
                 if name == "workflow_detail":
                     # The picker keeps the workflow in the URL, so the link can be shared.
                     assert f"workflow={workflow_id}" in page.url
@@ -480,9 +482,9 @@ def test_phone_width_nothing_wider_than_the_screen_and_whole_workflow_names(brow
         assert found["scrollWidth"] <= found["width"], (name, found)
         assert found["problems"] == [], (name, found["problems"][:10])
         assert_no_exception(page, f"{name} at 390 px")
-        if os.environ.get("OPVALUE_README_SCREENSHOT") == "1":
+        if os.environ.get("OPVALUE_README_SCREENSHOT") == "1" and name in ("portfolio", "workflow_detail"):
             shot = DOCS_IMAGES / f"phone_{name}.png"
-            height = min(int(page.evaluate(CONTENT_HEIGHT_JS)) + 40, 6000)
+            height = min(int(page.evaluate(CONTENT_HEIGHT_JS)) + 40, 2200)
             page.set_viewport_size({"width": PHONE["width"], "height": height})
             page.wait_for_timeout(800)
             page.screenshot(path=str(shot), full_page=True)
