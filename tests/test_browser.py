@@ -283,6 +283,7 @@ def workflows_by_name(warehouse: Path) -> list[tuple[str, str]]:
 def pick(page, workflow_id: str) -> None:
     """Choose a workflow in the picker with real clicks: open the list, click the option."""
     page.get_by_test_id("stSelectbox").first.click()
+    page.keyboard.type(workflow_id)  # a long list is virtualised: filter it to the one option
     page.get_by_role("option", name=f"({workflow_id})", exact=False).first.click()
     settle(page)
 
