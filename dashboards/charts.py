@@ -312,8 +312,8 @@ def adoption_value_matrix(scorecard: pl.DataFrame, threshold: float, metric_labe
         title,
         f"Each bubble is a deployed workflow, sized by the items measured; whiskers are the 95% CI of its primary "
         f"metric's change. Right of the dashed line at least {threshold:.0%} of eligible users are active (adopted). "
-        f"Above the zero line the metric fell, which is better for all five metrics. Colour is the verdict: only "
-        f"green bubbles show value, wherever they sit on the adoption axis.",
+        f"Above the zero line the metric fell, which is better for all five metrics. Colour and shape are the verdict: only "
+        f"green circles show value, wherever they sit on the adoption axis.",
         height=560,
     )
 
