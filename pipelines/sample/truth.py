@@ -231,6 +231,36 @@ def expected_quadrant(wf: Workflow, primary_verdict: str) -> str:
     return "adoption_without_value" if adopted else "no_value_no_adoption"
 
 
+GUARDRAILS = ("error_rate", "rework_rate")
+VALUE_DECISIONS = ("scale", "close_gaps", "drive_adoption")
+
+
+def expected_decision(wf: Workflow, effects: pl.DataFrame) -> str:
+    """The decision METHODS.md v2 should reach on the story as designed (its intended verdicts).
+
+    Adoption is current adoption: a retired tool has none. Ready means every readiness field
+    of the registry is filled in (owner, review point, support path, data scope). The sample
+    has two comparison workflows with data, too few for a difference-in-differences, so
+    nothing contests a claim by design.
+    """
+    if not wf.deployed:
+        return "not_deployed"
+    mine = {r["metric"]: r["expected_verdict"] for r in effects.filter(pl.col("workflow_id") == wf.workflow_id).iter_rows(named=True)}
+    primary = mine.get(wf.primary)
+    if primary in ("insufficient_data", "insufficient_baseline"):
+        return "wait_for_data"
+    improved = primary == "improved"
+    adopted = wf.adoption >= ADOPTED_AT and wf.tool_retired_on is None
+    if improved and any(mine.get(m) == "worsened" for m in GUARDRAILS if m != wf.primary):
+        return "fix_guardrail"
+    if improved and adopted:
+        ready = all(v for v in (wf.business_owner, wf.review_point, wf.support_path, wf.data_scope))
+        return "scale" if ready else "close_gaps"
+    if improved:
+        return "drive_adoption"
+    return "redesign" if adopted else "reconsider"
+
+
 def disagreements(effects: pl.DataFrame, measured: pl.DataFrame) -> pl.DataFrame:
     """Metrics whose sample verdict (approximate interval) differs from the intended verdict."""
     return (
