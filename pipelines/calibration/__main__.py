@@ -27,7 +27,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "methods.md"
 START, END = "<!-- calibration:start -->", "<!-- calibration:end -->"
 MIN_BATCHES_TO_JUDGE = 10
 """Below this the figures are too noisy to hold against the targets (a --quick run)."""
-DEFAULT_BATCHES = 16
+DEFAULT_BATCHES = 12
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     if pending:
-        print("not yet available (the method publishes no decision): " + "; ".join(pending))
+        print(f"not yet available in {len(pending)} scenario(s): value decisions on null workflows "
+              "(marts.workflow_scorecard has no decision column yet)")
     judged = settings.batches >= MIN_BATCHES_TO_JUDGE
     if not judged:
         print(f"fewer than {MIN_BATCHES_TO_JUDGE} batches per scenario: too few to judge the targets (run without --quick)")

@@ -239,7 +239,7 @@ def score(estimates: pl.DataFrame, outcomes: pl.DataFrame, scenarios: tuple[Scen
             rows = est.filter((pl.col("view") == view) & pl.col("ci_low_pct").is_not_null() & pl.col("ci_high_pct").is_not_null())
             value = _pct(_covered(rows)) if rows.height else None
             if view not in s.valid:
-                status, target = "not applicable", "n/a: its estimand is not the effect here"
+                status, target = "not applicable", f"n/a: {_why_invalid(s, view)}"
             elif value is None:
                 status, target = "miss", f"{low:.0f}-{high:.0f}% (no interval published)"
             else:
@@ -249,7 +249,7 @@ def score(estimates: pl.DataFrame, outcomes: pl.DataFrame, scenarios: tuple[Scen
         nulls = est.filter((pl.col("view") == "before_after") & (pl.col("truth") == 0) & pl.col("verdict").is_not_null())
         value = _pct(nulls["verdict"].is_in(CONFIDENT)) if nulls.height else None
         if "before_after" not in s.valid:
-            status, target = "not applicable", "n/a: no before/after is valid here; see safe endings"
+            status, target = "not applicable", f"n/a: {_why_invalid(s, 'before_after')}; see safe endings"
         elif value is None:
             status, target = "not applicable", "n/a: no null metric in this scenario"
         else:
@@ -273,6 +273,17 @@ def score(estimates: pl.DataFrame, outcomes: pl.DataFrame, scenarios: tuple[Scen
             figures.append(Figure(s.name, "safe endings of null workflows", value, f">= {need:.0f}%",
                                   "pass" if value >= need else "miss", null_wf.height))  # fmt: skip
     return figures
+
+
+def _why_invalid(s: Scenario, view: str) -> str:
+    """Why a method's interval cannot be held to the coverage target in scenario ``s``."""
+    if s.deployed_trend:
+        return "trends are not parallel: no method can be valid"
+    if view == "diff_in_diff" and s.n_comparison < 3:
+        return "fewer than 3 comparison workflows (v2: not_identifiable)"
+    if s.common_step or s.common_trend:
+        return "a shift common to all workflows is not the effect; no before/after can separate them"
+    return "its estimand is not the effect here"
 
 
 def safe_ending(null_workflows: pl.DataFrame) -> pl.Series:
