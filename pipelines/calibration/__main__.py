@@ -1,7 +1,7 @@
 """`python -m pipelines.calibration` (`make calibrate`): do the method's claims keep their promise?
 
-Simulates warehouses whose truth is known (``pipelines.calibration.simulate``), runs the
-pipeline's own assets on each (``pipelines.calibration.run``), and prints every scenario's
+Simulates warehouses whose truth is known (``pipelines.calibration.worlds``), runs the
+pipeline's own assets on each (``pipelines.calibration.harness``), and prints every scenario's
 figures beside its targets with pass/miss; then regenerates the bundled sample on several
 seeds, builds each, and reports how often each story comes out right
 (``pipelines.calibration.sample_seeds``). ``--quick`` runs in seconds; ``--write-docs``
@@ -19,9 +19,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from pipelines.calibration.run import QUICK, Settings, describe, markdown, run, score
+from pipelines.calibration.harness import QUICK, Settings, describe, markdown, run, score
 from pipelines.calibration.sample_seeds import DEFAULT_SEEDS, STORY_TARGET, sample_markdown, story_rates
-from pipelines.calibration.simulate import SCENARIOS
+from pipelines.calibration.worlds import SCENARIOS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "methods.md"
 START, END = "<!-- calibration:start -->", "<!-- calibration:end -->"

@@ -1,95 +1,46 @@
-"""Run the pipeline's own assets on simulated batches and score them against the truth.
+"""Run the pipeline's own estimators on simulated batches and score them against the truth.
 
-Each batch is a DuckDB file holding simulated staging tables (``simulate.write_batch``).
-Every Dagster asset downstream of staging (``intermediate.*``, ``marts.*``: whatever the
-current method defines) is then invoked directly, in the asset graph's order, on that file,
-so the calibration measures exactly what a build publishes, through the same functions and
-SQL, and picks up a change of method without a change here. Only the run machinery (the
-build-file copy and atomic publish of ``WarehouseResource``) is left out.
-
-Scores per scenario (targets from issue 11, METHODS.md v2):
-
-* **coverage** of the 95% intervals of the before/after (``marts.value_metrics``) and the
-  difference-in-differences (``marts.effect_views``): target 90-98% where the method's
-  estimand is the truth in that world;
-* **confident verdicts on null metrics**: ``improved`` / ``worsened`` in
-  ``marts.value_metrics`` where the true change is 0: at most 5% (10% at rho 0.8);
-* **value decisions on null workflows**: ``marts.workflow_scorecard.decision`` in
-  ``scale`` / ``close_gaps`` / ``drive_adoption`` where the primary metric's true change is
-  0: at most 5%; *not yet available* while the scorecard has no ``decision`` column;
-* **safe endings** where no method can be valid: the null workflow ends ``contested``, its
-  primary verdict ``no_clear_change`` (or ``negligible``), or its difference-in-differences
-  ``not_identifiable``, and gets no value decision: at least 95% (90% at rho 0.8).
+Each batch goes through the code path of the marts: ``item_periods.sql``,
+``compute_value_metrics``, ``weekly_metrics.sql``, ``two_group_results``,
+``weekly_results``, ``compute_effect_views`` and ``compute_method_checks``, on an in-memory
+DuckDB. The team-weighted estimate (shown by the mix-shift check) is computed for every
+deployed workflow, and the workflow-clustered two-way fixed effects of
+``pipelines.stats.did`` is run on a subset as the reference the published DiD replaced.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
+import pandas as pd
 import polars as pl
 
-from pipelines.calibration.simulate import METRICS, SCENARIOS, VALUE_DECISIONS, Scenario, write_batch
-from pipelines.resources import WarehouseResource
+from pipelines.asset_helpers import write_table
+from pipelines.calibration.simulate import SCENARIOS, Scenario, write_batch
+from pipelines.measurement.checks import CHECK_NAMES, compute_method_checks, team_weighted_changes
+from pipelines.measurement.views import (
+    build_weekly_metrics,
+    compute_effect_views,
+    two_group_results,
+    weekly_results,
+)
+from pipelines.metrics import assets as metrics_assets
+from pipelines.metrics.config import MetricsConfig, load_config
+from pipelines.metrics.value_metrics import compute_value_metrics
+from pipelines.sqlfiles import run_script, sql_text
+from pipelines.stats.did import did_relative
 
-CONFIDENT = ("improved", "worsened")
-SAFE_VERDICTS = ("no_clear_change", "negligible", "insufficient_data", "insufficient_baseline")
-COVERAGE_TARGET = (90.0, 98.0)
-VALUE_DECISION_TARGET = 5.0
-
-
-class DirectWarehouse(WarehouseResource):
-    """The warehouse resource without the run machinery: connections go straight to ``path``."""
-
-    def setup_for_execution(self, context) -> None:  # noqa: D102 - no build file, no lock
-        return None
-
-    def teardown_after_execution(self, context) -> None:  # noqa: D102 - nothing to publish
-        return None
-
-
-def downstream_assets():
-    """The asset definitions that read staging and write the marts, in the graph's order."""
-    from pipelines.definitions import defs
-
-    graph = defs.resolve_asset_graph()
-    seen, ordered = set(), []
-    for key in graph.toposorted_asset_keys:
-        if key.path[0] in ("staging", "ops"):
-            continue
-        assets_def = defs.get_assets_def(key)
-        if id(assets_def) not in seen:
-            seen.add(id(assets_def))
-            ordered.append(assets_def)
-    return ordered
-
-
-def build_marts(path: str) -> None:
-    """Invoke every downstream asset on the DuckDB file at ``path`` (its staging tables filled)."""
-    import dagster as dg
-
-    warehouse = DirectWarehouse(path=path)
-    for assets_def in downstream_assets():
-        # The asset's own function, called as a run calls it; Dagster's output bookkeeping
-        # (which a direct invocation of a multi-asset with checks insists on) is skipped.
-        fn = assets_def.op.compute_fn.decorated_fn
-        kwargs = {}
-        for name in inspect.signature(fn).parameters:
-            if name == "warehouse":
-                kwargs[name] = warehouse
-            elif name == "context":
-                kwargs[name] = dg.build_asset_context()
-            else:
-                raise TypeError(f"the calibration cannot supply {name!r} to asset {assets_def.key.to_user_string()}")
-        result = fn(**kwargs)
-        if inspect.isgenerator(result):
-            for _ in result:
-                pass
+METHOD_LABELS = {
+    "before_after": "before/after",
+    "diff_in_diff": "diff-in-diff (published)",
+    "team_weighted": "before/after, team-weighted",
+    "assisted_vs_unassisted": "assisted vs unassisted",
+    "twfe_workflow_clustered": "TWFE, workflow-clustered (did.py)",
+}
+TWFE_METRICS = ("cycle_time_hours", "touchpoints_per_item")
 
 
 @dataclass(frozen=True)
@@ -98,96 +49,101 @@ class Settings:
 
     batches: int = 12
     treated: int = 8
+    comparison: int = 3
+    twfe_per_batch: int = 1
+    """Deployed workflows per batch that also get the slow workflow-clustered TWFE reference."""
     seed: int = 20240601
     workers: int = 2
 
 
-QUICK = Settings(batches=2, treated=5)
+QUICK = Settings(batches=2, treated=6, comparison=3, twfe_per_batch=0)
 
 
-def _table(con: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame | None:
-    schema, table = name.split(".")
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-    ).fetchone()[0]
-    return con.sql(f"select * from {name}").pl() if exists else None
+def run_pipeline(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The marts' code path on whatever staging tables ``con`` holds: (effect_views, method_checks)."""
+    settings = config.settings
+    run_script(
+        con,
+        sql_text(metrics_assets.__file__, "item_periods"),
+        {
+            "baseline_days": settings["baseline_days"],
+            "ramp_days": settings["ramp_days"],
+            "cap_quantile": settings["cap_quantile"],
+        },
+    )
+    write_table(con, "marts.value_metrics", compute_value_metrics(con, config))
+    build_weekly_metrics(con, config)
+    groups = two_group_results(con, config)
+    weekly = weekly_results(con, config)
+    views = compute_effect_views(con, config, groups, weekly)
+    checks = compute_method_checks(con, config, weekly, groups)
+    return views, checks
+
+
+def _twfe_rows(con: duckdb.DuckDBPyConnection, treated: list[str], comparison: list[str], alpha: float) -> list[dict]:
+    """did.py's workflow-clustered TWFE (wild cluster bootstrap below 10 clusters) on the weekly levels."""
+    weekly = con.sql("select * from marts.weekly_metrics where value is not null").df()
+    deployed_on = pd.Timestamp(con.execute("select min(deployed_on) from staging.workflows").fetchall()[0][0])
+    rows = []
+    for workflow_id in treated:
+        for metric in TWFE_METRICS:
+            of_metric = weekly[weekly.metric == metric]
+            mine = of_metric[of_metric.workflow_id == workflow_id]
+            others = of_metric[of_metric.workflow_id.isin(comparison) & of_metric.week_start_on.isin(mine.week_start_on)]
+            panel = pd.concat([mine, others]).assign(
+                week=lambda f: pd.to_datetime(f.week_start_on),
+                y=lambda f: f.value,
+                treated=lambda f: f.workflow_id == workflow_id,
+                post=lambda f: pd.to_datetime(f.week_start_on) >= deployed_on,
+            )
+            result = did_relative(panel, alpha, n_resamples=999)
+            rows.append(
+                {"workflow_id": workflow_id, "metric": metric, "view": "twfe_workflow_clustered",
+                 "estimate_pct": result.estimate_pct, "ci_low_pct": result.ci_low_pct, "ci_high_pct": result.ci_high_pct}
+            )  # fmt: skip
+    return rows
 
 
 def run_batch(args: tuple[Scenario, int, Settings]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """One simulated warehouse: (every interval with its truth and verdict, every deployed workflow's outcome)."""
+    """One simulated warehouse: every estimate with its truth, and every check's status."""
     scenario, index, settings = args
-    with tempfile.TemporaryDirectory(prefix="opvalue-calibration-") as folder:
-        path = str(Path(folder) / "batch.duckdb")
-        con = duckdb.connect(path)
-        try:
-            batch = write_batch(con, scenario, seed=settings.seed + 1000 * index + SCENARIOS.index(scenario), n_treated=settings.treated)
-        finally:
-            con.close()
-        build_marts(path)
-        con = duckdb.connect(path, read_only=True)
-        try:
-            metrics = con.sql("select * from marts.value_metrics").pl()
-            views = con.sql("select * from marts.effect_views").pl()
-            scorecard = con.sql("select * from marts.workflow_scorecard").pl()
-        finally:
-            con.close()
-    truth = {m: 100 * scenario.true_effect(m) for m in METRICS}
-    did = views.filter(pl.col("view") == "diff_in_diff")
-    did_status = _did_status(did)
-    before_after = metrics.select(
-        "workflow_id", "metric", pl.lit("before_after").alias("view"), pl.col("change_pct").alias("estimate_pct"),
-        "ci_low_pct", "ci_high_pct", "verdict",
-    )  # fmt: skip
-    did_rows = did.select(
-        "workflow_id", "metric", "view", "estimate_pct", "ci_low_pct", "ci_high_pct", did_status.alias("verdict")
-    )
-    estimates = (
-        pl.concat([before_after, did_rows.cast(before_after.schema)])
-        .with_columns(pl.col(pl.Float64).fill_nan(None))
-        .with_columns(
-            pl.col("metric").replace_strict(truth, return_dtype=pl.Float64).alias("truth"),
-            pl.lit(scenario.name).alias("scenario"),
-            pl.lit(index).alias("batch"),
-        )
-    )
-    deployed = scorecard.filter(pl.col("workflow_id").is_in(batch.treated))
-    decision = pl.col("decision") if "decision" in deployed.columns else pl.lit(None, dtype=pl.String)
-    primary_did = did_rows.join(
-        deployed.select("workflow_id", pl.col("primary_metric").alias("metric")), on=["workflow_id", "metric"]
-    ).select("workflow_id", pl.col("verdict").alias("did_status"))
-    outcomes = (
-        deployed.select(
-            "workflow_id", "primary_metric", "primary_verdict", decision.alias("decision"),
-            pl.lit("decision" in deployed.columns).alias("has_decision"),
+    config = load_config()
+    con = duckdb.connect()
+    con.execute("set threads = 1")
+    try:
+        batch = write_batch(
+            con, scenario, seed=settings.seed + 1000 * index + SCENARIOS.index(scenario),
+            n_treated=settings.treated, n_comparison=settings.comparison,
         )  # fmt: skip
-        .join(primary_did, on="workflow_id", how="left")
-        .with_columns(
-            pl.col("primary_metric").replace_strict(truth, return_dtype=pl.Float64).alias("primary_truth"),
-            pl.lit(scenario.name).alias("scenario"),
-            pl.lit(index).alias("batch"),
-        )
+        views, checks = run_pipeline(con, config)
+        extra = []
+        for (workflow_id, metric), change in team_weighted_changes(con, config, batch.treated).items():
+            extra.append(
+                {"workflow_id": workflow_id, "metric": metric, "view": "team_weighted",
+                 "estimate_pct": change.estimate_pct, "ci_low_pct": change.ci_low_pct, "ci_high_pct": change.ci_high_pct}
+            )  # fmt: skip
+        if settings.twfe_per_batch:
+            extra += _twfe_rows(con, batch.treated[: settings.twfe_per_batch], batch.comparison, config.alpha)
+    finally:
+        con.close()
+    estimates = pl.concat(
+        [
+            views.select("workflow_id", "metric", "view", "estimate_pct", "ci_low_pct", "ci_high_pct"),
+            pl.DataFrame(extra, schema=dict(zip(("workflow_id", "metric", "view", "estimate_pct", "ci_low_pct", "ci_high_pct"),
+                                                (pl.String,) * 3 + (pl.Float64,) * 3))),
+        ]  # fmt: skip
+    ).with_columns(pl.col(pl.Float64).fill_nan(None))
+    effects = {metric: 100 * scenario.true_effect(metric) for metric in config.metrics}
+    truth = (
+        pl.when(pl.col("view") == "assisted_vs_unassisted")
+        .then(0.0)
+        .otherwise(pl.col("metric").replace_strict(effects, return_dtype=pl.Float64))
     )
-    return estimates, outcomes
-
-
-def _did_status(did: pl.DataFrame) -> pl.Expr:
-    """The difference-in-differences row's status: its own ``verdict`` column when the method
-    publishes one (v2), else ``not_identifiable`` / ``not_estimable`` read from its label, else
-    a verdict from its interval."""
-    if "verdict" in did.columns:
-        return pl.col("verdict")
-    label = pl.col("label").fill_null("")
-    return (
-        pl.when(label.str.contains("not identifiable|not_identifiable"))
-        .then(pl.lit("not_identifiable"))
-        .when(label.str.contains("not estimable") | pl.col("ci_low_pct").is_null())
-        .then(pl.lit("not_estimable"))
-        .when(pl.col("ci_high_pct") < 0)
-        .then(pl.lit("improved"))
-        .when(pl.col("ci_low_pct") > 0)
-        .then(pl.lit("worsened"))
-        .otherwise(pl.lit("no_clear_change"))
+    estimates = estimates.with_columns(
+        pl.lit(scenario.name).alias("scenario"), pl.lit(index).alias("batch"), truth.alias("truth")
     )
+    checks = checks.with_columns(pl.lit(scenario.name).alias("scenario"), pl.lit(index).alias("batch"))
+    return estimates, checks
 
 
 def run(settings: Settings, scenarios: tuple[Scenario, ...] = SCENARIOS) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -201,113 +157,90 @@ def run(settings: Settings, scenarios: tuple[Scenario, ...] = SCENARIOS) -> tupl
             parts = pool.map(run_batch, jobs, chunksize=1)
     else:
         parts = [run_batch(job) for job in jobs]
-    return pl.concat([p[0] for p in parts]), pl.concat([p[1] for p in parts], how="diagonal_relaxed")
+    return pl.concat([p[0] for p in parts]), pl.concat([p[1] for p in parts])
+
+
+def score(estimates: pl.DataFrame) -> pl.DataFrame:
+    """Per scenario and method: coverage, false positives (true effect 0), bias and typical error, in points."""
+    scored = estimates.filter(pl.col("ci_low_pct").is_not_null() & pl.col("ci_high_pct").is_not_null()).with_columns(
+        ((pl.col("ci_low_pct") <= pl.col("truth")) & (pl.col("truth") <= pl.col("ci_high_pct"))).alias("covered"),
+        ((pl.col("ci_low_pct") > 0) | (pl.col("ci_high_pct") < 0)).alias("claims_change"),
+        (pl.col("estimate_pct") - pl.col("truth")).alias("error"),
+    )
+    totals = estimates.group_by("scenario", "view").agg(pl.len().alias("rows"))
+    table = (
+        scored.group_by("scenario", "view")
+        .agg(
+            pl.len().alias("estimated"),
+            (100 * pl.col("covered").mean()).alias("coverage_pct"),
+            (100 * pl.col("claims_change").filter(pl.col("truth") == 0).mean()).alias("false_positive_pct"),
+            pl.col("error").median().alias("median_bias_points"),
+            pl.col("error").abs().median().alias("median_abs_error_points"),
+            (pl.col("ci_high_pct") - pl.col("ci_low_pct")).median().alias("median_ci_width_points"),
+        )
+        .join(totals, on=["scenario", "view"], how="right")
+    )
+    order_s = {s.name: i for i, s in enumerate(SCENARIOS)}
+    order_m = {m: i for i, m in enumerate(METHOD_LABELS)}
+    return table.sort(
+        pl.col("scenario").replace_strict(order_s, default=99), pl.col("view").replace_strict(order_m, default=99)
+    ).select("scenario", "view", "rows", "estimated", "coverage_pct", "false_positive_pct", "median_bias_points", "median_abs_error_points", "median_ci_width_points")
+
+
+def check_rates(checks: pl.DataFrame) -> pl.DataFrame:
+    """Per scenario and check: the share of applicable rows that warn, in percent."""
+    wide = (
+        checks.filter(pl.col("status") != "not_applicable")
+        .group_by("scenario", "check_name")
+        .agg((100 * (pl.col("status") == "warn").mean()).alias("warn_pct"), pl.len().alias("rows"))
+        .pivot(on="check_name", index="scenario", values="warn_pct")
+        .sort(pl.col("scenario").replace_strict({s.name: i for i, s in enumerate(SCENARIOS)}, default=99))
+    )
+    return wide.select("scenario", *[c for c in CHECK_NAMES if c in wide.columns])
 
 
 @dataclass(frozen=True)
-class Figure:
-    """One figure of one scenario beside its target."""
+class Targets:
+    """Whether the published estimators meet the calibration targets where they are valid."""
 
-    scenario: str
-    figure: str
-    value: float | None
-    target: str
-    status: str
-    """``pass``, ``miss``, ``not available`` (the method publishes nothing to measure yet) or
-    ``not applicable`` (with the reason in ``target``)."""
-    n: int
+    coverage_pct: dict[str, float]
+    false_positive_pct: dict[str, float]
+    worst_abs_bias: dict[str, float]
+
+    def failures(self) -> list[str]:
+        """Targets missed, in words (empty when all are met)."""
+        out = []
+        for method, value in self.coverage_pct.items():
+            if not 93 <= value <= 97:
+                out.append(f"{method}: coverage {value:.1f}% outside 93-97%")
+        for method, value in self.false_positive_pct.items():
+            if value > 5:
+                out.append(f"{method}: false positives {value:.1f}% above 5%")
+        for method, value in self.worst_abs_bias.items():
+            if value >= 2:
+                out.append(f"{method}: median bias {value:.2f} points, not below 2")
+        return out
 
 
-def _pct(mask: pl.Series) -> float | None:
-    return None if mask.len() == 0 else 100 * float(mask.cast(pl.Float64).mean())
-
-
-def _covered(rows: pl.DataFrame) -> pl.Series:
-    return (rows["ci_low_pct"] <= rows["truth"]) & (rows["truth"] <= rows["ci_high_pct"])
-
-
-def score(estimates: pl.DataFrame, outcomes: pl.DataFrame, scenarios: tuple[Scenario, ...] = SCENARIOS) -> list[Figure]:
-    """Every scenario's figures against their targets."""
-    figures: list[Figure] = []
-    for s in scenarios:
-        est = estimates.filter(pl.col("scenario") == s.name)
-        out = outcomes.filter(pl.col("scenario") == s.name)
-        if est.height == 0:
+def targets(estimates: pl.DataFrame, table: pl.DataFrame) -> Targets:
+    """Pooled coverage, null false positives and worst |median bias| of before/after and DiD where each is valid."""
+    valid = {s.name: s.valid for s in SCENARIOS}
+    coverage, fp, bias = {}, {}, {}
+    for method in ("before_after", "diff_in_diff"):
+        scenarios = [name for name, methods in valid.items() if method in methods]
+        rows = estimates.filter(
+            pl.col("scenario").is_in(scenarios) & (pl.col("view") == method) & pl.col("ci_low_pct").is_not_null()
+        )
+        if rows.height == 0:
             continue
-        low, high = COVERAGE_TARGET
-        for view, label in (("before_after", "coverage, before/after"), ("diff_in_diff", "coverage, diff-in-diff")):
-            rows = est.filter((pl.col("view") == view) & pl.col("ci_low_pct").is_not_null() & pl.col("ci_high_pct").is_not_null())
-            value = _pct(_covered(rows)) if rows.height else None
-            if view not in s.valid:
-                status, target = "not applicable", f"n/a: {_why_invalid(s, view)}"
-            elif value is None:
-                status, target = "miss", f"{low:.0f}-{high:.0f}% (no interval published)"
-            else:
-                status, target = ("pass" if low <= value <= high else "miss"), f"{low:.0f}-{high:.0f}%"
-            figures.append(Figure(s.name, label, value, target, status, rows.height))
-        tolerance = s.fp_tolerance_pct
-        nulls = est.filter((pl.col("view") == "before_after") & (pl.col("truth") == 0) & pl.col("verdict").is_not_null())
-        value = _pct(nulls["verdict"].is_in(CONFIDENT)) if nulls.height else None
-        if "before_after" not in s.valid:
-            status, target = "not applicable", f"n/a: {_why_invalid(s, 'before_after')}; see safe endings"
-        elif value is None:
-            status, target = "not applicable", "n/a: no null metric in this scenario"
-        else:
-            status, target = ("pass" if value <= tolerance else "miss"), f"<= {tolerance:.0f}%"
-        figures.append(Figure(s.name, "confident verdicts on null metrics", value, target, status, nulls.height))
-        null_wf = out.filter(pl.col("primary_truth") == 0)
-        has_decision = bool(out["has_decision"].any()) if out.height else False
-        if not null_wf.height:
-            figures.append(Figure(s.name, "value decisions on null workflows", None, "n/a: no null workflow", "not applicable", 0))
-        elif not has_decision:
-            figures.append(Figure(s.name, "value decisions on null workflows", None, f"<= {VALUE_DECISION_TARGET:.0f}%",
-                                  "not available", null_wf.height))  # fmt: skip
-        else:
-            value = _pct(null_wf["decision"].is_in(VALUE_DECISIONS))
-            figures.append(Figure(s.name, "value decisions on null workflows", value, f"<= {VALUE_DECISION_TARGET:.0f}%",
-                                  "pass" if value <= VALUE_DECISION_TARGET else "miss", null_wf.height))  # fmt: skip
-        if "before_after" not in s.valid and null_wf.height:
-            safe = safe_ending(null_wf)
-            value = _pct(safe)
-            need = 100 - tolerance
-            figures.append(Figure(s.name, "safe endings of null workflows", value, f">= {need:.0f}%",
-                                  "pass" if value >= need else "miss", null_wf.height))  # fmt: skip
-    return figures
-
-
-def _why_invalid(s: Scenario, view: str) -> str:
-    """Why a method's interval cannot be held to the coverage target in scenario ``s``."""
-    if s.deployed_trend:
-        return "trends are not parallel: no method can be valid"
-    if view == "diff_in_diff" and s.n_comparison < 3:
-        return "fewer than 3 comparison workflows (v2: not_identifiable)"
-    if s.common_step or s.common_trend:
-        return "a shift common to all workflows is not the effect; no before/after can separate them"
-    return "its estimand is not the effect here"
-
-
-def safe_ending(null_workflows: pl.DataFrame) -> pl.Series:
-    """Per null workflow: did it end ``contested``, ``no_clear_change`` or ``not_identifiable``
-    without a value decision (and, before decisions exist, without a confident verdict that
-    nothing contradicts)?"""
-    f = null_workflows
-    decision = f["decision"].fill_null("")
-    no_value = ~decision.is_in(VALUE_DECISIONS)
-    ended = (
-        (decision == "contested")
-        | f["primary_verdict"].fill_null("").is_in(SAFE_VERDICTS)
-        | (f["did_status"].fill_null("") == "not_identifiable")
-    )
-    return no_value & ended
-
-
-def describe(settings: Settings, scenarios: tuple[Scenario, ...] = SCENARIOS) -> str:
-    """The settings of a run in one line."""
-    return (
-        f"{len(scenarios)} scenarios x {settings.batches} simulated warehouses x {settings.treated} deployed workflows "
-        f"(2 or 6 comparison workflows; ~8 items a day each; 18 baseline and 18 post weeks; primary metrics rotate over "
-        f"the five); seed {settings.seed}; {settings.workers} processes"
-    )
+        covered = (rows["ci_low_pct"] <= rows["truth"]) & (rows["truth"] <= rows["ci_high_pct"])
+        coverage[method] = 100 * float(covered.mean())
+        nulls = rows.filter(pl.col("truth") == 0)
+        if nulls.height:
+            fp[method] = 100 * float(((nulls["ci_low_pct"] > 0) | (nulls["ci_high_pct"] < 0)).mean())
+        own = table.filter(pl.col("scenario").is_in(scenarios) & (pl.col("view") == method))
+        bias[method] = float(own["median_bias_points"].abs().max())
+    return Targets(coverage, fp, bias)
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
@@ -315,20 +248,53 @@ def fmt(value: float | None, digits: int = 1) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
-def markdown(figures: list[Figure], scenarios: tuple[Scenario, ...] = SCENARIOS) -> str:
-    """The figures as a markdown table, one row per scenario and figure."""
-    described = {s.name: s.description for s in scenarios}
+def markdown(table: pl.DataFrame, rates: pl.DataFrame, valid_only: bool = False) -> str:
+    """The scoring table and the checks' warning rates as markdown."""
+    valid = {s.name: s.valid for s in SCENARIOS}
     lines = [
-        "| scenario | figure | value % | target | status | n |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| scenario | method | valid here | estimated / rows | coverage % | false positives % | median bias (points) | median abs. error (points) | median CI width (points) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    last = None
-    for f in figures:
-        name = f"**{f.scenario}**: {described.get(f.scenario, '')}" if f.scenario != last else ""
-        last = f.scenario
-        value = fmt(f.value) if f.value is not None else ("not yet available" if f.status == "not available" else "")
-        lines.append(f"| {name} | {f.figure} | {value} | {f.target} | {f.status} | {f.n} |")
+    for r in table.iter_rows(named=True):
+        is_valid = r["view"] in valid.get(r["scenario"], ())
+        if valid_only and not is_valid:
+            continue
+        lines.append(
+            f"| {r['scenario']} | {METHOD_LABELS.get(r['view'], r['view'])} | {'yes' if is_valid else 'no'} | "
+            f"{r['estimated'] or 0} / {r['rows']} | {fmt(r['coverage_pct'])} | {fmt(r['false_positive_pct'])} | "
+            f"{fmt(r['median_bias_points'], 2)} | {fmt(r['median_abs_error_points'], 1)} | {fmt(r['median_ci_width_points'], 1)} |"
+        )
+    checks = [c for c in rates.columns if c != "scenario"]
+    lines += [
+        "",
+        "Warning rate of each method check: % of the rows where it applies (status not `not_applicable`).",
+        "",
+        "| scenario | " + " | ".join(checks) + " |",
+        "| --- |" + " --- |" * len(checks),
+    ]
+    for r in rates.iter_rows(named=True):
+        lines.append(f"| {r['scenario']} | " + " | ".join(fmt(r[c]) for c in checks) + " |")
     return "\n".join(lines)
 
 
-__all__ = ["QUICK", "Figure", "Settings", "build_marts", "describe", "markdown", "run", "safe_ending", "score"]
+def quick_coverage(settings: Settings = QUICK, scenario_names: tuple[str, ...] = ("null", "effect")) -> dict[str, float]:
+    """Coverage of before/after and DiD on a small run (for the test suite)."""
+    scenarios = tuple(s for s in SCENARIOS if s.name in scenario_names)
+    estimates, _ = run(settings, scenarios)
+    out = {}
+    for method in ("before_after", "diff_in_diff"):
+        rows = estimates.filter((pl.col("view") == method) & pl.col("ci_low_pct").is_not_null())
+        out[method] = 100 * float(((rows["ci_low_pct"] <= rows["truth"]) & (rows["truth"] <= rows["ci_high_pct"])).mean())
+    return out
+
+
+def describe(settings: Settings) -> str:
+    """The settings of a run in one line."""
+    return (
+        f"{settings.batches} batches per scenario x {settings.treated} deployed + {settings.comparison} comparison "
+        f"workflows (~8 items a day each, 18 baseline weeks of data, 90-day baseline window); "
+        f"TWFE reference on {settings.twfe_per_batch} deployed workflow(s) per batch x {len(TWFE_METRICS)} metrics; seed {settings.seed}"
+    )
+
+
+__all__ = ["QUICK", "Settings", "check_rates", "describe", "markdown", "quick_coverage", "run", "score", "targets"]
