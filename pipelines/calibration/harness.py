@@ -176,13 +176,14 @@ def run_batch(args: tuple[World, int, Settings]) -> tuple[pl.DataFrame, pl.DataF
 
 def _did_status(did: pl.DataFrame) -> pl.Expr:
     """The difference-in-differences row's status: its own ``verdict`` column when the method
-    publishes one (v2), else ``not_identifiable`` / ``not_estimable`` read from its label, else
-    a verdict from its interval."""
+    publishes one, else ``not_identifiable`` (``is_identifiable`` false, or said by its label),
+    ``not_estimable``, or a verdict from its interval."""
     if "verdict" in did.columns:
         return pl.col("verdict")
     label = pl.col("label").fill_null("")
+    identifiable = pl.col("is_identifiable").fill_null(True) if "is_identifiable" in did.columns else pl.lit(True)
     return (
-        pl.when(label.str.contains("not identifiable|not_identifiable"))
+        pl.when(~identifiable | label.str.contains("not identifiable|not_identifiable"))
         .then(pl.lit("not_identifiable"))
         .when(label.str.contains("not estimable") | pl.col("ci_low_pct").is_null())
         .then(pl.lit("not_estimable"))
