@@ -33,6 +33,10 @@ class WorkflowRegistry(pa.DataFrameModel):
     review_point: str = pa.Field(nullable=True, description="Where a human reviews the AI's output; blank means missing.")
     support_path: str = pa.Field(nullable=True, description="Who users call when it breaks; blank means missing.")
     data_scope: str = pa.Field(nullable=True, description="What data the AI may touch; blank means missing.")
+    data_through: pl.Date = pa.Field(
+        nullable=True,
+        description="Optional column: the last day the workflow's exports are complete (its data cutoff, ISO date); blank means derive it from the data.",
+    )
 
     class Config:
         strict = True

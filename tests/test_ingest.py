@@ -16,6 +16,13 @@ from pipelines.ingest.sources import SOURCES, USAGE, WORK_ITEMS, WORKFLOWS
 INGESTED_AT = datetime(2026, 11, 1)
 
 
+@pytest.fixture(autouse=True)
+def _own_pseudonym_key(tmp_path, monkeypatch):
+    """Usage files are read under a key of the test's own, never the checkout's key file."""
+    monkeypatch.delenv("OPVALUE_PSEUDONYM_KEY", raising=False)
+    monkeypatch.setenv("OPVALUE_PSEUDONYM_KEY_FILE", str(tmp_path / "keys" / "pseudonym.key"))
+
+
 def load_all(root: Path, db: Path) -> tuple[duckdb.DuckDBPyConnection, dict]:
     con = duckdb.connect(str(db))
     summaries = {spec.name: load_source(con, spec, root, INGESTED_AT) for spec in SOURCES}
@@ -214,3 +221,52 @@ def test_extra_columns_named_like_internal_ones_do_not_leak(tmp_path):
     row = result.quarantined.row(0, named=True)
     assert row["rule"] == "out_of_range" and row["reason"].startswith("actions: -3")
     assert result.extra_columns == ["rule", "reason", "__index"]
+
+
+def test_the_registry_may_carry_a_data_through_date(tmp_path):
+    from tests.conftest import REGISTRY_HEADER, write
+
+    root = tmp_path / "in"
+    write(
+        root / "workflows.csv",
+        f"""
+        {REGISTRY_HEADER},data_through
+        wf_a,Claims,Ann,Ops,production,2026-03-01,10,low,,-20,QA,#help,claims,2026-10-31
+        wf_b,Invoices,Bo,Fin,pilot,,,,,,,,,
+        wf_c,Bad cutoff,Cy,Ops,pilot,,,,,,,,,31/10/2026
+        """,
+    )
+    con, summaries = load_all(root, tmp_path / "w.duckdb")
+    cutoffs = dict(con.execute("select workflow_id, data_through from staging.workflows").fetchall())
+    assert cutoffs == {"wf_a": datetime(2026, 10, 31).date(), "wf_b": None}
+    assert quarantined(con, "workflows")[("workflows.csv", 3)] == (
+        "unparseable",
+        "data_through: cannot read '31/10/2026' as a date (YYYY-MM-DD)",
+    )
+    # The column is optional: the tiny registry has none and every workflow's cutoff is blank.
+    assert summaries["workflows"].reconciles
+
+
+def test_rows_handed_over_as_text_meet_the_same_rules(tmp_path):
+    """`validate_rows` is where a converted native export joins the reader."""
+    import polars as pl
+
+    from pipelines.ingest.reader import FileResult, RawRows, validate_rows
+
+    frame = pl.DataFrame(
+        {
+            "usage_date": ["2026-03-02", "2026-03-02", "infinity"],
+            "user_id": ["ann@example.com", " ", "bo@example.com"],
+            "workflow_id": ["wf_a", "wf_a", "wf_a"],
+            "actions": ["3", "1", "1"],
+            "source_system": ["x", "x", "x"],
+        }
+    )
+    result = validate_rows(RawRows(frame=frame), USAGE, FileResult("usage", "usage/native.json", 10, "abc"))
+    assert (result.status, result.rows_read, result.extra_columns) == ("loaded", 3, ["source_system"])
+    assert result.valid.height == 1 and result.valid.get_column("user_id")[0].startswith("p_")
+    reasons = dict(result.quarantined.select("row_number", "reason").iter_rows())
+    assert reasons == {
+        2: "user_id: required value is missing",
+        3: "usage_date: cannot read 'infinity' as a date (YYYY-MM-DD)",
+    }

@@ -63,10 +63,12 @@ HAND_ITEMS = [
 def hand_weekly() -> pl.DataFrame:
     con = duckdb.connect()
     con.execute("create schema staging")
-    con.execute("create table staging.workflows (workflow_id varchar, deployed_on date)")
+    con.execute("create table staging.workflows (workflow_id varchar, deployed_on date, data_through date)")
+    # wf_t's registry row says its data runs to June (data_through), so its weeks have settled;
+    # wf_w and wf_c end at their own latest timestamps.
     con.executemany(
-        "insert into staging.workflows values (?, ?)",
-        [["wf_t", dt.date(2026, 3, 2)], ["wf_w", dt.date(2026, 3, 4)], ["wf_c", None]],
+        "insert into staging.workflows values (?, ?, ?)",
+        [["wf_t", dt.date(2026, 3, 2), dt.date(2026, 6, 1)], ["wf_w", dt.date(2026, 3, 4), None], ["wf_c", None, None]],
     )
     con.execute(
         "create table staging.work_items (item_id varchar, workflow_id varchar, opened_at timestamp, closed_at timestamp, "
@@ -103,7 +105,7 @@ def test_weekly_metrics_match_a_hand_computation(hand_weekly):
     assert _value(w, "wf_t", "rework_rate", "2026-02-23")["value"] == pytest.approx(1 / 3)
     assert _value(w, "wf_t", "error_rate", "2026-02-23")["value"] == pytest.approx(1 / 3)
     # Touchpoints capped at the 99th percentile of both periods pooled, as in the before/after.
-    cap = np.quantile([2, 3, 40, 1, 1, 1], 0.99)
+    cap = np.quantile([2, 3, 40, 1, 1], 0.99)  # closed items only: p3 is still open
     assert cap < 40
     assert _value(w, "wf_t", "touchpoints_per_item", "2026-02-23")["value"] == pytest.approx((2 + 3 + cap) / 3)
     spend_cap = np.quantile([10.0, 20.0], 0.99)  # spend: the 99th percentile of the non-zero amounts
@@ -112,10 +114,12 @@ def test_weekly_metrics_match_a_hand_computation(hand_weekly):
     post = _value(w, "wf_t", "cycle_time_hours", "2026-03-02")
     assert post["value"] == pytest.approx(6.0)  # median of 5 and 7 hours
     assert (post["is_post"], post["weeks_since_deployment"]) == (True, 0)
-    # A week whose only item is open has no median yet; its other metrics are still there.
+    # A week whose only item is open has no median yet, and an open item's touchpoints are not
+    # final: closed items only for the four non-time metrics.
     open_week = _value(w, "wf_t", "cycle_time_hours", "2026-03-09")
     assert open_week["value"] is None and open_week["n"] == 1 and open_week["weeks_since_deployment"] == 1
-    assert _value(w, "wf_t", "touchpoints_per_item", "2026-03-09")["value"] == pytest.approx(1.0)
+    touch = _value(w, "wf_t", "touchpoints_per_item", "2026-03-09")
+    assert touch["value"] is None and touch["n"] == 0
 
 
 def test_weekly_metrics_keep_comparison_workflows_and_drop_weeks_that_mix_periods(hand_weekly):
@@ -153,7 +157,7 @@ def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("measurement")
     inputs = root / "inputs"
     con = duckdb.connect()
-    batch = write_batch(con, Scenario("files", "", effect=-0.2), seed=3, n_treated=2, n_comparison=2)
+    batch = write_batch(con, Scenario("files", "", effect=-0.2), seed=3, n_treated=2, n_comparison=3)
     deployed = batch.deployed_on.isoformat()
     rows = [f"{w},Workflow {w},Ann,Ops,production,{deployed},10,low,,-20,,," for w in batch.treated]
     rows += [f"{w},Workflow {w},Bo,Ops,investigation,,,,,,,," for w in batch.comparison]
@@ -202,10 +206,35 @@ def test_assets_materialise_with_every_measurement_check_passing(built):
     comparisons = con.execute(
         "select count(distinct workflow_id) from marts.weekly_metrics where weeks_since_deployment is null"
     ).fetchall()[0][0]
-    assert comparisons == 2
-    # The DiD row found its two comparison workflows.
+    assert comparisons == 3
+    # The DiD row found its three comparison workflows: enough to be identifiable.
     labels = {r[0] for r in con.execute("select label from marts.effect_views where view = 'diff_in_diff'").fetchall()}
-    assert all("vs 2 comparison workflows" in label for label in labels), labels
+    assert all("vs 3 comparison workflows" in label for label in labels), labels
+    assert con.execute(
+        "select bool_and(is_identifiable) from marts.effect_views where view = 'diff_in_diff'"
+    ).fetchall()[0][0]
+
+
+def test_did_is_not_identifiable_with_fewer_than_three_comparison_workflows():
+    con, _, views, _ = simulated_warehouse(Scenario("two", "", effect=-0.2), seed=4, treated=1, comparison=2)
+    did = views.filter(pl.col("view") == "diff_in_diff")
+    assert did.height == len(load_config().metrics)
+    assert did.get_column("estimate_pct").null_count() == did.height  # no number is published
+    assert not any(did.get_column("is_identifiable"))
+    assert all("not identifiable: 2 comparison workflow(s)" in label for label in did.get_column("label"))
+    con.close()
+
+
+def test_placebo_in_space_runs_with_five_comparison_workflows_and_not_with_fewer():
+    con, _, views, _ = simulated_warehouse(Scenario("five", "", effect=-0.3), seed=5, treated=1, comparison=5)
+    did = views.filter(pl.col("view") == "diff_in_diff")
+    p = did.get_column("placebo_p_value").drop_nulls()
+    assert p.len() >= 4 and ((p > 0) & (p <= 1)).all()
+    assert all("placebo-in-space: 5 comparison workflows" in label for label in did.get_column("label") if "vs 5" in label)
+    con.close()
+    con, _, views, _ = simulated_warehouse(Scenario("four", "", effect=-0.3), seed=5, treated=1, comparison=4)
+    assert views.filter(pl.col("view") == "diff_in_diff").get_column("placebo_p_value").null_count() == len(load_config().metrics)
+    con.close()
 
 
 @pytest.mark.parametrize("table", MEASUREMENT_TABLES)

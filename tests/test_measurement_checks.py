@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pytest
 
 from pipelines.calibration.simulate import Scenario
-from pipelines.measurement.checks import CHECK_NAMES, guardrail_rows, sample_size_rows
+from pipelines.measurement.checks import CHECK_NAMES, guardrail_rows, pool_small_groups, sample_size_rows
 from pipelines.measurement.estimators import standardized_change, team_weighted_log_ratio, total_variation_points
 from pipelines.metrics.config import load_config
 from tests.test_measurement import simulated_warehouse
@@ -139,18 +140,25 @@ def test_guardrail_rows_on_constructed_verdicts():
     rows = {("w", m): _value_row("no_clear_change") for m in ("rework_rate", "touchpoints_per_item")}
     rows[("w", "cycle_time_hours")] = _value_row("improved")
     rows[("w", "error_rate")] = _value_row("worsened", 40.0)
-    assert {r["status"] for r in guardrail_rows(rows)} == {"warn"}
+    speed = {"w": "cycle_time_hours"}
+    assert {r["status"] for r in guardrail_rows(rows, speed)} == {"warn"}
+    # The guardrail keys on the workflow's primary metric, not on cycle time.
+    assert {r["status"] for r in guardrail_rows(rows, {"w": "rework_rate"})} == {"ok"}
+    rows[("w", "rework_rate")] = _value_row("improved")
+    assert {r["status"] for r in guardrail_rows(rows, {"w": "rework_rate"})} == {"warn"}
+    # A worsened primary metric is not a guardrail of itself.
+    assert {r["status"] for r in guardrail_rows(rows, {"w": "error_rate"})} == {"ok"}
     rows[("w", "error_rate")] = _value_row("improved")
-    assert {r["status"] for r in guardrail_rows(rows)} == {"ok"}
+    assert {r["status"] for r in guardrail_rows(rows, speed)} == {"ok"}
     rows[("w", "cycle_time_hours")] = _value_row("insufficient_data")
-    assert {r["status"] for r in guardrail_rows(rows)} == {"not_applicable"}
+    assert {r["status"] for r in guardrail_rows(rows, speed)} == {"not_applicable"}
 
 
 # --- novelty ---------------------------------------------------------------------------------------
 
 
 def test_novelty_warns_when_an_improvement_fades():
-    checks = simulated_warehouse(Scenario("fading", "", effect=-0.5, fade_weeks=10), seed=28, treated=1, comparison=3)[3]
+    checks = simulated_warehouse(Scenario("fading", "", effect=-0.6, fade_weeks=18), seed=28, treated=1, comparison=3)[3]
     for metric in STEADY:
         assert status(checks, "novelty", metric) == ["warn"], detail(checks, "novelty", metric)
     assert "fading" in detail(checks, "novelty", "cycle_time_hours")
@@ -179,3 +187,13 @@ def test_sample_size_rows_on_constructed_counts():
     assert row["status"] == "warn" and "12 closed baseline items" in row["detail"]
     [row] = sample_size_rows({("w", "cycle_time_hours"): _value_row("improved")}, config)
     assert row["status"] == "ok"
+
+
+def test_teams_smaller_than_min_group_size_are_pooled_in_the_mix_breakdown():
+    counts = np.array([[50.0, 60.0], [3.0, 40.0], [20.0, 2.0], [30.0, 30.0]])
+    pooled, n = pool_small_groups(counts, 5)
+    assert n == 2
+    assert pooled.tolist() == [[50.0, 60.0], [30.0, 30.0], [23.0, 42.0]]
+    assert pooled.sum() == counts.sum()  # nothing is dropped
+    same, none = pool_small_groups(counts[[0, 3]], 5)
+    assert none == 0 and same.tolist() == [[50.0, 60.0], [30.0, 30.0]]

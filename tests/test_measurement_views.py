@@ -153,6 +153,6 @@ def test_no_comparison_workflow_gives_a_null_did_that_says_why():
 
 
 def test_a_short_post_period_is_labelled_unreliable():
-    _, _, views, _ = simulated_warehouse(Scenario("short", "", post_weeks=4), seed=2, treated=1, comparison=2)
+    _, _, views, _ = simulated_warehouse(Scenario("short", "", post_weeks=4), seed=2, treated=1, comparison=3)
     labels = _rows(views, "diff_in_diff").filter(pl.col("estimate_pct").is_not_null()).get_column("label")
     assert labels.len() > 0 and labels.str.contains("interval unreliable").all()

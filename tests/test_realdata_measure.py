@@ -41,7 +41,7 @@ SERVICENOW_BASELINE_DAYS = 35
 DEPLOYED = ("category_26", "category_53", "category_32")
 COMPARISONS = ("category_42", "category_46", "category_9")
 VALUE_DECISIONS = ("scale", "close_gaps", "drive_adoption")
-V2_PENDING = "METHODS.md v2 (h-method) not merged yet"
+METRICS = ("cycle_time_hours", "rework_rate", "error_rate", "touchpoints_per_item", "external_spend_per_item")
 
 
 def _km_median(hours: np.ndarray, closed: np.ndarray) -> float:
@@ -161,21 +161,9 @@ def test_the_helpdesk_conversion_is_one_row_per_case(helpdesk):
     assert (items["closed_at"].dropna() >= items.loc[items["closed_at"].notna(), "opened_at"]).all()
 
 
-HELPDESK_XFAIL = {
-    "cycle_time_hours": "v1 censors open items at the latest opened_at (v2: the latest opened_at or closed_at)",
-    "rework_rate": "v1 counts open items' rework (v2: closed items only)",
-    "touchpoints_per_item": "v1 caps a blank touchpoints into the p99 (least(NULL, cap) = cap)",
-    "external_spend_per_item": "v1 publishes blank spend as 0 per item",
-}
 
 
-@pytest.mark.parametrize(
-    "metric",
-    [
-        pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=f"{V2_PENDING}: {HELPDESK_XFAIL[m]}")) if m in HELPDESK_XFAIL else m
-        for m in ("cycle_time_hours", "rework_rate", "error_rate", "touchpoints_per_item", "external_spend_per_item")
-    ],
-)
+@pytest.mark.parametrize("metric", METRICS)
 def test_helpdesk_values_match_an_independent_computation(helpdesk, metric):
     _, expected, got = helpdesk
     assert (expected["n"] > 0).any()
@@ -183,7 +171,6 @@ def test_helpdesk_values_match_an_independent_computation(helpdesk, metric):
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.xfail(strict=True, reason=f"{V2_PENDING}: a blank is capped into a value (issue 11)")
 def test_helpdesk_blanks_stay_out_of_n(helpdesk):
     items, expected, got = helpdesk
     touch = got[got["metric"] == "touchpoints_per_item"].set_index("period")
@@ -240,28 +227,15 @@ def test_the_servicenow_conversion_keeps_the_latest_update_of_each_incident(serv
     assert (every["touchpoints"] >= 1).all()
 
 
-SERVICENOW_XFAIL = {
-    "cycle_time_hours": "v1 censors open items at the global latest opened_at (v2: the workflow's own cutoff)",
-    "rework_rate": "v1 counts open items' rework (v2: closed items only)",
-    "touchpoints_per_item": "v1 counts open items (v2: closed items only)",
-    "external_spend_per_item": "v1 publishes blank spend as 0 per item",
-}
 
 
-@pytest.mark.parametrize(
-    "metric",
-    [
-        pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=f"{V2_PENDING}: {SERVICENOW_XFAIL[m]}")) if m in SERVICENOW_XFAIL else m
-        for m in ("cycle_time_hours", "rework_rate", "error_rate", "touchpoints_per_item", "external_spend_per_item")
-    ],
-)
+@pytest.mark.parametrize("metric", METRICS)
 def test_servicenow_values_match_an_independent_computation(servicenow, metric):
     _, expected, warehouse = servicenow
     problems = compare(expected, published(warehouse), metric)
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.xfail(strict=True, reason=f"{V2_PENDING}: marts.workflow_scorecard has no decision column yet")
 def test_servicenow_no_value_decision_without_the_difference_in_differences(servicenow):
     _, _, warehouse = servicenow
     con = duckdb.connect(str(warehouse), read_only=True)

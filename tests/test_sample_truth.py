@@ -36,7 +36,7 @@ def test_the_reported_confidence_intervals_cover_the_true_effects(con):
     assert missed.height <= max(3, round(0.15 * claimed.height)), missed
 
 
-def test_primary_verdicts_quadrants_and_decisions_are_the_stories_the_sample_tells(con):
+def test_primary_verdicts_are_the_stories_the_sample_tells(con):
     """The stories live in the primary metrics (a secondary metric without an effect may show one
     by chance on any draw). How often each story comes out right over ten seeds: `make calibrate`."""
     truth = pl.read_csv(EXPECTED / "true_effects.csv").filter(pl.col("expected_verdict") != "not_deployed", pl.col("is_primary"))
@@ -45,21 +45,37 @@ def test_primary_verdicts_quadrants_and_decisions_are_the_stories_the_sample_tel
     assert joined.height == truth.height
     assert joined.filter(pl.col("verdict") != pl.col("expected_verdict")).is_empty()
 
-    stories = pl.read_csv(EXPECTED / "stories.csv")
-    scorecard = con.sql("select * from marts.workflow_scorecard").pl()
-    quadrants = dict(scorecard.select("workflow_id", "quadrant").iter_rows())
-    assert quadrants == dict(stories.select("workflow_id", "expected_quadrant").iter_rows())
-    assert set(quadrants.values()) == {
-        "value_with_adoption",
-        "adoption_without_value",
-        "value_without_adoption",
-        "no_value_no_adoption",
-        "not_deployed",
-        "insufficient_data",
-    }
-    if "decision" in scorecard.columns:
-        decisions = dict(scorecard.select("workflow_id", "decision").iter_rows())
-        assert decisions == dict(stories.select("workflow_id", "expected_decision").iter_rows())
+
+# The decisions a story's intended quadrant allows: a value story may also end in
+# fix_guardrail or contested, which never count as value (METHODS.md v2, "One decision").
+ALLOWED_DECISIONS = {
+    "value_with_adoption": {"scale", "close_gaps", "fix_guardrail", "contested"},
+    "value_without_adoption": {"drive_adoption", "fix_guardrail", "contested"},
+    "adoption_without_value": {"redesign"},
+    "no_value_no_adoption": {"reconsider"},
+    "not_deployed": {"not_deployed"},
+    "insufficient_data": {"wait_for_data"},
+}
+DEMOTED = {"value_with_adoption": "adoption_without_value", "value_without_adoption": "no_value_no_adoption"}
+
+
+def test_every_story_gets_a_decision_its_quadrant_allows_and_a_flagged_win_is_never_value(con):
+    stories = pl.read_csv(EXPECTED / "stories.csv").select("workflow_id", "expected_quadrant", "narrative")
+    scorecard = con.sql("select workflow_id, quadrant, decision, decision_reasons from marts.workflow_scorecard").pl()
+    joined = stories.join(scorecard, on="workflow_id", how="left")
+    assert joined.get_column("decision").null_count() == 0
+    for row in joined.iter_rows(named=True):
+        assert row["decision"] in ALLOWED_DECISIONS[row["expected_quadrant"]], row
+        assert row["decision_reasons"], row
+        if row["decision"] in ("fix_guardrail", "contested"):
+            assert row["quadrant"] == DEMOTED[row["expected_quadrant"]], row
+        else:
+            assert row["quadrant"] == row["expected_quadrant"], row
+    # The story written as a speed gain with a worsened guardrail is flagged, not celebrated.
+    guardrail_stories = joined.filter(pl.col("narrative").str.contains("guardrail"))
+    assert guardrail_stories.height >= 1
+    assert set(guardrail_stories.get_column("decision")) == {"fix_guardrail"}
+    assert set(joined.get_column("expected_quadrant")) == set(ALLOWED_DECISIONS)
 
 
 def test_every_bad_row_lands_in_quarantine_with_its_rule(con):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from pipelines.stats import did
-from pipelines.stats.did import did_relative, did_twfe, parallel_trends
+from pipelines.stats.did import did_relative, did_twfe
 
 EFFECT = -2.0
 
@@ -159,34 +159,6 @@ def test_did_relative_is_nan_without_a_baseline() -> None:
     panel = simulate_panel(seed=9)
     panel.loc[panel.treated & ~panel.post, "y"] = 0.0
     assert np.isnan(did_relative(panel).estimate_pct)
-
-
-@pytest.mark.parametrize("method", ["bins", "linear"])
-def test_parallel_trends_ok_without_and_warn_with_a_pre_trend(method: str) -> None:
-    clean = parallel_trends(simulate_panel(seed=11), method=method)  # type: ignore[arg-type]
-    trending = parallel_trends(simulate_panel(seed=11, pre_trend=0.25), method=method)  # type: ignore[arg-type]
-    assert clean.status == "ok" and clean.p_value >= 0.05
-    assert trending.status == "warn" and trending.p_value < 0.001
-    assert trending.method == method
-    assert len(trending.leads) == (3 if method == "bins" else 1)
-
-
-def test_parallel_trends_same_with_date_weeks_and_integer_weeks() -> None:
-    as_int = parallel_trends(simulate_panel(seed=12, pre_trend=0.1))
-    as_date = parallel_trends(simulate_panel(seed=12, pre_trend=0.1, dates=True))
-    assert as_date.p_value == pytest.approx(as_int.p_value)
-
-
-def test_parallel_trends_falls_back_to_linear_with_few_clusters() -> None:
-    result = parallel_trends(simulate_panel(n_workflows=3, n_treated=1, seed=13), n_bins=4)
-    assert result.method == "linear"
-    assert result.df_denom == 2
-
-
-def test_parallel_trends_not_testable_without_comparisons() -> None:
-    panel = simulate_panel(seed=14)
-    panel["treated"] = True
-    assert parallel_trends(panel).status == "not_testable"
 
 
 def test_missing_columns_raise() -> None:

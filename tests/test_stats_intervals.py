@@ -10,7 +10,6 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportion_
 from pipelines.stats.intervals import (
     MomentStats,
     absolute_difference,
-    newcombe_difference,
     relative_change,
     wilson_interval,
 )
@@ -56,12 +55,6 @@ def test_wilson_matches_reference(events: int, n: int, low: float, high: float) 
     assert wilson_interval(events, n) == pytest.approx((low, high), abs=5e-5)
 
 
-def test_newcombe_matches_reference() -> None:
-    diff, low, high = newcombe_difference(18, 120, 9, 130)
-    assert diff == pytest.approx(9 / 130 - 18 / 120)
-    assert (low, high) == pytest.approx((-0.1622, -0.0029), abs=5e-5)
-
-
 @pytest.mark.parametrize(
     ("field", "expected"), [("estimate", -0.538), ("ci_low", -0.890), ("ci_high", -0.187)]
 )
@@ -104,22 +97,6 @@ def _textbook_wilson(x: int, n: int, z: float) -> tuple[float, float]:
     c = p**2
     disc = np.sqrt(b * b - 4 * a * c)
     return (-b - disc) / (2 * a), (-b + disc) / (2 * a)
-
-
-def test_newcombe_agrees_with_textbook_and_statsmodels() -> None:
-    rng = np.random.default_rng(12)
-    z = stats.norm.ppf(0.975)
-    for _ in range(50):
-        n1, n2 = rng.integers(5, 400, size=2)
-        x1, x2 = rng.binomial(n1, 0.3), rng.binomial(n2, 0.2)
-        l1, u1 = _textbook_wilson(x1, n1, z)
-        l2, u2 = _textbook_wilson(x2, n2, z)
-        p1, p2 = x1 / n1, x2 / n2
-        expected = (p2 - p1 - np.hypot(p2 - l2, u1 - p1), p2 - p1 + np.hypot(u2 - p2, p1 - l1))
-        _, low, high = newcombe_difference(x1, n1, x2, n2)
-        assert (low, high) == pytest.approx(expected, abs=1e-12)
-        sm_low, sm_high = confint_proportions_2indep(x2, n2, x1, n1, method="newcomb", compare="diff")
-        assert (low, high) == pytest.approx((sm_low, sm_high), abs=1e-12)
 
 
 def test_absolute_difference_equals_scipy_welch_t_test() -> None:

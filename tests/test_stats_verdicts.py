@@ -1,4 +1,4 @@
-"""Verdicts, quadrants and the Benjamini–Hochberg adjustment."""
+"""Verdicts and the Benjamini–Hochberg adjustment (the quadrant and decision rules: test_rules.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from pipelines.stats.multiple import benjamini_hochberg
-from pipelines.stats.verdicts import quadrant, verdict, verdicts
+from pipelines.stats.verdicts import verdict, verdicts
 
 
 def test_benjamini_hochberg_matches_reference() -> None:
@@ -67,25 +67,24 @@ def test_verdicts_vectorised_with_nan_meaning_not_a_share() -> None:
 
 
 @pytest.mark.parametrize(
-    ("deployed", "primary", "rate", "expected"),
+    ("ci", "estimate", "expected"),
     [
-        (True, "improved", 0.8, "value_with_adoption"),
-        (True, "improved", 0.5, "value_with_adoption"),  # threshold is inclusive
-        (True, "improved", 0.2, "value_without_adoption"),
-        (True, "no_clear_change", 0.8, "adoption_without_value"),
-        (True, "worsened", 0.8, "adoption_without_value"),
-        (True, "worsened", 0.1, "no_value_no_adoption"),
-        (True, "insufficient_data", 0.9, "insufficient_data"),
-        (True, "improved", None, "insufficient_data"),
-        (True, "improved", float("nan"), "insufficient_data"),
-        (False, "improved", 0.9, "not_deployed"),
+        ((-30.0, -5.0), -17.0, "improved"),
+        ((-6.0, -1.0), -3.0, "negligible"),  # real but smaller than the 5% that matters
+        ((1.0, 6.0), 3.0, "negligible"),
+        ((2.0, 30.0), 16.0, "worsened"),
+        ((-30.0, 2.0), -14.0, "no_clear_change"),
+        ((-9.0, -4.0), -5.0, "improved"),  # the threshold is inclusive
     ],
 )
-def test_quadrant(deployed: bool, primary: str, rate: float | None, expected: str) -> None:
-    assert quadrant(deployed, primary, rate) == expected
+def test_negligible_when_the_change_is_smaller_than_the_minimum_meaningful(
+    ci: tuple[float, float], estimate: float, expected: str
+) -> None:
+    assert verdict(ci[0], ci[1], 100, 100, estimate=estimate, min_meaningful_pct=5.0) == expected
 
 
-def test_quadrant_threshold_and_bad_verdict() -> None:
-    assert quadrant(True, "improved", 0.3, adoption_threshold=0.25) == "value_with_adoption"
-    with pytest.raises(ValueError, match="unknown verdict"):
-        quadrant(True, "better", 0.9)
+@pytest.mark.parametrize(("coverage", "expected"), [(0.79, "insufficient_baseline"), (0.8, "improved"), (None, "improved")])
+def test_insufficient_baseline_below_the_coverage_threshold(coverage: float | None, expected: str) -> None:
+    result = verdict(-30.0, -10.0, 5 if coverage == 0.79 else 100, 100, estimate=-20.0, min_meaningful_pct=5.0,
+                     baseline_coverage=coverage, min_baseline_coverage=0.8)  # fmt: skip
+    assert result == expected

@@ -70,6 +70,7 @@ def _materialize(
             "rows_superseded": summary.rows_superseded,
             "dagster/row_count": summary.rows_staged,
             "extra_columns_ignored": dg.MetadataValue.json(summary.extra_columns),
+            "entries_skipped": dg.MetadataValue.json(summary.skipped_entries),
             "preview": dg.MetadataValue.md(markdown_table(preview, preview_columns)),
         },
         check_results=_check_results(summary, failing),
@@ -118,6 +119,7 @@ def _check_results(summary: SourceSummary, failing: list[tuple]) -> list[dg.Asse
             metadata={
                 "files_rejected": summary.files_rejected,
                 "rejected_files": dg.MetadataValue.json(summary.rejected_files),
+                "entries_skipped": dg.MetadataValue.json(summary.skipped_entries),
             },
         ),
     ]

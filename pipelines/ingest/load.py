@@ -18,23 +18,25 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from pipelines import privacy
 from pipelines.ingest.reader import FileResult, file_digest, read_source_file
 from pipelines.ingest.sources import SourceSpec
+from pipelines.settings import naive_time_zone
 from pipelines.sqlfiles import run_script, sql_text
 
 log = logging.getLogger("opvalue")
 # Bump when reading rules change in a way the column contract does not show, so every
 # file is read again under the new rules.
-READER_RULES_VERSION = "1"
+READER_RULES_VERSION = "2"  # 2: strict timestamps, field counts, pseudonyms, Parquet extras
 # Bump when sql/stage_source.sql changes what it produces, so staging is rebuilt in full.
-STAGING_RULES_VERSION = "3"
+STAGING_RULES_VERSION = "4"  # 4: an item of a quarantined registry row says so
 
 # The statements that differ between a full re-stage and a re-stage by key; both fill the
 # placeholders of sql/stage_source.sql. `scope_keys` is a temp table of the keys to decide again.
@@ -104,6 +106,8 @@ class SourceSummary:
     rows_superseded: int
     extra_columns: dict[str, list[str]]
     rejected_files: dict[str, str]
+    skipped_entries: dict[str, str] = field(default_factory=dict)
+    """Entries in the source's place that are not input files, with the reason (`ops.skipped_files`)."""
 
     @property
     def reconciles(self) -> bool:
@@ -132,6 +136,12 @@ def reader_version(spec: SourceSpec) -> str:
     """Fingerprint of the rules a file was read under; a change forces a re-read."""
     contract = repr(sorted((name, str(dtype)) for name, dtype in spec.columns.items()))
     contract += repr((spec.optional_columns, spec.lowercase, spec.blank_defaults, READER_RULES_VERSION))
+    # Settings that change what a file reads as: the time zone of naive timestamps, and
+    # the pseudonym key (a new key must replace every stored pseudonym).
+    if spec.timestamp_columns:
+        contract += repr(("time_zone", naive_time_zone(spec.name)))
+    if spec.pseudonymised:
+        contract += repr(("pseudonym_key", privacy.key_fingerprint()))
     return hashlib.sha256(contract.encode()).hexdigest()[:16]
 
 
@@ -178,8 +188,11 @@ def load_source(
     ensure_tables(con)
     _ensure_rows_table(con, spec)
     version = reader_version(spec)
-    files = spec.files(input_dir)
-    current = {(path.relative_to(input_dir).as_posix()): path for path in files}
+    listing = spec.listing(input_dir)
+    current = {(path.relative_to(input_dir).as_posix()): path for path in listing.files}
+    # A link leading outside the folder is a file of the source, rejected: its target is never read.
+    current.update({relative: path for relative, (path, _) in listing.rejected_links.items()})
+    current = dict(sorted(current.items()))
     known = {
         row[0]: (row[1], row[2])
         for row in con.execute(
@@ -195,15 +208,21 @@ def load_source(
         for source_file in gone:
             _note_keys(con, spec, source_file)
             _forget_file(con, spec, source_file)
+        _record_skipped(con, spec, listing.skipped, ingested_at)
         read, reused = 0, 0
         for position, (source_file, path) in enumerate(current.items(), start=1):
-            digest = file_digest(path)
+            link = listing.rejected_links.get(source_file)
+            # A rejected link's digest names its target, never the target's bytes.
+            digest = "symlink:" + hashlib.sha256(link[1].encode()).hexdigest() if link else file_digest(path)
             if known.get(source_file) == (digest, version):
                 reused += 1
                 continue
             started = time.perf_counter()
             try:
-                result = read_source_file(path, spec, input_dir, sha256=digest)
+                if link:
+                    result = FileResult(spec.name, source_file, 0, digest, status="rejected", reason=link[1])
+                else:
+                    result = read_source_file(path, spec, input_dir, sha256=digest)
                 _note_keys(con, spec, source_file)
                 _forget_file(con, spec, source_file)
                 _store_file(con, spec, result, version, ingested_at)
@@ -243,6 +262,18 @@ def load_source(
         con.execute("rollback")
         raise
     return _summarise(con, spec, files_seen=len(current), files_read=read, files_reused=reused)
+
+
+def _record_skipped(
+    con: duckdb.DuckDBPyConnection, spec: SourceSpec, skipped: list[tuple[str, str]], ingested_at: datetime
+) -> None:
+    """Replace the source's entries in `ops.skipped_files`: what sits in its place but is not an input file."""
+    con.execute("delete from ops.skipped_files where source = ?", [spec.name])
+    if skipped:
+        con.executemany(
+            "insert into ops.skipped_files values (?, ?, ?, ?)",
+            [[spec.name, entry, reason, ingested_at] for entry, reason in skipped],
+        )
 
 
 def _inputs_fingerprint(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> str:
@@ -361,6 +392,8 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, ingested_at: dateti
         row_columns=", ".join([*business, "source_file", "row_number"]),
         key_label=" + ".join(spec.key),
         known_workflow=known,
+        # The registry itself has no registry to be missing from.
+        registry_match="quarantined_registry.workflow_id = source_rows.workflow_id" if spec.checks_registry else "false",
         record_fields=", ".join(f"{name} := source_rows.{name}" for name in business),
         staged_key_match=" and ".join(f"{spec.name}.{name} = scope_keys.{name}" for name in spec.key),
         differing_columns=", ".join(
@@ -400,6 +433,9 @@ def _summarise(
             "select source_file, reason from quarantine.rejected_files where source = ? order by 1", [spec.name]
         ).fetchall()
     )
+    skipped = dict(
+        con.execute("select entry, reason from ops.skipped_files where source = ? order by 1", [spec.name]).fetchall()
+    )
     return SourceSummary(
         source=spec.name,
         files_seen=files_seen,
@@ -413,4 +449,5 @@ def _summarise(
         rows_superseded=totals[5],
         extra_columns=extras,
         rejected_files=rejected,
+        skipped_entries=skipped,
     )

@@ -12,14 +12,22 @@ import codecs
 import csv
 import hashlib
 import io
+import json
+from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import pandera.polars as pa
 import polars as pl
 
+from pipelines import privacy
 from pipelines.ingest.sources import SUPPORTED_SUFFIXES, SourceSpec
+from pipelines.settings import naive_time_zone
+
+# Python's csv module refuses fields over 128 KiB by default; a huge field is a row
+# problem (quarantined, its record cut), not a reason to stop reading the file.
+csv.field_size_limit(2**31 - 1)
 
 # Longest raw value kept in a quarantine record; a 10 MB field must not bloat the table.
 RECORD_VALUE_LIMIT = 500
@@ -28,6 +36,26 @@ TRUE_WORDS = ("true", "1", "yes")
 FALSE_WORDS = ("false", "0", "no")
 # Rules, most fundamental first: a row's `rule` is the first one it breaks.
 RULE_ORDER = ("missing_value", "unparseable", "out_of_range", "closed_before_opened", "invalid")
+# A row that does not have the header's number of fields; its cells cannot be trusted.
+WRONG_FIELD_COUNT = "wrong_field_count"
+
+# Timestamps: the only accepted forms (docs/data-contract.md). A date, optionally a time
+# (`T`, `t` or a space before it; minutes required, seconds and up to 9 fraction digits
+# optional), optionally a zone: `Z` or a numeric offset `±HH`, `±HHMM`, `±HH:MM`.
+# Four-digit years only: BC dates, signed and 5+ digit years never match.
+TIMESTAMP_PATTERN = (
+    r"^(?P<date>\d{4}-\d{2}-\d{2})"
+    r"(?:[Tt ](?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.(?P<fraction>\d{1,9}))?)?"
+    r"(?P<zone>[Zz]|(?P<sign>[+-])(?P<offset_hours>\d{2})(?::?(?P<offset_minutes>\d{2}))?)?)?$"
+)
+# Words databases and spreadsheets accept as timestamps; none is a moment in an export.
+SPECIAL_TIMESTAMPS = (
+    "infinity", "+infinity", "-infinity", "inf", "+inf", "-inf", "epoch", "now", "today",
+    "tomorrow", "yesterday", "allballs", "nan", "nat",
+)
+EARLIEST_ACCEPTED = datetime(1990, 1, 1)
+FUTURE_SLACK = timedelta(days=1)
+MAX_OFFSET_MINUTES = 14 * 60
 
 QUARANTINE_SCHEMA = {
     "source": pl.String,
@@ -76,10 +104,37 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_source_file(path: Path, spec: SourceSpec, input_dir: Path, sha256: str | None = None) -> FileResult:
+@dataclass
+class RawRows:
+    """One file's cells as text, before any rule: the reader's hand-over point.
+
+    `frame` holds one string column per header column (blank cells null). `row_numbers`
+    gives each frame row's 1-based data-row number when some rows were set aside as
+    `malformed` (rows with the wrong number of fields), else None (numbered in order).
+    """
+
+    frame: pl.DataFrame
+    row_numbers: pl.Series | None = None
+    malformed: list[tuple[int, int, int, int, list[str]]] = field(default_factory=list)
+    """(row number, first line, last line, fields found, the fields) of each malformed row."""
+    width: int = 0
+    """Fields in the header."""
+    cut_last_line: bool = False
+    """Whether the file ends without a newline (its last malformed row may be a cut line)."""
+
+
+def build_time() -> datetime:
+    """Now, as naive UTC: the upper bound of accepted timestamps is this plus one day."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def read_source_file(
+    path: Path, spec: SourceSpec, input_dir: Path, sha256: str | None = None, *, now: datetime | None = None
+) -> FileResult:
     """Read, type and validate one file of `spec`; a bad file comes back rejected, never raised.
 
-    `sha256` may be passed when the caller has already hashed the file.
+    `sha256` may be passed when the caller has already hashed the file; `now` (naive UTC)
+    sets the latest accepted timestamp (`now` + 1 day) and defaults to the build time.
     """
     relative = path.relative_to(input_dir).as_posix() if path.is_relative_to(input_dir) else path.name
     result = FileResult(
@@ -87,21 +142,71 @@ def read_source_file(path: Path, spec: SourceSpec, input_dir: Path, sha256: str 
     )
     try:
         raw = _read_raw(path, spec)
-        result.extra_columns = [c for c in raw.columns if c not in spec.columns]
-        result.rows_read = raw.height
-        # Extra columns are reported, then ignored: dropping them here also keeps input
-        # names from ever meeting the reader's own working columns.
-        raw = raw.select(list(spec.columns))
-        valid, quarantined = _split_rows(raw, spec, relative)
     except FileRejected as rejected:
         result.status, result.reason = "rejected", str(rejected)
         return result
+    return validate_rows(raw, spec, result, now=now)
+
+
+def validate_rows(raw: RawRows, spec: SourceSpec, result: FileResult, *, now: datetime | None = None) -> FileResult:
+    """Type and validate rows already read as text; fills `result` and returns it.
+
+    This is the entry point for rows that come from somewhere other than a CSV or Parquet
+    file (a converted native export): build a `RawRows` of strings with the contract's
+    column names and pass it here, so the rows meet exactly the same rules.
+    """
+    frame = raw.frame
+    missing = [c for c in spec.required_columns if c not in frame.columns]
+    if missing:
+        result.status, result.reason = "rejected", f"missing required column(s): {', '.join(missing)}"
+        return result
+    if frame.height == 0 and not raw.malformed:
+        result.status, result.reason = "rejected", "no data rows (header only)"
+        return result
+    for column in spec.optional_columns:
+        if column not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(column))
+    # Cells of spaces count as blank; the contract has no meaningful leading/trailing spaces.
+    frame = frame.with_columns(pl.col(pl.String).str.strip_chars().replace("", None))
+    result.extra_columns = [c for c in frame.columns if c not in spec.columns]
+    result.rows_read = frame.height + len(raw.malformed)
+    # Extra columns are reported, then ignored: dropping them here also keeps input
+    # names from ever meeting the reader's own working columns.
+    frame = frame.select(list(spec.columns))
+    key = privacy.pseudonym_key() if spec.pseudonymised else None
+    if spec.pseudonymised:
+        # Before any rule runs, so no raw id reaches a quarantine record either.
+        frame = frame.with_columns(privacy.pseudonymise(frame.get_column(c), key).alias(c) for c in spec.pseudonymised)
+    if raw.row_numbers is not None:
+        frame = frame.with_columns(raw.row_numbers.cast(pl.Int64).alias("row_number"))
+    valid, quarantined = _split_rows(frame, spec, result.source_file, now=now or build_time())
+    if raw.malformed:
+        quarantined = pl.concat([quarantined, _malformed_rows(raw, spec, result.source_file, key)]).sort("row_number")
     result.valid, result.quarantined = valid, quarantined
     return result
 
 
-def _read_raw(path: Path, spec: SourceSpec) -> pl.DataFrame:
-    """The file as a frame of strings (blank cells null) with every contract column present."""
+def _malformed_rows(raw: RawRows, spec: SourceSpec, source_file: str, key: bytes | None) -> pl.DataFrame:
+    """Quarantine rows for rows with the wrong number of fields, with line and field counts."""
+    last = max(number for number, *_ in raw.malformed)
+    rows = []
+    for number, line, end_line, found, fields in raw.malformed:
+        reason = f"line {line}: {found} of {raw.width} fields"
+        if end_line > line:
+            reason += f" (one quoted field runs from line {line} to {end_line}: an unmatched quote?)"
+        if raw.cut_last_line and number == last:
+            reason += " (the file's last line, with no line end: the file may be cut)"
+        values = [value[:RECORD_VALUE_LIMIT] for value in fields]
+        if key is not None:
+            # Misaligned cells may hold a user id in any position: every cell is pseudonymised.
+            values = [privacy.pseudonym(value, key) if value.strip() else value for value in values]
+        record = json.dumps({"line": line, "fields": values}, ensure_ascii=False)
+        rows.append((spec.name, source_file, number, WRONG_FIELD_COUNT, reason, record))
+    return pl.DataFrame(rows, schema=QUARANTINE_SCHEMA, orient="row")
+
+
+def _read_raw(path: Path, spec: SourceSpec) -> RawRows:
+    """The file's cells as strings, or FileRejected when it is not a table of this source."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise FileRejected(f"unsupported file type '{suffix or path.name}'; opvalue reads .csv and .parquet files")
@@ -110,22 +215,11 @@ def _read_raw(path: Path, spec: SourceSpec) -> pl.DataFrame:
     if not head:
         raise FileRejected("empty file (0 bytes)")
     if suffix == ".csv":
-        frame = _read_csv(path, head)
-    else:
-        frame = _read_parquet(path, head)
-    missing = [c for c in spec.required_columns if c not in frame.columns]
-    if missing:
-        raise FileRejected(f"missing required column(s): {', '.join(missing)}")
-    if frame.height == 0:
-        raise FileRejected("no data rows (header only)")
-    for column, default in spec.optional_columns.items():
-        if column not in frame.columns:
-            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(column))
-    # Cells of spaces count as blank; the contract has no meaningful leading/trailing spaces.
-    return frame.with_columns(pl.col(pl.String).str.strip_chars().replace("", None))
+        return _read_csv(path, head)
+    return RawRows(frame=_read_parquet(path, head, spec))
 
 
-def _read_csv(path: Path, head: bytes) -> pl.DataFrame:
+def _read_csv(path: Path, head: bytes) -> RawRows:
     """A CSV as strings, after the checks that tell a CSV from something merely named .csv."""
     if head.startswith(b"PK\x03\x04"):
         raise FileRejected("this is a zip archive, probably an Excel workbook (.xlsx) named .csv; export it as CSV")
@@ -143,18 +237,79 @@ def _read_csv(path: Path, head: bytes) -> pl.DataFrame:
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
         raise FileRejected(f"duplicated header column(s): {', '.join(duplicated)}")
+    # polars pads a short row with nulls without a word and refuses a whole file for one
+    # long row, so the fields of every record are counted first (the csv module's C
+    # parser, no Python code per row). Only a file with a wrong count, or one polars
+    # cannot read, takes the exact record-by-record path.
+    width = len(header)
     try:
-        return pl.read_csv(path, infer_schema=False, encoding="utf8", raise_if_empty=False)
-    except Exception as error:  # polars raises several error types for malformed CSV
-        raise FileRejected(f"cannot parse as CSV: {_first_line(error)}") from error
+        counts = _field_counts(path)
+    except csv.Error as error:
+        raise FileRejected(f"cannot parse as CSV: {error}") from error
+    records = sum(counts.values())
+    if records <= 1:
+        return RawRows(frame=pl.DataFrame(schema=dict.fromkeys(header, pl.String)), width=width)
+    if set(counts) <= {width, 0}:
+        try:
+            frame = pl.read_csv(path, infer_schema=False, encoding="utf8", raise_if_empty=False)
+        except Exception:  # noqa: BLE001 - polars raises several error types; the exact path decides
+            frame = None
+        if frame is not None and frame.height == records - 1 and frame.width == width:
+            return RawRows(frame=frame, width=width)
+    try:
+        return _read_csv_exactly(path, header)
+    except csv.Error as error:
+        raise FileRejected(f"cannot parse as CSV: {error}") from error
 
 
-def _read_parquet(path: Path, head: bytes) -> pl.DataFrame:
-    """A Parquet file with every column cast to string, so typed and text inputs share one path."""
+def _field_counts(path: Path) -> Counter:
+    """How many records have each number of fields (the header included)."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        return Counter(map(len, csv.reader(handle)))
+
+
+def _read_csv_exactly(path: Path, header: list[str]) -> RawRows:
+    """Record by record: rows with the header's field count kept, the others set aside with their line."""
+    width = len(header)
+    rows: list[list[str | None]] = []
+    numbers: list[int] = []
+    malformed: list[tuple[int, int, int, int, list[str]]] = []
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        previous_end = reader.line_num
+        for number, fields in enumerate(reader, start=1):
+            line, previous_end = previous_end + 1, reader.line_num
+            if not fields:
+                # A blank line: a row with every cell blank, as the fast path reads it.
+                rows.append([None] * width)
+                numbers.append(number)
+            elif len(fields) == width:
+                rows.append(fields)
+                numbers.append(number)
+            else:
+                malformed.append((number, line, previous_end, len(fields), fields))
+    with path.open("rb") as handle:
+        handle.seek(max(path.stat().st_size - 1, 0))
+        cut = handle.read(1) not in (b"\n", b"\r")
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(header, pl.String), orient="row")
+    return RawRows(
+        frame=frame, row_numbers=pl.Series(numbers, dtype=pl.Int64), malformed=malformed, width=width, cut_last_line=cut
+    )
+
+
+def _read_parquet(path: Path, head: bytes, spec: SourceSpec) -> pl.DataFrame:
+    """A Parquet file's contract columns cast to string, so typed and text inputs share one path.
+
+    Only the contract's columns are read: an extra column of any type (a Duration, a
+    decimal, a nested list) is reported by name and never loaded, so it cannot fail the file.
+    """
     if not head.startswith(b"PAR1"):
         raise FileRejected("not a Parquet file (no PAR1 magic bytes)")
     try:
-        frame = pl.read_parquet(path)
+        schema = pl.read_parquet_schema(path)
+        wanted = [name for name in schema if name in spec.columns]
+        frame = pl.read_parquet(path, columns=wanted)
     except Exception as error:
         raise FileRejected(f"cannot read Parquet: {_first_line(error)}") from error
     casts = []
@@ -164,11 +319,14 @@ def _read_parquet(path: Path, head: bytes) -> pl.DataFrame:
             column = column.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
         if isinstance(dtype, pl.Datetime):
             column = column.dt.strftime("%Y-%m-%dT%H:%M:%S%.f")
-        elif dtype.is_nested():
-            # A list or struct cell can never be a contract value; keep it visibly unreadable.
+        elif dtype.is_nested() or isinstance(dtype, (pl.Duration, pl.Time, pl.Object, pl.Binary)):
+            # Such a cell can never be a contract value; keep it visibly unreadable.
             column = pl.when(column.is_not_null()).then(pl.lit(f"<{dtype}>"))
         casts.append(column.cast(pl.String, strict=False).alias(name))
-    return frame.select(casts)
+    frame = frame.select(casts)
+    # Extra columns: names only, in the file's order (their values are never read).
+    extras = [name for name in schema if name not in spec.columns]
+    return frame.with_columns(pl.lit(None, dtype=pl.String).alias(name) for name in extras)
 
 
 def _first_invalid_utf8(path: Path) -> int | None:
@@ -227,24 +385,128 @@ def _timestamp_column(name: str) -> str:
     return f"__timestamp_{name}"
 
 
-def _parse_timestamps(raw: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-    """ISO 8601 text to naive UTC timestamps, one column per name, in `raw`'s row order.
+def _parse_timestamps(raw: pl.DataFrame, names: list[str], time_zone: str | None, now: datetime) -> pl.DataFrame:
+    """`raw` with, per timestamp column, its naive UTC value and, where it fails, a rule and reason.
 
-    DuckDB's cast does this about six times faster than chained polars parses: an offset or
-    `Z` (or a zone name) is converted to UTC, and a zone-less value is read as UTC because
-    the session's time zone is UTC. Unreadable text becomes null.
+    Only the forms of TIMESTAMP_PATTERN are read. An offset or `Z` is converted to UTC. A
+    value without one is UTC, or local time in `time_zone` when the source has one set: a
+    local time the clocks skipped (a daylight-saving gap) fails with a reason, and one they
+    passed twice (an overlap) is read as the earlier of the two instants. Accepted values
+    lie from 1990-01-01 to `now` + 1 day.
     """
-    con = duckdb.connect()
-    try:
-        con.execute("set TimeZone = 'UTC'")
-        frame = raw.select("__index", *names)  # noqa: F841 - read by DuckDB below
-        casts = ", ".join(
-            f"cast(try_cast({name} as timestamptz) at time zone 'UTC' as timestamp) as {_timestamp_column(name)}"
-            for name in names
+    latest = now + FUTURE_SLACK
+    latest_text = latest.strftime("%Y-%m-%d %H:%M")
+    for name in names:
+        # Built in stages, each step a column: one expression tree reusing the same parts
+        # in every branch costs polars several times as much.
+        def tmp(key: str, name: str = name) -> str:
+            return f"__ts_{key}_{name}"
+
+        text = pl.col(name)
+        parts = raw.select(text.str.extract_groups(TIMESTAMP_PATTERN).alias("__parts")).unnest("__parts")
+        raw = raw.with_columns(parts.get_column(key).alias(tmp(key)) for key in parts.columns)
+
+        def part(key: str) -> pl.Expr:
+            return pl.col(tmp(key))
+
+        offset_minutes = part("offset_minutes").fill_null("0").cast(pl.Int64)
+        raw = raw.with_columns(
+            pl.concat_str(
+                part("date"), pl.lit(" "), part("hour").fill_null("00"), pl.lit(":"), part("minute").fill_null("00"),
+                pl.lit(":"), part("second").fill_null("00"), pl.lit("."), part("fraction").fill_null("0").str.slice(0, 6),
+            ).str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us").alias(tmp("local")),
+            pl.when(part("zone").str.to_uppercase() == "Z")
+            .then(pl.lit(0, dtype=pl.Int64))
+            .when(part("sign").is_not_null())
+            .then(
+                (part("offset_hours").cast(pl.Int64) * 60 + offset_minutes)
+                * pl.when(part("sign") == "-").then(-1).otherwise(1)
+            )
+            .alias(tmp("offset")),
         )
-        return con.sql(f"select __index, {casts} from frame order by __index").pl()
-    finally:
-        con.close()
+        raw = raw.with_columns(
+            (part("sign").is_not_null() & ((offset_minutes >= 60) | (part("offset").abs() > MAX_OFFSET_MINUTES)))
+            .fill_null(False)
+            .alias(tmp("bad_offset"))
+        )
+        local = part("local")
+        if time_zone is None:
+            naive = local
+        else:
+            naive = (
+                local.dt.replace_time_zone(time_zone, ambiguous="earliest", non_existent="null")
+                .dt.convert_time_zone("UTC")
+                .dt.replace_time_zone(None)
+            )
+        raw = raw.with_columns(
+            pl.when(part("zone").is_not_null()).then(local - pl.duration(minutes=part("offset"))).otherwise(naive).alias(tmp("utc"))
+        )
+        utc, bad_offset, shown = part("utc"), part("bad_offset"), text.str.slice(0, 60)
+        raw = raw.with_columns(((utc < pl.lit(EARLIEST_ACCEPTED)) | (utc > pl.lit(latest))).fill_null(False).alias(tmp("outside")))
+        outside = part("outside")
+        raw = raw.with_columns(
+            pl.when(text.is_null())
+            .then(pl.lit(None, dtype=pl.String))
+            .when(text.str.to_lowercase().is_in(SPECIAL_TIMESTAMPS))
+            .then(pl.format("{}: '{}' is a special value, not a timestamp", pl.lit(name), shown))
+            .when(part("date").is_null())
+            .then(pl.format("{}: cannot read '{}' as a ISO 8601 timestamp", pl.lit(name), shown))
+            .when(bad_offset)
+            .then(pl.format("{}: '{}' has an offset outside -14:00 to +14:00", pl.lit(name), shown))
+            .when(local.is_null())
+            .then(pl.format("{}: '{}' is not a real date and time", pl.lit(name), shown))
+            .when(utc.is_null())
+            .then(
+                pl.format(
+                    "{}: '{}' does not exist in {} (the clocks skipped that hour for daylight saving time)",
+                    pl.lit(name), shown, pl.lit(time_zone or "UTC"),
+                )
+            )
+            .when(outside)
+            .then(
+                pl.format(
+                    "{}: '{}' is outside the accepted range 1990-01-01 to {} UTC (build time + 1 day)",
+                    pl.lit(name), shown, pl.lit(latest_text),
+                )
+            )
+            .alias(_failure_column(name))
+        )
+        failed = pl.col(_failure_column(name)).is_not_null()
+        raw = raw.with_columns(
+            pl.when(~failed)
+            .then(pl.lit(None, dtype=pl.String))
+            .when(utc.is_not_null() & ~bad_offset & outside)
+            .then(pl.lit("out_of_range"))
+            .otherwise(pl.lit("unparseable"))
+            .alias(_failure_rule_column(name)),
+            pl.when(~failed).then(utc).cast(pl.Datetime("us")).alias(_timestamp_column(name)),
+        )
+        raw = raw.drop(pl.selectors.starts_with(f"__ts_") & pl.selectors.ends_with(f"_{name}"))
+    return raw
+
+
+def _date_range_failures(names: tuple[str, ...], now: datetime) -> list[pl.Expr]:
+    """Reasons for dates before 1990-01-01 or after build time + 1 day, per column."""
+    latest = (now + FUTURE_SLACK).date()
+    return [
+        pl.when((pl.col(f"__typed_{name}") < pl.lit(date(1990, 1, 1))) | (pl.col(f"__typed_{name}") > pl.lit(latest)))
+        .then(
+            pl.format(
+                "{}: '{}' is outside the accepted range 1990-01-01 to {} (build time + 1 day)",
+                pl.lit(name), pl.col(name).str.slice(0, 60), pl.lit(latest.isoformat()),
+            )
+        )
+        .alias(name)
+        for name in names
+    ]
+
+
+def _failure_column(name: str) -> str:
+    return f"__failure_{name}"
+
+
+def _failure_rule_column(name: str) -> str:
+    return f"__failure_rule_{name}"
 
 
 KIND_NAMES = {pl.Int64: "whole number", pl.Float64: "number", pl.Boolean: "boolean (true/false, 1/0, yes/no)", pl.Date: "date (YYYY-MM-DD)"}
@@ -256,17 +518,24 @@ def _kind_name(dtype: pl.DataType) -> str:
     return KIND_NAMES.get(dtype, str(dtype))
 
 
-def _split_rows(raw: pl.DataFrame, spec: SourceSpec, source_file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Valid typed rows and quarantined rows of one file's raw strings."""
+def _split_rows(
+    raw: pl.DataFrame, spec: SourceSpec, source_file: str, *, now: datetime
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Valid typed rows and quarantined rows of one file's raw strings.
+
+    `raw` holds the contract's columns and, when some rows were set aside already, a
+    `row_number` column; otherwise rows are numbered in order from 1.
+    """
     columns = spec.columns
-    raw = raw.with_row_index("__index").with_columns((pl.col("__index") + 1).cast(pl.Int64).alias("row_number"))
+    raw = raw.with_row_index("__index")
+    if "row_number" not in raw.columns:
+        raw = raw.with_columns((pl.col("__index") + 1).cast(pl.Int64).alias("row_number"))
     for name in spec.lowercase:
         raw = raw.with_columns(pl.col(name).str.to_lowercase())
 
     timestamps = spec.timestamp_columns
     if timestamps:
-        parsed = _parse_timestamps(raw, timestamps)
-        raw = raw.with_columns(parsed.drop("__index").cast({_timestamp_column(n): pl.Datetime("us") for n in timestamps}))
+        raw = _parse_timestamps(raw, timestamps, naive_time_zone(spec.name), now)
 
     typed_exprs = []
     for name, dtype in columns.items():
@@ -283,14 +552,37 @@ def _split_rows(raw: pl.DataFrame, spec: SourceSpec, source_file: str) -> tuple[
         .then(pl.format("{}: cannot read '{}' as a {}", pl.lit(name), pl.col(name).str.slice(0, 60), pl.lit(_kind_name(dtype))))
         .alias(name)
         for name, dtype in columns.items()
-        if dtype != pl.String
+        if dtype != pl.String and name not in timestamps
     ]
+    failure_schema = {"__index": pl.UInt32, "column": pl.String, "reason": pl.String, "rule": pl.String}
     parse_failures = (
         raw.select(pl.col("__index"), *parse_errors)
         .unpivot(index="__index", variable_name="column", value_name="reason")
         .drop_nulls("reason")
         .with_columns(pl.lit("unparseable").alias("rule"))
-    ) if parse_errors else pl.DataFrame(schema={"__index": pl.UInt32, "column": pl.String, "reason": pl.String, "rule": pl.String})
+    ) if parse_errors else pl.DataFrame(schema=failure_schema)
+    # Timestamps carry their own rule: unparseable (form, special value, DST gap) or out_of_range.
+    timestamp_failures = [
+        raw.select(
+            "__index",
+            pl.lit(name).alias("column"),
+            pl.col(_failure_column(name)).alias("reason"),
+            pl.col(_failure_rule_column(name)).alias("rule"),
+        ).drop_nulls("reason")
+        for name in timestamps
+    ]
+    date_failures = (
+        raw.select(pl.col("__index"), *_date_range_failures(spec.dated_in_range, now))
+        .unpivot(index="__index", variable_name="column", value_name="reason")
+        .drop_nulls("reason")
+        .with_columns(pl.lit("out_of_range").alias("rule"))
+        if spec.dated_in_range
+        else pl.DataFrame(schema=failure_schema)
+    )
+    parse_failures = pl.concat(
+        [frame.select(failure_schema.keys()).cast(failure_schema) for frame in (parse_failures, *timestamp_failures, date_failures)],
+        how="vertical",
+    )
 
     schema_failures = _schema_failures(typed.drop("__index", "row_number"), spec)
     # A parse failure already explains the null pandera sees in that cell.

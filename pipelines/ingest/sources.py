@@ -37,6 +37,10 @@ class SourceSpec:
     """Values a blank cell takes, for columns whose contract gives a default."""
     checks_registry: bool = False
     """Whether every row's workflow_id must be in the registry."""
+    pseudonymised: tuple[str, ...] = ()
+    """Columns naming a person: replaced by a keyed pseudonym as the file is read (docs/privacy.md)."""
+    dated_in_range: tuple[str, ...] = ()
+    """Date columns held to the same range as timestamps (1990-01-01 to build time + 1 day)."""
 
     @property
     def columns(self) -> dict[str, pl.DataType]:
@@ -55,17 +59,65 @@ class SourceSpec:
         return [name for name, dtype in self.columns.items() if isinstance(dtype, pl.Datetime) or dtype == pl.Datetime]
 
     def files(self, input_dir: Path) -> list[Path]:
-        """The source's files under `input_dir`, in file-name order (which decides supersession)."""
+        """The source's readable files under `input_dir`, in file-name order (which decides supersession)."""
+        return self.listing(input_dir).files
+
+    def listing(self, input_dir: Path) -> Listing:
+        """Every entry the source's place holds: files to read, links to reject, entries skipped.
+
+        A symlink is followed only when it resolves to a file inside the input folder;
+        one that leads outside is rejected (its target is never read), and sub-folders,
+        dot-files, dangling links and other non-files are skipped, each with a reason.
+        """
+        root = input_dir.resolve()
         if self.folder is not None:
             folder = input_dir / self.folder
             if not folder.is_dir():
-                return []
-            return sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")), key=lambda p: p.name)
-        assert self.root_stem is not None
-        return sorted(
-            (p for p in input_dir.glob(f"{self.root_stem}.*") if p.is_file()),
-            key=lambda p: p.name,
-        )
+                return Listing()
+            entries = sorted(folder.iterdir(), key=lambda p: p.name)
+        else:
+            assert self.root_stem is not None
+            entries = sorted(input_dir.glob(f"{self.root_stem}.*"), key=lambda p: p.name)
+        listing = Listing()
+        for path in entries:
+            relative = path.relative_to(input_dir).as_posix()
+            if path.name.startswith("."):
+                listing.skipped.append((relative, "dot-file (hidden); not read"))
+            elif path.is_symlink() and not path.exists():
+                listing.skipped.append((relative, f"dangling symlink (target {_link_target(path)} does not exist); not read"))
+            elif path.is_dir():
+                listing.skipped.append((relative, "sub-folder; opvalue reads only the files directly in the source's folder"))
+            elif not path.resolve().is_relative_to(root):
+                # Through a link to the file itself, or to a folder on its way.
+                how = f"symlink to {_link_target(path)}" if path.is_symlink() else f"resolves to {path.resolve()} through a linked folder"
+                listing.rejected_links[relative] = (
+                    path,
+                    f"{how}, outside the input folder; opvalue reads only files inside it",
+                )
+            elif not path.is_file():
+                listing.skipped.append((relative, "not a regular file (device, socket or pipe); not read"))
+            else:
+                listing.files.append(path)
+        return listing
+
+
+def _link_target(path: Path) -> str:
+    try:
+        return str(path.readlink())
+    except OSError:
+        return "?"
+
+
+@dataclass
+class Listing:
+    """What one source's place in the input folder holds."""
+
+    files: list[Path] = field(default_factory=list)
+    """Files to read, in file-name order."""
+    rejected_links: dict[str, tuple[Path, str]] = field(default_factory=dict)
+    """Relative path to (path, reason) for symlinks that lead outside the input folder."""
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """(relative path, reason) for entries that are not input files."""
 
 
 WORKFLOWS = SourceSpec(
@@ -73,6 +125,7 @@ WORKFLOWS = SourceSpec(
     model=WorkflowRegistry,
     key=("workflow_id",),
     root_stem="workflows",
+    optional_columns={"data_through": None},
     lowercase=("stage", "risk_tier", "primary_metric"),
     blank_defaults={"primary_metric": DEFAULT_PRIMARY_METRIC},
 )
@@ -93,6 +146,8 @@ USAGE = SourceSpec(
     key=("workflow_id", "user_id", "usage_date"),
     folder="usage",
     checks_registry=True,
+    pseudonymised=("user_id",),
+    dated_in_range=("usage_date",),
 )
 
 SOURCES: tuple[SourceSpec, ...] = (WORKFLOWS, WORK_ITEMS, USAGE)

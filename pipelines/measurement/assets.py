@@ -160,7 +160,8 @@ def _effect_views_result(con: duckdb.DuckDBPyConnection, config: MetricsConfig) 
     ).fetchall()
     unlabelled = con.execute(
         "select workflow_id, metric, view from marts.effect_views "
-        "where label is null or (estimate_pct is null and view = 'diff_in_diff' and label not like '%not estimable%') limit 5"
+        "where label is null or (estimate_pct is null and view = 'diff_in_diff' "
+        "and label not like '%not estimable%' and label not like '%not identifiable%') limit 5"
     ).fetchall()
     grain = grain_check(
         con, "marts.effect_views", ["workflow_id", "metric", "view"],

@@ -2,8 +2,8 @@
 
 Every check answers "can this headline number be trusted as it stands?" and says ``ok``,
 ``warn`` or ``not_applicable`` (the check has nothing to look at). What each check does and
-its threshold are in docs/methods.md; the thresholds that are not METHODS.md settings are
-constants here.
+its threshold are in docs/methods.md; the thresholds are metrics.yaml's ``method_checks`` and
+the guardrail rule is ``pipelines.metrics.rules.guardrail_breaches``.
 """
 
 from __future__ import annotations
@@ -29,21 +29,20 @@ from pipelines.measurement.views import (
     two_group_results,
     weekly_results,
 )
-from pipelines.metrics.config import MetricsConfig
+from pipelines.metrics.config import MetricsConfig, load_config
+from pipelines.metrics.rules import guardrail_breaches
 from pipelines.metrics.value_metrics import period_stats_sql
 from pipelines.stats.checks import censoring_gap, mix_shift_chi2
 from pipelines.stats.intervals import MomentStats
 from pipelines.stats.medians import cycle_time_summary
+from pipelines.stats.verdicts import NO_CLAIM
 
 CHECK_NAMES = ("placebo", "parallel_trends", "mix_shift", "censoring", "guardrail", "novelty", "sample_size")
-CENSORING_GAP_POINTS = 5.0
-"""METHODS.md: flag when the share of open items differs by more than 5 points between periods."""
-MIN_MIX_SHIFT_POINTS = 5.0
-"""A team mix that moved by less than this (total variation, points) is not flagged even when
-the chi-square is significant: with many items any shift is significant, and a shift this
-small cannot move the estimate much."""
-MIN_TREND_WEEKS = 3
-GUARDED_METRICS = ("error_rate", "rework_rate")
+
+
+def _threshold(name: str) -> float:
+    """A method-check threshold from metrics.yaml's ``method_checks``."""
+    return float(load_config().method_checks[name])
 
 METHOD_CHECKS_SCHEMA: dict[str, pl.DataType] = {
     "workflow_id": pl.String,
@@ -51,6 +50,9 @@ METHOD_CHECKS_SCHEMA: dict[str, pl.DataType] = {
     "check_name": pl.String,
     "status": pl.String,
     "detail": pl.String,
+    "estimate_pct": pl.Float64,
+    "ci_low_pct": pl.Float64,
+    "ci_high_pct": pl.Float64,
 }
 
 
@@ -71,8 +73,14 @@ def p_text(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
-def _row(workflow_id: str, metric: str, check: str, status: str, detail: str) -> dict[str, str]:
-    return {"workflow_id": workflow_id, "metric": metric, "check_name": check, "status": status, "detail": detail}
+def _row(
+    workflow_id: str, metric: str, check: str, status: str, detail: str, numbers: tuple[Any, Any, Any] = (None, None, None)
+) -> dict[str, Any]:
+    estimate, low, high = numbers
+    return {
+        "workflow_id": workflow_id, "metric": metric, "check_name": check, "status": status, "detail": detail,
+        "estimate_pct": estimate, "ci_low_pct": low, "ci_high_pct": high,
+    }  # fmt: skip
 
 
 # --- placebo ----------------------------------------------------------------------------------
@@ -84,15 +92,15 @@ def placebo_rows(placebo: pl.DataFrame, windows: dict[str, Any], config: Metrics
     offset = placebo_offset_days(config)
     rows = []
     for r in placebo.iter_rows(named=True):
-        fake_on = windows[r["workflow_id"]][1] + dt.timedelta(days=offset)
+        fake_on = windows[r["workflow_id"]].baseline_start_on + dt.timedelta(days=offset)
         found = f"{pct(r['change_pct'])} ({ci_text(r['ci_low_pct'], r['ci_high_pct'], level)})"
-        if r["verdict"] == "insufficient_data":
+        if r["verdict"] in NO_CLAIM:
             status, detail = (
                 "not_applicable",
                 f"Too little baseline data to split at a fake go-live on {fake_on} "
                 f"({r['n_baseline_closed']} and {r['n_post_closed']} closed items in the two halves).",
             )
-        elif r["verdict"] in ("improved", "worsened"):
+        elif r["verdict"] in ("improved", "worsened", "negligible"):
             status, detail = (
                 "warn",
                 f"A fake go-live on {fake_on}, inside the baseline, 'finds' {found}: this workflow moves "
@@ -103,7 +111,8 @@ def placebo_rows(placebo: pl.DataFrame, windows: dict[str, Any], config: Metrics
                 "ok",
                 f"A fake go-live on {fake_on}, inside the baseline, finds {found}: no change, as it should.",
             )
-        rows.append(_row(r["workflow_id"], r["metric"], "placebo", status, detail))
+        numbers = (r["change_pct"], r["ci_low_pct"], r["ci_high_pct"])
+        rows.append(_row(r["workflow_id"], r["metric"], "placebo", status, detail, numbers))
     return rows
 
 
@@ -118,7 +127,7 @@ def parallel_trends_row(result: WeeklyResult, alpha: float) -> dict[str, str]:
             result.workflow_id, result.metric, "parallel_trends", "not_applicable",
             "No comparison workflow to compare trends with.",
         )  # fmt: skip
-    if trend.n_weeks < MIN_TREND_WEEKS or not math.isfinite(trend.p_value):
+    if trend.n_weeks < _threshold("min_trend_weeks") or not math.isfinite(trend.p_value):
         return _row(
             result.workflow_id, result.metric, "parallel_trends", "not_applicable",
             f"Only {trend.n_weeks} baseline weeks with a value in both series: too few to test trends.",
@@ -144,7 +153,7 @@ def novelty_row(result: WeeklyResult, value_row: dict[str, Any], alpha: float) -
         result.did.ci_high_pct is not None and math.isfinite(result.did.ci_high_pct) and result.did.ci_high_pct < 0
     )
     against = "net of the comparison workflows" if result.pre_trend is not None else "against its own baseline"
-    if trend.n_weeks < MIN_TREND_WEEKS or not math.isfinite(trend.p_value):
+    if trend.n_weeks < _threshold("min_trend_weeks") or not math.isfinite(trend.p_value):
         return _row(
             result.workflow_id, result.metric, "novelty", "not_applicable",
             f"Only {trend.n_weeks} post weeks with a value: too few to see a trend.",
@@ -235,6 +244,17 @@ def team_weighted_changes(
     return out
 
 
+def pool_small_groups(counts: np.ndarray, min_group: int) -> tuple[np.ndarray, int]:
+    """Teams (rows) with fewer than ``min_group`` items in a period (column) pooled into one row.
+
+    A breakdown never rests on a group smaller than ``min_group_size``; returns the table and
+    how many teams were pooled."""
+    small = (counts < min_group).any(axis=1)
+    if small.sum() == 0:
+        return counts, 0
+    return np.vstack([counts[~small], counts[small].sum(axis=0, keepdims=True)]), int(small.sum())
+
+
 def mix_shift_rows(
     con: duckdb.DuckDBPyConnection, config: MetricsConfig, value_rows: dict[tuple[str, str], dict[str, Any]]
 ) -> list[dict[str, str]]:
@@ -250,23 +270,27 @@ def mix_shift_rows(
         table.setdefault(workflow_id, []).append((team, n_b, n_p))
     verdicts: dict[str, tuple[str, str]] = {}
     flagged = []
-    for workflow_id, *_ in deployed_workflows(con):
+    min_points = _threshold("min_mix_shift_points")
+    min_group = int(config.settings["min_group_size"])
+    for workflow_id in (w.workflow_id for w in deployed_workflows(con)):
         teams = table.get(workflow_id, [])
         if not teams:
             verdicts[workflow_id] = ("not_applicable", "No team recorded on this workflow's items, so the team mix cannot be checked.")
             continue
-        matrix = np.array([[b, p] for _, b, p in teams], dtype=float)
+        matrix, pooled = pool_small_groups(np.array([[b, p] for _, b, p in teams], dtype=float), min_group)
         test = mix_shift_chi2(matrix)
         if not math.isfinite(test.p_value):
             verdicts[workflow_id] = ("not_applicable", f"Items come from {len(teams)} team(s) with items in both periods too few to compare mixes.")
             continue
         moved = total_variation_points(matrix[:, 0], matrix[:, 1])
         summary = f"chi-square {p_text(test.p_value)} over {len(teams)} teams; shares moved by {moved:.1f} points"
-        if test.p_value < alpha and moved >= MIN_MIX_SHIFT_POINTS:
+        if pooled:
+            summary += f"; {pooled} team(s) with fewer than {min_group} items in a period pooled as one group (min_group_size)"
+        if test.p_value < alpha and moved >= min_points:
             verdicts[workflow_id] = ("warn", summary)
             flagged.append(workflow_id)
         else:
-            verdicts[workflow_id] = ("ok", f"Team mix steady enough ({summary}, flagged from {MIN_MIX_SHIFT_POINTS:.0f}).")
+            verdicts[workflow_id] = ("ok", f"Team mix steady enough ({summary}, flagged from {min_points:.0f}).")
     weighted = team_weighted_changes(con, config, flagged)
     rows = []
     for (workflow_id, metric), value in value_rows.items():
@@ -290,7 +314,8 @@ def mix_shift_rows(
 
 
 def censoring_rows(con: duckdb.DuckDBPyConnection, value_rows: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, str]]:
-    """Share of open items per period; flag a gap of more than 5 points."""
+    """Share of open items per period; flag a gap of more than metrics.yaml's ``censoring_gap_points``."""
+    gap_points = _threshold("censoring_gap_points")
     counts = {
         r[0]: r[1:]
         for r in con.execute(
@@ -308,7 +333,7 @@ def censoring_rows(con: duckdb.DuckDBPyConnection, value_rows: dict[tuple[str, s
             continue
         gap = float(censoring_gap(open_b, n_b, open_p, n_p))
         shares = f"{100 * open_b / n_b:.1f}% of baseline and {100 * open_p / n_p:.1f}% of post items are still open (gap {gap:+.1f} points)"
-        if abs(gap) > CENSORING_GAP_POINTS:
+        if abs(gap) > gap_points:
             consequence = (
                 "the median uses Kaplan-Meier, which is right only if open items end like closed ones of the same age"
                 if metric == "cycle_time_hours"
@@ -316,33 +341,33 @@ def censoring_rows(con: duckdb.DuckDBPyConnection, value_rows: dict[tuple[str, s
             )
             rows.append(_row(workflow_id, metric, "censoring", "warn", f"{shares.capitalize()}: {consequence}."))
         else:
-            rows.append(_row(workflow_id, metric, "censoring", "ok", f"{shares.capitalize()}, within {CENSORING_GAP_POINTS:.0f}."))
+            rows.append(_row(workflow_id, metric, "censoring", "ok", f"{shares.capitalize()}, within {gap_points:.0f}."))
     return rows
 
 
-def guardrail_rows(value_rows: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, str]]:
-    """A faster workflow whose error or rework rate worsened is flagged on every metric row of the workflow."""
+def guardrail_rows(
+    value_rows: dict[tuple[str, str], dict[str, Any]], primary_metrics: dict[str, str | None]
+) -> list[dict[str, Any]]:
+    """A primary-metric win with a worsened guardrail (``rules.guardrail_breaches``), on every metric row of the workflow."""
     rows = []
-    for (workflow_id, metric) in value_rows:
-        speed = value_rows.get((workflow_id, "cycle_time_hours"))
-        guarded = {m: value_rows.get((workflow_id, m)) for m in GUARDED_METRICS}
-        worse = [m for m, r in guarded.items() if r is not None and r["verdict"] == "worsened"]
-        if speed is None or speed["verdict"] == "insufficient_data":
-            status, detail = "not_applicable", "Cycle time has too little data for a verdict, so there is no speed gain to guard."
-        elif speed["verdict"] != "improved":
-            status, detail = "ok", f"Cycle time did not improve ({speed['verdict']}), so there is no speed gain to guard."
+    for workflow_id, metric in value_rows:
+        primary = primary_metrics.get(workflow_id) or "cycle_time_hours"
+        verdicts = {m: r["verdict"] for (w, m), r in value_rows.items() if w == workflow_id}
+        won = value_rows.get((workflow_id, primary))
+        worse = guardrail_breaches(primary, verdicts)
+        label = primary.replace("_", " ").capitalize()
+        if won is None or won["verdict"] in NO_CLAIM:
+            status, detail = "not_applicable", f"{label} (the primary metric) has too little data for a verdict, so there is no win to guard."
+        elif won["verdict"] != "improved":
+            status, detail = "ok", f"{label} (the primary metric) did not improve ({won['verdict']}), so there is no win to guard."
         elif worse:
-            names = " and ".join(f"{m.replace('_', ' ')} worsened ({pct(guarded[m]['change_pct'])})" for m in worse)
+            names = " and ".join(f"{m.replace('_', ' ')} worsened ({pct(value_rows[(workflow_id, m)]['change_pct'])})" for m in worse)
             status, detail = (
                 "warn",
-                f"Cycle time improved ({pct(speed['change_pct'])}) while {names}: "
-                "speed bought with quality is flagged, not celebrated.",
+                f"{label} improved ({pct(won['change_pct'])}) while {names}: a gain bought with quality is flagged, not celebrated.",
             )
         else:
-            status, detail = (
-                "ok",
-                f"Cycle time improved ({pct(speed['change_pct'])}) and neither error nor rework rate worsened.",
-            )
+            status, detail = "ok", f"{label} improved ({pct(won['change_pct'])}) and no guardrail metric worsened."
         rows.append(_row(workflow_id, metric, "guardrail", status, detail))
     return rows
 
@@ -357,9 +382,11 @@ def sample_size_rows(value_rows: dict[tuple[str, str], dict[str, Any]], config: 
             f"{r['n_baseline_closed']} closed baseline items and {r['n_post_closed']} closed post items "
             f"({min_closed} needed in each)"
         )
-        if r.get("events") is not None:
-            counts += f", {r['events']} events in both periods together ({min_events} needed)"
-        if r["verdict"] == "insufficient_data":
+        if r.get("n_events") is not None:
+            counts += f", {r['n_events']} events in both periods together ({min_events} needed)"
+        if r["verdict"] == "insufficient_baseline":
+            rows.append(_row(workflow_id, metric, "sample_size", "warn", f"Too little baseline to claim a change: {r['note']}."))
+        elif r["verdict"] == "insufficient_data":
             reason = f"; {r['note']}" if r.get("note") and "fewer than" not in (r["note"] or "") else ""
             rows.append(_row(workflow_id, metric, "sample_size", "warn", f"Too little data to claim a change: {counts}{reason}."))
         else:
@@ -370,25 +397,22 @@ def sample_size_rows(value_rows: dict[tuple[str, str], dict[str, Any]], config: 
 # --- everything -------------------------------------------------------------------------------
 
 
-def _value_rows(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> dict[tuple[str, str], dict[str, Any]]:
+def _value_rows(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dict[str, Any]]:
     frame = con.sql(
         "select workflow_id, metric, verdict, change_pct, ci_low_pct, ci_high_pct, "
-        "n_baseline_closed, n_post_closed, note from marts.value_metrics order by workflow_id, metric"
+        "n_baseline_closed, n_post_closed, n_events, note from marts.value_metrics order by workflow_id, metric"
     ).pl()
-    # A share's events in both periods: n x share per period, as value_metrics computed them.
-    events = {
-        (r[0], r[1]): int(round(r[2]))
-        for r in con.execute(
-            "select workflow_id, metric, coalesce(n_baseline * baseline_value, 0) + coalesce(n_post * post_value, 0) "
-            "from marts.value_metrics where metric in ('rework_rate', 'error_rate')"
+    return {(r["workflow_id"], r["metric"]): r for r in frame.iter_rows(named=True)}
+
+
+def primary_metrics(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
+    """Each registry workflow's primary metric (a registry without the column: none, read as cycle time)."""
+    return dict(
+        con.execute(
+            "select workflow_id, primary_metric from (select * from staging.workflows "
+            "union all by name select null::varchar as workflow_id, null::varchar as primary_metric where false)"
         ).fetchall()
-    }
-    shares = {name for name, d in config.metrics.items() if d.aggregation == "share"}
-    rows = {}
-    for r in frame.iter_rows(named=True):
-        key = (r["workflow_id"], r["metric"])
-        rows[key] = {**r, "events": events.get(key, 0) if r["metric"] in shares else None}
-    return rows
+    )
 
 
 def compute_method_checks(
@@ -399,8 +423,8 @@ def compute_method_checks(
 ) -> pl.DataFrame:
     """All seven checks for every deployed workflow and metric."""
     alpha = config.alpha
-    value_rows = _value_rows(con, config)
-    windows = {row[0]: row for row in deployed_workflows(con)}
+    value_rows = _value_rows(con)
+    windows = {w.workflow_id: w for w in deployed_workflows(con)}
     groups = two_group_results(con, config) if groups is None else groups
     weekly = weekly_results(con, config) if weekly is None else weekly
     rows: list[dict[str, str]] = []
@@ -412,7 +436,7 @@ def compute_method_checks(
             rows.append(novelty_row(result, value_row, alpha))
     rows += mix_shift_rows(con, config, value_rows)
     rows += censoring_rows(con, value_rows)
-    rows += guardrail_rows(value_rows)
+    rows += guardrail_rows(value_rows, primary_metrics(con))
     rows += sample_size_rows(value_rows, config)
     order = {name: i for i, name in enumerate(CHECK_NAMES)}
     return (

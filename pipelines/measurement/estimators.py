@@ -28,6 +28,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
+from pipelines.stats.weekly import long_run_variance
+
 FloatArray = npt.NDArray[np.float64]
 
 MIN_WEEKS_PER_PERIOD = 3
@@ -98,17 +100,19 @@ class RatioDid:
     note: str | None = None
 
 
-def _period_log_variance(a: FloatArray, c: FloatArray, w: FloatArray) -> float:
+def _period_log_variance(a: FloatArray, c: FloatArray, w: FloatArray, lags: int = 0) -> float:
     """Variance of ``log(mean_w a) - log(mean_w c)`` from weeks as replicates.
 
     Linearisation ``z = a / mean(a) - c / mean(c)`` (a ratio-estimator variance with
     weeks as clusters): robust to unequal week sizes, and a shock shared by the workflow
-    and the comparisons in one week cancels in ``z``. Both means must be positive.
+    and the comparisons in one week cancels in ``z``. With ``lags > 0`` the weekly scores'
+    Newey-West long-run variance (``pipelines.stats.weekly``) also counts shocks that
+    persist over that many weeks. Both means must be positive.
     """
     k = a.size
     z = a / float(w @ a / w.sum()) - c / float(w @ c / w.sum())
     z = z - float(w @ z / w.sum())
-    return float(((w * z) ** 2).sum() / w.sum() ** 2 * k / (k - 1))
+    return float(long_run_variance(w * z, lags) / w.sum() ** 2 * k / (k - 1))
 
 
 def ratio_did(
@@ -117,6 +121,7 @@ def ratio_did(
     composite: npt.ArrayLike,
     is_post: npt.ArrayLike,
     alpha: float = 0.05,
+    lags: int = 0,
 ) -> RatioDid:
     """Ratio-of-ratios DiD with a t interval on the log scale (conservative Welch df, min(k) - 1).
 
@@ -147,8 +152,8 @@ def ratio_did(
         return nan("the baseline is zero, so there is no relative change")
     if not p_t > 0:
         return nan("the post value is zero, so the log ratio has no interval")
-    v_base = _period_log_variance(a[~post], c[~post], n[~post])
-    v_post = _period_log_variance(a[post], c[post], n[post])
+    v_base = _period_log_variance(a[~post], c[~post], n[~post], lags)
+    v_post = _period_log_variance(a[post], c[post], n[post], lags)
     log_ratio = math.log(p_t / m_t) - math.log(p_c / m_c)
     var = v_base + v_post
     se = math.sqrt(var)

@@ -31,11 +31,9 @@ from pipelines.measurement.estimators import (
     weekly_effects,
 )
 from pipelines.metrics.config import MetricsConfig
-from pipelines.metrics.value_metrics import durations_by, median_result, moment_result, period_stats_sql
+from pipelines.metrics.value_metrics import Window, compare, load_groups, load_windows, to_frame
 from pipelines.sqlfiles import run_script, sql_text
 from pipelines.stats.checks import NoveltyTrend, novelty_slope
-from pipelines.stats.intervals import MomentStats
-from pipelines.stats.verdicts import verdict
 
 VIEW_LABELS = {
     "before_after": "before/after (observational)",
@@ -52,17 +50,24 @@ EFFECT_VIEWS_SCHEMA: dict[str, pl.DataType] = {
     "n_treated": pl.Int64,
     "n_comparison": pl.Int64,
     "label": pl.String,
+    "is_identifiable": pl.Boolean,
+    "n_comparison_workflows": pl.Int64,
+    "placebo_p_value": pl.Float64,
 }
 
 TWO_GROUP_COMPARISONS = ("placebo", "assisted")
+TWO_GROUP_SCHEMA: dict[str, pl.DataType] = {
+    "comparison": pl.String, "workflow_id": pl.String, "metric": pl.String,
+    "n_baseline": pl.Int64, "n_post": pl.Int64, "items_baseline": pl.Int64, "items_post": pl.Int64,
+    "n_baseline_closed": pl.Int64, "n_post_closed": pl.Int64, "events": pl.Int64,
+    "change_pct": pl.Float64, "ci_low_pct": pl.Float64, "ci_high_pct": pl.Float64,
+    "p_value": pl.Float64, "note": pl.String, "verdict": pl.String,
+}  # fmt: skip
 
 
-def deployed_workflows(con: duckdb.DuckDBPyConnection) -> list[tuple[str, Any, Any, Any, Any]]:
-    """(workflow_id, baseline_start_on, deployed_on, post_start_on, post_end_on) of every deployed workflow."""
-    return con.execute(
-        "select workflow_id, baseline_start_on, deployed_on, post_start_on, post_end_on "
-        "from intermediate.workflow_windows order by workflow_id"
-    ).fetchall()
+def deployed_workflows(con: duckdb.DuckDBPyConnection) -> list[Window]:
+    """Every deployed workflow's windows, in workflow order (``value_metrics.load_windows``)."""
+    return list(load_windows(con).values())
 
 
 def build_weekly_metrics(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> None:
@@ -83,89 +88,23 @@ def two_group_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> 
     """Placebo and assisted-vs-unassisted comparisons, one row per comparison, workflow and metric.
 
     Builds the temp table ``comparison_items`` and runs each comparison through
-    ``moment_result`` / ``median_result`` and ``verdict``: the code of the before/after,
-    so the two can only differ in which items sit on each side.
+    ``value_metrics.compare``, the engine of the before/after, so the two can only differ in
+    which items sit on each side.
     """
     run_script(con, sql_text(__file__, "comparison_items"), {"placebo_offset_days": placebo_offset_days(config)})
-    alpha = config.alpha
-    settings = config.settings
-    closed = {
-        (r[0], r[1], r[2]): (r[3], r[4])
-        for r in con.execute(
-            "select comparison, workflow_id, side, count(*), count(*) filter (where is_closed) "
-            "from temp.main.comparison_items group by all"
-        ).fetchall()
-    }
-    moments = {
-        (r[0], r[1], r[2], r[3]): MomentStats(n=r[4], total=r[5], total_sq=r[6])
-        for r in con.execute(period_stats_sql("temp.main.comparison_items", "comparison, workflow_id, side")).fetchall()
-    }
-    durations = _durations(con)
-    empty = MomentStats(0, 0.0, 0.0)
+    groups = load_groups(con, "temp.main.comparison_items", ["comparison", "workflow_id"], "side")
     rows: list[dict[str, Any]] = []
-    for workflow_id, *_ in deployed_workflows(con):
+    for window in deployed_workflows(con):
         for comparison in TWO_GROUP_COMPARISONS:
-            n_b, closed_b = closed.get((comparison, workflow_id, "baseline"), (0, 0))
-            n_p, closed_p = closed.get((comparison, workflow_id, "post"), (0, 0))
+            n_b, _ = groups.counts.get((comparison, window.workflow_id, "baseline"), (0, 0))
+            n_p, _ = groups.counts.get((comparison, window.workflow_id, "post"), (0, 0))
             for name, definition in config.metrics.items():
-                events = None
-                if definition.aggregation == "median":
-                    result = median_result(durations.get(comparison, {}), workflow_id, alpha)
-                else:
-                    base = moments.get((comparison, workflow_id, "baseline", name), empty)
-                    post = moments.get((comparison, workflow_id, "post", name), empty)
-                    if definition.aggregation == "share":
-                        events = int(round(base.total + post.total))
-                        base = MomentStats.from_events(base.total, base.n)
-                        post = MomentStats.from_events(post.total, post.n)
-                    result = moment_result(base, post, definition.aggregation, alpha)
+                result = compare(name, definition, groups, (comparison, window.workflow_id), ("baseline", "post"), config)
                 rows.append(
-                    {
-                        "comparison": comparison,
-                        "workflow_id": workflow_id,
-                        "metric": name,
-                        "n_baseline": result["n_baseline"],
-                        "n_post": result["n_post"],
-                        "items_baseline": n_b,
-                        "items_post": n_p,
-                        "n_baseline_closed": closed_b,
-                        "n_post_closed": closed_p,
-                        "events": events,
-                        "change_pct": result["change_pct"],
-                        "ci_low_pct": result["ci_low_pct"],
-                        "ci_high_pct": result["ci_high_pct"],
-                        "p_value": result["p_value"],
-                        "note": result.get("note"),
-                        "verdict": verdict(
-                            result["ci_low_pct"],
-                            result["ci_high_pct"],
-                            closed_b,
-                            closed_p,
-                            events_total=events,
-                            min_closed=int(settings["min_closed_items"]),
-                            min_events=int(settings["min_events"]),
-                        ),
-                    }
-                )
-    schema = {
-        "comparison": pl.String, "workflow_id": pl.String, "metric": pl.String,
-        "n_baseline": pl.Int64, "n_post": pl.Int64, "items_baseline": pl.Int64, "items_post": pl.Int64,
-        "n_baseline_closed": pl.Int64, "n_post_closed": pl.Int64, "events": pl.Int64,
-        "change_pct": pl.Float64, "ci_low_pct": pl.Float64, "ci_high_pct": pl.Float64,
-        "p_value": pl.Float64, "note": pl.String, "verdict": pl.String,
-    }  # fmt: skip
-    return pl.DataFrame(rows, schema=schema).with_columns(pl.col(pl.Float64).fill_nan(None))
-
-
-def _durations(con: duckdb.DuckDBPyConnection) -> dict[str, dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]]:
-    """Cycle times and closed flags per comparison, workflow and side."""
-    table = con.sql(
-        "select comparison, workflow_id, side, cycle_time_hours, is_closed from temp.main.comparison_items"
-    ).pl()
-    groups: dict[str, dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]] = {}
-    for (comparison, workflow_id, side), arrays in durations_by(table, ["comparison", "workflow_id", "side"]).items():
-        groups.setdefault(comparison, {})[(workflow_id, side)] = arrays
-    return groups
+                    {**result, "comparison": comparison, "workflow_id": window.workflow_id, "metric": name,
+                     "items_baseline": n_b, "items_post": n_p, "events": result["n_events"]}
+                )  # fmt: skip
+    return to_frame(rows, TWO_GROUP_SCHEMA)
 
 
 # --- weekly series: difference-in-differences, parallel trends, novelty -----------------------
@@ -187,6 +126,26 @@ class WeeklyResult:
     """Slope of the weekly effect over the post weeks (against the comparisons when there are any)."""
     weeks_baseline: int
     weeks_post: int
+    n_comparison_both: int = 0
+    """Comparison workflows with items in both this workflow's baseline and post weeks."""
+    placebo_estimates_pct: tuple[float, ...] = ()
+    """Placebo-in-space: each comparison workflow as a pretend-treated one against the others."""
+
+    def identifiable(self, config: MetricsConfig) -> bool:
+        """The DiD is identifiable with enough comparison workflows and an estimate."""
+        return self.n_comparison_both >= int(config.settings["min_comparison_workflows"]) and math.isfinite(
+            self.did.estimate_pct
+        )
+
+    def placebo_p_value(self, config: MetricsConfig) -> float:
+        """Share of placebo estimates at least as far from 0 (log scale) as the real one, counting it.
+
+        NaN with fewer than ``min_placebo_comparisons`` placebo estimates."""
+        placebos = np.log1p(np.asarray([p for p in self.placebo_estimates_pct if math.isfinite(p)]) / 100)
+        if placebos.size < int(config.settings["min_placebo_comparisons"]) or not math.isfinite(self.did.estimate_pct):
+            return math.nan
+        real = abs(math.log1p(self.did.estimate_pct / 100))
+        return float((1 + (np.abs(placebos) >= real - 1e-12).sum()) / (1 + placebos.size))
 
 
 def weekly_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> list[WeeklyResult]:
@@ -211,7 +170,7 @@ def weekly_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> lis
     weeks = weekly.get_column("week_start_on").unique().sort()
     week_index = {w: i for i, w in enumerate(weeks.to_list())}
     n_weeks = len(week_index)
-    deployed = [row[0] for row in deployed_workflows(con)]
+    deployed = [window.workflow_id for window in deployed_workflows(con)]
     results: list[WeeklyResult] = []
     for metric in config.metrics:
         of_metric = weekly.filter(pl.col("metric") == metric).with_columns(
@@ -226,7 +185,7 @@ def weekly_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> lis
             if part is None:
                 part = of_metric.clear()
             part = part.sort("week")
-            results.append(_one_workflow(workflow_id, metric, part, comp_values, comp_counts, n_weeks))
+            results.append(_one_workflow(workflow_id, metric, part, comp_values, comp_counts, n_weeks, config))
     return results
 
 
@@ -252,6 +211,7 @@ def _one_workflow(
     comp_values: np.ndarray,
     comp_counts: np.ndarray,
     n_weeks: int,
+    config: MetricsConfig,
 ) -> WeeklyResult:
     week = part.get_column("week").to_numpy().astype(np.int64)
     a = part.get_column("value").fill_null(np.nan).to_numpy().astype(float)
@@ -263,8 +223,10 @@ def _one_workflow(
     composite: Composite = comparison_composite(comp_values, comp_counts, baseline_mask)
     c = composite.value[week] if week.size else np.empty(0)
     has_comparison = composite.n_workflows > 0 and np.isfinite(c).any()
+    lags = int(config.settings["week_hac_lags"])
+    alpha = config.alpha
     if has_comparison:
-        did = ratio_did(a, n, c, post)
+        did = ratio_did(a, n, c, post, alpha, lags)
     else:
         did = RatioDid(math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, 0, 0, None)
     used = np.isfinite(a) & (n > 0) & (np.isfinite(c) if has_comparison else True)
@@ -282,14 +244,56 @@ def _one_workflow(
         post_trend=post_trend,
         weeks_baseline=int((used & ~post).sum()),
         weeks_post=int((used & post).sum()),
+        n_comparison_both=_comparisons_in_both(comp_values, comp_counts, week, post),
+        placebo_estimates_pct=_placebos_in_space(comp_values, comp_counts, week, post, baseline_mask, config),
     )
 
 
-def did_label(result: WeeklyResult, n_comparison_workflows_total: int) -> str:
+def _comparisons_in_both(values: np.ndarray, counts: np.ndarray, week: np.ndarray, post: np.ndarray) -> int:
+    """Comparison workflows with a value in at least one baseline and one post week of this workflow."""
+    if values.shape[0] == 0 or week.size == 0:
+        return 0
+    present = np.isfinite(values[:, week]) & (counts[:, week] > 0)
+    return int((present[:, ~post].any(axis=1) & present[:, post].any(axis=1)).sum())
+
+
+def _placebos_in_space(
+    values: np.ndarray,
+    counts: np.ndarray,
+    week: np.ndarray,
+    post: np.ndarray,
+    baseline_mask: np.ndarray,
+    config: MetricsConfig,
+) -> tuple[float, ...]:
+    """Each comparison workflow run through the same DiD as if it had gone live with this one.
+
+    Only with at least ``min_placebo_comparisons`` comparison workflows; each is compared with
+    the composite of the others over this workflow's weeks."""
+    k = values.shape[0]
+    if k < int(config.settings["min_placebo_comparisons"]) or week.size == 0:
+        return ()
+    out = []
+    for j in range(k):
+        others = np.arange(k) != j
+        composite = comparison_composite(values[others], counts[others], baseline_mask)
+        result = ratio_did(
+            values[j, week], counts[j, week], composite.value[week], post, config.alpha, int(config.settings["week_hac_lags"])
+        )
+        out.append(result.estimate_pct)
+    return tuple(out)
+
+
+def did_label(result: WeeklyResult, n_comparison_workflows_total: int, config: MetricsConfig) -> str:
     """The diff_in_diff row's label: what was compared, or why nothing could be."""
     prefix = "difference-in-differences"
     if n_comparison_workflows_total == 0:
         return f"{prefix} not estimable: no comparison workflow (a workflow with items and no deployed_on)"
+    needed = int(config.settings["min_comparison_workflows"])
+    if result.n_comparison_both < needed:
+        return (
+            f"{prefix} not identifiable: {result.n_comparison_both} comparison workflow(s) with items in both windows, "
+            f"{needed} needed"
+        )
     if result.n_comparison_workflows == 0:
         return f"{prefix} not estimable: no comparison workflow has data in this workflow's weeks with a non-zero baseline"
     if not math.isfinite(result.did.estimate_pct):
@@ -301,6 +305,12 @@ def did_label(result: WeeklyResult, n_comparison_workflows_total: int) -> str:
     )
     if min(result.did.weeks_baseline, result.did.weeks_post) < FEW_WEEKS:
         label += f"; interval unreliable: fewer than {FEW_WEEKS} weeks in a period"
+    p = result.placebo_p_value(config)
+    if math.isfinite(p):
+        label += (
+            f"; placebo-in-space: {len(result.placebo_estimates_pct)} comparison workflows as pretend go-lives, "
+            f"the real estimate is at least as large as {100 * (1 - p):.0f}% of them (p = {p:.2f})"
+        )
     return label
 
 
@@ -340,7 +350,7 @@ def compute_effect_views(
             .then(pl.lit("; too few unassisted items to compare"))
             .when(pl.col("change_pct").is_null())
             .then(pl.lit("; no relative difference: the unassisted value is zero or not estimable"))
-            .when(pl.col("verdict") == "insufficient_data")
+            .when(pl.col("verdict").is_in(["insufficient_data", "insufficient_baseline"]))
             .then(pl.lit("; little data: indicative only"))
             .otherwise(pl.lit("")),
         ).alias("label"),
@@ -356,18 +366,28 @@ def compute_effect_views(
                 "workflow_id": r.workflow_id,
                 "metric": r.metric,
                 "view": "diff_in_diff",
-                "estimate_pct": r.did.estimate_pct,
-                "ci_low_pct": r.did.ci_low_pct,
-                "ci_high_pct": r.did.ci_high_pct,
+                # Not identifiable: no number is published, the label says why.
+                "estimate_pct": r.did.estimate_pct if r.identifiable(config) else None,
+                "ci_low_pct": r.did.ci_low_pct if r.identifiable(config) else None,
+                "ci_high_pct": r.did.ci_high_pct if r.identifiable(config) else None,
                 "n_treated": r.items_treated,
                 "n_comparison": r.items_comparison,
-                "label": did_label(r, n_comparisons),
+                "label": did_label(r, n_comparisons, config),
+                "is_identifiable": r.identifiable(config),
+                "n_comparison_workflows": r.n_comparison_both,
+                "placebo_p_value": r.placebo_p_value(config) if r.identifiable(config) else None,
             }
             for r in results
         ],
         schema=EFFECT_VIEWS_SCHEMA,
     )
-    frame = pl.concat([part.cast(EFFECT_VIEWS_SCHEMA) for part in (before_after, assisted, did)], how="vertical")
+    parts = [
+        part.with_columns(
+            *(pl.lit(None, dtype=dtype).alias(c) for c, dtype in EFFECT_VIEWS_SCHEMA.items() if c not in part.columns)
+        ).select(list(EFFECT_VIEWS_SCHEMA)).cast(EFFECT_VIEWS_SCHEMA)
+        for part in (before_after, assisted, did)
+    ]
+    frame = pl.concat(parts, how="vertical")
     order = {"before_after": 0, "assisted_vs_unassisted": 1, "diff_in_diff": 2}
     return (
         frame.with_columns(pl.col(pl.Float64).fill_nan(None))

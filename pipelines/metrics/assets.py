@@ -6,6 +6,7 @@ import dagster as dg
 from pipelines.asset_helpers import grain_check, markdown_table, write_table
 from pipelines.ingest.assets import STAGING_USAGE, STAGING_WORK_ITEMS, STAGING_WORKFLOWS
 from pipelines.metrics.config import load_config
+from pipelines.metrics.scorecard import compute_scorecard
 from pipelines.metrics.value_metrics import compute_value_metrics
 from pipelines.progress import step
 from pipelines.resources import WarehouseResource
@@ -16,24 +17,26 @@ ITEM_PERIODS = dg.AssetKey(["intermediate", "item_periods"])
 VALUE_METRICS = dg.AssetKey(["marts", "value_metrics"])
 ADOPTION = dg.AssetKey(["marts", "adoption"])
 SCORECARD = dg.AssetKey(["marts", "workflow_scorecard"])
+# Built by pipelines/measurement/assets.py (which imports this module): the decision reads them.
+EFFECT_VIEWS = dg.AssetKey(["marts", "effect_views"])
+METHOD_CHECKS = dg.AssetKey(["marts", "method_checks"])
+
+
+def item_periods_params(settings: dict) -> dict[str, object]:
+    """The parameters of sql/item_periods.sql."""
+    return {k: settings[k] for k in ("baseline_days", "ramp_days", "cap_quantile")}
 
 
 @dg.asset(key=ITEM_PERIODS, group_name=MARTS_GROUP, kinds={"duckdb", "sql"}, deps=[STAGING_WORKFLOWS, STAGING_WORK_ITEMS])
 def item_periods(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Work items placed in their workflow's baseline or post window, with every measure
-    the metrics need (cycle time censored at the cutoff for open items, p99-capped
-    touchpoints and spend next to the raw values). Internal: analysts should use the marts."""
+    the metrics need (cycle time censored at the workflow's own cutoff for open items;
+    rework, errors, touchpoints and spend of closed items only, p99-capped next to the raw
+    values, blanks left blank), beside each workflow's cutoff and windows with their
+    baseline coverage. Internal: analysts should use the marts."""
     settings = load_config().settings
     with step("intermediate/item_periods"), warehouse.connect() as con:
-        run_script(
-            con,
-            sql_text(__file__, "item_periods"),
-            {
-                "baseline_days": settings["baseline_days"],
-                "ramp_days": settings["ramp_days"],
-                "cap_quantile": settings["cap_quantile"],
-            },
-        )
+        run_script(con, sql_text(__file__, "item_periods"), item_periods_params(settings))
         counts = con.execute(
             "select period, count(*), count(*) filter (where not is_closed) from intermediate.item_periods group by 1 order by 1"
         ).fetchall()
@@ -92,11 +95,18 @@ def value_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
     check_specs=[dg.AssetCheckSpec("grain", asset=ADOPTION, description="One row per deployed workflow.")],
 )
 def adoption(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Adoption per deployed workflow: active users over eligible users in the post period,
-    and the share of post-period items done with AI assistance. Usage, not value."""
+    """Adoption per deployed workflow: current adoption (users active in the last 28 days to
+    the workflow's cutoff over eligible users), reach (ever active since go-live), habitual
+    users, whether adoption is unknown (no usage rows or no eligible users: never 0), and the
+    share of post-period items done with AI assistance. Usage, not value."""
+    settings = load_config().settings
     with step("marts/adoption"), warehouse.connect() as con:
         con.execute("create schema if not exists marts")
-        run_script(con, sql_text(__file__, "adoption"))
+        run_script(
+            con,
+            sql_text(__file__, "adoption"),
+            {k: settings[k] for k in ("adoption_window_days", "habitual_min_weeks", "min_group_size")},
+        )
         rows = con.execute("select count(*) from marts.adoption").fetchone()[0]
         check = grain_check(con, "marts.adoption", ["workflow_id"], "select count(*) from intermediate.workflow_windows")
     return dg.MaterializeResult(metadata={"dagster/row_count": rows}, check_results=[check])
@@ -105,21 +115,28 @@ def adoption(warehouse: WarehouseResource) -> dg.MaterializeResult:
 @dg.asset(
     key=SCORECARD,
     group_name=MARTS_GROUP,
-    kinds={"duckdb", "sql"},
-    deps=[VALUE_METRICS, ADOPTION],
+    kinds={"duckdb", "python"},
+    deps=[VALUE_METRICS, ADOPTION, EFFECT_VIEWS, METHOD_CHECKS],
     check_specs=[dg.AssetCheckSpec("grain", asset=SCORECARD, description="One row per registry workflow.")],
 )
 def workflow_scorecard(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """One row per registry workflow: its primary metric's change and verdict beside its
-    adoption rate, whether the success target is met, and the adoption x value quadrant
-    that keeps "adopted" and "valuable" apart."""
-    threshold = load_config().settings["adoption_threshold"]
+    adoption, the target (met / likely / not_met), the guardrails, whether the value claim is
+    contested by the difference-in-differences, the placebo or the pre-trends, and the one
+    decision a leader should take, with its reasons in plain words. The adoption x value
+    quadrant keeps "adopted" and "valuable" apart. Rules: pipelines/metrics/rules.py."""
+    config = load_config()
     with step("marts/workflow_scorecard"), warehouse.connect() as con:
-        run_script(con, sql_text(__file__, "workflow_scorecard"), {"adoption_threshold": threshold})
+        write_table(con, "marts.workflow_scorecard", compute_scorecard(con, config))
+        decisions = con.execute("select decision, count(*) from marts.workflow_scorecard group by 1 order by 1").fetchall()
         quadrants = con.execute("select quadrant, count(*) from marts.workflow_scorecard group by 1 order by 1").fetchall()
         check = grain_check(con, "marts.workflow_scorecard", ["workflow_id"], "select count(*) from staging.workflows")
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": sum(n for _, n in quadrants), **{f"quadrant_{q}": n for q, n in quadrants}},
+        metadata={
+            "dagster/row_count": sum(n for _, n in quadrants),
+            **{f"quadrant_{q}": n for q, n in quadrants},
+            **{f"decision_{d}": n for d, n in decisions},
+        },
         check_results=[check],
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,15 +27,34 @@ class MetricDefinition:
     formula: str
     definition_hash: str
     """sha256 (first 16 hex) of this definition together with the shared settings."""
+    min_meaningful_pct: float | None = None
+    """This metric's smallest change worth a verdict (%); None: the settings' default."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One row of the decision table: its name and, in words, when it applies."""
+
+    name: str
+    when: str
 
 
 @dataclass(frozen=True)
 class MetricsConfig:
-    """The settings and the five metric definitions."""
+    """The settings, the five metric definitions and the lists the business rules read."""
 
     version: int
     settings: dict[str, Any]
     metrics: dict[str, MetricDefinition]
+    method_checks: dict[str, Any] = field(default_factory=dict)
+    guardrail_metrics: tuple[str, ...] = ()
+    readiness_items: tuple[str, ...] = ()
+    decisions: tuple[Decision, ...] = ()
+
+    def min_meaningful_pct(self, metric: str) -> float:
+        """The smallest change (in %, positive) that earns improved/worsened for `metric`."""
+        own = self.metrics[metric].min_meaningful_pct
+        return float(self.settings["min_meaningful_pct"] if own is None else own)
 
     @property
     def alpha(self) -> float:
@@ -53,4 +72,12 @@ def load_config(path: Path = DEFINITIONS_FILE) -> MetricsConfig:
         canonical = json.dumps({"name": name, **body, "settings": settings, "version": raw["version"]}, sort_keys=True)
         digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
         metrics[name] = MetricDefinition(name=name, definition_hash=digest, **body)
-    return MetricsConfig(version=raw["version"], settings=settings, metrics=metrics)
+    return MetricsConfig(
+        version=raw["version"],
+        settings=settings,
+        metrics=metrics,
+        method_checks=dict(raw.get("method_checks", {})),
+        guardrail_metrics=tuple(raw.get("guardrail_metrics", ())),
+        readiness_items=tuple(raw.get("readiness_items", ())),
+        decisions=tuple(Decision(**row) for row in raw.get("decisions", ())),
+    )

@@ -1,14 +1,21 @@
-"""Before/after results per deployed workflow and metric, from DuckDB aggregates.
+"""The comparison engine: per-metric statistics of two groups of items in, result rows with a verdict out.
 
-DuckDB reduces items to sufficient statistics (n, sums, sums of squares) and, for cycle
-time, to one duration per item; the statistics in `pipelines.stats` turn those into point
-estimates, intervals, p-values and verdicts. Nothing here loops over items.
+One engine serves every comparison of two groups of items: the before/after of
+``marts.value_metrics`` (baseline against post), and through ``pipelines.measurement.views``
+the placebo (the baseline split at a fake go-live) and assisted against unassisted items.
+
+DuckDB reduces items to per-week sufficient statistics (n, sums, sums of squares per ISO week
+of opening) and, for cycle time, to one duration per item with its week; the statistics in
+``pipelines.stats`` turn those into point estimates, week-robust intervals on the log scale,
+p-values and, through ``pipelines.metrics.rules``, verdicts. Nothing here loops over items.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -16,18 +23,30 @@ import numpy as np
 import polars as pl
 from scipy import stats as sps
 
-from pipelines.metrics.config import MetricsConfig
+from pipelines.metrics.config import MetricDefinition, MetricsConfig
+from pipelines.metrics.rules import metric_verdict
 from pipelines.sqlfiles import sql_text
-from pipelines.stats.intervals import MomentStats, absolute_difference, relative_change, wilson_interval
-from pipelines.stats.medians import cycle_time_summary, median_ratio_change
+from pipelines.stats.intervals import wilson_interval
+from pipelines.stats.medians import cycle_time_summary
 from pipelines.stats.multiple import benjamini_hochberg
-from pipelines.stats.verdicts import verdict
+from pipelines.stats.verdicts import NO_CLAIM
+from pipelines.stats.weekly import (
+    log_ratio_change,
+    median_design_effect,
+    robust_df,
+    week_robust_mean,
+)
+
+WEEK_ORIGIN = dt.date(2000, 1, 3)
+"""A Monday: weeks are counted from it, so week numbers do not restart each year."""
 
 VALUE_METRICS_SCHEMA: dict[str, pl.DataType] = {
     "workflow_id": pl.String,
     "metric": pl.String,
     "unit": pl.String,
     "baseline_start_on": pl.Date,
+    "nominal_baseline_start_on": pl.Date,
+    "baseline_coverage": pl.Float64,
     "deployed_on": pl.Date,
     "post_start_on": pl.Date,
     "post_end_on": pl.Date,
@@ -35,6 +54,9 @@ VALUE_METRICS_SCHEMA: dict[str, pl.DataType] = {
     "n_post": pl.Int64,
     "n_baseline_closed": pl.Int64,
     "n_post_closed": pl.Int64,
+    "n_events": pl.Int64,
+    "n_weeks_baseline": pl.Int64,
+    "n_weeks_post": pl.Int64,
     "baseline_value": pl.Float64,
     "baseline_ci_low": pl.Float64,
     "baseline_ci_high": pl.Float64,
@@ -49,123 +71,235 @@ VALUE_METRICS_SCHEMA: dict[str, pl.DataType] = {
     "abs_change": pl.Float64,
     "p_value": pl.Float64,
     "p_adjusted": pl.Float64,
+    "design_effect": pl.Float64,
     "verdict": pl.String,
     "method": pl.String,
     "note": pl.String,
     "definition_hash": pl.String,
 }
 
+WINDOWS_SQL = (
+    "select workflow_id, baseline_start_on, nominal_baseline_start_on, baseline_coverage, deployed_on, "
+    "post_start_on, post_end_on from intermediate.workflow_windows order by workflow_id"
+)
+
 
 @dataclass(frozen=True)
 class Window:
-    """A deployed workflow's comparison windows."""
+    """A deployed workflow's comparison windows and how much of the baseline its data covers."""
 
     workflow_id: str
     baseline_start_on: Any
+    nominal_baseline_start_on: Any
+    baseline_coverage: float
     deployed_on: Any
     post_start_on: Any
     post_end_on: Any
 
 
-def _mean_ci(stats_: MomentStats, alpha: float) -> tuple[float, float, float]:
-    """Mean and its t interval from sufficient statistics."""
-    if stats_.n == 0:
-        return math.nan, math.nan, math.nan
-    mean = stats_.total / stats_.n
-    if stats_.n < 2:
-        return mean, math.nan, math.nan
-    var = max((stats_.total_sq - stats_.n * mean * mean) / (stats_.n - 1), 0.0)
-    half = sps.t.ppf(1 - alpha / 2, stats_.n - 1) * math.sqrt(var / stats_.n)
-    return mean, mean - half, mean + half
+def load_windows(con: duckdb.DuckDBPyConnection) -> dict[str, Window]:
+    """Every deployed workflow's windows (``intermediate.workflow_windows``), by workflow id."""
+    return {row[0]: Window(*row) for row in con.execute(WINDOWS_SQL).fetchall()}
 
 
-def _pct(value: float) -> float:
-    return value * 100.0 if value is not None and math.isfinite(value) else math.nan
+@dataclass(frozen=True)
+class Side:
+    """One group of items for one mean-or-share metric: totals and per-week aggregates."""
+
+    n: int = 0
+    total: float = 0.0
+    total_sq: float = 0.0
+    uncapped_mean: float | None = None
+    week: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    week_n: np.ndarray = field(default_factory=lambda: np.empty(0))
+    week_total: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+
+@dataclass(frozen=True)
+class Durations:
+    """One group of items' cycle times, closed flags and week numbers."""
+
+    hours: np.ndarray = field(default_factory=lambda: np.empty(0))
+    closed: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    week: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Per-week statistics of every group of a relation, keyed by (*group keys, side)."""
+
+    moments: dict[tuple, Side]
+    """Key: (*keys, side, metric)."""
+    durations: dict[tuple, Durations]
+    """Key: (*keys, side)."""
+    counts: dict[tuple, tuple[int, int]]
+    """Key: (*keys, side): (items, closed items)."""
+
+
+def _week_number(column: str) -> pl.Expr:
+    return ((pl.col(column) - pl.lit(WEEK_ORIGIN)).dt.total_days() // 7).cast(pl.Int64)
+
+
+def load_groups(con: duckdb.DuckDBPyConnection, items: str, keys: list[str], side: str) -> Groups:
+    """Per-week sufficient statistics and the cycle times of ``items`` grouped by ``keys`` and ``side``.
+
+    ``items`` is a table name or parenthesised query from code (never from input) with the
+    columns of ``intermediate.item_periods``; ``side`` names its two-valued column
+    (``period`` for the before/after, ``side`` for the two-group comparisons).
+    """
+    group_cols = [*keys, side]
+    groups_sql = ", ".join([*group_cols, "week_start_on"])
+    weekly = con.sql(period_stats_sql(items, groups_sql)).pl().with_columns(_week_number("week_start_on").alias("week"))
+    per_group = weekly.group_by([*group_cols, "metric"]).agg(
+        pl.col("n").sum().alias("n_sum"),
+        pl.col("total").sum().alias("total_sum"),
+        pl.col("total_sq").sum().alias("total_sq_sum"),
+        pl.col("uncapped_n").sum().alias("uncapped_n_sum"),
+        pl.col("uncapped_total").sum().alias("uncapped_total_sum"),
+        "week",
+        "n",
+        "total",
+    )
+    moments: dict[tuple, Side] = {}
+    for row in per_group.iter_rows(named=True):
+        key = (*(row[c] for c in group_cols), row["metric"])
+        moments[key] = Side(
+            n=int(row["n_sum"]),
+            total=float(row["total_sum"]),
+            total_sq=float(row["total_sq_sum"]),
+            uncapped_mean=row["uncapped_total_sum"] / row["uncapped_n_sum"] if row["uncapped_n_sum"] else None,
+            week=np.asarray(row["week"], dtype=np.int64),
+            week_n=np.asarray(row["n"], dtype=float),
+            week_total=np.asarray(row["total"], dtype=float),
+        )
+    cols = ", ".join(group_cols)
+    table = con.sql(f"select {cols}, week_start_on, cycle_time_hours, is_closed from {items}").pl()
+    table = table.with_columns(_week_number("week_start_on").alias("week"))
+    grouped = table.group_by(group_cols).agg("cycle_time_hours", "is_closed", "week")
+    durations = {
+        key: Durations(
+            np.asarray(grouped["cycle_time_hours"][i].to_numpy(), dtype=float),
+            np.asarray(grouped["is_closed"][i].to_numpy(), dtype=bool),
+            np.asarray(grouped["week"][i].to_numpy(), dtype=np.int64),
+        )
+        for i, key in enumerate(grouped.select(group_cols).iter_rows())
+    }
+    counts = {
+        tuple(r[:-2]): (int(r[-2]), int(r[-1]))
+        for r in con.execute(
+            f"select {cols}, count(*), count(*) filter (where is_closed) from {items} group by all"
+        ).fetchall()
+    }
+    return Groups(moments, durations, counts)
+
+
+def compare(
+    metric: str,
+    definition: MetricDefinition,
+    groups: Groups,
+    key: tuple,
+    sides: tuple[str, str],
+    config: MetricsConfig,
+    baseline_coverage: float | None = None,
+) -> dict[str, Any]:
+    """The result row of one metric for the group ``key``: ``sides[0]`` (baseline's place) against ``sides[1]``.
+
+    Per-period values with their intervals, the change in percent with its week-robust
+    interval on the log scale, the p-value, the design effect and the verdict of
+    ``pipelines.metrics.rules.metric_verdict``.
+    """
+    base_key, post_key = (*key, sides[0]), (*key, sides[1])
+    items_b, closed_b = groups.counts.get(base_key, (0, 0))
+    items_p, closed_p = groups.counts.get(post_key, (0, 0))
+    alpha = config.alpha
+    lags = int(config.settings["week_hac_lags"])
+    events = None
+    if definition.aggregation == "median":
+        row = median_result(
+            groups.durations.get(base_key, Durations()), groups.durations.get(post_key, Durations()), alpha, lags
+        )
+    else:
+        base = groups.moments.get((*base_key, metric), Side())
+        post = groups.moments.get((*post_key, metric), Side())
+        row = moment_result(base, post, definition.aggregation, alpha, lags)
+        if definition.aggregation == "share":
+            events = int(round(base.total + post.total))
+    row |= {"n_baseline_closed": closed_b, "n_post_closed": closed_p, "n_events": events}
+    row["verdict"] = metric_verdict(
+        metric,
+        row["change_pct"],
+        row["ci_low_pct"],
+        row["ci_high_pct"],
+        closed_b,
+        closed_p,
+        events_total=events,
+        baseline_coverage=baseline_coverage,
+        config=config,
+    )
+    settings = config.settings
+    if row["verdict"] == "insufficient_baseline":
+        row["note"] = _join_notes(
+            row.get("note"),
+            f"the data covers {100 * (baseline_coverage or 0):.0f}% of the {settings['baseline_days']}-day baseline window "
+            f"(at least {100 * float(settings['min_baseline_coverage']):.0f}% needed): no change is claimed",
+        )
+    elif row["verdict"] == "insufficient_data":
+        row["note"] = _join_notes(
+            row.get("note"),
+            f"fewer than {settings['min_closed_items']} closed items in a period"
+            + (f" or fewer than {settings['min_events']} events in both periods together" if events is not None else "")
+            + " or fewer than 2 weeks with items: no change is claimed",
+        )
+    elif row["verdict"] == "negligible":
+        row["note"] = _join_notes(
+            row.get("note"),
+            f"the change is real but smaller than the {config.min_meaningful_pct(metric):g}% that counts as meaningful",
+        )
+    return row
 
 
 def compute_value_metrics(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> pl.DataFrame:
-    """All before/after rows, with Benjamini-Hochberg adjusted p-values across them."""
-    alpha = config.alpha
-    settings = config.settings
-    windows = {
-        row[0]: Window(*row)
-        for row in con.execute(
-            "select workflow_id, baseline_start_on, deployed_on, post_start_on, post_end_on "
-            "from intermediate.workflow_windows order by workflow_id"
-        ).fetchall()
-    }
-    closed = {
-        (row[0], row[1]): (row[2], row[3])
-        for row in con.execute(
-            "select workflow_id, period, count(*), count(*) filter (where is_closed) "
-            "from intermediate.item_periods group by all"
-        ).fetchall()
-    }
-    moments = {
-        (row[0], row[1], row[2]): (MomentStats(n=row[3], total=row[4], total_sq=row[5]), row[6])
-        for row in con.execute(period_stats_sql("intermediate.item_periods", "workflow_id, period")).fetchall()
-    }
-    durations = _durations_by_group(con)
-
+    """All before/after rows, with Benjamini-Hochberg adjusted p-values across the claims made."""
+    windows = load_windows(con)
+    groups = load_groups(con, "intermediate.item_periods", ["workflow_id"], "period")
     rows: list[dict[str, Any]] = []
     for workflow_id, window in windows.items():
-        n_items_b, n_closed_b = closed.get((workflow_id, "baseline"), (0, 0))
-        n_items_p, n_closed_p = closed.get((workflow_id, "post"), (0, 0))
-        base_row = {
-            "workflow_id": workflow_id,
-            "baseline_start_on": window.baseline_start_on,
-            "deployed_on": window.deployed_on,
-            "post_start_on": window.post_start_on,
-            "post_end_on": window.post_end_on,
-            "n_baseline_closed": n_closed_b,
-            "n_post_closed": n_closed_p,
-        }
         for name, definition in config.metrics.items():
-            row = {**base_row, "metric": name, "unit": definition.unit, "definition_hash": definition.definition_hash}
-            if definition.aggregation == "median":
-                row |= median_result(durations, workflow_id, alpha)
-            else:
-                empty = (MomentStats(0, 0.0, 0.0), None)
-                base, base_uncapped = moments.get((workflow_id, "baseline", name), empty)
-                post, post_uncapped = moments.get((workflow_id, "post", name), empty)
-                if definition.aggregation == "share":
-                    # Shares use the Bernoulli variance p(1 - p), as METHODS.md's references do.
-                    base = MomentStats.from_events(base.total, base.n)
-                    post = MomentStats.from_events(post.total, post.n)
-                row |= moment_result(base, post, definition.aggregation, alpha)
-                row["uncapped_baseline_value"] = base_uncapped
-                row["uncapped_post_value"] = post_uncapped
-            events = None
-            if definition.aggregation == "share":
-                base, _ = moments.get((workflow_id, "baseline", name), (MomentStats(0, 0.0, 0.0), None))
-                post, _ = moments.get((workflow_id, "post", name), (MomentStats(0, 0.0, 0.0), None))
-                events = int(round(base.total + post.total))
-            row["verdict"] = verdict(
-                row["ci_low_pct"],
-                row["ci_high_pct"],
-                n_closed_b,
-                n_closed_p,
-                events_total=events,
-                min_closed=int(settings["min_closed_items"]),
-                min_events=int(settings["min_events"]),
+            row = compare(
+                name, definition, groups, (workflow_id,), ("baseline", "post"), config, window.baseline_coverage
             )
-            if row["verdict"] == "insufficient_data":
-                row["note"] = _join_notes(
-                    row.get("note"),
-                    f"fewer than {settings['min_closed_items']} closed items in a period"
-                    + (f" or fewer than {settings['min_events']} events in both periods together" if events is not None else "")
-                    + ": no change is claimed",
-                )
-            rows.append(row)
+            rows.append(
+                {
+                    **row,
+                    "workflow_id": workflow_id,
+                    "metric": name,
+                    "unit": definition.unit,
+                    "definition_hash": definition.definition_hash,
+                    "baseline_start_on": window.baseline_start_on,
+                    "nominal_baseline_start_on": window.nominal_baseline_start_on,
+                    "baseline_coverage": window.baseline_coverage,
+                    "deployed_on": window.deployed_on,
+                    "post_start_on": window.post_start_on,
+                    "post_end_on": window.post_end_on,
+                }
+            )
+    frame = to_frame(rows, VALUE_METRICS_SCHEMA)
+    # Benjamini-Hochberg over the tests actually made, not over rows that claim nothing.
+    claimed = ~frame.get_column("verdict").is_in(list(NO_CLAIM))
+    p = frame.get_column("p_value").fill_null(float("nan")).to_numpy().copy()
+    p[~claimed.to_numpy()] = np.nan
+    adjusted = benjamini_hochberg(p)
+    return frame.with_columns(pl.Series("p_adjusted", adjusted).fill_nan(None)).sort("workflow_id", "metric")
 
-    frame = pl.DataFrame(rows, schema_overrides={k: v for k, v in VALUE_METRICS_SCHEMA.items()}, infer_schema_length=None)
-    for column, dtype in VALUE_METRICS_SCHEMA.items():
+
+def to_frame(rows: list[dict[str, Any]], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """Result rows as a frame of exactly ``schema``'s columns, NaN as null."""
+    frame = pl.DataFrame(rows, schema_overrides=dict(schema), infer_schema_length=None)
+    for column, dtype in schema.items():
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(column))
-    frame = frame.select(list(VALUE_METRICS_SCHEMA)).cast(VALUE_METRICS_SCHEMA)
-    frame = frame.with_columns(pl.col(pl.Float64).fill_nan(None))
-    adjusted = benjamini_hochberg(frame.get_column("p_value").fill_null(float("nan")).to_numpy())
-    return frame.with_columns(pl.Series("p_adjusted", adjusted).fill_nan(None)).sort("workflow_id", "metric")
+    frame = frame.select(list(schema)).cast(dict(schema))
+    return frame.with_columns(pl.col(pl.Float64).fill_nan(None))
 
 
 NO_CHANGE: dict[str, Any] = {
@@ -174,18 +308,13 @@ NO_CHANGE: dict[str, Any] = {
     "ci_high_pct": math.nan,
     "abs_change": math.nan,
     "p_value": math.nan,
+    "design_effect": math.nan,
     "note": None,
 }
 
 
-def _change_columns(change: Any) -> dict[str, Any]:
-    """The change columns of a result row from any estimator's result (fractions in, % out)."""
-    return {
-        "change_pct": _pct(change.estimate),
-        "ci_low_pct": _pct(change.ci_low),
-        "ci_high_pct": _pct(change.ci_high),
-        "p_value": change.p_value,
-    }
+def _pct(value: float) -> float:
+    return value * 100.0 if value is not None and math.isfinite(value) else math.nan
 
 
 def _join_notes(*notes: str | None) -> str | None:
@@ -193,57 +322,98 @@ def _join_notes(*notes: str | None) -> str | None:
     return "; ".join(kept) or None
 
 
-def moment_result(base: MomentStats, post: MomentStats, aggregation: str, alpha: float) -> dict[str, Any]:
-    """Per-period values with their intervals and the relative change of a mean or share."""
-    if aggregation == "share":
+def _mean_ci(side: Side, alpha: float) -> tuple[float, float, float]:
+    """Mean and its t interval from sufficient statistics."""
+    if side.n == 0:
+        return math.nan, math.nan, math.nan
+    mean = side.total / side.n
+    if side.n < 2:
+        return mean, math.nan, math.nan
+    var = max((side.total_sq - side.n * mean * mean) / (side.n - 1), 0.0)
+    half = sps.t.ppf(1 - alpha / 2, side.n - 1) * math.sqrt(var / side.n)
+    return mean, mean - half, mean + half
+
+
+def _item_var(side: Side, share: bool) -> float:
+    if side.n < 2:
+        return math.nan
+    m = side.total / side.n
+    if share:
+        return m * (1 - m)
+    return max((side.total_sq - side.n * m * m) / (side.n - 1), 0.0)
+
+
+def moment_result(base: Side, post: Side, aggregation: str, alpha: float, lags: int) -> dict[str, Any]:
+    """Per-period values with their intervals and the relative change of a mean or share.
+
+    Per period: Wilson (shares) or t (means). The change: delta method on the log ratio with
+    the week-robust variance of each period's log value, t on the fewer weeks minus 1.
+    """
+    share = aggregation == "share"
+    if share:
         b_value = base.total / base.n if base.n else math.nan
         p_value_ = post.total / post.n if post.n else math.nan
         b_lo, b_hi = wilson_interval(int(round(base.total)), base.n, alpha) if base.n else (math.nan, math.nan)
         p_lo, p_hi = wilson_interval(int(round(post.total)), post.n, alpha) if post.n else (math.nan, math.nan)
-        method = "share: Wilson per period; delta method (Bernoulli variance, normal critical value, as the METHODS.md reference) for the relative change"
+        method = "share: Wilson per period"
     else:
         b_value, b_lo, b_hi = _mean_ci(base, alpha)
         p_value_, p_lo, p_hi = _mean_ci(post, alpha)
-        method = "mean: t interval per period; delta method with Welch df for the relative change"
+        method = "mean: t interval per period"
     result: dict[str, Any] = {
         "n_baseline": base.n,
         "n_post": post.n,
+        "n_weeks_baseline": int((base.week_n > 0).sum()),
+        "n_weeks_post": int((post.week_n > 0).sum()),
         "baseline_value": b_value,
         "baseline_ci_low": b_lo,
         "baseline_ci_high": b_hi,
         "post_value": p_value_,
         "post_ci_low": p_lo,
         "post_ci_high": p_hi,
-        "method": method,
+        "uncapped_baseline_value": b_value if share else base.uncapped_mean,
+        "uncapped_post_value": p_value_ if share else post.uncapped_mean,
+        "method": method + "; change: log ratio, week-robust (Newey-West over ISO weeks) delta method, t on weeks - 1",
         **NO_CHANGE,
     }
     if base.n < 2 or post.n < 2:
         return result
-    result["abs_change"] = absolute_difference(base, post, alpha).estimate
+    result["abs_change"] = p_value_ - b_value
     if b_value == 0:
         result["note"] = "baseline is zero, so no relative change: abs_change is the absolute difference"
         return result
-    return result | _change_columns(relative_change(base, post, alpha))
+    if p_value_ == 0:
+        result["change_pct"] = -100.0
+        result["note"] = "the post value is zero: no interval on the log scale"
+        return result
+    b = week_robust_mean(base.week, base.week_n, base.week_total, _item_var(base, share), lags)
+    p = week_robust_mean(post.week, post.week_n, post.week_total, _item_var(post, share), lags)
+    change = log_ratio_change(b.value, b.var_log, p.value, p.var_log, alpha, robust_df(b.n_weeks, p.n_weeks))
+    deff = np.nanmax([b.design_effect, p.design_effect]) if np.isfinite([b.design_effect, p.design_effect]).any() else math.nan
+    return result | {
+        "change_pct": _pct(change.estimate),
+        "ci_low_pct": _pct(change.ci_low),
+        "ci_high_pct": _pct(change.ci_high),
+        "p_value": change.p_value,
+        "design_effect": float(deff),
+    }
 
 
-def median_result(
-    durations: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]], workflow_id: str, alpha: float
-) -> dict[str, Any]:
-    """Cycle-time medians (Kaplan-Meier where items are open) and the ratio's interval."""
-    empty = (np.empty(0), np.empty(0, dtype=bool))
-    base_values, base_closed = durations.get((workflow_id, "baseline"), empty)
-    post_values, post_closed = durations.get((workflow_id, "post"), empty)
+def median_result(base_d: Durations, post_d: Durations, alpha: float, lags: int) -> dict[str, Any]:
+    """Cycle-time medians (Kaplan-Meier where items are open) and the ratio's week-robust interval."""
     result: dict[str, Any] = {
-        "n_baseline": int(base_values.size),
-        "n_post": int(post_values.size),
+        "n_baseline": int(base_d.hours.size),
+        "n_post": int(post_d.hours.size),
+        "n_weeks_baseline": int(np.unique(base_d.week).size),
+        "n_weeks_post": int(np.unique(post_d.week).size),
         **NO_CHANGE,
     }
-    if base_values.size == 0 or post_values.size == 0:
+    if base_d.hours.size == 0 or post_d.hours.size == 0:
         result["method"] = "median"
         return result
-    base = cycle_time_summary(base_values, base_closed, alpha)
-    post = cycle_time_summary(post_values, post_closed, alpha)
-    censored = not (bool(base_closed.all()) and bool(post_closed.all()))
+    base = cycle_time_summary(base_d.hours, base_d.closed, alpha)
+    post = cycle_time_summary(post_d.hours, post_d.closed, alpha)
+    censored = not (bool(base_d.closed.all()) and bool(post_d.closed.all()))
     result |= {
         "baseline_value": base.median,
         "baseline_ci_low": base.ci_low,
@@ -255,22 +425,44 @@ def median_result(
         "uncapped_post_value": post.median,
         "abs_change": post.median - base.median,
         "method": (
-            "median: Kaplan-Meier (open items censored at the cutoff); ratio CI by the quantile-variance normal approximation"
-            if censored
-            else "median: order-statistic CI per period; ratio CI by the quantile-variance normal approximation"
-        ),
+            "median: Kaplan-Meier (open items censored at the cutoff)" if censored else "median: order-statistic CI per period"
+        )
+        + "; change: log ratio of medians, quantile variance times the week design effect, t on weeks - 1",
     }
-    if not (math.isfinite(base.median) and base.median > 0 and math.isfinite(post.median)):
-        result["note"] = "baseline median is zero or not estimable: no ratio"
+    if not (math.isfinite(base.median) and base.median > 0 and math.isfinite(post.median) and post.median > 0):
+        result["note"] = "a median is zero or not estimable: no ratio"
         return result
-    return result | _change_columns(median_ratio_change(base, post, alpha))
+    deff_b = _median_design_effect(base_d, base.median, lags)
+    deff_p = _median_design_effect(post_d, post.median, lags)
+    var_b = (base.se / base.median) ** 2 * deff_b
+    var_p = (post.se / post.median) ** 2 * deff_p
+    df = robust_df(result["n_weeks_baseline"], result["n_weeks_post"])
+    change = log_ratio_change(base.median, var_b, post.median, var_p, alpha, df)
+    return result | {
+        "change_pct": _pct(change.estimate),
+        "ci_low_pct": _pct(change.ci_low),
+        "ci_high_pct": _pct(change.ci_high),
+        "p_value": change.p_value,
+        "design_effect": max(deff_b, deff_p),
+    }
+
+
+def _median_design_effect(d: Durations, median: float, lags: int) -> float:
+    if d.week.size == 0:
+        return math.nan
+    offset = d.week - d.week.min()
+    n_w = np.bincount(offset).astype(float)
+    below = np.bincount(offset, weights=(d.hours <= median).astype(float), minlength=n_w.size)
+    weeks = np.arange(n_w.size)
+    return median_design_effect(weeks, n_w, below, lags)
 
 
 def period_stats_sql(items: str, groups: str) -> str:
     """The sufficient-statistics query of sql/period_stats.sql over `items`, grouped by `groups`.
 
-    Columns: the group columns, `metric`, `n`, `total`, `total_sq`, `uncapped_mean`.
-    `items` is a table name or a parenthesised query; both come from code, never from input.
+    Columns: the group columns, `metric`, `n`, `total`, `total_sq`, `uncapped_n`,
+    `uncapped_total`, `uncapped_mean`. `items` is a table name or a parenthesised query;
+    both come from code, never from input.
     """
     return sql_text(__file__, "period_stats").format(items=items, groups=groups)
 
@@ -278,19 +470,9 @@ def period_stats_sql(items: str, groups: str) -> str:
 def durations_by(table: pl.DataFrame, keys: list[str]) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
     """`cycle_time_hours` and `is_closed` arrays per group of `keys`, split without a row loop.
 
-    One hash aggregation into lists: no sort of the items, which at 10M items costs more
-    than the split itself. The arrays are in no particular order; every estimator that
-    reads them sorts what it needs.
+    One hash aggregation into lists: no sort of the items. The arrays are in no particular
+    order; every estimator that reads them sorts what it needs.
     """
     grouped = table.group_by(keys).agg("cycle_time_hours", "is_closed")
     times, closed = grouped.get_column("cycle_time_hours"), grouped.get_column("is_closed")
-    return {
-        key: (times[i].to_numpy(), closed[i].to_numpy())
-        for i, key in enumerate(grouped.select(keys).iter_rows())
-    }
-
-
-def _durations_by_group(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
-    """Cycle-time durations and closed flags per (workflow, period)."""
-    table = con.sql("select workflow_id, period, cycle_time_hours, is_closed from intermediate.item_periods").pl()
-    return durations_by(table, ["workflow_id", "period"])
+    return {key: (times[i].to_numpy(), closed[i].to_numpy()) for i, key in enumerate(grouped.select(keys).iter_rows())}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import schemas
-from pipelines.stats.verdicts import Quadrant
+from pipelines.metrics.rules import Quadrant
 
 # The contract's metric names and the quadrants the pipeline assigns, defined once elsewhere.
 METRICS = tuple(schemas.METRICS)

@@ -15,7 +15,9 @@ import math
 import numpy as np
 import polars as pl
 
-from pipelines.sample.catalogue import ADOPTED_AT, METRICS, Workflow
+from pipelines.metrics.config import load_config
+from pipelines.metrics.rules import WorkflowFacts, decide, guardrail_breaches, quadrant
+from pipelines.sample.catalogue import METRICS, Workflow
 
 SURVIVAL_TOLERANCE = 1e-10
 """A survival of exactly one half on paper can come out as 0.5000000000000001."""
@@ -219,46 +221,41 @@ def true_effects(catalogue: list[Workflow], measured: pl.DataFrame) -> pl.DataFr
 
 
 def expected_quadrant(wf: Workflow, primary_verdict: str) -> str:
-    """Quadrant from the primary metric's intended verdict and the adoption target."""
-    if not wf.deployed:
-        return "not_deployed"
-    if primary_verdict == "insufficient_data":
-        return "insufficient_data"
-    value = primary_verdict == "improved"
-    adopted = wf.adoption >= ADOPTED_AT
-    if value:
-        return "value_with_adoption" if adopted else "value_without_adoption"
-    return "adoption_without_value" if adopted else "no_value_no_adoption"
-
-
-GUARDRAILS = ("error_rate", "rework_rate")
-VALUE_DECISIONS = ("scale", "close_gaps", "drive_adoption")
+    """Quadrant from the primary metric's intended verdict and the adoption target: the
+    pipeline's one quadrant rule (`pipelines.metrics.rules.quadrant`), fed the design."""
+    return quadrant(
+        is_deployed=wf.deployed,
+        primary_verdict=primary_verdict,
+        adoption_rate=wf.adoption if wf.deployed else None,
+        is_adoption_unknown=False,
+        shows_value=primary_verdict == "improved",
+    )
 
 
 def expected_decision(wf: Workflow, effects: pl.DataFrame) -> str:
-    """The decision METHODS.md v2 should reach on the story as designed (its intended verdicts).
-
-    Adoption is current adoption: a retired tool has none. Ready means every readiness field
-    of the registry is filled in (owner, review point, support path, data scope). The sample
-    has two comparison workflows with data, too few for a difference-in-differences, so
-    nothing contests a claim by design.
-    """
-    if not wf.deployed:
-        return "not_deployed"
+    """The decision on the story as designed: the pipeline's one decision rule
+    (`pipelines.metrics.rules.decide`) fed the intended verdicts, the adoption target (a retired
+    tool has no current adoption) and the registry's readiness fields. The sample has two
+    comparison workflows with data, too few for a difference-in-differences, so by design
+    nothing contests a claim."""
+    config = load_config()
     mine = {r["metric"]: r["expected_verdict"] for r in effects.filter(pl.col("workflow_id") == wf.workflow_id).iter_rows(named=True)}
-    primary = mine.get(wf.primary)
-    if primary in ("insufficient_data", "insufficient_baseline"):
-        return "wait_for_data"
-    improved = primary == "improved"
-    adopted = wf.adoption >= ADOPTED_AT and wf.tool_retired_on is None
-    if improved and any(mine.get(m) == "worsened" for m in GUARDRAILS if m != wf.primary):
-        return "fix_guardrail"
-    if improved and adopted:
-        ready = all(v for v in (wf.business_owner, wf.review_point, wf.support_path, wf.data_scope))
-        return "scale" if ready else "close_gaps"
-    if improved:
-        return "drive_adoption"
-    return "redesign" if adopted else "reconsider"
+    primary = mine.get(wf.primary) if wf.deployed else None
+    adoption_now = 0.0 if wf.tool_retired_on is not None else wf.adoption
+    registry = {
+        "business_owner": wf.business_owner, "eligible_users": wf.eligible_users or None, "review_point": wf.review_point,
+        "support_path": wf.support_path, "data_scope": wf.data_scope, "risk_tier": wf.risk_tier,
+        "target_change_pct": wf.target_change_pct,
+    }  # fmt: skip
+    facts = WorkflowFacts(
+        is_deployed=wf.deployed,
+        primary_verdict=primary,
+        is_adopted=adoption_now >= float(config.settings["adoption_threshold"]) if wf.deployed else None,
+        contested=[],
+        guardrails=guardrail_breaches(wf.primary, mine, config),
+        readiness_gaps=[item for item in config.readiness_items if registry.get(item) in (None, "")],
+    )
+    return decide(facts, wf.primary, config)[0]
 
 
 def disagreements(effects: pl.DataFrame, measured: pl.DataFrame) -> pl.DataFrame:

@@ -1,8 +1,9 @@
-"""Pure statistics for opvalue: intervals, medians, verdicts, DiD and method checks.
+"""Pure statistics for opvalue: intervals, medians, week-robust variances, verdicts, DiD and method checks.
 
 No Dagster, no DuckDB, no I/O: numpy/scipy/statsmodels/pandas in, numbers out.
 Every formula follows METHODS.md; the module docstrings say which
-convention reproduces each reference number.
+convention reproduces each reference number. ``did.did_twfe`` / ``did_relative`` are kept
+for the calibration, which compares them with the published estimator.
 """
 
 from pipelines.stats.checks import (
@@ -12,19 +13,11 @@ from pipelines.stats.checks import (
     mix_shift_chi2,
     novelty_slope,
 )
-from pipelines.stats.did import (
-    DidRelative,
-    DidResult,
-    ParallelTrends,
-    did_relative,
-    did_twfe,
-    parallel_trends,
-)
+from pipelines.stats.did import DidRelative, DidResult, did_relative, did_twfe
 from pipelines.stats.intervals import (
     ChangeResult,
     MomentStats,
     absolute_difference,
-    newcombe_difference,
     relative_change,
     wilson_interval,
 )
@@ -38,11 +31,19 @@ from pipelines.stats.medians import (
     km_median,
     median_ci,
     median_ratio_change,
-    median_ratio_change_bootstrap,
     order_statistic_ranks,
 )
 from pipelines.stats.multiple import benjamini_hochberg
-from pipelines.stats.verdicts import quadrant, verdict, verdicts
+from pipelines.stats.verdicts import verdict, verdicts
+from pipelines.stats.weekly import (
+    LogRatioChange,
+    WeekRobust,
+    item_var_log_share,
+    log_ratio_change,
+    long_run_variance,
+    median_design_effect,
+    week_robust_mean,
+)
 
 __all__ = [
     "ChangeResult",
@@ -50,31 +51,33 @@ __all__ = [
     "DidRelative",
     "DidResult",
     "KaplanMeierMedian",
+    "LogRatioChange",
     "MedianCI",
     "MedianRatioChange",
     "MixShift",
     "MomentStats",
     "NoveltyTrend",
-    "ParallelTrends",
+    "WeekRobust",
     "absolute_difference",
     "benjamini_hochberg",
     "censoring_gap",
     "cycle_time_summary",
     "did_relative",
     "did_twfe",
+    "item_var_log_share",
     "kaplan_meier",
     "km_median",
+    "log_ratio_change",
+    "long_run_variance",
     "median_ci",
+    "median_design_effect",
     "median_ratio_change",
-    "median_ratio_change_bootstrap",
     "mix_shift_chi2",
-    "newcombe_difference",
     "novelty_slope",
     "order_statistic_ranks",
-    "parallel_trends",
-    "quadrant",
     "relative_change",
     "verdict",
     "verdicts",
+    "week_robust_mean",
     "wilson_interval",
 ]

@@ -23,7 +23,7 @@ staggered estimator (Callaway & Sant'Anna 2021, Sun & Abraham 2021).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -89,24 +89,6 @@ class DidRelative:
     baseline_mean: float
     method: Literal["cluster_t", "wild_cluster_bootstrap", "not_estimable"]
     reliable: bool
-
-
-@dataclass(frozen=True)
-class ParallelTrends:
-    """Pre-period (lead) test of parallel trends.
-
-    ``status`` is ``ok`` (no evidence against parallel trends at ``alpha``),
-    ``warn``, or ``not_testable`` (too few baseline weeks or workflows).
-    A pass is weak evidence: lead tests have low power (Roth 2022).
-    """
-
-    p_value: float
-    status: Literal["ok", "warn", "not_testable"]
-    method: Literal["bins", "linear"]
-    statistic: float
-    df_num: int
-    df_denom: int
-    leads: pd.DataFrame = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -418,103 +400,4 @@ def did_relative(
         baseline_mean=baseline_mean,
         method=result.method,
         reliable=result.reliable,
-    )
-
-
-def _week_number(week: pd.Series) -> npt.NDArray[np.float64]:
-    """Weeks as numbers on a common scale, so gaps in the panel keep their length."""
-    if pd.api.types.is_numeric_dtype(week):
-        return week.to_numpy(dtype=float)
-    stamps = pd.to_datetime(week)
-    return ((stamps - stamps.min()) / pd.Timedelta(days=7)).to_numpy(dtype=float)
-
-
-def parallel_trends(
-    panel: pd.DataFrame,
-    alpha: float = 0.05,
-    *,
-    method: Literal["bins", "linear"] = "bins",
-    n_bins: int = 4,
-    weight_column: str | None = "n",
-) -> ParallelTrends:
-    """Lead test of parallel trends on the baseline weeks only.
-
-    Keeps rows with ``post == False`` and adds, for treated workflows, terms in
-    weeks-before-deployment (deployment = the workflow's first ``post`` week):
-
-    * ``bins``: ``n_bins`` equal-width bins of weeks before deployment, the bin
-      nearest deployment as reference, jointly tested (cluster-robust F with
-      G - 1 denominator df). Falls back to ``linear`` when there are more
-      lead terms than G - 1, where the cluster covariance is singular.
-    * ``linear``: one treated x weeks-before-deployment slope (t test).
-
-    Fixed effects for workflow and week are included, weights as in
-    :func:`did_twfe`. ``status`` is ``warn`` when ``p < alpha``.
-    """
-    missing = [c for c in REQUIRED_COLUMNS if c not in panel.columns]
-    if missing:
-        raise ValueError(f"panel is missing columns {missing}")
-    weeks = _week_number(panel["week"])
-    treated = panel["treated"].to_numpy(dtype=bool)
-    post = panel["post"].to_numpy(dtype=bool)
-    deployed_at = (
-        pd.Series(np.where(post & treated, weeks, np.nan)).groupby(panel["workflow_id"].to_numpy()).transform("min")
-    ).to_numpy()
-    # A treated workflow with no post weeks has an unknown deployment week, so
-    # its distance to deployment (and hence its lead terms) is unknown: drop it.
-    usable = ~post & ~(treated & np.isnan(deployed_at))
-    pre = panel.loc[usable].assign(
-        post=False,
-        _before=np.where(treated, weeks - deployed_at, 0.0)[usable],
-    )
-    empty = pd.DataFrame(columns=["term", "estimate", "se"])
-    not_testable = ParallelTrends(np.nan, "not_testable", method, np.nan, 0, 0, empty)
-
-    design = _prepare(pre, weight_column, extra=("_before",))
-    frame = design.frame
-    before = frame["_before"].to_numpy(dtype=float)
-    pre_treated = frame["treated"].to_numpy(dtype=bool)
-    n_control = design.n_clusters - design.n_treated_clusters
-    lead_weeks = np.unique(before[pre_treated])
-    if design.n_clusters < 3 or design.n_treated_clusters < 1 or n_control < 1 or lead_weeks.size < 2:
-        return not_testable
-
-    terms: list[str] = []
-    n_edges = min(n_bins, lead_weeks.size) + 1
-    # The cluster-robust covariance has rank at most G - 1, so a joint test of
-    # more lead terms than that is undefined.
-    if method == "bins" and n_bins >= 2 and n_edges - 2 <= design.n_clusters - 1:
-        edges = np.linspace(lead_weeks.min(), lead_weeks.max(), n_edges)
-        bins = np.clip(np.searchsorted(edges, before, side="right") - 1, 0, n_edges - 2)
-        reference = n_edges - 2  # the bin ending just before deployment
-        for b in range(n_edges - 1):
-            in_bin = pre_treated & (bins == b)
-            if b != reference and in_bin.any():
-                frame[f"lead_{b}"] = in_bin.astype(float)
-                terms.append(f"lead_{b}")
-        used: Literal["bins", "linear"] = "bins"
-    else:
-        frame["lead_trend"] = np.where(pre_treated, before, 0.0)
-        terms = ["lead_trend"]
-        used = "linear"
-    if not terms:
-        return not_testable
-
-    formula = "y ~ C(workflow_id) + C(week) + " + " + ".join(terms)
-    fit = smf.wls(formula, data=frame, weights=frame["_w"]).fit(
-        cov_type="cluster", cov_kwds={"groups": design.cluster}, use_t=True
-    )
-    test = fit.f_test(np.eye(len(fit.params))[[fit.params.index.get_loc(t) for t in terms]])
-    p = float(test.pvalue)
-    leads = pd.DataFrame(
-        {"term": terms, "estimate": fit.params[terms].to_numpy(), "se": fit.bse[terms].to_numpy()}
-    )
-    return ParallelTrends(
-        p_value=p,
-        status="warn" if p < alpha else "ok",
-        method=used,
-        statistic=float(np.squeeze(test.fvalue)),
-        df_num=int(test.df_num),
-        df_denom=int(test.df_denom),
-        leads=leads,
     )

@@ -67,34 +67,6 @@ def wilson_interval(
     return _scalar_or_array(np.clip(low, 0, 1)), _scalar_or_array(np.clip(high, 0, 1))
 
 
-def newcombe_difference(
-    events_base: ArrayLike,
-    n_base: ArrayLike,
-    events_post: ArrayLike,
-    n_post: ArrayLike,
-    alpha: float = 0.05,
-) -> tuple[FloatOrArray, FloatOrArray, FloatOrArray]:
-    """Difference of shares ``post - baseline`` with Newcombe's hybrid score interval.
-
-    Newcombe (1998) method 10: combines the two Wilson intervals, so it inherits
-    their good small-sample coverage and never leaves [-1, 1]. Returns
-    ``(diff, low, high)``; NaN where either period has no items.
-    """
-    events_base = np.asarray(events_base, dtype=float)
-    events_post = np.asarray(events_post, dtype=float)
-    n_base = np.asarray(n_base, dtype=float)
-    n_post = np.asarray(n_post, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p_base = events_base / n_base
-        p_post = events_post / n_post
-    l_base, u_base = (np.asarray(b) for b in wilson_interval(events_base, n_base, alpha))
-    l_post, u_post = (np.asarray(b) for b in wilson_interval(events_post, n_post, alpha))
-    diff = p_post - p_base
-    low = diff - np.sqrt((p_post - l_post) ** 2 + (u_base - p_base) ** 2)
-    high = diff + np.sqrt((u_post - p_post) ** 2 + (p_base - l_base) ** 2)
-    return _scalar_or_array(diff), _scalar_or_array(low), _scalar_or_array(high)
-
-
 @dataclass(frozen=True)
 class MomentStats:
     """Sufficient statistics of one period: item count, sum and sum of squares.
@@ -250,7 +222,7 @@ def absolute_difference(
     """Difference ``post_mean - base_mean`` with a Welch t interval.
 
     Same variance and critical-value conventions as :func:`relative_change`
-    (for shares, prefer :func:`newcombe_difference` for the interval). This is
+    . This is
     what the product reports when the baseline mean is 0.
     """
     n_base = np.asarray(base.n, dtype=float)

@@ -225,8 +225,7 @@ def cycle_time_summary(
 class MedianRatioChange:
     """``post_median / base_median - 1`` with interval and two-sided p-value.
 
-    ``log_ratio_se`` is the standard error of ``log(post/base)`` (NaN for the
-    bootstrap, whose interval is percentile-based).
+    ``log_ratio_se`` is the standard error of ``log(post/base)``.
     """
 
     estimate: float
@@ -234,7 +233,7 @@ class MedianRatioChange:
     ci_high: float
     p_value: float
     log_ratio_se: float
-    method: Literal["normal_log_ratio", "bootstrap_percentile"]
+    method: Literal["normal_log_ratio"]
 
 
 def median_ratio_change(
@@ -264,63 +263,4 @@ def median_ratio_change(
         p_value=float(2 * stats.norm.sf(abs(log_ratio) / se)),
         log_ratio_se=se,
         method="normal_log_ratio",
-    )
-
-
-def median_ratio_change_bootstrap(
-    base_values: npt.ArrayLike,
-    post_values: npt.ArrayLike,
-    alpha: float = 0.05,
-    *,
-    seed: int = 20240601,
-    n_resamples: int = 9999,
-    max_items: int = 50_000,
-) -> MedianRatioChange:
-    """Bootstrap version of :func:`median_ratio_change` for small uncensored samples.
-
-    Resamples each period independently (``scipy.stats.bootstrap``, fixed
-    ``seed`` so reruns give the same numbers) and takes the percentile interval
-    of ``median(post) / median(base) - 1``. Percentile rather than scipy's
-    default BCa because BCa's acceleration comes from the jackknife, which is
-    inconsistent for the median. The p-value is twice the smaller tail share of
-    the bootstrap distribution beyond 0 (the percentile interval inverted).
-
-    Refuses more than ``max_items`` items per period: the bootstrap costs
-    ``n_resamples x n`` and the normal approximation is accurate there anyway.
-    """
-    x = _as_durations(base_values)
-    y = _as_durations(post_values)
-    if max(x.size, y.size) > max_items:
-        raise ValueError(
-            f"{max(x.size, y.size)} items exceed max_items={max_items}; "
-            "use median_ratio_change for large samples"
-        )
-    if x.size == 0 or y.size == 0:
-        return MedianRatioChange(np.nan, np.nan, np.nan, np.nan, np.nan, "bootstrap_percentile")
-
-    def change(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], axis: int) -> npt.NDArray[np.float64]:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.median(b, axis=axis) / np.median(a, axis=axis) - 1
-
-    # Bound memory: scipy materialises batch x n resampled values at once.
-    batch = max(1, min(n_resamples, 2_000_000 // max(x.size, y.size)))
-    res = stats.bootstrap(
-        (x, y),
-        change,
-        n_resamples=n_resamples,
-        batch=batch,
-        vectorized=True,
-        confidence_level=1 - alpha,
-        method="percentile",
-        rng=np.random.default_rng(seed),
-    )
-    dist = res.bootstrap_distribution
-    p = min(1.0, 2 * min(np.mean(dist <= 0), np.mean(dist >= 0)))
-    return MedianRatioChange(
-        estimate=float(change(x, y, axis=0)),
-        ci_low=float(res.confidence_interval.low),
-        ci_high=float(res.confidence_interval.high),
-        p_value=float(p),
-        log_ratio_se=np.nan,
-        method="bootstrap_percentile",
     )

@@ -1,29 +1,31 @@
-"""Turn an interval of a change into a verdict, and a verdict plus adoption into a quadrant.
+"""Turn the interval of a change into a verdict on one metric (METHODS.md v2, "Verdicts").
 
-Lower is better for every metric (METHODS.md), and the interval passed in is
-the interval of the change (relative change, ratio of medians - 1, or the
-absolute difference when the baseline is 0), so "below 0" means "improved".
+Lower is better for every metric, and the interval passed in is the interval of the change
+in percent (relative change, ratio of medians - 1, or the absolute difference when the
+baseline is 0), so "below 0" means "improved". The thresholds come from metrics.yaml through
+``pipelines.metrics.rules``; this module only applies them.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-Verdict = Literal["improved", "worsened", "no_clear_change", "insufficient_data"]
-Quadrant = Literal[
-    "value_with_adoption",
-    "adoption_without_value",
-    "value_without_adoption",
-    "no_value_no_adoption",
-    "not_deployed",
-    "insufficient_data",
+Verdict = Literal[
+    "improved", "worsened", "negligible", "no_clear_change", "insufficient_data", "insufficient_baseline"
 ]
-
-VERDICTS: Final[tuple[str, ...]] = ("improved", "worsened", "no_clear_change", "insufficient_data")
+VERDICTS: Final[tuple[str, ...]] = (
+    "improved",
+    "worsened",
+    "negligible",
+    "no_clear_change",
+    "insufficient_data",
+    "insufficient_baseline",
+)
+NO_CLAIM: Final[tuple[str, ...]] = ("insufficient_data", "insufficient_baseline")
+"""Verdicts that claim nothing about a change."""
 
 
 def verdicts(
@@ -34,14 +36,26 @@ def verdicts(
     events_total: npt.ArrayLike | None = None,
     min_closed: int = 30,
     min_events: int = 10,
+    *,
+    estimate: npt.ArrayLike | None = None,
+    min_meaningful_pct: npt.ArrayLike = 0.0,
+    baseline_coverage: npt.ArrayLike | None = None,
+    min_baseline_coverage: float = 0.8,
 ) -> npt.NDArray[np.str_]:
     """Vectorised :func:`verdict` over arrays (one element per workflow x metric).
 
-    A NaN in ``events_total`` means "not a share" and skips the event rule for
-    that element, so one call can cover shares and means together.
+    A NaN in ``events_total`` means "not a share" and skips the event rule for that
+    element; a NaN ``baseline_coverage`` skips the coverage rule.
     """
     lo = np.asarray(ci_low, dtype=float)
     hi = np.asarray(ci_high, dtype=float)
+    est = (lo + hi) / 2 if estimate is None else np.asarray(estimate, dtype=float)
+    threshold = np.abs(np.asarray(min_meaningful_pct, dtype=float))
+    short_baseline = (
+        np.zeros(np.broadcast(lo, hi).shape, dtype=bool)
+        if baseline_coverage is None
+        else np.asarray(baseline_coverage, dtype=float) < min_baseline_coverage
+    )
     insufficient = (
         (np.asarray(n_closed_base) < min_closed)
         | (np.asarray(n_closed_post) < min_closed)
@@ -51,9 +65,18 @@ def verdicts(
     )
     if events_total is not None:
         insufficient = insufficient | (np.asarray(events_total, dtype=float) < min_events)
+    excludes_zero = (hi < 0) | (lo > 0)
+    with np.errstate(invalid="ignore"):
+        meaningful = np.abs(est) >= threshold
     return np.select(
-        [insufficient, hi < 0, lo > 0],
-        ["insufficient_data", "improved", "worsened"],
+        [
+            short_baseline,
+            insufficient,
+            (hi < 0) & meaningful,
+            (lo > 0) & meaningful,
+            excludes_zero,
+        ],
+        ["insufficient_baseline", "insufficient_data", "improved", "worsened", "negligible"],
         default="no_clear_change",
     )
 
@@ -66,43 +89,34 @@ def verdict(
     events_total: int | None = None,
     min_closed: int = 30,
     min_events: int = 10,
+    *,
+    estimate: float | None = None,
+    min_meaningful_pct: float = 0.0,
+    baseline_coverage: float | None = None,
+    min_baseline_coverage: float = 0.8,
 ) -> Verdict:
-    """Verdict on one metric's change, per METHODS.md.
+    """Verdict on one metric's change, per METHODS.md v2.
 
-    ``insufficient_data`` when either period has fewer than ``min_closed``
-    closed items, when ``events_total`` (for shares: events in both periods
-    together) is below ``min_events``, or when the interval is not estimable
-    (NaN); no change is claimed then. Otherwise ``improved`` when the whole
-    interval is below 0, ``worsened`` when it is wholly above 0, else
-    ``no_clear_change``. An interval touching 0 is not a change.
+    In order: ``insufficient_baseline`` when the data covers less than
+    ``min_baseline_coverage`` of the baseline window; ``insufficient_data`` when either
+    period has fewer than ``min_closed`` closed items, when ``events_total`` (shares:
+    events in both periods together) is below ``min_events``, or when the interval is
+    not estimable (NaN). Otherwise ``improved`` when the whole interval is below 0 and the
+    point ``estimate`` is at least ``min_meaningful_pct`` in size, ``worsened`` for the
+    mirror image, ``negligible`` when the interval excludes 0 but the change is smaller
+    than that, else ``no_clear_change``. An interval touching 0 is not a change.
     """
     result = verdicts(
-        ci_low, ci_high, n_closed_base, n_closed_post, events_total, min_closed, min_events
+        ci_low,
+        ci_high,
+        n_closed_base,
+        n_closed_post,
+        events_total,
+        min_closed,
+        min_events,
+        estimate=estimate,
+        min_meaningful_pct=min_meaningful_pct,
+        baseline_coverage=float("nan") if baseline_coverage is None else baseline_coverage,
+        min_baseline_coverage=min_baseline_coverage,
     )
     return str(result)  # type: ignore[return-value]
-
-
-def quadrant(
-    is_deployed: bool,
-    primary_verdict: str,
-    adoption_rate: float | None,
-    adoption_threshold: float = 0.5,
-) -> Quadrant:
-    """Place a workflow in the adoption x value quadrant (METHODS.md, "Adoption is not value").
-
-    A workflow is adopted when ``adoption_rate >= adoption_threshold`` and shows
-    value when its primary metric's verdict is ``improved``. A workflow without
-    a deployment is ``not_deployed``; one whose primary verdict is
-    ``insufficient_data`` or whose adoption rate is unknown (None/NaN) is
-    ``insufficient_data``, because either axis would be a guess.
-    """
-    if primary_verdict not in VERDICTS:
-        raise ValueError(f"unknown verdict {primary_verdict!r}; expected one of {VERDICTS}")
-    if not is_deployed:
-        return "not_deployed"
-    if primary_verdict == "insufficient_data" or adoption_rate is None or math.isnan(adoption_rate):
-        return "insufficient_data"
-    adopted = adoption_rate >= adoption_threshold
-    if primary_verdict == "improved":
-        return "value_with_adoption" if adopted else "value_without_adoption"
-    return "adoption_without_value" if adopted else "no_value_no_adoption"

@@ -47,3 +47,13 @@ create table if not exists ops.staging_state (
     rows_restaged       bigint  not null,
     staged_at           timestamp not null
 );
+
+-- Entries in a source's place that are not input files (sub-folders, dot-files, dangling
+-- links, devices), listed so nothing in the input folder is ignored without a record.
+-- Replaced for a source on each of its loads.
+create table if not exists ops.skipped_files (
+    source        varchar not null,
+    entry         varchar not null,
+    reason        varchar not null,
+    seen_at       timestamp not null
+);

@@ -87,6 +87,17 @@ conflict_columns as (
         concat_ws(', ', {differing_columns}) as differing
     from conflicting
     group by source_file, {key_columns}
+),
+
+-- A workflow missing from staging because its registry row was quarantined: its rows say
+-- so, with the registry's reason, rather than "not in the registry".
+quarantined_registry as (
+    select
+        record ->> 'workflow_id' as workflow_id,
+        string_agg(distinct reason, '; ' order by reason) as registry_reason
+    from quarantine.rejected_rows
+    where source = 'workflows' and record ->> 'workflow_id' is not null
+    group by all
 )
 
 select
@@ -96,7 +107,12 @@ select
     source_rows.outcome as rule,
     case source_rows.outcome
         when 'unknown_workflow'
-            then 'workflow_id: ''' || source_rows.workflow_id || ''' is not in the registry'
+            then case
+                when quarantined_registry.registry_reason is not null
+                    then 'workflow_id: workflow ''' || source_rows.workflow_id
+                        || '''''s registry row was quarantined: ' || quarantined_registry.registry_reason
+                else 'workflow_id: ''' || source_rows.workflow_id || ''' is not in the registry'
+            end
         else '{key_label}: another row in the same file has this key with different '
             || coalesce(nullif(conflict_columns.differing, ''), 'values')
     end as reason,
@@ -104,6 +120,7 @@ select
     $ingested_at as ingested_at
 from row_outcomes as source_rows
 left join conflict_columns using (source_file, {key_columns})
+left join quarantined_registry on {registry_match}
 where source_rows.outcome in ('unknown_workflow', 'conflicting_duplicate');
 
 -- Per-file reconciliation: read = staged + quarantined + de-duplicated + superseded,

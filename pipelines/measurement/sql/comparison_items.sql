@@ -35,7 +35,8 @@ placebo as (
         item_periods.touchpoints_capped,
         item_periods.touchpoints,
         item_periods.external_spend_capped,
-        item_periods.external_spend
+        item_periods.external_spend,
+        item_periods.week_start_on
     from item_periods
     inner join windows using (workflow_id)
     where item_periods.period = 'baseline'
@@ -53,7 +54,8 @@ assisted as (
         touchpoints_capped,
         touchpoints,
         external_spend_capped,
-        external_spend
+        external_spend,
+        week_start_on
     from item_periods
     where period = 'post' and ai_assisted is not null
 )

@@ -27,23 +27,41 @@ comparison_workflows as (
     select workflow_id from staging.workflows where deployed_on is null
 ),
 
-cutoff as (
-    select max(opened_at) as cutoff_at from staging.work_items
+-- Each workflow's own cutoff (intermediate.workflow_cutoffs): another workflow's late data
+-- never moves it.
+cutoffs as (
+    select workflow_id, cutoff_at from intermediate.workflow_cutoffs
 ),
 
-comparison_raw as (
+comparison_opened as (
     select
         work_items.workflow_id,
         cast(date_trunc('week', work_items.opened_at) as date) as week_start_on,
-        work_items.closed_at is not null as is_closed,
-        epoch(coalesce(work_items.closed_at, cutoff.cutoff_at) - work_items.opened_at) / 3600.0 as cycle_time_hours,
-        work_items.rework_count > 0 as has_rework,
+        work_items.closed_at is not null and work_items.closed_at <= cutoffs.cutoff_at as is_closed,
+        epoch(least(coalesce(work_items.closed_at, cutoffs.cutoff_at), cutoffs.cutoff_at) - work_items.opened_at)
+            / 3600.0 as cycle_time_hours,
+        work_items.rework_count,
         work_items.had_error,
         work_items.touchpoints,
         work_items.external_spend
     from staging.work_items as work_items
     inner join comparison_workflows using (workflow_id)
-    cross join cutoff
+    inner join cutoffs using (workflow_id)
+    where work_items.opened_at <= cutoffs.cutoff_at
+),
+
+-- As in the before/after: the four non-time metrics read closed items only.
+comparison_raw as (
+    select
+        workflow_id,
+        week_start_on,
+        is_closed,
+        cycle_time_hours,
+        case when is_closed then rework_count > 0 end as has_rework,
+        case when is_closed then had_error end as had_error,
+        case when is_closed then touchpoints end as touchpoints,
+        case when is_closed then external_spend end as external_spend
+    from comparison_opened
 ),
 
 comparison_caps as (
@@ -64,8 +82,17 @@ comparison_items as (
         comparison_raw.cycle_time_hours,
         comparison_raw.has_rework,
         comparison_raw.had_error,
-        least(comparison_raw.touchpoints, comparison_caps.touchpoints_cap) as touchpoints_capped,
-        least(comparison_raw.external_spend, coalesce(comparison_caps.external_spend_cap, 0)) as external_spend_capped
+        -- least(NULL, cap) is cap in DuckDB: a blank stays blank.
+        case
+            when comparison_raw.touchpoints is null then null
+            when comparison_caps.touchpoints_cap is null then comparison_raw.touchpoints
+            else least(comparison_raw.touchpoints, comparison_caps.touchpoints_cap)
+        end as touchpoints_capped,
+        case
+            when comparison_raw.external_spend is null then null
+            when comparison_caps.external_spend_cap is null then comparison_raw.external_spend
+            else least(comparison_raw.external_spend, comparison_caps.external_spend_cap)
+        end as external_spend_capped
     from comparison_raw
     inner join comparison_caps using (workflow_id)
 ),
@@ -111,7 +138,7 @@ weekly as (
         count(*) filter (
             where youngest_open_hours is null or cycle_time_hours < youngest_open_hours
         ) as items_below_youngest_open,
-        epoch(any_value(cutoff.cutoff_at) - cast(week_start_on + 7 as timestamp)) / 3600.0 as hours_after_week,
+        epoch(any_value(cutoffs.cutoff_at) - cast(week_start_on + 7 as timestamp)) / 3600.0 as hours_after_week,
         avg(cast(has_rework as double)) as rework_rate,
         count(has_rework) as n_rework,
         avg(cast(had_error as double)) as error_rate,
@@ -121,7 +148,7 @@ weekly as (
         avg(external_spend_capped) as external_spend_per_item,
         count(external_spend_capped) as n_spend
     from with_youngest_open
-    cross join cutoff
+    inner join cutoffs using (workflow_id)
     group by workflow_id, week_start_on
 ),
 

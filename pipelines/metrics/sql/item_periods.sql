@@ -1,34 +1,92 @@
--- One row per work item of a deployed workflow that falls in its baseline or post window,
--- with the measures every metric needs. Open items are censored at the data cutoff.
+-- intermediate.workflow_cutoffs: one row per registry workflow with items. Each workflow's
+-- cutoff is its own latest opened_at or closed_at, unless the registry's optional
+-- data_through date says otherwise (then the end of that day): one workflow's late or
+-- far-future timestamp never moves another's window.
 create schema if not exists intermediate;
 
+create or replace table intermediate.workflow_cutoffs as
+with
+
+-- The registry's data_through is optional: `union all by name` adds it as null when the
+-- staged registry has no such column.
+registry as (
+    select * from staging.workflows
+    union all by name
+    select cast(null as varchar) as workflow_id, cast(null as date) as data_through
+    where false
+),
+
+item_bounds as (
+    select
+        workflow_id,
+        min(opened_at) as first_opened_at,
+        max(greatest(opened_at, coalesce(closed_at, opened_at))) as latest_seen_at
+    from staging.work_items
+    group by workflow_id
+)
+
+select
+    registry.workflow_id,
+    registry.deployed_on,
+    cast(registry.data_through as date) as data_through,
+    item_bounds.first_opened_at,
+    coalesce(
+        cast(cast(registry.data_through as date) + 1 as timestamp), item_bounds.latest_seen_at
+    ) as cutoff_at
+from registry
+inner join item_bounds using (workflow_id);
+
+-- intermediate.workflow_windows: one row per deployed workflow with items, its windows and
+-- how much of the nominal baseline window its data covers.
+create or replace table intermediate.workflow_windows as
+with
+
+cutoffs as (
+    select * from intermediate.workflow_cutoffs where deployed_on is not null
+),
+
+nominal as (
+    select
+        workflow_id,
+        deployed_on - cast($baseline_days as integer) as nominal_baseline_start_on,
+        deployed_on,
+        deployed_on + cast($ramp_days as integer) as post_start_on,
+        cast(cutoff_at as date) as post_end_on,
+        cutoff_at,
+        first_opened_at,
+        data_through
+    from cutoffs
+)
+
+select
+    workflow_id,
+    -- The window shown is the one the data covers, never the nominal one.
+    least(greatest(nominal_baseline_start_on, cast(first_opened_at as date)), deployed_on) as baseline_start_on,
+    nominal_baseline_start_on,
+    deployed_on,
+    post_start_on,
+    post_end_on,
+    cutoff_at,
+    data_through,
+    greatest(
+        0.0,
+        least(1.0, (deployed_on - greatest(nominal_baseline_start_on, cast(first_opened_at as date))) / cast($baseline_days as double))
+    ) as baseline_coverage
+from nominal;
+
+-- intermediate.item_periods: one row per work item of a deployed workflow that falls in its
+-- baseline or post window, with the measures every metric needs. Open items are censored at
+-- the workflow's cutoff; the four non-time metrics read closed items only (an open item's
+-- rework, errors, touchpoints and spend are not final), and a blank measure stays blank.
 create or replace table intermediate.item_periods as
 with
 
-workflows as (
-    select workflow_id, deployed_on
-    from staging.workflows
-    where deployed_on is not null
+windows as (
+    select * from intermediate.workflow_windows
 ),
 
 work_items as (
     select * from staging.work_items
-),
-
-cutoff as (
-    select max(opened_at) as cutoff_at from work_items
-),
-
-windows as (
-    select
-        workflows.workflow_id,
-        workflows.deployed_on - cast($baseline_days as integer) as baseline_start_on,
-        workflows.deployed_on,
-        workflows.deployed_on + cast($ramp_days as integer) as post_start_on,
-        cast(cutoff.cutoff_at as date) as post_end_on,
-        cutoff.cutoff_at
-    from workflows
-    cross join cutoff
 ),
 
 in_window as (
@@ -39,9 +97,10 @@ in_window as (
             when work_items.opened_at < cast(windows.deployed_on as timestamp) then 'baseline'
             else 'post'
         end as period,
-        work_items.closed_at is not null as is_closed,
-        epoch(coalesce(work_items.closed_at, windows.cutoff_at) - work_items.opened_at) / 3600.0 as cycle_time_hours,
-        work_items.rework_count > 0 as has_rework,
+        work_items.closed_at is not null and work_items.closed_at <= windows.cutoff_at as is_closed,
+        epoch(least(coalesce(work_items.closed_at, windows.cutoff_at), windows.cutoff_at) - work_items.opened_at)
+            / 3600.0 as cycle_time_hours,
+        work_items.rework_count,
         work_items.had_error,
         work_items.touchpoints,
         work_items.external_spend,
@@ -52,11 +111,32 @@ in_window as (
     from work_items
     inner join windows using (workflow_id)
     where
-        (
-            work_items.opened_at >= cast(windows.baseline_start_on as timestamp)
-            and work_items.opened_at < cast(windows.deployed_on as timestamp)
+        work_items.opened_at <= windows.cutoff_at
+        and (
+            (
+                work_items.opened_at >= cast(windows.nominal_baseline_start_on as timestamp)
+                and work_items.opened_at < cast(windows.deployed_on as timestamp)
+            )
+            or work_items.opened_at >= cast(windows.post_start_on as timestamp)
         )
-        or work_items.opened_at >= cast(windows.post_start_on as timestamp)
+),
+
+closed_measures as (
+    select
+        workflow_id,
+        item_id,
+        period,
+        is_closed,
+        cycle_time_hours,
+        case when is_closed then rework_count > 0 end as has_rework,
+        case when is_closed then had_error end as had_error,
+        case when is_closed then touchpoints end as touchpoints,
+        case when is_closed then external_spend end as external_spend,
+        ai_assisted,
+        opened_at,
+        week_start_on,
+        team
+    from in_window
 ),
 
 -- Caps come from both periods pooled, so capping cannot itself create a change.
@@ -65,38 +145,36 @@ caps as (
         workflow_id,
         quantile_cont(touchpoints, $cap_quantile) as touchpoints_cap,
         quantile_cont(external_spend, $cap_quantile) filter (where external_spend > 0) as external_spend_cap
-    from in_window
+    from closed_measures
     group by workflow_id
 )
 
 select
-    in_window.workflow_id,
-    in_window.item_id,
-    in_window.period,
-    in_window.is_closed,
-    in_window.cycle_time_hours,
-    in_window.has_rework,
-    in_window.had_error,
-    least(in_window.touchpoints, caps.touchpoints_cap) as touchpoints_capped,
-    in_window.touchpoints,
-    least(in_window.external_spend, coalesce(caps.external_spend_cap, 0)) as external_spend_capped,
-    in_window.external_spend,
-    in_window.ai_assisted,
-    -- Added for marts.weekly_metrics and the method checks: when the item was opened,
-    -- the Monday of its ISO week, and its team (null when the input has no team column).
-    in_window.opened_at,
-    in_window.week_start_on,
-    in_window.team
-from in_window
+    closed_measures.workflow_id,
+    closed_measures.item_id,
+    closed_measures.period,
+    closed_measures.is_closed,
+    closed_measures.cycle_time_hours,
+    closed_measures.has_rework,
+    closed_measures.had_error,
+    -- least(NULL, cap) is cap in DuckDB: a blank measure must stay blank, never become the cap.
+    case
+        when closed_measures.touchpoints is null then null
+        when caps.touchpoints_cap is null then closed_measures.touchpoints
+        else least(closed_measures.touchpoints, caps.touchpoints_cap)
+    end as touchpoints_capped,
+    closed_measures.touchpoints,
+    case
+        when closed_measures.external_spend is null then null
+        when caps.external_spend_cap is null then closed_measures.external_spend
+        else least(closed_measures.external_spend, caps.external_spend_cap)
+    end as external_spend_capped,
+    closed_measures.external_spend,
+    closed_measures.ai_assisted,
+    -- For marts.weekly_metrics, the week-robust intervals and the method checks: when the item
+    -- was opened, the Monday of its ISO week, and its team (null when the input has none).
+    closed_measures.opened_at,
+    closed_measures.week_start_on,
+    closed_measures.team
+from closed_measures
 inner join caps using (workflow_id);
-
-create or replace table intermediate.workflow_windows as
-select
-    workflows.workflow_id,
-    workflows.deployed_on - cast($baseline_days as integer) as baseline_start_on,
-    workflows.deployed_on,
-    workflows.deployed_on + cast($ramp_days as integer) as post_start_on,
-    cast(cutoff.cutoff_at as date) as post_end_on
-from staging.workflows as workflows
-cross join (select max(opened_at) as cutoff_at from staging.work_items) as cutoff
-where workflows.deployed_on is not null;

@@ -1,5 +1,8 @@
--- marts.workflow_scorecard: one row per registry workflow, value and adoption side by side.
-create or replace table marts.workflow_scorecard as
+-- The evidence behind marts.workflow_scorecard, one row per registry workflow: the primary
+-- metric's before/after, its difference-in-differences and placebo, the pre-trend check, the
+-- verdicts of every metric (read beside it, for the guardrails), adoption and the readiness fields. The rules
+-- (target, quadrant, guardrails, contested, decision) are applied to it in Python, once:
+-- pipelines/metrics/rules.py.
 with
 
 workflows as (
@@ -14,58 +17,73 @@ primary_results as (
         and value_metrics.metric = workflows.primary_metric
 ),
 
-adoption as (
-    select workflow_id, adoption_rate from marts.adoption
+did as (
+    select effect_views.workflow_id, effect_views.estimate_pct, effect_views.ci_low_pct, effect_views.ci_high_pct,
+        effect_views.is_identifiable
+    from marts.effect_views as effect_views
+    inner join workflows
+        on effect_views.workflow_id = workflows.workflow_id
+        and effect_views.metric = workflows.primary_metric
+    where effect_views.view = 'diff_in_diff'
 ),
 
-joined as (
+checks as (
     select
-        workflows.workflow_id,
-        workflows.name,
-        workflows.team,
-        workflows.stage,
-        workflows.business_owner,
-        workflows.deployed_on,
-        workflows.primary_metric,
-        primary_results.change_pct as primary_change_pct,
-        primary_results.ci_low_pct as primary_ci_low_pct,
-        primary_results.ci_high_pct as primary_ci_high_pct,
-        primary_results.verdict as primary_verdict,
-        workflows.target_change_pct,
-        adoption.adoption_rate,
-        coalesce(primary_results.n_baseline, 0) + coalesce(primary_results.n_post, 0) as items_measured
-    from workflows
-    left join primary_results using (workflow_id)
-    left join adoption using (workflow_id)
+        method_checks.workflow_id,
+        any_value(method_checks.estimate_pct) filter (where method_checks.check_name = 'placebo') as placebo_change_pct,
+        any_value(method_checks.ci_low_pct) filter (where method_checks.check_name = 'placebo') as placebo_ci_low_pct,
+        any_value(method_checks.ci_high_pct) filter (where method_checks.check_name = 'placebo') as placebo_ci_high_pct,
+        coalesce(bool_or(method_checks.check_name = 'parallel_trends' and method_checks.status = 'warn'), false)
+            as pre_trend_warns
+    from marts.method_checks as method_checks
+    inner join workflows
+        on method_checks.workflow_id = workflows.workflow_id
+        and method_checks.metric = workflows.primary_metric
+    group by method_checks.workflow_id
+),
+
+adoption as (
+    select workflow_id, adoption_rate, reach_rate, habitual_users, is_adoption_unknown from marts.adoption
 )
 
 select
-    workflow_id,
-    name,
-    team,
-    stage,
-    business_owner,
-    deployed_on,
-    primary_metric,
-    primary_change_pct,
-    primary_ci_low_pct,
-    primary_ci_high_pct,
-    primary_verdict,
-    target_change_pct,
-    case
-        when target_change_pct is null or primary_verdict is null then null
-        else primary_verdict = 'improved' and primary_change_pct <= target_change_pct
-    end as target_met,
-    adoption_rate,
-    adoption_rate >= $adoption_threshold as is_adopted,
-    case
-        when deployed_on is null then 'not_deployed'
-        when primary_verdict is null or primary_verdict = 'insufficient_data' then 'insufficient_data'
-        when primary_verdict = 'improved' and adoption_rate >= $adoption_threshold then 'value_with_adoption'
-        when primary_verdict = 'improved' then 'value_without_adoption'
-        when adoption_rate >= $adoption_threshold then 'adoption_without_value'
-        else 'no_value_no_adoption'
-    end as quadrant,
-    items_measured
-from joined
-order by workflow_id;
+    workflows.workflow_id,
+    workflows.name,
+    workflows.team,
+    workflows.stage,
+    workflows.business_owner,
+    workflows.deployed_on,
+    workflows.primary_metric,
+    primary_results.change_pct as primary_change_pct,
+    primary_results.ci_low_pct as primary_ci_low_pct,
+    primary_results.ci_high_pct as primary_ci_high_pct,
+    primary_results.verdict as primary_verdict,
+    primary_results.baseline_coverage,
+    workflows.target_change_pct,
+    adoption.adoption_rate,
+    adoption.reach_rate,
+    adoption.habitual_users,
+    -- A deployed workflow without a marts.adoption row (no items) has unknown adoption too.
+    coalesce(adoption.is_adoption_unknown, workflows.deployed_on is not null) as is_adoption_unknown,
+    coalesce(primary_results.n_baseline, 0) + coalesce(primary_results.n_post, 0) as items_measured,
+    coalesce(did.is_identifiable, false) as did_identifiable,
+    did.estimate_pct as did_change_pct,
+    did.ci_low_pct as did_ci_low_pct,
+    did.ci_high_pct as did_ci_high_pct,
+    checks.placebo_change_pct,
+    checks.placebo_ci_low_pct,
+    checks.placebo_ci_high_pct,
+    coalesce(checks.pre_trend_warns, false) as pre_trend_warns,
+    nullif(trim(workflows.business_owner), '') is not null as has_business_owner,
+    coalesce(workflows.eligible_users, 0) > 0 as has_eligible_users,
+    nullif(trim(workflows.review_point), '') is not null as has_review_point,
+    nullif(trim(workflows.support_path), '') is not null as has_support_path,
+    nullif(trim(workflows.data_scope), '') is not null as has_data_scope,
+    workflows.risk_tier is not null as has_risk_tier,
+    workflows.target_change_pct is not null as has_target_change_pct
+from workflows
+left join primary_results using (workflow_id)
+left join did using (workflow_id)
+left join checks using (workflow_id)
+left join adoption using (workflow_id)
+order by workflows.workflow_id

@@ -1,0 +1,254 @@
+"""The business rules, each defined once, with their numbers and lists from metrics.yaml.
+
+* the verdict of one metric (:func:`metric_verdict`, applying ``pipelines.stats.verdicts``),
+* the target (:func:`target_status`: met / likely / not_met),
+* the guardrails (:func:`guardrail_breaches`),
+* a contested claim of value (:func:`contested_reasons`),
+* the adoption x value quadrant (:func:`quadrant`),
+* the one decision per workflow (:func:`decide`, the table of docs/methods.md).
+
+Everything else calls these: the marts (``marts.workflow_scorecard`` stores the quadrant and
+the decision with its reasons, ``marts.method_checks`` the guardrail), the sample's truth
+module, and, through the mart columns, the dashboard. ``adoption_unknown`` is defined once in
+``sql/adoption.sql`` (``marts.adoption.is_adoption_unknown``) and read from there.
+``tests/test_rules.py`` pins each rule to the tables in docs/methods.md.
+"""
+
+from __future__ import annotations
+
+import math
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from pipelines.metrics.config import MetricsConfig, load_config
+from pipelines.stats.verdicts import NO_CLAIM, Verdict, verdict
+
+Quadrant = Literal[
+    "value_with_adoption",
+    "adoption_without_value",
+    "value_without_adoption",
+    "no_value_no_adoption",
+    "adoption_unknown",
+    "not_deployed",
+    "insufficient_data",
+]
+QUADRANTS: Final[tuple[str, ...]] = typing.get_args(Quadrant)
+TargetStatus = Literal["met", "likely", "not_met"]
+VALUE_DECISIONS: Final[tuple[str, ...]] = ("scale", "close_gaps", "drive_adoption", "unknown_adoption")
+"""Decisions that count as "showing value" on the portfolio: never contested or guardrail-flagged."""
+
+
+def _finite(x: float | None) -> bool:
+    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def metric_verdict(
+    metric: str,
+    change_pct: float | None,
+    ci_low_pct: float | None,
+    ci_high_pct: float | None,
+    n_closed_base: int,
+    n_closed_post: int,
+    events_total: int | None = None,
+    baseline_coverage: float | None = None,
+    config: MetricsConfig | None = None,
+) -> Verdict:
+    """The verdict of one metric's change with metrics.yaml's thresholds (docs/methods.md, "Verdicts")."""
+    config = config or load_config()
+    settings = config.settings
+    nan = float("nan")
+    return verdict(
+        ci_low_pct if _finite(ci_low_pct) else nan,
+        ci_high_pct if _finite(ci_high_pct) else nan,
+        n_closed_base,
+        n_closed_post,
+        events_total=events_total,
+        min_closed=int(settings["min_closed_items"]),
+        min_events=int(settings["min_events"]),
+        estimate=change_pct if _finite(change_pct) else nan,
+        min_meaningful_pct=config.min_meaningful_pct(metric),
+        baseline_coverage=baseline_coverage,
+        min_baseline_coverage=float(settings["min_baseline_coverage"]),
+    )
+
+
+def target_status(
+    verdict_: str | None,
+    change_pct: float | None,
+    ci_high_pct: float | None,
+    target_change_pct: float | None,
+) -> TargetStatus | None:
+    """``met`` when the whole interval is beyond the target, ``likely`` when only the point
+    estimate is, else ``not_met``; None when there is no target or no claim to judge.
+
+    Lower is better, so "beyond" a target of -20% means at or below -20%.
+    """
+    if not _finite(target_change_pct) or verdict_ is None or verdict_ in NO_CLAIM or not _finite(change_pct):
+        return None
+    if _finite(ci_high_pct) and ci_high_pct <= target_change_pct:  # type: ignore[operator]
+        return "met"
+    if change_pct <= target_change_pct:  # type: ignore[operator]
+        return "likely"
+    return "not_met"
+
+
+def guardrail_breaches(
+    primary_metric: str | None, verdicts: Mapping[str, str | None], config: MetricsConfig | None = None
+) -> list[str]:
+    """Guardrail metrics that worsened while the primary metric improved (else an empty list).
+
+    The guardrails are metrics.yaml's ``guardrail_metrics`` other than the primary metric.
+    """
+    config = config or load_config()
+    if primary_metric is None or verdicts.get(primary_metric) != "improved":
+        return []
+    return [m for m in config.guardrail_metrics if m != primary_metric and verdicts.get(m) == "worsened"]
+
+
+@dataclass(frozen=True)
+class ClaimEvidence:
+    """What the other views say about a workflow's primary metric (None: not available)."""
+
+    did_identifiable: bool = False
+    did_change_pct: float | None = None
+    did_ci_low_pct: float | None = None
+    did_ci_high_pct: float | None = None
+    placebo_change_pct: float | None = None
+    placebo_ci_low_pct: float | None = None
+    placebo_ci_high_pct: float | None = None
+    pre_trend_warns: bool = False
+
+
+def contested_reasons(
+    primary_verdict: str | None,
+    change_pct: float | None,
+    evidence: ClaimEvidence,
+    config: MetricsConfig | None = None,
+) -> list[str]:
+    """Why a before/after ``improved`` is contested (empty: not contested, or no claim).
+
+    Contested when the difference-in-differences is identifiable and its interval reaches 0
+    or beyond; when the placebo's interval excludes 0 in the same direction or its estimate
+    is at least half the claimed change; or when the pre-trend check warns.
+    """
+    config = config or load_config()
+    if primary_verdict != "improved":
+        return []
+    reasons = []
+    e = evidence
+    if e.did_identifiable and _finite(e.did_ci_high_pct) and e.did_ci_high_pct >= 0:  # type: ignore[operator]
+        reasons.append(
+            f"the comparison workflows moved as much over the same weeks: the difference-in-differences is "
+            f"{e.did_change_pct:+.1f}% ({e.did_ci_low_pct:+.1f}% to {e.did_ci_high_pct:+.1f}%), which includes no change"
+        )
+    half = float(config.method_checks["placebo_half_of_claim"])
+    if _finite(e.placebo_ci_high_pct) and e.placebo_ci_high_pct < 0:  # type: ignore[operator]
+        reasons.append(f"a fake go-live inside the baseline also 'finds' a fall ({e.placebo_change_pct:+.1f}%)")
+    elif _finite(e.placebo_change_pct) and _finite(change_pct) and change_pct < 0 and e.placebo_change_pct <= half * change_pct:  # type: ignore[operator]
+        reasons.append(
+            f"a fake go-live inside the baseline shows {e.placebo_change_pct:+.1f}%, at least half the claimed {change_pct:+.1f}%"
+        )
+    if e.pre_trend_warns:
+        reasons.append("before go-live this workflow already drifted away from the comparison workflows")
+    return reasons
+
+
+def quadrant(
+    is_deployed: bool,
+    primary_verdict: str | None,
+    adoption_rate: float | None,
+    is_adoption_unknown: bool,
+    shows_value: bool,
+    config: MetricsConfig | None = None,
+) -> Quadrant:
+    """The adoption x value quadrant (docs/methods.md, "Adoption is not value").
+
+    ``shows_value`` is the decision's view of value (:func:`shows_value`), so a contested or
+    guardrail-flagged win is never in a value quadrant. Unknown adoption is its own quadrant.
+    """
+    config = config or load_config()
+    if not is_deployed:
+        return "not_deployed"
+    if primary_verdict is None or primary_verdict in NO_CLAIM:
+        return "insufficient_data"
+    if is_adoption_unknown or not _finite(adoption_rate):
+        return "adoption_unknown"
+    adopted = adoption_rate >= float(config.settings["adoption_threshold"])  # type: ignore[operator]
+    if shows_value:
+        return "value_with_adoption" if adopted else "value_without_adoption"
+    return "adoption_without_value" if adopted else "no_value_no_adoption"
+
+
+@dataclass(frozen=True)
+class WorkflowFacts:
+    """Everything the decision reads about one workflow."""
+
+    is_deployed: bool
+    primary_verdict: str | None
+    is_adopted: bool | None
+    """None when adoption is unknown."""
+    contested: list[str]
+    guardrails: list[str]
+    readiness_gaps: list[str]
+
+
+DECISION_RULES: Final[dict[str, Callable[[WorkflowFacts], bool]]] = {
+    "not_deployed": lambda f: not f.is_deployed,
+    "wait_for_data": lambda f: f.primary_verdict is None or f.primary_verdict in NO_CLAIM,
+    "contested": lambda f: bool(f.contested),
+    "fix_guardrail": lambda f: f.primary_verdict == "improved" and bool(f.guardrails),
+    "scale": lambda f: f.primary_verdict == "improved" and f.is_adopted is True and not f.readiness_gaps,
+    "close_gaps": lambda f: f.primary_verdict == "improved" and f.is_adopted is True and bool(f.readiness_gaps),
+    "drive_adoption": lambda f: f.primary_verdict == "improved" and f.is_adopted is False,
+    "redesign": lambda f: f.is_adopted is True and f.primary_verdict != "improved",
+    "reconsider": lambda f: f.is_adopted is not True and f.primary_verdict != "improved",
+    "unknown_adoption": lambda f: f.primary_verdict == "improved" and f.is_adopted is None,
+}
+"""The condition of each decision of metrics.yaml's table, by name; the table's order decides."""
+
+
+def metric_label(metric: str | None, config: MetricsConfig) -> str:
+    """A metric's label for a sentence, e.g. "cycle time"."""
+    if metric in config.metrics:
+        return config.metrics[metric].label.lower()
+    return (metric or "the primary metric").replace("_", " ")
+
+
+def _reasons(name: str, f: WorkflowFacts, primary_metric: str | None, config: MetricsConfig) -> list[str]:
+    metric = metric_label(primary_metric, config)
+    adoption = {True: "the tool is adopted", False: "the tool is not adopted", None: "adoption is unknown"}[f.is_adopted]
+    improved = f"{metric} improved" if f.primary_verdict == "improved" else f"{metric} did not improve ({f.primary_verdict})"
+    if name == "not_deployed":
+        return ["no go-live date: a comparison workflow"]
+    if name == "wait_for_data":
+        if f.primary_verdict == "insufficient_baseline":
+            return [f"the data covers too little of the baseline window to compare {metric}"]
+        return [f"too little data to judge {metric}"]
+    if name == "contested":
+        return [f"{metric} improved before/after, but " + reason for reason in f.contested]
+    if name == "fix_guardrail":
+        worse = " and ".join(metric_label(m, config) for m in f.guardrails)
+        return [f"{metric} improved while {worse} worsened: speed bought with quality"]
+    if name == "scale":
+        return [improved, adoption, "every readiness item is in place"]
+    if name == "close_gaps":
+        return [improved, adoption, "readiness gaps: " + ", ".join(g.replace("_", " ") for g in f.readiness_gaps)]
+    return [improved, adoption]
+
+
+def decide(
+    facts: WorkflowFacts, primary_metric: str | None = None, config: MetricsConfig | None = None
+) -> tuple[str, list[str]]:
+    """The one decision for a workflow and the plain-words reasons that led to it."""
+    config = config or load_config()
+    for row in config.decisions:
+        if DECISION_RULES[row.name](facts):
+            return row.name, _reasons(row.name, facts, primary_metric, config)
+    raise AssertionError(f"no decision applies to {facts}")  # the table's conditions cover every case
+
+
+def shows_value(decision_: str) -> bool:
+    """Whether a decision counts the workflow as showing value (portfolio counts, quadrant)."""
+    return decision_ in VALUE_DECISIONS
