@@ -27,7 +27,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "methods.md"
 START, END = "<!-- calibration:start -->", "<!-- calibration:end -->"
 MIN_BATCHES_TO_JUDGE = 10
 """Below this the figures are too noisy to hold against the targets (a --quick run)."""
-DEFAULT_BATCHES = 12
+DEFAULT_BATCHES = 10
 
 
 def main(argv: list[str] | None = None) -> int:

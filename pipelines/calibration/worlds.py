@@ -296,7 +296,7 @@ def write_batch(
             "eligible_users": pa.array([ELIGIBLE_USERS if w in batch.deployed_on else None for w in ids], pa.int64()),
             "risk_tier": pa.array(["low"] * len(ids), pa.string()),
             "primary_metric": pa.array([batch.primary_metric[w] for w in ids], pa.string()),
-            "target_change_pct": pa.array([None] * len(ids), pa.float64()),
+            "target_change_pct": pa.array([-10.0 if w in batch.deployed_on else None for w in ids], pa.float64()),
             "review_point": pa.array(["QA lead"] * len(ids), pa.string()),
             "support_path": pa.array(["#help"] * len(ids), pa.string()),
             "data_scope": pa.array(["tickets"] * len(ids), pa.string()),
