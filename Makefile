@@ -1,6 +1,7 @@
 # opvalue: every target sets up .venv first when it is missing or older than pyproject.toml.
 # Settings (environment, with defaults): OPVALUE_INPUT_DIR=data/sample,
-# OPVALUE_WAREHOUSE=data/warehouse/opvalue.duckdb, PORT=8501 for the dashboard.
+# OPVALUE_WAREHOUSE=data/warehouse/opvalue.duckdb, PORT=8501 for the dashboard,
+# ALLOW_EMPTY=1 to let `make pipeline` publish an empty registry or a lost source.
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,12 +9,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# Dagster's instance settings (tick retention); copied once, so later edits in DAGSTER_HOME stay.
+DAGSTER_YAML := $(DAGSTER_HOME)/dagster.yaml
 
 .PHONY: help setup run pipeline dashboard dev test sample calibrate bench browser clean
 
 help:
 	@echo "make run        set up, build the warehouse from the sample data, start the dashboard"
-	@echo "make pipeline   build the warehouse once and exit (non-zero exit when a step fails)"
+	@echo "make pipeline   build the warehouse once and exit (non-zero exit when a step fails or the build is refused)"
 	@echo "make dashboard  start the dashboard on the existing warehouse"
 	@echo "make dev        the Dagster UI: asset graph, checks, schedule and sensor"
 	@echo "make test       set up and run the whole test suite"
@@ -33,8 +36,11 @@ setup: $(STAMP)
 $(DAGSTER_HOME):
 	@mkdir -p $(DAGSTER_HOME)
 
-pipeline: setup $(DAGSTER_HOME)
-	$(PY) -m pipelines.cli build
+$(DAGSTER_YAML): | $(DAGSTER_HOME)
+	cp pipelines/dagster.yaml $(DAGSTER_YAML)
+
+pipeline: setup $(DAGSTER_YAML)
+	$(PY) -m pipelines.cli build$(if $(filter 1 true yes,$(ALLOW_EMPTY)), --allow-empty)
 
 dashboard: setup
 	@echo "opvalue dashboard: http://localhost:$(PORT)"
@@ -42,7 +48,7 @@ dashboard: setup
 
 run: pipeline dashboard
 
-dev: setup $(DAGSTER_HOME)
+dev: setup $(DAGSTER_YAML)
 	$(VENV)/bin/dagster dev -w workspace.yaml
 
 # The browser test drives Debian's Chromium; install it when it is missing.

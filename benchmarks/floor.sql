@@ -15,10 +15,12 @@
 --   * persists the typed rows (`work_items`, `usage`) and the aggregates in the database
 --     file it runs in, as a warehouse would.
 -- Aggregates, one row per deployed workflow and period (baseline = the 90 days before
--- deployed_on, post = on/after deployed_on up to the cutoff, the latest opened_at): item and
--- closed-item counts, the median cycle time of closed items, rework and error shares, and
--- touchpoints and external spend means capped at the pooled p99 (spend: non-zero values),
--- as pipelines/metrics/metrics.yaml defines them; and active users per workflow (adoption).
+-- deployed_on, post = on/after deployed_on up to the workflow's own cutoff, its latest
+-- opened_at or closed_at): item and closed-item counts, the median cycle time of closed items,
+-- and over closed items only, rework and error shares and touchpoints and external spend means
+-- capped at the pooled p99 (spend: non-zero values; a blank stays blank), as
+-- pipelines/metrics/metrics.yaml defines them (method v2); and current active users per
+-- workflow (adoption).
 --
 -- Run:  duckdb -cmd "set variable input_dir = '/path/to/inputs'" floor.duckdb < benchmarks/floor.sql
 -- (the bench runs it through DuckDB's Python API: `python -m benchmarks.floor`).
@@ -199,10 +201,15 @@ select
     workflows.workflow_id,
     workflows.deployed_on - 90 as baseline_start_on,
     workflows.deployed_on,
-    cutoff.cutoff_at,
-    cast(cutoff.cutoff_at as date) as post_end_on
+    cutoffs.cutoff_at,
+    cast(cutoffs.cutoff_at as date) as post_end_on
 from workflows
-cross join (select max(opened_at) as cutoff_at from work_items) as cutoff
+-- Method v2: each workflow's own cutoff, its latest opened_at or closed_at.
+inner join (
+    select workflow_id, max(greatest(opened_at, coalesce(closed_at, opened_at))) as cutoff_at
+    from work_items
+    group by workflow_id
+) as cutoffs using (workflow_id)
 where workflows.deployed_on is not null;
 
 create or replace table period_metrics as
@@ -218,10 +225,11 @@ in_window as (
         case when work_items.opened_at < cast(windows.deployed_on as timestamp) then 'baseline' else 'post' end as period,
         work_items.closed_at is not null as is_closed,
         epoch(coalesce(work_items.closed_at, windows.cutoff_at) - work_items.opened_at) / 3600.0 as cycle_time_hours,
-        work_items.rework_count > 0 as has_rework,
-        work_items.had_error,
-        work_items.touchpoints,
-        work_items.external_spend
+        -- Method v2: the four non-time metrics read closed items only.
+        case when work_items.closed_at is not null then work_items.rework_count > 0 end as has_rework,
+        case when work_items.closed_at is not null then work_items.had_error end as had_error,
+        case when work_items.closed_at is not null then work_items.touchpoints end as touchpoints,
+        case when work_items.closed_at is not null then work_items.external_spend end as external_spend
     from work_items
     inner join windows using (workflow_id)
     where work_items.opened_at >= cast(windows.baseline_start_on as timestamp)
@@ -248,22 +256,44 @@ select
     count(in_window.had_error) as n_error_known,
     avg(cast(in_window.had_error as double)) as error_rate,
     count(in_window.touchpoints) as n_touchpoints_known,
-    avg(least(in_window.touchpoints, caps.touchpoints_cap)) as touchpoints_per_item,
+    -- least(NULL, cap) is cap in DuckDB: a blank must stay out of the mean.
+    avg(case when in_window.touchpoints is not null then least(in_window.touchpoints, coalesce(caps.touchpoints_cap, in_window.touchpoints)) end)
+        as touchpoints_per_item,
     count(in_window.external_spend) as n_spend_known,
-    avg(least(in_window.external_spend, coalesce(caps.external_spend_cap, 0))) as external_spend_per_item
+    avg(case when in_window.external_spend is not null then least(in_window.external_spend, coalesce(caps.external_spend_cap, in_window.external_spend)) end)
+        as external_spend_per_item
 from in_window
 inner join caps using (workflow_id)
 group by in_window.workflow_id, in_window.period
 order by in_window.workflow_id, in_window.period;
 
 create or replace table adoption as
+-- Method v2: current adoption (users active in the last 28 days up to the workflow's cutoff);
+-- unknown without usage rows or eligible users; counts of 1 to 4 users are suppressed.
+with
+
+active as (
+    select
+        windows.workflow_id,
+        count(distinct usage.user_id) filter (
+            where usage.actions > 0
+                and usage.usage_date >= windows.deployed_on
+                and usage.usage_date <= windows.post_end_on
+                and usage.usage_date > windows.post_end_on - 28
+        ) as active_users,
+        count(usage.user_id) as usage_rows
+    from workflow_windows as windows
+    left join usage on usage.workflow_id = windows.workflow_id
+    group by windows.workflow_id
+)
+
 select
-    windows.workflow_id,
-    count(distinct usage.user_id) filter (where usage.actions > 0) as active_users
-from workflow_windows as windows
-left join usage
-    on usage.workflow_id = windows.workflow_id
-    and usage.usage_date >= windows.deployed_on
-    and usage.usage_date <= windows.post_end_on
-group by windows.workflow_id
-order by windows.workflow_id;
+    active.workflow_id,
+    case
+        when active.usage_rows = 0 or coalesce(workflows.eligible_users, 0) <= 0 then null
+        when active.active_users between 1 and 4 then null
+        else active.active_users
+    end as active_users
+from active
+inner join workflows using (workflow_id)
+order by active.workflow_id;

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import duckdb
 
-from benchmarks import report
+from benchmarks import report, xes
 from benchmarks.agreement import compare
 from benchmarks.increment import INCREMENT_ITEMS, INCREMENT_NAME, write_increment
 from benchmarks.measure import Measurement, run_measured
@@ -447,6 +447,7 @@ def bench(args: argparse.Namespace) -> int:
     print(f"\nopvalue bench: {items:,} work items, {info['cores']} cores, {info['memory'] / report.GIB:.1f} GiB, {started:%Y-%m-%d}")
     print(report.plain_table(report.TABLE_HEADER, report.table_rows(steps)))
     print(f"\n{agreement.sentence()}")
+    print("\n" + xes.run_and_describe(args.repeat, docs=not args.no_docs and Path(args.docs).resolve() == DEFAULT_DOCS.resolve()))  # connectors: BPIC 2012 XES
     if not args.no_docs:
         docs = Path(args.docs)
         report.write_docs(docs, items, body, intro_markdown())

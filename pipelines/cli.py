@@ -3,6 +3,10 @@
 This is what `make pipeline`, scripts and cron call. It runs the same Dagster job as the
 schedule and sensor, in-process, and exits non-zero when a step fails or a blocking
 (error-severity) check fails, naming the source, the file and the reason.
+
+Exit codes: 0 published; 1 the build failed (a step, a blocking check, or before the first
+step: the reason is printed and recorded); 3 the build was refused and nothing was
+published (the inputs look wrong; see docs/operations.md, "What a failed run looks like").
 """
 
 from __future__ import annotations
@@ -11,12 +15,17 @@ import argparse
 import logging
 import sys
 import time
+from datetime import UTC, datetime
 
 import dagster as dg
 import duckdb
 
 from pipelines import settings
-from pipelines.progress import step_failure_message
+from pipelines.progress import run_failure_reason, step_failure_message
+from pipelines.publish import describe, find_run, record_run
+
+EXIT_FAILED = 1
+EXIT_REFUSED = 3
 
 
 def _instance() -> dg.DagsterInstance:
@@ -68,40 +77,82 @@ def _print_summary(warehouse: str) -> None:
         con.close()
 
 
-def build(verbose: bool = False) -> int:
-    """Materialise every asset once; return the process exit code."""
-    from pipelines.definitions import defs
+def build(verbose: bool = False, allow_empty: bool = False) -> int:
+    """Materialise every asset once; return the process exit code.
 
+    Whatever goes wrong, the reason is printed on one line and the run is recorded (by the
+    warehouse resource, or here when the run could not even start).
+    """
     _configure_logging(verbose)
     log = logging.getLogger("opvalue")
-    log.info("building %s from %s", settings.warehouse_path(), settings.input_dir())
     started = time.perf_counter()
+    started_at = datetime.now(UTC).replace(tzinfo=None)
+    try:
+        return _build(log, started, allow_empty)
+    except Exception as error:  # noqa: BLE001  (the operator gets the reason, not a traceback)
+        reason = f"build failed before it started: {describe(error)}"
+        print(f"FAILED {reason}", file=sys.stderr)
+        warehouse = settings.warehouse_path()
+        if not settings.is_remote_warehouse(str(warehouse)):
+            record = {"run_id": None, "started_at": started_at, "ended_at": datetime.now(UTC).replace(tzinfo=None),
+                      "status": "failed", "message": reason}
+            where = record_run(warehouse, record)
+            if where is not None:
+                print(f"recorded in {where}", file=sys.stderr)
+        print(f"build failed after {time.perf_counter() - started:.1f}s", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _build(log: logging.Logger, started: float, allow_empty: bool) -> int:
+    from pipelines.definitions import defs
+    from pipelines.publish_gate import PUBLISH_STEP
+
+    log.info("building %s from %s", settings.warehouse_path(), settings.input_dir())
     job = defs.resolve_job_def("build_warehouse")
+    run_config: dict = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+    if allow_empty:
+        run_config["ops"] = {PUBLISH_STEP: {"config": {"allow_empty": True}}}
     with _instance() as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        )
-    failures = [event for event in result.all_events if event.event_type == dg.DagsterEventType.STEP_FAILURE]
+        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
+    events = result.all_events
+    failures = [event for event in events if event.event_type == dg.DagsterEventType.STEP_FAILURE]
+    refused = [event for event in failures if event.step_key == PUBLISH_STEP and _is_refusal(event)]
+    for event in refused:
+        print(step_failure_message(event).split(" failed: ", 1)[1], file=sys.stderr)
     for event in failures:
-        print(f"FAILED {step_failure_message(event)}", file=sys.stderr)
+        if event not in refused:
+            print(f"FAILED {step_failure_message(event)}", file=sys.stderr)
     blocking = [
         evaluation
-        for event in result.all_events
+        for event in events
         if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
         for evaluation in [event.event_specific_data]
         if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
     ]
     for evaluation in blocking:
         print(f"FAILED CHECK {evaluation.asset_key.to_user_string()}:{evaluation.check_name}", file=sys.stderr)
+    if not failures and not result.success:
+        # Nothing failed in a step: the run could not start (lock, warehouse path, disk).
+        reasons = [reason for event in events if event.event_type == dg.DagsterEventType.RUN_FAILURE
+                   for reason in [run_failure_reason(event)] if reason]
+        print(f"FAILED {reasons[0] if reasons else 'the run failed before its first step'}", file=sys.stderr)
+    recorded = None if settings.is_remote_warehouse(str(settings.warehouse_path())) else find_run(
+        settings.warehouse_path(), result.run_id
+    )
+    if result.success and not failures and recorded is not None and recorded.get("status") == "failed":
+        # The run's steps passed but publishing at teardown did not: the record says why.
+        print(f"FAILED {recorded.get('message')}", file=sys.stderr)
+        failures = [recorded]
+    if refused:
+        print(f"refused after {time.perf_counter() - started:.1f}s; the published warehouse is unchanged", file=sys.stderr)
+        return EXIT_REFUSED
     if not result.success or failures:
         print(f"build failed after {time.perf_counter() - started:.1f}s", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     _print_summary(str(settings.warehouse_path()))
     warnings = [
         evaluation.check_name
-        for event in result.all_events
+        for event in events
         if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
         for evaluation in [event.event_specific_data]
         if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
@@ -109,7 +160,16 @@ def build(verbose: bool = False) -> int:
     if warnings:
         print(f"  checks warning: {len(warnings)} (quarantined rows or rejected files; see the data-quality page)")
     print(f"built in {time.perf_counter() - started:.1f}s")
-    return 1 if blocking else 0
+    return EXIT_FAILED if blocking else 0
+
+
+def _is_refusal(event) -> bool:
+    error = event.step_failure_data.error if event.step_failure_data else None
+    while error is not None:
+        if error.cls_name == "PublishRefused":
+            return True
+        error = error.cause
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,9 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     build_parser = commands.add_parser("build", help="build the warehouse once and exit")
     build_parser.add_argument("-v", "--verbose", action="store_true", help="also print debug lines")
+    build_parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="publish even when the registry has no valid row or a source the published build had is now missing or empty",
+    )
     args = parser.parse_args(argv)
     if args.command == "build":
-        return build(verbose=args.verbose)
+        return build(verbose=args.verbose, allow_empty=args.allow_empty)
     return 2
 
 

@@ -9,17 +9,20 @@ from pipelines.ingest import assets as ingest
 from pipelines.measurement import assets as measurement
 from pipelines.metrics import assets as metrics
 from pipelines.ops import assets as ops
+from pipelines.publish_gate import published_warehouse_asset
 from pipelines.resources import InputFolderResource, WarehouseResource
+
+_domains = [ingest.defs, metrics.defs, measurement.defs, ops.defs]
+# The publishing step comes after every asset of every domain, whatever they add.
+_built = [key for domain in _domains for asset in (domain.assets or []) for key in asset.keys]
 
 # Warehouse and input paths resolve from OPVALUE_WAREHOUSE / OPVALUE_INPUT_DIR when a run
 # starts (see pipelines/settings.py); DuckDB allows one writer, so steps run in one process.
 defs = dg.Definitions.merge(
-    ingest.defs,
-    metrics.defs,
-    measurement.defs,
-    ops.defs,
+    *_domains,
     automation.defs,
     dg.Definitions(
+        assets=[published_warehouse_asset(_built)],
         resources={"warehouse": WarehouseResource(), "input_folder": InputFolderResource()},
         executor=dg.in_process_executor,
     ),

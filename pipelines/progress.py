@@ -39,8 +39,31 @@ def step_failure_message(event) -> str:
         error = error.cause
     if error is None:
         reason = "unknown error"
-    elif error.cls_name == "FileLoadError":
-        reason = error.message.strip()  # already names the source, the file and the error
+    elif error.cls_name in ("FileLoadError", "PublishRefused"):
+        reason = _without_class(error)  # already names the source or the path, and the reason
     else:
         reason = f"{error.cls_name}: {error.message.strip()}"
     return f"{getattr(event, 'step_key', None) or 'a step'} failed: {reason}"
+
+
+def run_failure_reason(event) -> str | None:
+    """The reason a run failed outside any step (a resource that could not start), or None.
+
+    Dagster reports it as `DagsterResourceFunctionError`; the first error in the chain that
+    is not Dagster's own names the path and the cause (e.g. a read-only warehouse folder).
+    """
+    error = getattr(getattr(event, "event_specific_data", None), "error", None)
+    while error is not None and error.cause is not None and (error.cls_name or "").startswith("Dagster"):
+        error = error.cause
+    if error is None:
+        return None
+    if error.cls_name in ("BuildStartError", "BuildLocked"):
+        return _without_class(error)
+    return f"{error.cls_name}: {_without_class(error)}"
+
+
+def _without_class(error) -> str:
+    """The error's message on one line, without the `module.Class: ` prefix Dagster keeps."""
+    message = " ".join((error.message or "").split())
+    head, found, rest = message.partition(f"{error.cls_name}: ")
+    return rest if found and " " not in head else message

@@ -12,6 +12,14 @@ A reader that had the old file open keeps a consistent snapshot until it reconne
 new connection sees the new build. A run that fails or is killed, `kill -9` included,
 leaves the published file exactly as it was; its build file is removed at once, or by the
 next run when the process died.
+
+Before the rename, `refusal_reason` decides whether the build may be published at all: a
+mistyped input folder, a missing or empty registry, or a source that the published build
+had and the new one lost would otherwise replace a good warehouse with an empty one.
+
+Every run's outcome is appended to a JSON-lines runs log beside the warehouse; when that
+folder cannot be written (read-only, full), to a side log in `$DAGSTER_HOME` instead (see
+`side_log_path`). Both become `ops.pipeline_runs` at the next published build.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -35,6 +43,19 @@ class BuildLocked(RuntimeError):
     """Another build of the same warehouse is running."""
 
 
+class BuildStartError(RuntimeError):
+    """A build could not start (lock, copy or warehouse path); the message names the path and the reason."""
+
+
+class PublishRefused(RuntimeError):
+    """The build is complete but must not replace the published warehouse; the message says why."""
+
+
+def describe(error: BaseException) -> str:
+    """`<ErrorClass>: <message>` on one line, the form every recorded failure reason takes."""
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
 def lock_path(published: Path) -> Path:
     """The lock file that serialises builds of `published`."""
     return published.with_name(f".{published.name}.lock")
@@ -43,6 +64,19 @@ def lock_path(published: Path) -> Path:
 def runs_log_path(published: Path) -> Path:
     """Append-only JSON lines of every run's outcome, failed runs included."""
     return published.with_name(f".{published.name}.runs.jsonl")
+
+
+SIDE_LOG_NAME = "opvalue-runs.jsonl"
+
+
+def side_log_path() -> Path:
+    """Where a run is recorded when the warehouse folder cannot be written.
+
+    `$DAGSTER_HOME/opvalue-runs.jsonl` (the Makefile sets DAGSTER_HOME), else
+    `~/.opvalue/opvalue-runs.jsonl`. Each line names the warehouse it belongs to.
+    """
+    home = os.environ.get("DAGSTER_HOME")
+    return Path(home) / SIDE_LOG_NAME if home else Path.home() / ".opvalue" / SIDE_LOG_NAME
 
 
 def _pid_alive(pid: int) -> bool:
@@ -55,8 +89,21 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _remove(path: Path) -> None:
+    """Delete a file, or a folder (DuckDB's spill folder `<build>.tmp`), if it is there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def build_leftovers(build: Path) -> list[Path]:
+    """The build file and everything DuckDB keeps beside it: WAL and spill folder."""
+    return [build, build.with_name(build.name + ".wal"), build.with_name(build.name + ".tmp")]
+
+
 def remove_stale_builds(published: Path) -> list[Path]:
-    """Delete build files (and their WAL) left by processes that no longer run."""
+    """Delete build files (and their WAL and spill folder) left by processes that no longer run."""
     removed = []
     pattern = f".{published.name}.*{BUILD_SUFFIX}*"
     for path in published.parent.glob(pattern):
@@ -65,9 +112,47 @@ def remove_stale_builds(published: Path) -> list[Path]:
         except ValueError:
             continue
         if pid == os.getpid() or not _pid_alive(pid):
-            path.unlink(missing_ok=True)
+            _remove(path)
             removed.append(path)
     return removed
+
+
+@dataclass(frozen=True)
+class SourceCounts:
+    """One source's files and rows in a build, from `ops.ingested_files`."""
+
+    files: int
+    rows_read: int
+    rows_staged: int
+    rows_quarantined: int
+    location: str
+    """Where the source lives in the input folder: `work_items/`, or the registry file(s)."""
+
+
+def source_counts(con) -> dict[str, SourceCounts]:
+    """Per source, what `ops.ingested_files` holds in the warehouse `con` is connected to."""
+    present = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'ingested_files'"
+    ).fetchone()[0]
+    if not present:
+        return {}
+    rows = con.execute(
+        """
+        select source, count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_staged), 0),
+               coalesce(sum(rows_quarantined), 0), list(source_file order by source_file)
+        from ops.ingested_files group by source
+        """
+    ).fetchall()
+    return {
+        source: SourceCounts(int(files), int(read), int(staged), int(quarantined), _location(list(paths)))
+        for source, files, read, staged, quarantined, paths in rows
+    }
+
+
+def _location(source_files: list[str]) -> str:
+    """`work_items/` for a folder source; the file name(s) for the registry at the input root."""
+    folders = sorted({path.split("/", 1)[0] + "/" for path in source_files if "/" in path})
+    return folders[0] if len(folders) == 1 else ", ".join(sorted(source_files))
 
 
 @dataclass
@@ -77,12 +162,23 @@ class Build:
     published: Path
     path: Path
     lock_handle: IO[str]
+    previous: dict[str, SourceCounts] = field(default_factory=dict)
+    """What the published build held when this one started, per source (empty on a first build)."""
 
     @classmethod
     def begin(cls, published: Path, tag: str) -> Build:
-        """Lock, clean up after dead runs, and copy the published file (if any) to build on."""
-        published.parent.mkdir(parents=True, exist_ok=True)
-        handle = lock_path(published).open("a+")
+        """Lock, clean up after dead runs, and copy the published file (if any) to build on.
+
+        Raises `BuildLocked` when another build runs and `BuildStartError`, naming the path
+        and the reason, when the build cannot start; nothing is left behind in either case.
+        """
+        if published.is_dir():
+            raise BuildStartError(f"the warehouse path {published} is a directory, not a DuckDB file (check OPVALUE_WAREHOUSE)")
+        try:
+            published.parent.mkdir(parents=True, exist_ok=True)
+            handle = lock_path(published).open("a+")
+        except OSError as error:
+            raise BuildStartError(f"cannot lock {published} for a build: {describe(error)}") from error
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as error:
@@ -90,15 +186,30 @@ class Build:
             raise BuildLocked(
                 f"another build of {published} is running (lock {lock_path(published)}); try again when it ends"
             ) from error
-        for stale in remove_stale_builds(published):
-            log.info("removed a build file left by an interrupted run: %s", stale.name)
         build = published.with_name(f".{published.name}.{os.getpid()}-{tag}{BUILD_SUFFIX}")
-        if published.exists():
-            shutil.copyfile(published, build)
-        return cls(published=published, path=build, lock_handle=handle)
+        started = cls(published=published, path=build, lock_handle=handle)
+        try:
+            try:
+                for stale in remove_stale_builds(published):
+                    log.info("removed a build file left by an interrupted run: %s", stale.name)
+                if published.exists():
+                    shutil.copyfile(published, build)
+                else:  # a first build: find out now, not in the first step, if the folder is writable
+                    build.touch()
+                    build.unlink()
+            except OSError as error:
+                raise BuildStartError(
+                    f"cannot copy {published} to a build file in {published.parent}: {describe(error)}"
+                ) from error
+            if published.exists():
+                started.previous = _published_sources(published, build)
+        except BaseException:
+            started.abandon()
+            raise
+        return started
 
     def publish(self) -> None:
-        """Make the build the published warehouse in one rename."""
+        """Make the build the published warehouse in one rename (the lock is kept: see `release`)."""
         con = duckdb.connect(str(self.path))
         try:
             con.execute("checkpoint")
@@ -112,18 +223,85 @@ class Build:
             os.fsync(directory)
         finally:
             os.close(directory)
-        self._release()
 
-    def abandon(self) -> None:
-        """Throw the build away; the published file is untouched."""
-        for leftover in (self.path, self.path.with_name(self.path.name + ".wal")):
-            leftover.unlink(missing_ok=True)
-        self._release()
+    def abandon(self, release: bool = True) -> None:
+        """Throw the build away (file, WAL, spill folder); the published file is untouched.
 
-    def _release(self) -> None:
+        `release=False` keeps the lock, so the run can record its outcome first.
+        """
+        for leftover in build_leftovers(self.path):
+            try:
+                _remove(leftover)
+            except OSError as error:  # keep going: the next run removes what is left
+                log.error("could not remove build leftover %s: %s", leftover, describe(error))
+        if release:
+            self.release()
+
+    def release(self) -> None:
+        """Let the next build start."""
         if not self.lock_handle.closed:
             fcntl.flock(self.lock_handle, fcntl.LOCK_UN)
             self.lock_handle.close()
+
+
+def _published_sources(published: Path, build: Path) -> dict[str, SourceCounts]:
+    """Per source, what the published build held (read from its fresh copy)."""
+    try:
+        con = duckdb.connect(str(build), read_only=True)
+    except duckdb.Error as error:
+        raise BuildStartError(f"the published warehouse {published} cannot be opened as a DuckDB file: {describe(error)}") from error
+    try:
+        return source_counts(con)
+    finally:
+        con.close()
+
+
+def refusal_reason(
+    input_dir: Path | None,
+    current: dict[str, SourceCounts],
+    registry_rows: int,
+    previous: dict[str, SourceCounts],
+    allow_empty: bool,
+) -> str | None:
+    """Why this build must not replace the published warehouse, or None when it may.
+
+    `current` and `registry_rows` (rows in `staging.workflows`) describe the build,
+    `previous` the published warehouse it would replace. `input_dir` is None when the
+    folder is not known (a run that did not select the publishing asset). `allow_empty`
+    lets an empty registry or a lost source through, never a missing input folder.
+    """
+    if input_dir is not None:
+        if not input_dir.exists():
+            return f"refused to publish: the input folder {input_dir} does not exist (check OPVALUE_INPUT_DIR)"
+        if not input_dir.is_dir():
+            return f"refused to publish: the input folder {input_dir} is not a folder (check OPVALUE_INPUT_DIR)"
+    if allow_empty:
+        return None
+    override = "; --allow-empty publishes it anyway"
+    where = str(input_dir) if input_dir is not None else "the input folder"
+    registry = current.get("workflows")
+    if registry is None or registry.files == 0:
+        return f"refused to publish: no registry in {where}: expected workflows.csv or workflows.parquet{override}"
+    if registry_rows == 0:
+        return (
+            f"refused to publish: the registry {where}/{registry.location} has no valid row "
+            f"({registry.rows_read} rows read, {registry.rows_quarantined} quarantined){override}"
+        )
+    for source, before in sorted(previous.items()):
+        if source == "workflows" or before.rows_staged == 0:
+            continue
+        now = current.get(source)
+        folder = f"{where}/{before.location}"
+        had = f"the published build staged {before.rows_staged:,} rows from {before.files} file(s)"
+        if now is None or now.files == 0:
+            state = "is missing" if input_dir is not None and not Path(folder).exists() else "holds no file"
+            return f"refused to publish: {folder} {state}, but {had}{override}"
+        if now.rows_staged == 0:
+            return (
+                f"refused to publish: no row of {folder} could be staged ({now.files} file(s), "
+                f"{now.rows_read:,} rows read, {now.rows_quarantined:,} quarantined), but {had}{override}"
+            )
+    return None
 
 
 def append_run_log(published: Path, record: dict) -> None:
@@ -132,15 +310,59 @@ def append_run_log(published: Path, record: dict) -> None:
         handle.write(json.dumps(record, default=str) + "\n")
 
 
-def read_run_log(published: Path) -> list[dict]:
-    """Every recorded run, oldest first; unreadable lines are skipped."""
-    path = runs_log_path(published)
-    if not path.exists():
+def record_run(published: Path, record: dict) -> Path | None:
+    """Append `record` to the runs log beside the warehouse, else to the side log.
+
+    Returns the file it went to, or None when neither could be written (the reason is
+    logged, so the operator still sees it). Never raises: a failing run must still end.
+    """
+    try:
+        append_run_log(published, record)
+        return runs_log_path(published)
+    except OSError as error:
+        beside = describe(error)
+    side = side_log_path()
+    entry = {**record, "warehouse": str(published.absolute()), "runs_log_error": beside}
+    try:
+        side.parent.mkdir(parents=True, exist_ok=True)
+        with side.open("a") as handle:
+            handle.write(json.dumps(entry, default=str) + "\n")
+    except OSError as error:
+        log.error("could not record run %s anywhere: %s; %s", record.get("run_id"), beside, describe(error))
+        return None
+    log.warning("the runs log beside %s could not be written (%s); run recorded in %s", published, beside, side)
+    return side
+
+
+def _read_lines(path: Path) -> list[dict]:
+    try:
+        text = path.read_text()
+    except (FileNotFoundError, NotADirectoryError):
         return []
     runs = []
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         try:
             runs.append(json.loads(line))
         except json.JSONDecodeError:
             continue
     return runs
+
+
+def read_run_log(published: Path) -> list[dict]:
+    """Every recorded run of this warehouse, oldest first: the runs log beside it, then the
+    side log's lines that name it. Unreadable lines are skipped."""
+    runs = _read_lines(runs_log_path(published))
+    seen = {run.get("run_id") for run in runs}
+    target = str(published.absolute())
+    runs += [
+        run for run in _read_lines(side_log_path()) if run.get("warehouse") == target and run.get("run_id") not in seen
+    ]
+    return sorted(runs, key=lambda run: str(run.get("started_at") or ""))
+
+
+def find_run(published: Path, run_id: str) -> dict | None:
+    """The recorded outcome of one run, or None when it was not recorded."""
+    for run in reversed(read_run_log(published)):
+        if run.get("run_id") == run_id:
+            return run
+    return None

@@ -7,6 +7,7 @@ definitions serve `make pipeline`, the Dagster UI and tests, which pass explicit
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,23 @@ from pydantic import PrivateAttr
 
 from pipelines import settings
 from pipelines.progress import step_failure_message
-from pipelines.publish import Build, append_run_log, read_run_log
+from pipelines.publish import (
+    Build,
+    BuildLocked,
+    BuildStartError,
+    PublishRefused,
+    describe,
+    read_run_log,
+    record_run,
+    refusal_reason,
+    source_counts,
+)
+
+log = logging.getLogger("opvalue")
+
+KEEP_RUNS_ENV = "OPVALUE_KEEP_RUNS"
+DEFAULT_KEEP_RUNS = 50
+BUILD_JOB = "build_warehouse"
 
 
 def _utc_now() -> datetime:
@@ -29,15 +46,19 @@ def _utc_now() -> datetime:
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB file that staging, quarantine, ops and marts tables live in.
 
-    During a run, every connection goes to the run's private build file; when the run
-    ends with no failed step, the build replaces the published file in one atomic rename
-    (see `pipelines.publish`). Readers are never blocked and never see half a build.
+    During a run, every connection goes to the run's private build file. The last asset,
+    `ops/published_warehouse`, checks the build (`pipelines.publish.refusal_reason`) and
+    replaces the published file with it in one atomic rename; a run with a failed step, or
+    a refused build, leaves the published file untouched (see `pipelines.publish`). Readers
+    are never blocked and never see half a build. Every run's outcome is recorded, and old
+    Dagster run history is pruned (`OPVALUE_KEEP_RUNS`).
     """
 
     path: str | None = None
     """Path of the published DuckDB file; empty means `$OPVALUE_WAREHOUSE`, else `data/warehouse/opvalue.duckdb`."""
 
     _build: Build | None = PrivateAttr(default=None)
+    _published: bool = PrivateAttr(default=False)
     _started_at: datetime | None = PrivateAttr(default=None)
 
     def resolved_path(self) -> Path:
@@ -53,40 +74,95 @@ class WarehouseResource(dg.ConfigurableResource):
         return settings.is_remote_warehouse(self.target())
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """Lock the warehouse for this run and start a build file from the published one."""
+        """Lock the warehouse for this run and start a build file from the published one.
+
+        A build that cannot start (locked, read-only folder, the path is a directory, no
+        space for the copy) is recorded with its reason before the run fails.
+        """
         self._started_at = _utc_now()
+        self._published = False
         if self.is_remote():
             # The catalog's own transactions and snapshots give readers their isolation.
             return
-        self._build = Build.begin(self.resolved_path(), (context.run_id or "adhoc")[:8])
+        try:
+            self._build = Build.begin(self.resolved_path(), (context.run_id or "adhoc")[:8])
+        except (BuildLocked, BuildStartError) as error:
+            log.error("build failed before the first step: %s", error)
+            self._record(context, "failed", f"build failed before the first step: {error}")
+            raise
+
+    def publish(self, input_dir: Path | None, allow_empty: bool, run_id: str | None) -> dict:
+        """Refuse or publish this run's build; return what was published, for the asset's metadata.
+
+        Raises `PublishRefused` (naming the reason and the path) when the build must not
+        replace the published warehouse; the build is then thrown away at teardown.
+        """
+        build = self._build
+        target = str(build.path) if build is not None else self.target()
+        con = duckdb.connect(target)
+        try:
+            current = source_counts(con)
+            registry_rows = _count(con, "staging", "workflows")
+        finally:
+            con.close()
+        reason = refusal_reason(input_dir, current, registry_rows, build.previous if build else {}, allow_empty)
+        if reason:
+            raise PublishRefused(reason)
+        if build is None:  # a shared catalog is written in place: nothing to swap
+            return {"warehouse": target, "sources": {s: c.rows_staged for s, c in current.items()}}
+        _record_run(build.path, build.published, self._outcome(run_id, "success", None))
+        build.publish()
+        self._published = True
+        return {
+            "warehouse": str(build.published),
+            "bytes": build.published.stat().st_size,
+            "sources": {s: c.rows_staged for s, c in current.items()},
+        }
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        """Publish the build if every step succeeded; otherwise discard it. Record the run."""
-        build, self._build = self._build, None
-        if build is None:
-            return
+        """Throw away a build that was not published, then record the run and prune history.
+
+        The build's files go first: on a full disk they hold the space the record needs.
+        """
+        build = self._build
         failure = _first_failure(context)
-        record = {
-            "run_id": context.run_id,
-            "started_at": self._started_at,
-            "ended_at": _utc_now(),
-            "status": "failed" if failure else "success",
-            "message": failure,
-        }
-        append_run_log(build.published, record)
-        if failure:
-            build.abandon()
-            return
+        fallback_error: BaseException | None = None
         try:
-            _record_run(build.path, build.published, context.run_id)
-            build.publish()
-        except BaseException:
-            build.abandon()
-            raise
+            if build is not None and not self._published and failure is None:
+                # A run that did not select ops/published_warehouse (a subset launched from
+                # the UI) still publishes, through the same gate (the input folder is unknown).
+                try:
+                    self.publish(None, False, context.run_id)
+                except Exception as error:  # noqa: BLE001 - recorded, then re-raised below
+                    fallback_error = error
+                    failure = str(error) if isinstance(error, PublishRefused) else f"publish failed: {describe(error)}"
+        finally:
+            self._build = None
+            if build is not None:
+                if not self._published:
+                    build.abandon(release=False)
+                self._record(context, "failed" if failure else "success", failure)
+                build.release()
+            self._published = False
+            _prune_history(context.instance)
+        if fallback_error is not None:
+            raise fallback_error
+
+    def _outcome(self, run_id: str | None, status: str, message: str | None) -> dict:
+        return {"run_id": run_id, "started_at": self._started_at, "ended_at": _utc_now(), "status": status, "message": message}
+
+    def _record(self, context: dg.InitResourceContext, status: str, message: str | None) -> None:
+        if self.is_remote():
+            return  # no file beside a catalog; Dagster's run history holds the outcome
+        where = record_run(self.resolved_path(), self._outcome(context.run_id, status, message))
+        if where is not None and status == "failed":
+            log.error("recorded in %s", where)
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection to the run's build file (outside a run: the file itself)."""
+        if self._published:
+            raise RuntimeError("this run's build is already published; nothing may write to it any more")
         if self._build is not None:
             target = str(self._build.path)
         elif self.is_remote():
@@ -101,6 +177,15 @@ class WarehouseResource(dg.ConfigurableResource):
             con.close()
 
 
+def _count(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
+    present = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+    ).fetchone()[0]
+    if not present:
+        return 0
+    return int(con.execute(f"select count(*) from {schema}.{table}").fetchone()[0])
+
+
 def _first_failure(context: dg.InitResourceContext) -> str | None:
     """The first failed step of this run and its error, or None when no step failed."""
     if context.instance is None or context.run_id is None:
@@ -111,9 +196,55 @@ def _first_failure(context: dg.InitResourceContext) -> str | None:
     return None
 
 
-def _record_run(build_path: Path, published: Path, run_id: str | None) -> None:
-    """Write the run history and this run's per-source counts into the build."""
-    runs = read_run_log(published)
+def keep_runs() -> int:
+    """How many finished `build_warehouse` runs Dagster keeps: `$OPVALUE_KEEP_RUNS`, else 50."""
+    value = os.environ.get(KEEP_RUNS_ENV) or str(DEFAULT_KEEP_RUNS)
+    try:
+        return max(int(value), 1)
+    except ValueError:
+        log.warning("%s=%r is not a whole number; keeping %d runs", KEEP_RUNS_ENV, value, DEFAULT_KEEP_RUNS)
+        return DEFAULT_KEEP_RUNS
+
+
+def prune_run_history(instance: dg.DagsterInstance, keep: int) -> list[str]:
+    """Delete all but the newest `keep` finished runs of the build job from Dagster's storage.
+
+    Dagster has no run retention setting (`dagster.yaml` retention covers schedule and sensor
+    ticks only), so this uses the instance API: `delete_run` drops a run and its events, and
+    the compute log manager drops its captured logs. With the default SQLite storage each run
+    also has its own event database file, which `delete_run` empties but leaves; it goes too.
+    """
+    finished = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
+    records = instance.get_run_records(filters=dg.RunsFilter(job_name=BUILD_JOB, statuses=finished))
+    records = sorted(records, key=lambda record: record.create_timestamp, reverse=True)
+    deleted = []
+    for record in records[keep:]:
+        run_id = record.dagster_run.run_id
+        instance.delete_run(run_id)
+        instance.compute_log_manager.delete_logs(prefix=[run_id])
+        if instance.is_persistent:
+            shard = Path(instance.root_directory) / "history" / "runs" / f"{run_id}.db"
+            shard.unlink(missing_ok=True)
+        deleted.append(run_id)
+    return deleted
+
+
+def _prune_history(instance: dg.DagsterInstance | None) -> None:
+    if instance is None:
+        return
+    try:
+        deleted = prune_run_history(instance, keep_runs())
+    except Exception as error:  # noqa: BLE001 - history is housekeeping: never fail a build over it
+        log.warning("could not prune Dagster run history: %s", describe(error))
+        return
+    if deleted:
+        log.info("pruned %d old run(s) from Dagster's history (keeping %d)", len(deleted), keep_runs())
+
+
+def _record_run(build_path: Path, published: Path, this_run: dict) -> None:
+    """Write the run history (this run included) and this run's per-source counts into the build."""
+    runs = [run for run in read_run_log(published) if run.get("run_id") != this_run["run_id"]] + [this_run]
+    run_id = this_run["run_id"]
     con = duckdb.connect(str(build_path))
     try:
         con.execute("create schema if not exists ops")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -12,6 +13,13 @@ REGISTRY_HEADER = (
     "primary_metric,target_change_pct,review_point,support_path,data_scope"
 )
 ITEMS_HEADER = "item_id,workflow_id,opened_at,closed_at,rework_count,touchpoints,had_error,external_spend,ai_assisted"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _pseudonym_key_outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Builds under test create their pseudonym key in a temporary folder, never in data/keys/."""
+    if "OPVALUE_PSEUDONYM_KEY" not in os.environ and "OPVALUE_PSEUDONYM_KEY_FILE" not in os.environ:
+        os.environ["OPVALUE_PSEUDONYM_KEY_FILE"] = str(tmp_path_factory.mktemp("keys") / "pseudonym.key")
 
 
 def write(path: Path, text: str) -> Path:

@@ -9,7 +9,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 from pipelines.calibration.simulate import Scenario
-from pipelines.measurement.estimators import comparison_composite, ratio_did, weekly_effects
+from pipelines.measurement.estimators import comparison_composite, placebo_in_space_pct, ratio_did, weekly_effects
 from tests.test_measurement import simulated_warehouse
 
 
@@ -156,3 +156,22 @@ def test_a_short_post_period_is_labelled_unreliable():
     _, _, views, _ = simulated_warehouse(Scenario("short", "", post_weeks=4), seed=2, treated=1, comparison=3)
     labels = _rows(views, "diff_in_diff").filter(pl.col("estimate_pct").is_not_null()).get_column("label")
     assert labels.len() > 0 and labels.str.contains("interval unreliable").all()
+
+
+def test_placebo_in_space_in_one_pass_equals_ratio_did_against_the_others():
+    rng = np.random.default_rng(9)
+    k, n_weeks = 6, 30
+    values = rng.lognormal(3, 0.2, (k, n_weeks))
+    counts = rng.integers(5, 40, (k, n_weeks)).astype(float)
+    values[2, 4] = np.nan
+    counts[2, 4] = 0.0
+    baseline = np.zeros(n_weeks, dtype=bool)
+    baseline[2:15] = True
+    week = np.arange(2, 28)
+    post = week >= 15
+    fast = placebo_in_space_pct(values, counts, baseline, week, post)
+    for j in range(k):
+        others = np.arange(k) != j
+        composite = comparison_composite(values[others], counts[others], baseline)
+        slow = ratio_did(values[j, week], counts[j, week], composite.value[week], post).estimate_pct
+        assert fast[j] == pytest.approx(slow, rel=1e-9)

@@ -58,3 +58,12 @@ def test_mart_columns_match_the_documented_contract(tiny_inputs, tmp_path, table
     section = doc.split(f"### `{table}`")[1].split("\n### ")[0]
     for column in columns:
         assert f"`{column}`" in section, f"{table}.{column} is not documented in docs/warehouse.md"
+
+
+def test_the_publishing_step_comes_after_every_other_asset():
+    """A step that ran after the publish would write to a build that is no longer there."""
+    from pipelines.definitions import defs
+    from pipelines.publish_gate import PUBLISHED_WAREHOUSE
+
+    graph = defs.resolve_asset_graph()
+    assert set(graph.get(PUBLISHED_WAREHOUSE).parent_keys) == set(graph.get_all_asset_keys()) - {PUBLISHED_WAREHOUSE}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -406,8 +406,10 @@ def test_items_of_a_quarantined_registry_row_say_why_it_was_quarantined(tmp_path
     bad = quarantined(con)
     assert bad[2] == (
         "unknown_workflow",
-        "workflow_id: workflow 'wf_dup''s registry row was quarantined: "
-        "workflow_id: another row in the same file has this key with different name, eligible_users",
+        (
+            "workflow_id: workflow 'wf_dup''s registry row was quarantined: "
+            "workflow_id: another row in the same file has this key with different name, eligible_users"
+        ),
     )
     assert bad[3] == (
         "unknown_workflow",

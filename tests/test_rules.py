@@ -214,3 +214,20 @@ def test_only_uncontested_unflagged_wins_show_value():
 )
 def test_quadrant(deployed, verdict, rate, unknown, value, expected):
     assert rules.quadrant(deployed, verdict, rate, unknown, value) == expected
+
+
+def test_one_metric_list_metrics_yaml_is_the_contract_and_every_sql_reads_each_metric():
+    import schemas
+    from pipelines.metrics import value_metrics
+    from pipelines.measurement import views
+    from pipelines.sqlfiles import sql_text
+
+    metrics = list(load_config().metrics)
+    assert sorted(metrics) == sorted(schemas.METRICS)
+    period_stats = sql_text(value_metrics.__file__, "period_stats")
+    weekly = sql_text(views.__file__, "weekly_metrics")
+    for name in metrics:
+        in_stats = f"'{name}'" in period_stats
+        # Cycle time is a median: it has no sufficient statistics, only durations.
+        assert in_stats or load_config().metrics[name].aggregation == "median", name
+        assert f"'{name}'" in weekly, name

@@ -97,6 +97,11 @@ class FileResult:
 
 def file_digest(path: Path) -> str:
     """sha256 of the file's bytes, read in chunks so a large file costs little memory."""
+    # connectors hook: a native export's digest also covers its mapping
+    from pipelines.connectors import native_digest
+
+    if (connector_digest := native_digest(path)) is not None:
+        return connector_digest
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -206,7 +211,15 @@ def _malformed_rows(raw: RawRows, spec: SourceSpec, source_file: str, key: bytes
 
 
 def _read_raw(path: Path, spec: SourceSpec) -> RawRows:
-    """The file's cells as strings, or FileRejected when it is not a table of this source."""
+    """The file's cells as strings, or FileRejected when it is not a table of this source.
+
+    A native export under `connectors/` (or a registry completed from a seat list) comes
+    back from its connector already as the source's columns; it then meets the same rules.
+    """
+    from pipelines.connectors import native_frame  # connectors hook: a native export's rows
+
+    if (connector_rows := native_frame(path, spec)) is not None:
+        return connector_rows if isinstance(connector_rows, RawRows) else RawRows(frame=connector_rows)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise FileRejected(f"unsupported file type '{suffix or path.name}'; opvalue reads .csv and .parquet files")
@@ -481,7 +494,7 @@ def _parse_timestamps(raw: pl.DataFrame, names: list[str], time_zone: str | None
             .alias(_failure_rule_column(name)),
             pl.when(~failed).then(utc).cast(pl.Datetime("us")).alias(_timestamp_column(name)),
         )
-        raw = raw.drop(pl.selectors.starts_with(f"__ts_") & pl.selectors.ends_with(f"_{name}"))
+        raw = raw.drop(pl.selectors.starts_with("__ts_") & pl.selectors.ends_with(f"_{name}"))
     return raw
 
 

@@ -59,22 +59,22 @@ class SourceSpec:
         return [name for name, dtype in self.columns.items() if isinstance(dtype, pl.Datetime) or dtype == pl.Datetime]
 
     def files(self, input_dir: Path) -> list[Path]:
-        """The source's readable files under `input_dir`, in file-name order (which decides supersession)."""
+        """The source's readable files under `input_dir`, in file-name order (which decides supersession),
+        then the native exports that a connector mapping turns into this source's rows (docs/connectors.md)."""
         return self.listing(input_dir).files
 
     def listing(self, input_dir: Path) -> Listing:
         """Every entry the source's place holds: files to read, links to reject, entries skipped.
 
-        A symlink is followed only when it resolves to a file inside the input folder;
+        Native exports under `connectors/` whose mapping targets this source come last in
+        `files` (docs/connectors.md). A symlink is followed only when it resolves to a file inside the input folder;
         one that leads outside is rejected (its target is never read), and sub-folders,
         dot-files, dangling links and other non-files are skipped, each with a reason.
         """
         root = input_dir.resolve()
         if self.folder is not None:
             folder = input_dir / self.folder
-            if not folder.is_dir():
-                return Listing()
-            entries = sorted(folder.iterdir(), key=lambda p: p.name)
+            entries = sorted(folder.iterdir(), key=lambda p: p.name) if folder.is_dir() else []
         else:
             assert self.root_stem is not None
             entries = sorted(input_dir.glob(f"{self.root_stem}.*"), key=lambda p: p.name)
@@ -98,6 +98,9 @@ class SourceSpec:
                 listing.skipped.append((relative, "not a regular file (device, socket or pipe); not read"))
             else:
                 listing.files.append(path)
+        from pipelines.connectors import native_files  # connectors hook: native exports under connectors/
+
+        listing.files.extend(native_files(self.name, input_dir))
         return listing
 
 

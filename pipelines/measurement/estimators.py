@@ -313,3 +313,50 @@ def total_variation_points(base_counts: npt.ArrayLike, post_counts: npt.ArrayLik
     if b.sum() <= 0 or p.sum() <= 0:
         return math.nan
     return float(50 * np.abs(b / b.sum() - p / p.sum()).sum())
+
+
+def placebo_in_space_pct(
+    values: npt.ArrayLike,
+    counts: npt.ArrayLike,
+    baseline: npt.ArrayLike,
+    week: npt.ArrayLike,
+    is_post: npt.ArrayLike,
+) -> FloatArray:
+    """Point estimates of :func:`ratio_did` with each comparison workflow as a pretend-treated one.
+
+    ``values`` and ``counts`` are (comparison workflows x weeks) as for
+    :func:`comparison_composite`, ``baseline`` marks the deployed workflow's baseline weeks on
+    that grid, ``week`` and ``is_post`` are the deployed workflow's weeks. Row ``j`` is compared
+    with the composite of the other rows (leave-one-out, computed from the totals at once), over
+    the same weeks and split. Only estimates, so no per-row t quantile: one pass for all rows.
+    NaN where :func:`ratio_did` would be NaN for lack of weeks or a zero mean.
+    """
+    v = np.atleast_2d(np.asarray(values, dtype=float))
+    n = np.atleast_2d(np.asarray(counts, dtype=float))
+    base = np.asarray(baseline, dtype=bool)
+    wk = np.asarray(week, dtype=np.int64)
+    post = np.asarray(is_post, dtype=bool)
+    present = np.isfinite(v) & (n > 0)
+    w = np.where(present, n, 0.0)
+    y = np.where(present, v, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        base_mean = (w[:, base] * y[:, base]).sum(axis=1) / w[:, base].sum(axis=1)
+    usable = np.isfinite(base_mean) & (base_mean > 0)
+    num = np.where(usable[:, None], w * np.divide(y, base_mean[:, None], out=np.zeros_like(y), where=usable[:, None]), 0.0)
+    den = np.where(usable[:, None], w, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        composite = (num.sum(axis=0) - num) / (den.sum(axis=0) - den)  # row j: without j
+    a, items, c = v[:, wk], n[:, wk], composite[:, wk]
+    keep = np.isfinite(a) & np.isfinite(c) & (items > 0)
+    weight = np.where(keep, items, 0.0)
+    a, c = np.where(keep, a, 0.0), np.where(keep, c, 0.0)
+
+    def mean(x: FloatArray, period: npt.NDArray[np.bool_]) -> FloatArray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (weight[:, period] * x[:, period]).sum(axis=1) / weight[:, period].sum(axis=1)
+
+    m_t, p_t, m_c, p_c = mean(a, ~post), mean(a, post), mean(c, ~post), mean(c, post)
+    enough = (keep[:, ~post].sum(axis=1) >= MIN_WEEKS_PER_PERIOD) & (keep[:, post].sum(axis=1) >= MIN_WEEKS_PER_PERIOD)
+    ok = enough & (m_t > 0) & (m_c > 0) & (p_c > 0) & (p_t > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, 100 * ((p_t / m_t) / (p_c / m_c) - 1), np.nan)

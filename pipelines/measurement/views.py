@@ -27,6 +27,7 @@ from pipelines.measurement.estimators import (
     Composite,
     RatioDid,
     comparison_composite,
+    placebo_in_space_pct,
     ratio_did,
     weekly_effects,
 )
@@ -268,19 +269,10 @@ def _placebos_in_space(
     """Each comparison workflow run through the same DiD as if it had gone live with this one.
 
     Only with at least ``min_placebo_comparisons`` comparison workflows; each is compared with
-    the composite of the others over this workflow's weeks."""
-    k = values.shape[0]
-    if k < int(config.settings["min_placebo_comparisons"]) or week.size == 0:
+    the composite of the others over this workflow's weeks (``estimators.placebo_in_space_pct``)."""
+    if values.shape[0] < int(config.settings["min_placebo_comparisons"]) or week.size == 0:
         return ()
-    out = []
-    for j in range(k):
-        others = np.arange(k) != j
-        composite = comparison_composite(values[others], counts[others], baseline_mask)
-        result = ratio_did(
-            values[j, week], counts[j, week], composite.value[week], post, config.alpha, int(config.settings["week_hac_lags"])
-        )
-        out.append(result.estimate_pct)
-    return tuple(out)
+    return tuple(float(x) for x in placebo_in_space_pct(values, counts, baseline_mask, week, post))
 
 
 def did_label(result: WeeklyResult, n_comparison_workflows_total: int, config: MetricsConfig) -> str:

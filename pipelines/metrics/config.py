@@ -50,6 +50,8 @@ class MetricsConfig:
     guardrail_metrics: tuple[str, ...] = ()
     readiness_items: tuple[str, ...] = ()
     decisions: tuple[Decision, ...] = ()
+    value: dict[str, Any] = field(default_factory=dict)
+    """Value in business terms: the registry's optional cost-rate column per metric, the tool cost column."""
 
     def min_meaningful_pct(self, metric: str) -> float:
         """The smallest change (in %, positive) that earns improved/worsened for `metric`."""
@@ -80,4 +82,5 @@ def load_config(path: Path = DEFINITIONS_FILE) -> MetricsConfig:
         guardrail_metrics=tuple(raw.get("guardrail_metrics", ())),
         readiness_items=tuple(raw.get("readiness_items", ())),
         decisions=tuple(Decision(**row) for row in raw.get("decisions", ())),
+        value=dict(raw.get("value", {"cost_rates": {}, "tool_cost_column": "tool_cost_per_month"})),
     )

@@ -21,7 +21,6 @@ from typing import Any
 import duckdb
 import numpy as np
 import polars as pl
-from scipy import stats as sps
 
 from pipelines.metrics.config import MetricDefinition, MetricsConfig
 from pipelines.metrics.rules import metric_verdict
@@ -31,6 +30,7 @@ from pipelines.stats.medians import cycle_time_summary
 from pipelines.stats.multiple import benjamini_hochberg
 from pipelines.stats.verdicts import NO_CLAIM
 from pipelines.stats.weekly import (
+    critical_value,
     log_ratio_change,
     median_design_effect,
     robust_df,
@@ -140,7 +140,9 @@ def _week_number(column: str) -> pl.Expr:
     return ((pl.col(column) - pl.lit(WEEK_ORIGIN)).dt.total_days() // 7).cast(pl.Int64)
 
 
-def load_groups(con: duckdb.DuckDBPyConnection, items: str, keys: list[str], side: str) -> Groups:
+def load_groups(
+    con: duckdb.DuckDBPyConnection, items: str, keys: list[str], side: str, with_durations: bool = True
+) -> Groups:
     """Per-week sufficient statistics and the cycle times of ``items`` grouped by ``keys`` and ``side``.
 
     ``items`` is a table name or parenthesised query from code (never from input) with the
@@ -173,17 +175,19 @@ def load_groups(con: duckdb.DuckDBPyConnection, items: str, keys: list[str], sid
             week_total=np.asarray(row["total"], dtype=float),
         )
     cols = ", ".join(group_cols)
-    table = con.sql(f"select {cols}, week_start_on, cycle_time_hours, is_closed from {items}").pl()
-    table = table.with_columns(_week_number("week_start_on").alias("week"))
-    grouped = table.group_by(group_cols).agg("cycle_time_hours", "is_closed", "week")
-    durations = {
-        key: Durations(
-            np.asarray(grouped["cycle_time_hours"][i].to_numpy(), dtype=float),
-            np.asarray(grouped["is_closed"][i].to_numpy(), dtype=bool),
-            np.asarray(grouped["week"][i].to_numpy(), dtype=np.int64),
-        )
-        for i, key in enumerate(grouped.select(group_cols).iter_rows())
-    }
+    durations: dict[tuple, Durations] = {}
+    if with_durations:
+        table = con.sql(f"select {cols}, week_start_on, cycle_time_hours, is_closed from {items}").pl()
+        table = table.with_columns(_week_number("week_start_on").alias("week"))
+        grouped = table.group_by(group_cols).agg("cycle_time_hours", "is_closed", "week")
+        durations = {
+            key: Durations(
+                np.asarray(grouped["cycle_time_hours"][i].to_numpy(), dtype=float),
+                np.asarray(grouped["is_closed"][i].to_numpy(), dtype=bool),
+                np.asarray(grouped["week"][i].to_numpy(), dtype=np.int64),
+            )
+            for i, key in enumerate(grouped.select(group_cols).iter_rows())
+        }
     counts = {
         tuple(r[:-2]): (int(r[-2]), int(r[-1]))
         for r in con.execute(
@@ -330,7 +334,7 @@ def _mean_ci(side: Side, alpha: float) -> tuple[float, float, float]:
     if side.n < 2:
         return mean, math.nan, math.nan
     var = max((side.total_sq - side.n * mean * mean) / (side.n - 1), 0.0)
-    half = sps.t.ppf(1 - alpha / 2, side.n - 1) * math.sqrt(var / side.n)
+    half = critical_value(alpha, float(side.n - 1)) * math.sqrt(var / side.n)
     return mean, mean - half, mean + half
 
 
@@ -465,14 +469,3 @@ def period_stats_sql(items: str, groups: str) -> str:
     both come from code, never from input.
     """
     return sql_text(__file__, "period_stats").format(items=items, groups=groups)
-
-
-def durations_by(table: pl.DataFrame, keys: list[str]) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
-    """`cycle_time_hours` and `is_closed` arrays per group of `keys`, split without a row loop.
-
-    One hash aggregation into lists: no sort of the items. The arrays are in no particular
-    order; every estimator that reads them sorts what it needs.
-    """
-    grouped = table.group_by(keys).agg("cycle_time_hours", "is_closed")
-    times, closed = grouped.get_column("cycle_time_hours"), grouped.get_column("is_closed")
-    return {key: (times[i].to_numpy(), closed[i].to_numpy()) for i, key in enumerate(grouped.select(keys).iter_rows())}

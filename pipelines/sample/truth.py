@@ -21,8 +21,8 @@ from pipelines.sample.catalogue import METRICS, Workflow
 
 SURVIVAL_TOLERANCE = 1e-10
 """A survival of exactly one half on paper can come out as 0.5000000000000001."""
-MIN_CLOSED = 30
-MIN_EVENTS = 10
+MIN_CLOSED = int(load_config().settings["min_closed_items"])
+MIN_EVENTS = int(load_config().settings["min_events"])
 Z95 = 1.959964
 SHARES = ("rework_rate", "error_rate")
 CAPPED = ("touchpoints_per_item", "external_spend_per_item")

@@ -24,6 +24,7 @@ Variance conventions, worked out against the reference numbers in METHODS.md:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -40,6 +41,7 @@ def _scalar_or_array(x: npt.NDArray[np.float64]) -> FloatOrArray:
     return float(x) if np.ndim(x) == 0 else x
 
 
+@lru_cache(maxsize=64)
 def _z(alpha: float) -> float:
     return float(stats.norm.isf(alpha / 2))
 

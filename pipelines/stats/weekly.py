@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -120,6 +121,15 @@ def median_design_effect(week: npt.ArrayLike, week_n: npt.ArrayLike, week_below:
     return max(effect, 1.0)
 
 
+@lru_cache(maxsize=4096)
+def critical_value(alpha: float, df: float) -> float:
+    """Two-sided critical value: t on ``df`` degrees of freedom, normal when ``df`` is infinite.
+
+    Cached: a build asks for the same few values thousands of times, and scipy's per-call
+    overhead would otherwise dominate the statistics."""
+    return float(stats.t.isf(alpha / 2, df)) if math.isfinite(df) else float(stats.norm.isf(alpha / 2))
+
+
 @dataclass(frozen=True)
 class LogRatioChange:
     """``post / base - 1`` with an interval computed on the log scale (never below -100%)."""
@@ -155,7 +165,7 @@ def log_ratio_change(
     if not (math.isfinite(var) and var > 0):
         return LogRatioChange(estimate, math.nan, math.nan, math.nan, math.nan, df)
     se = math.sqrt(var)
-    crit = float(stats.t.isf(alpha / 2, df)) if math.isfinite(df) else float(stats.norm.isf(alpha / 2))
+    crit = critical_value(alpha, df)
     p = float(2 * (stats.t.sf(abs(d) / se, df) if math.isfinite(df) else stats.norm.sf(abs(d) / se)))
     return LogRatioChange(estimate, math.expm1(d - crit * se), math.expm1(d + crit * se), p, se, df)
 

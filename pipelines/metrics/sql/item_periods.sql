@@ -143,6 +143,7 @@ closed_measures as (
 caps as (
     select
         workflow_id,
+        quantile_cont(cycle_time_hours, $cap_quantile) filter (where is_closed) as cycle_time_cap,
         quantile_cont(touchpoints, $cap_quantile) as touchpoints_cap,
         quantile_cont(external_spend, $cap_quantile) filter (where external_spend > 0) as external_spend_cap
     from closed_measures
@@ -155,6 +156,10 @@ select
     closed_measures.period,
     closed_measures.is_closed,
     closed_measures.cycle_time_hours,
+    -- For value in business terms (marts.value_estimates): medians do not add up, so the value
+    -- of a faster cycle uses the capped mean of closed items' hours.
+    case when closed_measures.is_closed then least(closed_measures.cycle_time_hours, caps.cycle_time_cap) end
+        as cycle_time_hours_capped,
     closed_measures.has_rework,
     closed_measures.had_error,
     -- least(NULL, cap) is cap in DuckDB: a blank measure must stay blank, never become the cap.
