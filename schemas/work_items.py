@@ -20,6 +20,8 @@ class WorkItems(pa.DataFrameModel):
     ai_assisted: bool = pa.Field(nullable=True, description="Whether AI assistance was used on the item; blank means unknown.")
     escalated: bool = pa.Field(nullable=False, description="Whether the item was escalated; optional column, blank means false.")
     team: str = pa.Field(nullable=True, description="Team that handled the item; optional column. Lets the mix-shift check compare like with like.")
+    overridden: bool = pa.Field(nullable=True, description="Optional: a person overrode the AI output on this item; blank means unknown.")
+    corrected: bool = pa.Field(nullable=True, description="Optional: the AI output was corrected before use; blank means unknown.")
 
     class Config:
         strict = True

@@ -15,6 +15,21 @@ METRICS = [
     "external_spend_per_item",
 ]
 DEFAULT_PRIMARY_METRIC = "cycle_time_hours"
+DEFAULT_CURRENCY = "USD"
+# ISO 4217 active alphabetic codes (the standard's list, 2024), so a typo is caught here.
+ISO_4217_CODES = frozenset(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD
+    CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF
+    GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP
+    LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB
+    PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL
+    THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW
+    ZWG""".split()
+)
+COST_COLUMNS = ("cost_per_hour", "cost_per_rework", "cost_per_error", "cost_per_touchpoint", "tool_cost_per_user_month")
+"""Optional money rates in the registry's `currency`; blank means unknown, never zero."""
+MAX_RATE = 1_000_000_000
+"""Largest rate accepted: larger is a unit mix-up, and money is stored as DECIMAL."""
 
 
 class WorkflowRegistry(pa.DataFrameModel):
@@ -37,10 +52,27 @@ class WorkflowRegistry(pa.DataFrameModel):
         nullable=True,
         description="Optional column: the last day the workflow's exports are complete (its data cutoff, ISO date); blank means derive it from the data.",
     )
+    currency: str = pa.Field(nullable=False, description="ISO 4217 code of every money column of this workflow (rates and external_spend); blank or absent means USD.")
+    cost_per_hour: float = pa.Field(nullable=True, ge=0, le=MAX_RATE, description="Cost of one hour an item waits (elapsed time from opened to closed), not a staff wage; blank means unknown.")
+    cost_per_rework: float = pa.Field(nullable=True, ge=0, le=MAX_RATE, description="Cost of one item that needs rework; blank means unknown.")
+    cost_per_error: float = pa.Field(nullable=True, ge=0, le=MAX_RATE, description="Cost of one item with an error; blank means unknown.")
+    cost_per_touchpoint: float = pa.Field(nullable=True, ge=0, le=MAX_RATE, description="Cost of one hand-off (touchpoint); blank means unknown.")
+    tool_cost_per_user_month: float = pa.Field(nullable=True, ge=0, le=MAX_RATE, description="Licence and running cost of the AI tool per eligible user per month; blank means unknown.")
+    # Governance columns (issue 13); all optional, see docs/data-contract.md "Governance".
+    exception_path: str = pa.Field(nullable=True, description="Optional: where an exception goes (who decides, where it is logged); blank means missing.")
+    target_set_on: pl.Date = pa.Field(nullable=True, description="Optional: date the success target was agreed; after deployed_on it is flagged 'set after the results'.")
+    baseline_frozen_on: pl.Date = pa.Field(nullable=True, description="Optional: date the baseline was frozen; later builds compare against the baseline recorded then.")
+    last_reviewed_on: pl.Date = pa.Field(nullable=True, description="Optional: date of the last governance review.")
+    review_every_days: int = pa.Field(nullable=True, ge=1, description="Optional: days between reviews; a review older than this is overdue (a readiness gap).")
 
     class Config:
         strict = True
         coerce = True
+
+    @pa.check("currency", name="iso_4217_currency_code")
+    def currency_is_iso_4217(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        """A currency must be an active ISO 4217 code in capitals (USD, EUR, GBP, ...)."""
+        return data.lazyframe.select(pl.col(data.key).is_in(sorted(ISO_4217_CODES)))
 
     @pa.dataframe_check(name="eligible_users_required_when_deployed")
     def eligible_users_when_deployed(cls, data: pa.PolarsData) -> pl.LazyFrame:

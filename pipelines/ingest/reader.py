@@ -680,6 +680,10 @@ def _describe(case: dict) -> tuple:
         return column, case["check"], value, column, "missing_value", f"{column}: required value is missing"
     if check == "closed_at_not_before_opened_at":
         return column, case["check"], value, "closed_at", "closed_before_opened", "closed_at: earlier than opened_at"
+    if check == "resolved_on_not_before_raised_on":
+        return column, case["check"], value, "resolved_on", "resolved_before_raised", "resolved_on: earlier than raised_on"
+    if check == "open_feedback_has_no_resolved_on":
+        return column, case["check"], value, "resolved_on", "invalid", "resolved_on: set on feedback whose status is open"
     if check == "eligible_users_required_when_deployed":
         return column, case["check"], value, "eligible_users", "missing_value", "eligible_users: required when deployed_on is set"
     return column, case["check"], value, column, "invalid", f"{column}: fails {check} (value {shown})"

@@ -13,6 +13,9 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas import DEFAULT_PRIMARY_METRIC, Usage, WorkflowRegistry, WorkItems
+from schemas.feedback import Feedback
+from schemas.workflow_stages import WorkflowStages
+from schemas.workflows import COST_COLUMNS, DEFAULT_CURRENCY
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet")
 
@@ -128,9 +131,12 @@ WORKFLOWS = SourceSpec(
     model=WorkflowRegistry,
     key=("workflow_id",),
     root_stem="workflows",
-    optional_columns={"data_through": None},
+    # The money columns (issue 14) are optional, so registries written before them still load;
+    # so are the governance columns (issue 13).
+    optional_columns={"data_through": None, "currency": DEFAULT_CURRENCY, **dict.fromkeys(COST_COLUMNS)}
+    | dict.fromkeys(("exception_path", "target_set_on", "baseline_frozen_on", "last_reviewed_on", "review_every_days")),
     lowercase=("stage", "risk_tier", "primary_metric"),
-    blank_defaults={"primary_metric": DEFAULT_PRIMARY_METRIC},
+    blank_defaults={"primary_metric": DEFAULT_PRIMARY_METRIC, "currency": DEFAULT_CURRENCY},
 )
 
 WORK_ITEMS = SourceSpec(
@@ -138,7 +144,7 @@ WORK_ITEMS = SourceSpec(
     model=WorkItems,
     key=("workflow_id", "item_id"),
     folder="work_items",
-    optional_columns={"escalated": False, "team": None},
+    optional_columns={"escalated": False, "team": None, "overridden": None, "corrected": None},
     blank_defaults={"escalated": False},
     checks_registry=True,
 )
@@ -153,4 +159,25 @@ USAGE = SourceSpec(
     dated_in_range=("usage_date",),
 )
 
-SOURCES: tuple[SourceSpec, ...] = (WORKFLOWS, WORK_ITEMS, USAGE)
+# Governance sources (issue 13): optional folders; without them the marts say what is unknown.
+WORKFLOW_STAGES = SourceSpec(
+    name="workflow_stages",
+    model=WorkflowStages,
+    key=("workflow_id", "stage", "entered_on"),
+    folder="workflow_stages",
+    lowercase=("stage",),
+    checks_registry=True,
+    dated_in_range=("entered_on",),
+)
+
+FEEDBACK = SourceSpec(
+    name="feedback",
+    model=Feedback,
+    key=("workflow_id", "feedback_id"),
+    folder="feedback",
+    lowercase=("kind", "status"),
+    checks_registry=True,
+    dated_in_range=("raised_on", "resolved_on"),
+)
+
+SOURCES: tuple[SourceSpec, ...] = (WORKFLOWS, WORK_ITEMS, USAGE, WORKFLOW_STAGES, FEEDBACK)

@@ -51,6 +51,15 @@ SCORECARD_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+EXCEPTION_GUARDRAILS_SQL = """
+select workflow_id, 'override_rate' from marts.exception_guardrails where override_status = 'rising'
+union all
+select workflow_id, 'correction_rate' from marts.exception_guardrails where correction_status = 'rising'
+"""
+GATE_NOT_BUILT = "ready-to-scale gate not built (marts.readiness)"
+"""The readiness gap of every workflow when the scorecard is built without the gate: never `scale` unjudged."""
+
+
 def scorecard_row(evidence: dict[str, Any], config: MetricsConfig) -> dict[str, Any]:
     """One workflow's scorecard row from its evidence row (the columns of sql/workflow_scorecard.sql)."""
     e = evidence
@@ -74,7 +83,7 @@ def scorecard_row(evidence: dict[str, Any], config: MetricsConfig) -> dict[str, 
         ),
         config,
     )
-    gaps = [item for item in config.readiness_items if not e[f"has_{item}"]]
+    gaps = [gap for gap in (e["readiness_missing"] or "").split(", ") if gap]
     facts = rules.WorkflowFacts(
         is_deployed=is_deployed,
         primary_verdict=e["primary_verdict"],
@@ -84,7 +93,7 @@ def scorecard_row(evidence: dict[str, Any], config: MetricsConfig) -> dict[str, 
         readiness_gaps=gaps,
     )
     decision, reasons = rules.decide(facts, e["primary_metric"], config)
-    value = rules.shows_value(decision)
+    value = rules.shows_value(decision, config)
     target = rules.target_status(
         e["primary_verdict"], e["primary_change_pct"], e["primary_ci_high_pct"], e["target_change_pct"]
     )
@@ -110,6 +119,25 @@ def compute_scorecard(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> 
     verdicts: dict[str, dict[str, str]] = {}
     for workflow_id, metric, verdict in con.execute("select workflow_id, metric, verdict from marts.value_metrics").fetchall():
         verdicts.setdefault(workflow_id, {})[metric] = verdict
-    rows = [scorecard_row({**e, "verdicts": verdicts.get(e["workflow_id"])}, config) for e in evidence.iter_rows(named=True)]
+    # Governance (pipelines/governance): a rising override or correction rate after go-live is a
+    # guardrail like a worsened error rate, and the gate's failing requirements are the readiness gaps.
+    present = _marts(con)
+    if "exception_guardrails" in present:
+        for workflow_id, metric in con.execute(EXCEPTION_GUARDRAILS_SQL).fetchall():
+            verdicts.setdefault(workflow_id, {})[metric] = "worsened"
+    gate = dict(con.execute("select workflow_id, missing from marts.readiness").fetchall()) if "readiness" in present else None
+    rows = [
+        scorecard_row(
+            {**e, "verdicts": verdicts.get(e["workflow_id"]),
+             "readiness_missing": GATE_NOT_BUILT if gate is None else gate.get(e["workflow_id"], GATE_NOT_BUILT)},
+            config,
+        )
+        for e in evidence.iter_rows(named=True)
+    ]
     frame = pl.DataFrame(rows, schema=SCORECARD_SCHEMA) if rows else pl.DataFrame(schema=SCORECARD_SCHEMA)
     return frame.with_columns(pl.col(pl.Float64).fill_nan(None)).sort("workflow_id")
+
+
+def _marts(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Tables in the marts schema (a scorecard built by hand in a test may lack the governance marts)."""
+    return {row[0] for row in con.execute("select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}

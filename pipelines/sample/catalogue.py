@@ -102,6 +102,24 @@ class Workflow:
         return self.effects.get(metric, 0.0) / 100.0
 
 
+# Money columns of the written stories' registry rows (issue 14), as the registry writes them:
+# currency, cost_per_hour (of an item's waiting time), cost_per_rework, cost_per_error,
+# cost_per_touchpoint, tool_cost_per_user_month. meeting_minutes has none, so the dashboard
+# shows its savings in units only; it_tickets leaves currency blank (USD by default) and
+# purchase_orders is priced in EUR, so the portfolio shows two currencies side by side.
+SAMPLE_COSTS: dict[str, tuple[str | None, float, float, float, float, float]] = {
+    "claims_triage": ("USD", 1.5, 85, 240, 12, 35),
+    "invoice_match": ("USD", 0.4, 45, 180, 8, 30),
+    "kyc_review": ("USD", 2.0, 120, 900, 15, 45),
+    "marketing_copy": ("USD", 0.2, 60, 150, 10, 25),
+    "contract_redline": ("USD", 3.0, 200, 500, 25, 60),
+    "it_tickets": (None, 0.8, 40, 90, 9, 20),
+    "customer_replies": ("USD", 1.0, 25, 75, 5, 20),
+    "purchase_orders": ("EUR", 0.5, 35, 110, 9, 30),
+    "expense_audit": ("USD", 0.3, 30, 60, 6, 25),
+}
+
+
 def stories(start: dt.date) -> list[Workflow]:
     """The twelve written workflows; dates are offsets from `start` so any start works.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.sample.catalogue import Workflow
+from pipelines.sample.catalogue import SAMPLE_COSTS, Workflow
 from pipelines.sample.population import BOOL_STYLES, Population
 
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -27,6 +27,8 @@ ITEM_COLUMNS = (
     "escalated",
 )
 USAGE_COLUMNS = ("usage_date", "user_id", "workflow_id", "actions")
+MONEY_COLUMNS = ("currency", "cost_per_hour", "cost_per_rework", "cost_per_error", "cost_per_touchpoint", "tool_cost_per_user_month")
+"""The registry's optional money columns (issue 14); written from catalogue.SAMPLE_COSTS."""
 REGISTRY_COLUMNS = (
     "workflow_id",
     "name",
@@ -41,6 +43,7 @@ REGISTRY_COLUMNS = (
     "review_point",
     "support_path",
     "data_scope",
+    *MONEY_COLUMNS,
 )
 _TOKENS = pl.Series("token", [token for pair in BOOL_STYLES for token in pair], dtype=pl.String)
 
@@ -127,6 +130,7 @@ def registry_rows(catalogue: list[Workflow], eligible: np.ndarray) -> list[dict[
                 "review_point": wf.review_point,
                 "support_path": wf.support_path,
                 "data_scope": wf.data_scope,
+                **dict(zip(MONEY_COLUMNS, (_text(v) for v in SAMPLE_COSTS.get(wf.workflow_id, (None,) * len(MONEY_COLUMNS))))),
             }
         )
     return rows

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from pipelines.sample import governance
 from pipelines.sample.catalogue import Workflow, build_catalogue
 from pipelines.sample.faults import ITEM_FAULTS, USAGE_FAULTS, add_bad_rows, plan_faults
 from pipelines.sample.formats import (
@@ -136,12 +137,13 @@ def generate(
     ledger = Ledger()
     fault_rng = np.random.default_rng([seed, FAULTS])
 
-    _write_registry(out, catalogue, eligible, bad_rows, fault_rng, ledger)
+    _write_registry(out, catalogue, eligible, bad_rows, fault_rng, ledger, cutoff)
     periods, item_rows = _write_items(out, catalogue, population, calendar, cutoff, seed, bad_rows, bad_row_rate, fault_rng, ledger)
     if bad_rows:
         _write_rejected_file(out, catalogue, calendar, seed, ledger)
     adoption, usage_rows = _write_usage(out, catalogue, eligible, activity, calendar, cutoff, seed, bad_rows, bad_row_rate, fault_rng, ledger)
 
+    governance.write_sources(out, catalogue, cutoff, seed, ledger)
     measured = realised(periods, catalogue)
     effects = true_effects(catalogue, measured)
     _write_expected(out, catalogue, population, eligible, cutoff, calendar, periods, adoption, measured, effects, ledger)
@@ -151,7 +153,7 @@ def generate(
     return summary
 
 
-def _write_registry(out: Path, catalogue: list[Workflow], eligible: np.ndarray, bad_rows: bool, rng, ledger: Ledger) -> None:
+def _write_registry(out: Path, catalogue: list[Workflow], eligible: np.ndarray, bad_rows: bool, rng, ledger: Ledger, cutoff: int) -> None:
     rows = [dict(row, __tag=None) for row in registry_rows(catalogue, eligible)]
     if bad_rows:
         # Spread the bad rows through the file rather than leaving them at the end.
@@ -161,7 +163,8 @@ def _write_registry(out: Path, catalogue: list[Workflow], eligible: np.ndarray, 
     frame = pl.DataFrame(rows, schema={**{c: pl.String for c in REGISTRY_COLUMNS}, "__tag": pl.String})
     frame = frame.with_row_index("__row", offset=1).with_columns(pl.col("__row").cast(pl.Int64))
     ledger.record("workflows", "workflows.csv", frame, ("workflow_id",))
-    _write_csv(frame.select(REGISTRY_COLUMNS), out / "workflows.csv")
+    frame = governance.registry_columns(frame, catalogue, cutoff)
+    _write_csv(frame.select(*REGISTRY_COLUMNS, *governance.REGISTRY_COLUMNS), out / "workflows.csv")
 
 
 def _write_items(out, catalogue, population, calendar, cutoff, seed, bad_rows, bad_row_rate, rng, ledger):
@@ -190,13 +193,14 @@ def _write_items(out, catalogue, population, calendar, cutoff, seed, bad_rows, b
             current = pl.concat([pl.concat(carried).sort("opened_s", "w", "seq"), current])
         current = current.with_columns((2 * pl.int_range(pl.len(), dtype=pl.Int64)).alias("__order"))
         text = format_items(current, catalogue, population)
+        text = governance.exception_columns(text, current, catalogue, population, cutoff, seed, month)
         text, bad_seq = add_bad_rows(text, plan[month], ITEM_FAULTS, rng, bad_seq)
         text = _finish(text)
         if text.height == 0:
             continue  # a header-only file would be rejected; a quiet month has no export
         name = f"work_items/items_{label}.csv"
         ledger.record("work_items", name, text, ("workflow_id", "item_id"))
-        columns = list(ITEM_COLUMNS)
+        columns = [*ITEM_COLUMNS, *governance.ITEM_COLUMNS]
         if month < NO_ESCALATED_MONTHS:
             columns.remove("escalated")
         if month == EXTRA_COLUMN_MONTH:

@@ -1,6 +1,6 @@
 -- The evidence behind marts.workflow_scorecard, one row per registry workflow: the primary
 -- metric's before/after, its difference-in-differences and placebo, the pre-trend check, the
--- verdicts of every metric (read beside it, for the guardrails), adoption and the readiness fields. The rules
+-- verdicts of every metric (read beside it, for the guardrails), adoption. The readiness gate (marts.readiness) is read beside it. The rules
 -- (target, quadrant, guardrails, contested, decision) are applied to it in Python, once:
 -- pipelines/metrics/rules.py.
 with
@@ -73,14 +73,7 @@ select
     checks.placebo_change_pct,
     checks.placebo_ci_low_pct,
     checks.placebo_ci_high_pct,
-    coalesce(checks.pre_trend_warns, false) as pre_trend_warns,
-    nullif(trim(workflows.business_owner), '') is not null as has_business_owner,
-    coalesce(workflows.eligible_users, 0) > 0 as has_eligible_users,
-    nullif(trim(workflows.review_point), '') is not null as has_review_point,
-    nullif(trim(workflows.support_path), '') is not null as has_support_path,
-    nullif(trim(workflows.data_scope), '') is not null as has_data_scope,
-    workflows.risk_tier is not null as has_risk_tier,
-    workflows.target_change_pct is not null as has_target_change_pct
+    coalesce(checks.pre_trend_warns, false) as pre_trend_warns
 from workflows
 left join primary_results using (workflow_id)
 left join did using (workflow_id)

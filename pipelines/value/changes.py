@@ -1,0 +1,100 @@
+"""The value estimator's changes: each deployed workflow's metrics, over the whole post
+period and month by month, against the baseline (intermediate.value_changes).
+
+DuckDB reduces closed items to per-week sufficient statistics (sql/value_weeks.sql); the
+change of each scope is computed by the same engine as marts.value_metrics
+(`pipelines.metrics.value_metrics.moment_result`: log-ratio delta method with the
+week-robust variance, t on the fewer weeks - 1), so the two never disagree on method.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from pipelines.metrics.config import MetricsConfig
+from pipelines.metrics.value_metrics import WEEK_ORIGIN, Side, moment_result
+from pipelines.sqlfiles import sql_text
+
+VALUE_CHANGES_SCHEMA: dict[str, pl.DataType] = {
+    "workflow_id": pl.String,
+    "metric": pl.String,
+    "month_on": pl.Date,
+    "n_baseline": pl.Int64,
+    "n_post": pl.Int64,
+    "weeks_post": pl.Int64,
+    "baseline_per_item": pl.Float64,
+    "post_per_item": pl.Float64,
+    "change_pct": pl.Float64,
+    "ci_low_pct": pl.Float64,
+    "ci_high_pct": pl.Float64,
+    "note": pl.String,
+}
+
+
+def _side(frame: pl.DataFrame) -> Side:
+    """One scope's items as the engine's Side; a week split across two months is one week."""
+    weekly = (
+        frame.group_by("week_start_on")
+        .agg(pl.col("n").sum(), pl.col("total").sum(), pl.col("total_sq").sum())
+        .sort("week_start_on")
+        .with_columns(((pl.col("week_start_on") - pl.lit(WEEK_ORIGIN)).dt.total_days() // 7).alias("week"))
+    )
+    return Side(
+        n=int(weekly["n"].sum()),
+        total=float(weekly["total"].sum()),
+        total_sq=float(weekly["total_sq"].sum()),
+        week=weekly["week"].to_numpy().astype(np.int64),
+        week_n=weekly["n"].to_numpy().astype(float),
+        week_total=weekly["total"].to_numpy().astype(float),
+    )
+
+
+def _finite(value: Any) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def compute_value_changes(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> pl.DataFrame:
+    """One row per deployed workflow and metric for the whole post period (`month_on` null),
+    and one per calendar month with post items measured, each against the baseline."""
+    lags = int(config.settings.get("week_hac_lags", 2))
+    weeks = con.sql(sql_text(__file__, "value_weeks")).pl()
+    rows: list[dict[str, Any]] = []
+    for (workflow_id, metric), group in weeks.group_by("workflow_id", "metric", maintain_order=True):
+        # Shares stay shares (metrics.yaml); every other metric, cycle time's capped hours
+        # included, is a mean of closed items.
+        aggregation = "share" if config.metrics[metric].aggregation == "share" else "mean"
+        baseline = _side(group.filter(pl.col("period") == "baseline"))
+        post_rows = group.filter(pl.col("period") == "post")
+        scopes = [(None, post_rows)] + [
+            (month, post_rows.filter(pl.col("month_on") == month))
+            for month in post_rows.get_column("month_on").unique().sort().to_list()
+        ]
+        for month, scope in scopes:
+            post = _side(scope)
+            result = moment_result(baseline, post, aggregation, config.alpha, lags)
+            note = result.get("note")
+            if note is None and _finite(result["change_pct"]) is not None and _finite(result["ci_low_pct"]) is None:
+                note = "fewer than two weeks of items: no interval"
+            rows.append(
+                {
+                    "workflow_id": workflow_id,
+                    "metric": metric,
+                    "month_on": month,
+                    "n_baseline": baseline.n,
+                    "n_post": post.n,
+                    "weeks_post": int((post.week_n > 0).sum()),
+                    "baseline_per_item": _finite(result["baseline_value"]),
+                    "post_per_item": _finite(result["post_value"]),
+                    "change_pct": _finite(result["change_pct"]),
+                    "ci_low_pct": _finite(result["ci_low_pct"]),
+                    "ci_high_pct": _finite(result["ci_high_pct"]),
+                    "note": note,
+                }
+            )
+    frame = pl.DataFrame(rows, schema=VALUE_CHANGES_SCHEMA) if rows else pl.DataFrame(schema=VALUE_CHANGES_SCHEMA)
+    return frame.sort("workflow_id", "metric", "month_on", nulls_last=False)

@@ -1,0 +1,92 @@
+"""The value sections of the dashboard, rendered in a tiny app with AppTest on a real warehouse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import build_warehouse
+from tests.test_value import value_inputs
+
+TINY_APP = """
+import streamlit as st
+from dashboards import data
+from dashboards.sections import portfolio_value, workflow_value
+
+db = data.current_warehouse()
+portfolio_value.render(db)
+workflow_value.render(db, st.query_params.get("workflow", "wf_priced"))
+"""
+
+
+@pytest.fixture(scope="module")
+def value_warehouse(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("value_dashboard")
+    return build_warehouse(value_inputs(root / "inputs"), root / "w.duckdb")
+
+
+def _run(monkeypatch, warehouse: Path, workflow: str) -> AppTest:
+    monkeypatch.setenv("OPVALUE_WAREHOUSE", str(warehouse))
+    at = AppTest.from_string(TINY_APP, default_timeout=120)
+    at.query_params["workflow"] = workflow
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _texts(at: AppTest) -> str:
+    parts = []
+    for kind in ("subheader", "markdown", "caption", "info", "text"):
+        parts += [str(element.value) for element in getattr(at, kind)]
+    return "\n".join(parts)
+
+
+def _scalar(warehouse: Path, sql: str):
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_the_portfolio_and_workflow_sections_show_money_from_the_marts(monkeypatch, value_warehouse):
+    at = _run(monkeypatch, value_warehouse, "wf_priced")
+    metrics = {m.label: m.value for m in at.metric}
+    net = _scalar(value_warehouse, "select net_value_per_month from marts.portfolio_value where currency = 'EUR'")
+    assert metrics["Net value per month (EUR)"] == f"EUR {float(net):,.0f}"
+    assert metrics["Decision"] == "Scale"
+    assert [s.value for s in at.subheader].count("What it is worth") == 2
+    # Savings by metric: every metric of the priced workflow in money.
+    table = at.dataframe[1].value
+    assert len(table) == 5
+    assert all(str(v).startswith("EUR ") for v in table["Saved per month"])
+    assert "How the decision changed across builds" in _texts(at)
+    assert len(at.dataframe[2].value) == 1  # one build so far
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2  # the portfolio's months and the workflow's trend
+
+
+def test_a_workflow_without_rates_shows_units_not_money(monkeypatch, value_warehouse):
+    at = _run(monkeypatch, value_warehouse, "wf_units")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Net value per month (USD)"] == "no tool cost"
+    table = at.dataframe[1].value
+    saved = dict(zip(table["Metric"], table["Saved per month"]))
+    assert saved["Cycle time"].endswith("item-hours of waiting")
+    assert saved["Rework rate"].endswith("rework cases")
+    assert saved["External spend per item"].startswith("USD ")
+
+
+def test_the_sections_say_so_on_a_warehouse_without_the_value_marts(monkeypatch, tmp_path, value_warehouse):
+    bare = tmp_path / "bare.duckdb"
+    bare.write_bytes(value_warehouse.read_bytes())
+    con = duckdb.connect(str(bare))
+    for table in ("portfolio_value", "portfolio_monthly_value", "workflow_value", "monthly_savings", "monthly_value", "scorecard_history"):
+        con.execute(f"drop table marts.{table}")
+    con.close()
+    at = _run(monkeypatch, bare, "wf_priced")
+    assert "will appear here once the pipeline writes `marts.portfolio_value`" in _texts(at)
+    assert not at.metric
