@@ -69,10 +69,35 @@ def downstream_assets():
     return ordered
 
 
+def conform_staging(path: str) -> None:
+    """Give the batch every staging table and column the input contract defines: a source the
+    simulation does not draw (stage history, feedback) is an empty table, a column it does not
+    draw is null, exactly as a build reads an input folder without them."""
+    from pipelines.ingest.sources import SOURCES
+
+    con = duckdb.connect(path)
+    try:
+        con.execute("create schema if not exists staging")
+        for spec in SOURCES:
+            empty = pl.DataFrame(schema={**spec.columns, "source_file": pl.String})
+            con.register("_empty", empty)
+            con.execute(f"create table if not exists staging.{spec.name} as select * from _empty")
+            have = {r[0] for r in con.execute(
+                "select column_name from information_schema.columns where table_schema = 'staging' and table_name = ?", [spec.name]
+            ).fetchall()}  # fmt: skip
+            for name, type_ in con.execute("select column_name, column_type from (describe select * from _empty)").fetchall():
+                if name not in have:
+                    con.execute(f'alter table staging.{spec.name} add column "{name}" {type_}')
+            con.unregister("_empty")
+    finally:
+        con.close()
+
+
 def build_marts(path: str) -> None:
     """Invoke every downstream asset on the DuckDB file at ``path`` (its staging tables filled)."""
     import dagster as dg
 
+    conform_staging(path)
     warehouse = DirectWarehouse(path=path)
     for assets_def in downstream_assets():
         # The asset's own function, called as a run calls it; Dagster's output bookkeeping

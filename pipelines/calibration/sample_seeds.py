@@ -6,7 +6,8 @@ in a subprocess with its own warehouse) runs on it, and every story is checked a
 truth the generator wrote in ``expected/``:
 
 * once the scorecard publishes a ``decision`` and the generator an ``expected_decision``:
-  the story is right when the decision is the expected one;
+  the story is right when the decision is the expected one (``scale`` and ``close_gaps``
+  count as the same: they differ only in the governance gate, not in value);
 * until then: when the quadrant is the expected one and the primary metric's verdict is the
   one its true effect should earn (``expected_verdict``).
 
@@ -73,7 +74,9 @@ def compare(scorecard: pl.DataFrame, stories: pl.DataFrame, effects: pl.DataFram
         .join(published, on="workflow_id", how="left")
     )
     if by_decision:
-        right = pl.col("decision").eq_missing(pl.col("expected_decision"))
+        # scale and close_gaps differ only in the ready-to-scale gate (governance), not in value.
+        same = pl.col("decision").replace({"close_gaps": "scale"})
+        right = same.eq_missing(pl.col("expected_decision").replace({"close_gaps": "scale"}))
     else:
         right = pl.col("quadrant").eq_missing(pl.col("expected_quadrant")) & (
             pl.col("expected_verdict").is_null() | pl.col("primary_verdict").eq_missing(pl.col("expected_verdict"))

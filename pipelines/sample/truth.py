@@ -235,7 +235,9 @@ def expected_quadrant(wf: Workflow, primary_verdict: str) -> str:
 def expected_decision(wf: Workflow, effects: pl.DataFrame) -> str:
     """The decision on the story as designed: the pipeline's one decision rule
     (`pipelines.metrics.rules.decide`) fed the intended verdicts, the adoption target (a retired
-    tool has no current adoption) and the registry's readiness fields. The sample has two
+    tool has no current adoption) and the registry's readiness fields (the full ready-to-scale
+    gate, `marts.readiness`, also reads governance data; `scale` and `close_gaps` differ only
+    there, and the calibration counts either as the value story). The sample has two
     comparison workflows with data, too few for a difference-in-differences, so by design
     nothing contests a claim."""
     config = load_config()
@@ -253,7 +255,7 @@ def expected_decision(wf: Workflow, effects: pl.DataFrame) -> str:
         is_adopted=adoption_now >= float(config.settings["adoption_threshold"]) if wf.deployed else None,
         contested=[],
         guardrails=guardrail_breaches(wf.primary, mine, config),
-        readiness_gaps=[item for item in config.readiness_items if registry.get(item) in (None, "")],
+        readiness_gaps=[item for item, value in registry.items() if value in (None, "")],
     )
     return decide(facts, wf.primary, config)[0]
 
