@@ -23,7 +23,7 @@ help:
 	@echo "make dev        the Dagster UI: asset graph, checks, schedule and sensor"
 	@echo "make test       set up and run the whole test suite"
 	@echo "make sample     regenerate the bundled sample in data/sample"
-	@echo "make calibrate  simulate scenarios with known truth; print CI coverage, false positives, bias"
+	@echo "make calibrate  simulated worlds with known truth (week shocks, common shocks, trends): every target, pass/miss; the sample on 10 seeds"
 	@echo "make bench      time the pipeline against raw DuckDB (BENCH_ITEMS=1000000)"
 
 $(STAMP): pyproject.toml
