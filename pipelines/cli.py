@@ -58,9 +58,9 @@ def _print_summary(warehouse: str) -> None:
             from ops.ingested_files group by source order by source
             """
         ).fetchall()
-        print(f"  {'source':<12}{'files':>7}{'rejected':>10}{'read':>12}{'staged':>12}{'quarantined':>13}{'dedup':>8}{'superseded':>12}")
+        print(f"  {'source':<16}{'files':>7}{'rejected':>10}{'read':>12}{'staged':>12}{'quarantined':>13}{'dedup':>8}{'superseded':>12}")
         for source, files, rejected, read, staged, quarantined, dedup, superseded in rows:
-            print(f"  {source:<12}{files:>7}{rejected:>10}{read:>12,}{staged:>12,}{quarantined:>13,}{dedup:>8,}{superseded:>12,}")
+            print(f"  {source:<16}{files:>7}{rejected:>10}{read:>12,}{staged:>12,}{quarantined:>13,}{dedup:>8,}{superseded:>12,}")
         # What each connector read from its native export and what it produced (docs/connectors.md).
         for source, source_file, status, read, staged, quarantined in con.execute(
             """
