@@ -197,7 +197,9 @@ def native_frame(path: Path, spec):
     except ConnectorError as error:
         raise FileRejected(f"{entry.mapping.connector} connector ({entry.mapping.path.name}): {error}") from None
     log.info("  connector %s %s/%s: %s", entry.mapping.connector, FOLDER, path.name, conversion.note)
-    return conversion.frame.select(list(spec.columns))
+    # Optional contract columns a connector does not map (e.g. overridden, corrected) are blank.
+    missing = [pl.lit(None, dtype=pl.String).alias(c) for c in spec.optional_columns if c not in conversion.frame.columns]
+    return conversion.frame.with_columns(missing).select(list(spec.columns))
 
 
 def _registry_with_seats(path: Path, spec):
