@@ -1,6 +1,7 @@
 # opvalue: every target sets up .venv first when it is missing or older than pyproject.toml.
 # Settings (environment, with defaults): OPVALUE_INPUT_DIR=data/sample,
-# OPVALUE_WAREHOUSE=data/warehouse/opvalue.duckdb, PORT=8501 for the dashboard,
+# OPVALUE_WAREHOUSE=data/warehouse/opvalue.duckdb, PORT=8501 and HOST=127.0.0.1 for the dashboard
+# (HOST=0.0.0.0 shares it on the network: configure the login first, see docs/dashboard.md),
 # ALLOW_EMPTY=1 to let `make pipeline` publish an empty registry or a lost source.
 
 PYTHON ?= python3
@@ -8,6 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8501
+HOST ?= 127.0.0.1
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # Dagster's instance settings (tick retention); copied once, so later edits in DAGSTER_HOME stay.
 DAGSTER_YAML := $(DAGSTER_HOME)/dagster.yaml
@@ -17,11 +19,11 @@ DAGSTER_YAML := $(DAGSTER_HOME)/dagster.yaml
 help:
 	@echo "make run        set up, build the warehouse from the sample data, start the dashboard"
 	@echo "make pipeline   build the warehouse once and exit (non-zero exit when a step fails or the build is refused)"
-	@echo "make dashboard  start the dashboard on the existing warehouse"
+	@echo "make dashboard  start the dashboard on the existing warehouse (127.0.0.1; HOST=0.0.0.0 to share)"
 	@echo "make dev        the Dagster UI: asset graph, checks, schedule and sensor"
 	@echo "make test       set up and run the whole test suite"
 	@echo "make sample     regenerate the bundled sample in data/sample"
-	@echo "make calibrate  simulate scenarios with known truth; print CI coverage, false positives, bias"
+	@echo "make calibrate  simulated worlds with known truth (week shocks, common shocks, trends): every target, pass/miss; the sample on 10 seeds"
 	@echo "make bench      time the pipeline against raw DuckDB (BENCH_ITEMS=1000000)"
 
 $(STAMP): pyproject.toml
@@ -43,8 +45,8 @@ pipeline: setup $(DAGSTER_YAML)
 	$(PY) -m pipelines.cli build$(if $(filter 1 true yes,$(ALLOW_EMPTY)), --allow-empty)
 
 dashboard: setup
-	@echo "opvalue dashboard: http://localhost:$(PORT)"
-	$(VENV)/bin/streamlit run dashboards/app.py --server.headless true --server.port $(PORT) --browser.gatherUsageStats false --client.toolbarMode viewer
+	@echo "opvalue dashboard: http://$(HOST):$(PORT)"
+	$(VENV)/bin/streamlit run dashboards/app.py --server.headless true --server.address $(HOST) --server.port $(PORT) --browser.gatherUsageStats false --client.toolbarMode viewer
 
 run: pipeline dashboard
 

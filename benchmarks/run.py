@@ -32,7 +32,7 @@ from pathlib import Path
 
 import duckdb
 
-from benchmarks import report, xes
+from benchmarks import browser, report, xes
 from benchmarks.agreement import compare
 from benchmarks.increment import INCREMENT_ITEMS, INCREMENT_NAME, write_increment
 from benchmarks.measure import Measurement, run_measured
@@ -438,6 +438,7 @@ def bench(args: argparse.Namespace) -> int:
             step.first_s = result["first_s"]
             _log(f"page {result['page']}: warm median {result['warm_median_s'] * 1000:.0f} ms")
 
+        browser.bench_step(base, logs, None if args.no_docs else Path(args.docs), args.page_repeat, f"the {items:,}-item benchmark warehouse")
         workflow_items = _workflow_items(base, pages.get("workflow_detail", {}).get("workflow_id"))
         body = block_markdown(items, info, steps, builds, incrementals, pages, facts, agreement.sentence(), workflow_items, started)
     finally:

@@ -23,9 +23,20 @@ from dashboards import text
 VERDICT_COLORS = {
     "improved": "#1b9e77",
     "worsened": "#d95f02",
-    "no_clear_change": "#6c7a89",
-    "insufficient_data": "#b8b8b8",
+    "no_clear_change": "#8c8c8c",
+    "insufficient_data": "#c8c8c8",
 }
+"""Teal, orange and two greys: "no clear change" is a grey, not a slate blue, so it stays apart
+from "improved" under deuteranopia; every verdict also has its own marker shape."""
+VERDICT_SYMBOLS = {
+    "improved": "circle",
+    "worsened": "x",
+    "no_clear_change": "square",
+    "insufficient_data": "circle-open",
+}
+MARKER_SYMBOLS = VERDICT_SYMBOLS
+"""The bubble chart's shape per group. A per-workflow decision can take this place: a mapping
+from its codes to symbols, with the group key read from the scorecard row (see `_group`)."""
 STATUS_COLORS = {"ok": "#1b9e77", "warn": "#d95f02", "not_applicable": "#b8b8b8"}
 BASELINE_COLOR = "#7f7f7f"
 POST_COLOR = "#2b6cb0"
@@ -38,7 +49,8 @@ SOURCE_OUTCOME_COLORS = {
     "rows_deduplicated": "#9e9ac8",
     "rows_superseded": "#6c7a89",
 }
-FONT = "Source Sans Pro, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"
+FONT = '"Source Sans", "Source Sans Pro", -apple-system, "Segoe UI", Helvetica, Arial, sans-serif'
+"""Streamlit's page font is served as "Source Sans" (the charts asked for "Source Sans Pro" and fell back to Arial)."""
 
 pio.templates["opvalue"] = go.layout.Template(
     layout=go.Layout(
@@ -51,12 +63,27 @@ pio.templates["opvalue"] = go.layout.Template(
         yaxis=dict(automargin=True, gridcolor="#ececec", linecolor="#c8c8c8", zerolinecolor="#c8c8c8", ticks="outside", tickcolor="#c8c8c8"),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, bgcolor="rgba(0,0,0,0)"),
         hoverlabel=dict(bgcolor="white", font=dict(family=FONT, size=12)),
-        margin=dict(l=10, r=10, t=80, b=10),
+        margin=dict(l=10, r=10, t=64, b=10),
     )
 )
 
 
+def wrap(words: str, width: int = 34) -> str:
+    """Break a long label into `<br>`-separated lines of about `width` characters (already escaped text)."""
+    lines: list[str] = []
+    for word in words.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
+
+
 def _finish(fig: go.Figure, title: str, how_to_read: str, height: int = 420) -> go.Figure:
+    # Long axis titles wrap, so a phone-wide chart does not cut them.
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        if axis.title.text and "<br>" not in axis.title.text and len(axis.title.text) > 34:
+            axis.title.text = wrap(axis.title.text)
     fig.update_layout(template="opvalue", title=dict(text=title), height=height, meta={"caption": how_to_read})
     return fig
 
@@ -175,7 +202,7 @@ def adoption_value_matrix(scorecard: pl.DataFrame, threshold: float, metric_labe
     The y axis runs downwards (falls plotted up) because every metric is better when lower,
     so "up and right" is value with adoption. Quadrant lines at `threshold` and 0.
     """
-    title = "Adoption × value: which workflows create value, and which are only used?"
+    title = "Adoption × value"
     plotted = scorecard.filter(pl.col("adoption_rate").is_not_null() & pl.col("primary_change_pct").is_not_null())
     if plotted.is_empty():
         return empty(title, "No deployed workflow has both an adoption rate and a measured change yet.")
@@ -197,7 +224,7 @@ def adoption_value_matrix(scorecard: pl.DataFrame, threshold: float, metric_labe
                         (r["adoption_rate"] - x_range[0]) / (x_range[1] - x_range[0]) * plot_width,
                         (r["primary_change_pct"] - y_range[1]) / (y_range[0] - y_range[1]) * plot_height,
                         max(3.0, 16.0 * math.sqrt(max(r["items_measured"] or 0, 1) / max_items)),
-                        r["name"],
+                        r["name"] or "",
                     )
                     for r in rows
                 ],
@@ -220,14 +247,16 @@ def adoption_value_matrix(scorecard: pl.DataFrame, threshold: float, metric_labe
                 mode="markers+text",
                 name=text.VERDICT_LABELS[verdict],
                 showlegend=True,
-                text=[r["name"] for r in group],
+                text=[text.plain(r["name"]) for r in group],
                 textposition=[positions[r["workflow_id"]] for r in group],
                 textfont=dict(size=11, color="#4a4a4a"),
+                cliponaxis=False,
                 marker=dict(
                     size=[max(r["items_measured"] or 0, 1) for r in group],
                     sizemode="area",
                     sizeref=2.0 * max_items / (46.0**2),
                     sizemin=6,
+                    symbol=MARKER_SYMBOLS.get(verdict, "circle"),
                     color=colour,
                     opacity=0.8,
                     line=dict(color="white", width=1),
@@ -240,9 +269,9 @@ def adoption_value_matrix(scorecard: pl.DataFrame, threshold: float, metric_labe
                 ),
                 customdata=[
                     [
-                        r["business_owner"] or "no owner",
+                        text.plain(r["business_owner"] or "no owner"),
                         text.label(text.STAGE_LABELS, r["stage"]),
-                        metric_labels.get(r["primary_metric"], r["primary_metric"]),
+                        text.plain(metric_labels.get(r["primary_metric"], r["primary_metric"])),
                         text.change_with_ci(r["primary_change_pct"], r["primary_ci_low_pct"], r["primary_ci_high_pct"]),
                         text.share(r["adoption_rate"]),
                         f"{r['items_measured'] or 0:,}",
@@ -260,30 +289,31 @@ def adoption_value_matrix(scorecard: pl.DataFrame, threshold: float, metric_labe
     fig.add_vline(x=threshold, line=dict(color="#8a8a8a", width=1, dash="dash"))
     fig.add_hline(y=0, line=dict(color="#8a8a8a", width=1, dash="dash"))
     for x, y, xanchor, yanchor, words in (
-        (1, 1, "right", "top", text.QUADRANT_LABELS["value_with_adoption"]),
-        (1, 0, "right", "bottom", text.QUADRANT_LABELS["adoption_without_value"]),
-        (0, 1, "left", "top", text.QUADRANT_LABELS["value_without_adoption"]),
-        (0, 0, "left", "bottom", text.QUADRANT_LABELS["no_value_no_adoption"]),
+        # Two lines each, so the labels of neighbouring quadrants do not meet on a phone.
+        (1, 1, "right", "top", "Value with<br>adoption"),
+        (1, 0, "right", "bottom", "Adoption<br>without value"),
+        (0, 1, "left", "top", "Value without<br>adoption"),
+        (0, 0, "left", "bottom", "No value,<br>no adoption"),
     ):
         fig.add_annotation(
             x=x, y=y, xref="x domain", yref="y domain", xanchor=xanchor, yanchor=yanchor, showarrow=False,
-            text=f"<b>{words}</b>", font=dict(size=13, color="#555555"), bgcolor="rgba(255,255,255,0.8)",
+            text=f"<b>{words}</b>", font=dict(size=11, color="#555555"),
+            bgcolor="rgba(255,255,255,0.8)", align=xanchor,
         )
-    fig.update_xaxes(
-        title="Adoption rate: active ÷ eligible users after deployment", tickformat=".0%", range=list(x_range), zeroline=False
-    )
+    fig.update_xaxes(title="Adoption (active ÷ eligible users)", tickformat=".0%", range=list(x_range), zeroline=False)
     fig.update_yaxes(
-        title="Primary metric change, % (falls plotted up: lower is better)",
+        title="Primary metric change<br>(falls plotted up)",
         range=list(y_range), tickformat="+.0f", ticksuffix="%", zeroline=False,
     )
-    fig.update_layout(legend_title_text="Primary metric verdict: ")
+    # Legend under the plot: above it, it collides with the title on a phone.
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0, title_text="Verdict: "))
     return _finish(
         fig,
         title,
         f"Each bubble is a deployed workflow, sized by the items measured; whiskers are the 95% CI of its primary "
         f"metric's change. Right of the dashed line at least {threshold:.0%} of eligible users are active (adopted). "
-        f"Above the zero line the metric fell, which is better for all five metrics. Colour is the verdict: only "
-        f"green bubbles show value, wherever they sit on the adoption axis.",
+        f"Above the zero line the metric fell, which is better for all five metrics. Colour and shape are the verdict: only "
+        f"green circles show value, wherever they sit on the adoption axis.",
         height=560,
     )
 
@@ -339,19 +369,25 @@ def metric_changes(results: pl.DataFrame, metric_labels: Mapping[str, str], prim
                 mode="markers",
                 name=text.VERDICT_LABELS[verdict],
                 showlegend=True,
-                marker=dict(size=11, color=colour),
+                marker=dict(size=11, color=colour, symbol=VERDICT_SYMBOLS[verdict]),
                 error_x=dict(
                     type="data", symmetric=False,
                     array=[(r["ci_high_pct"] if r["ci_high_pct"] is not None else r["change_pct"]) - r["change_pct"] for r in group],
                     arrayminus=[r["change_pct"] - (r["ci_low_pct"] if r["ci_low_pct"] is not None else r["change_pct"]) for r in group],
                     color=colour, thickness=2, width=6,
                 ),
-                customdata=[[text.change_with_ci(r["change_pct"], r["ci_low_pct"], r["ci_high_pct"]), f"{r['p_adjusted']:.3f}" if r.get("p_adjusted") is not None else "—"] for r in group],
-                hovertemplate="<b>%{y}</b><br>%{customdata[0]}<br>BH-adjusted p: %{customdata[1]}<extra></extra>",
+                customdata=[
+                    [
+                        text.change_with_ci(r["change_pct"], r["ci_low_pct"], r["ci_high_pct"]),
+                        text.label(text.VERDICT_LABELS, r["verdict"]) + text.chance_clause(r["verdict"], r.get("p_adjusted")),
+                    ]
+                    for r in group
+                ],
+                hovertemplate="<b>%{y}</b><br>%{customdata[0]}<br>%{customdata[1]}<extra></extra>",
             )
         )
     fig.add_vline(x=0, line=dict(color="#8a8a8a", width=1, dash="dash"))
-    fig.update_xaxes(title="Change after deployment, % (95% CI); left of 0 is better", ticksuffix="%")
+    fig.update_xaxes(title="Change, % (95% CI)<br>left of 0 is better", ticksuffix="%")
     fig.update_yaxes(categoryorder="array", categoryarray=names)
     missing = results.filter(pl.col("change_pct").is_null())["metric"].to_list()
     note = f" Not shown (zero baseline, no percentage): {', '.join(metric_labels.get(m, m) for m in missing)}." if missing else ""
@@ -395,7 +431,9 @@ def period_comparison(result: Mapping[str, Any], metric_label: str) -> go.Figure
         fig,
         f"{metric_label}: baseline vs after deployment",
         f"Dots are each period's {statistic}; whiskers its 95% CI. The metric is better when lower. Whiskers that "
-        f"do not overlap point to a real difference; the change's own CI is in the chart above.",
+        f"do not overlap point to a real difference; the change's own CI is in the chart above. n is the number of "
+        f"items behind each period's value: it can differ between metrics (each counts the items that have a "
+        f"value for it) and from the weekly chart (which leaves out the last, incomplete week).",
         height=260,
     )
 
@@ -569,7 +607,12 @@ def effect_views(views: pl.DataFrame, metric_label: str) -> go.Figure:
     if not rows:
         return empty(title, "No estimate for this metric yet.")
     rows.reverse()
-    names = [f"{text.label(text.VIEW_LABELS, r['view'])}<br><span style='font-size:11px;color:#6b6b6b'>{r['label'] or ''}</span>" for r in rows]
+    names = [
+        f"{text.label(text.VIEW_LABELS, r['view'])}<br><span style='font-size:11px;color:#6b6b6b'>"
+        + wrap(text.plain(r["label"] or ""), 30).replace("<br>", "</span><br><span style='font-size:11px;color:#6b6b6b'>")
+        + "</span>"
+        for r in rows
+    ]
     colours = []
     for r in rows:
         low, high = r["ci_low_pct"], r["ci_high_pct"]
@@ -628,7 +671,7 @@ def readiness_matrix(readiness: pl.DataFrame) -> go.Figure:
     if readiness.is_empty():
         return empty(title, "No workflow matches the filters.")
     rows = list(reversed(readiness.to_dicts()))
-    names = [f"{r['name']} · {text.label(text.STAGE_LABELS, r['stage'])}" for r in rows]
+    names = [f"{text.plain(r['name'])} · {text.label(text.STAGE_LABELS, r['stage'])}" for r in rows]
     items = list(READINESS_ITEMS)
     z = [[1 if r[item] else 0 for item in items] for r in rows]
     marks = [["✓" if r[item] else "missing" for item in items] for r in rows]
@@ -666,7 +709,7 @@ def rows_by_source(counts: pl.DataFrame) -> go.Figure:
     title = "What became of the rows read, per source"
     if counts.is_empty():
         return empty(title, "No input file has been read yet.")
-    sources = counts["source"].to_list()
+    sources = [text.plain(source) for source in counts["source"].to_list()]
     read = counts["rows_read"].to_list()
     fig = go.Figure()
     for column, name in OUTCOME_LABELS.items():
@@ -678,15 +721,17 @@ def rows_by_source(counts: pl.DataFrame) -> go.Figure:
                 hovertemplate="%{y}: %{x:,} rows " + name + " (%{customdata:.2f}% of rows read)<extra></extra>",
             )
         )
+    # The quarantined count sits under each source's name, not after its bar, so it fits a phone.
+    ticks = []
     for source, total, quarantined in zip(sources, read, counts["rows_quarantined"].to_list()):
         share = f"{quarantined / total:.2%}" if total else "0%"
-        fig.add_annotation(
-            y=source, x=total, text=f"{quarantined:,} quarantined ({share})", showarrow=False, xanchor="left", xshift=6,
-            font=dict(size=11, color=SOURCE_OUTCOME_COLORS["rows_quarantined"]),
+        ticks.append(
+            f"{source}<br><span style='font-size:11px;color:{SOURCE_OUTCOME_COLORS['rows_quarantined']}'>"
+            f"{quarantined:,} quarantined ({share})</span>"
         )
     fig.update_layout(barmode="stack")
+    fig.update_yaxes(tickvals=sources, ticktext=ticks)
     fig.update_xaxes(title="rows read (files now in the input folder)", rangemode="tozero")
-    fig.update_xaxes(range=[0, max(read or [1]) * 1.35])
     return _finish(
         fig,
         title,
@@ -709,8 +754,8 @@ def quarantine_over_time(run_counts: pl.DataFrame) -> go.Figure:
         fig.add_trace(
             go.Scatter(
                 x=part["started_at"].to_list(), y=[(q / r) if r else 0 for q, r in zip(quarantined, read)],
-                mode="lines+markers", name=source, customdata=list(zip(quarantined, read, part["rows_staged"].to_list())),
-                hovertemplate=source + ", run at %{x|%d %b %H:%M}: %{customdata[0]:,} of %{customdata[1]:,} rows quarantined, %{customdata[2]:,} staged<extra></extra>",
+                mode="lines+markers", name=text.plain(source), customdata=list(zip(quarantined, read, part["rows_staged"].to_list())),
+                hovertemplate=text.plain(source) + ", run at %{x|%d %b %H:%M}: %{customdata[0]:,} of %{customdata[1]:,} rows quarantined, %{customdata[2]:,} staged<extra></extra>",
             )
         )
     fig.update_xaxes(title="pipeline run started (UTC)", tickformat="%d %b %H:%M")
@@ -730,15 +775,15 @@ def rejection_reasons(reasons: pl.DataFrame) -> go.Figure:
     if reasons.is_empty():
         return empty(title, "No row was quarantined.")
     totals = reasons.group_by("rule").agg(pl.col("rows").sum()).sort(["rows", "rule"], descending=[False, True])
-    order = totals["rule"].to_list()
+    order = [text.plain(rule) for rule in totals["rule"].to_list()]
     fig = go.Figure()
     for source in sorted(set(reasons["source"].to_list())):
         part = reasons.filter(pl.col("source") == source)
         fig.add_trace(
             go.Bar(
-                y=part["rule"].to_list(), x=part["rows"].to_list(), orientation="h", name=source,
-                customdata=part["typical_reason"].to_list(),
-                hovertemplate="%{y} (" + source + "): %{x:,} rows<br>e.g. %{customdata}<extra></extra>",
+                y=[text.plain(rule) for rule in part["rule"].to_list()], x=part["rows"].to_list(), orientation="h",
+                name=text.plain(source), customdata=[text.plain(reason) for reason in part["typical_reason"].to_list()],
+                hovertemplate="%{y} (" + text.plain(source) + "): %{x:,} rows<br>e.g. %{customdata}<extra></extra>",
             )
         )
     fig.update_layout(barmode="stack")

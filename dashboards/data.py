@@ -244,6 +244,24 @@ def source_freshness(db: Warehouse, from_ops: bool) -> pl.DataFrame:
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def freshness_status(db: Warehouse) -> pl.DataFrame:
+    """Per source: newest record, limit in hours, the pipeline's stale flag and the last successful build.
+
+    From `ops.source_freshness` and `ops.pipeline_runs` when the pipeline wrote them; else the
+    newest staged record per source with no limit (nothing is judged stale) and no build time.
+    """
+    present = tables(db)
+    if "ops.source_freshness" in present and "ops.pipeline_runs" in present:
+        return _query(db, "freshness_status")
+    staged = _query(db, "source_freshness_staging")
+    return staged.select(
+        "source", "newest_record_at",
+        pl.lit(None, pl.Float64).alias("limit_hours"), pl.lit(False).alias("is_stale"),
+        pl.lit(None, pl.Datetime("us")).alias("built_at"),
+    )
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def rows_by_source(db: Warehouse) -> pl.DataFrame:
     """Rows read, staged, quarantined, de-duplicated and superseded per source (`ops.ingested_files`)."""
     return _query(db, "rows_by_source")

@@ -13,30 +13,45 @@ import polars as pl
 from dashboards import text
 
 MISSING = "missing"
+FORMULA_START = r"^[=+\-@\t\r]"
+"""A spreadsheet reads a cell starting with one of these as a formula (OWASP, CSV injection)."""
+
+
+def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` for a CSV download: text columns neutralised against formula injection, numbers left as numbers."""
+    text_columns = [name for name, dtype in frame.schema.items() if dtype in (pl.String, pl.Categorical, pl.Enum)]
+    return frame.with_columns(
+        pl.when(pl.col(name).cast(pl.String).str.contains(FORMULA_START))
+        .then(pl.lit("'") + pl.col(name).cast(pl.String))
+        .otherwise(pl.col(name).cast(pl.String))
+        .alias(name)
+        for name in text_columns
+    )
+
+
+SCORECARD_COLUMNS: list[tuple[str, pl.DataType, object]] = [
+    ("Workflow", pl.String, lambda r, labels: r["name"]),
+    ("Change % (95% CI)", pl.String,
+     lambda r, labels: text.change_with_ci(r["primary_change_pct"], r["primary_ci_low_pct"], r["primary_ci_high_pct"])),
+    ("Verdict", pl.String, lambda r, labels: text.label(text.VERDICT_LABELS, r["primary_verdict"])),
+    ("Adoption %", pl.Float64, lambda r, labels: None if r["adoption_rate"] is None else round(r["adoption_rate"] * 100)),
+    ("Primary metric", pl.String, lambda r, labels: labels.get(r["primary_metric"], r["primary_metric"])),
+    ("Quadrant", pl.String, lambda r, labels: text.label(text.QUADRANT_LABELS, r["quadrant"])),
+    ("Team", pl.String, lambda r, labels: r["team"]),
+    ("Stage", pl.String, lambda r, labels: text.label(text.STAGE_LABELS, r["stage"])),
+    ("Details", pl.String, lambda r, labels: text.detail_link(r["workflow_id"])),
+]
+"""The scorecard's columns in reading order, workflow and change first (what a phone shows):
+(header, type, value of a scorecard row given the metric labels). A new column, such as the
+decision, is one more entry here."""
 
 
 def scorecard_table(scorecard: pl.DataFrame, metric_labels: Mapping[str, str]) -> pl.DataFrame:
-    """The portfolio scorecard: stage, adoption rate, primary change with CI, verdict, quadrant, link."""
+    """The portfolio scorecard: workflow, change with CI, verdict, adoption, metric, quadrant, team, stage, link."""
     rows = scorecard.to_dicts()
     return pl.DataFrame(
-        {
-            "Workflow": [r["name"] for r in rows],
-            "Team": [r["team"] for r in rows],
-            "Stage": [text.label(text.STAGE_LABELS, r["stage"]) for r in rows],
-            "Adoption rate": [r["adoption_rate"] for r in rows],
-            "Primary metric": [metric_labels.get(r["primary_metric"], r["primary_metric"]) for r in rows],
-            "Change % (95% CI)": [
-                text.change_with_ci(r["primary_change_pct"], r["primary_ci_low_pct"], r["primary_ci_high_pct"]) for r in rows
-            ],
-            "Verdict": [text.label(text.VERDICT_LABELS, r["primary_verdict"]) for r in rows],
-            "Quadrant": [text.label(text.QUADRANT_LABELS, r["quadrant"]) for r in rows],
-            "Details": [f"workflow?workflow={r['workflow_id']}" for r in rows],
-        },
-        schema={
-            "Workflow": pl.String, "Team": pl.String, "Stage": pl.String, "Adoption rate": pl.Float64,
-            "Primary metric": pl.String, "Change % (95% CI)": pl.String, "Verdict": pl.String,
-            "Quadrant": pl.String, "Details": pl.String,
-        },
+        {header: [value(r, metric_labels) for r in rows] for header, _, value in SCORECARD_COLUMNS},
+        schema={header: dtype for header, dtype, _ in SCORECARD_COLUMNS},
     )
 
 
@@ -98,6 +113,24 @@ def views_table(views: pl.DataFrame) -> pl.DataFrame:
             "n comparison": [r["n_comparison"] for r in rows],
         }
     )
+
+
+def analyst_table(result: Mapping[str, object]) -> pl.DataFrame:
+    """One metric's numbers for analysts: values, CIs, counts, the BH-adjusted p-value and the method."""
+    unit = str(result.get("unit") or "")
+    rows = [
+        ("Before (baseline)", text.metric_value(result.get("baseline_value"), unit),
+         f"{text.metric_value(result.get('baseline_ci_low'), unit)} to {text.metric_value(result.get('baseline_ci_high'), unit)}"),
+        ("After deployment", text.metric_value(result.get("post_value"), unit),
+         f"{text.metric_value(result.get('post_ci_low'), unit)} to {text.metric_value(result.get('post_ci_high'), unit)}"),
+        ("Change %", text.pct(result.get("change_pct")),
+         f"{text.pct(result.get('ci_low_pct'))} to {text.pct(result.get('ci_high_pct'))}"),
+        ("Items before / after", f"{result.get('n_baseline') or 0:,} / {result.get('n_post') or 0:,}", ""),
+        ("Closed items before / after", f"{result.get('n_baseline_closed') or 0:,} / {result.get('n_post_closed') or 0:,}", ""),
+        ("BH-adjusted p", "—" if text.is_missing(result.get("p_adjusted")) else f"{result['p_adjusted']:.3g}", ""),
+        ("Interval method", str(result.get("method") or "—"), ""),
+    ]
+    return pl.DataFrame(rows, schema=["Quantity", "Value", "95% CI"], orient="row")
 
 
 def runs_table(runs: pl.DataFrame) -> pl.DataFrame:

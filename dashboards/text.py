@@ -5,10 +5,13 @@ Pure functions of their arguments, so the sentences a leader reads can be tested
 
 from __future__ import annotations
 
+import html
 import math
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 VERDICT_LABELS = {
     "improved": "Improved",
@@ -44,6 +47,12 @@ CHECK_LABELS = {
     "novelty": "Novelty fade",
     "sample_size": "Sample size",
 }
+CHECK_STATUS_LABELS = {"ok": "passed", "warn": "warning", "not_applicable": "not applicable"}
+DECISION_LABELS: dict[str, str] = {}
+"""Words for the per-workflow decision (`marts.workflow_scorecard.decision`), code -> label.
+
+Empty until the pipeline writes the column; `words()` spells an unknown code out meanwhile
+("wait_for_data" -> "Wait for data"), so a new decision never shows as a raw code."""
 UNIT_AXIS = {
     "hours": "hours",
     "share": "% of items",
@@ -52,16 +61,70 @@ UNIT_AXIS = {
 }
 
 
+# -- values from input data or the URL are text, never markup ----------------------------------
+#
+# Streamlit renders markdown (links, images, `:red[...]` directives, `:material/...:` icons,
+# `$...$` maths) in st.markdown, st.caption, st.info/warning/..., headers and metric labels;
+# Plotly renders a subset of HTML (`<a href>`, `<b>`, `<br>`, `<span style>`) in titles, tick
+# labels, trace text, hover text and annotations. A workflow name, team, owner, reason or URL
+# parameter goes through `md()` before it reaches the first and `plain()` before the second.
+# Dataframe cells are drawn as text on a canvas and need neither (links: `detail_link()`).
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&=^\"'])")
+_LINE_BREAKS = re.compile(r"[\r\n\t\v\f\u2028\u2029]+")
+_AUTOLINK_STARTS = re.compile(r"(?i)(://|www\.|@)")
+"""Where GitHub-flavoured markdown starts a bare link (`https://…`, `www.…`, `a@b.c`): it finds
+them in the text after escapes are resolved, so escaping cannot stop it; an invisible word
+joiner (U+2060) after the first character breaks the pattern and leaves the text as it reads."""
+WORD_JOINER = "\u2060"
+
+
+def md(value: Any) -> str:
+    """`value` as literal text inside Streamlit markdown: every markdown-active character escaped.
+
+    Backslash escapes are CommonMark's way to say "this character is text"; line breaks become
+    spaces so a value cannot open a new block (a heading, a list, a code fence); bare URLs and
+    e-mail addresses get a word joiner so they are not turned into links.
+    """
+    if is_missing(value):
+        return "—"
+    flat = _LINE_BREAKS.sub(" ", str(value))
+    unlinked = _AUTOLINK_STARTS.sub(lambda m: m.group(1)[0] + WORD_JOINER + m.group(1)[1:], flat)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", unlinked)
+
+
+def plain(value: Any) -> str:
+    """`value` as literal text in a Plotly string (title, tick label, trace text, hover text, annotation).
+
+    Plotly turns `<a href>`, `<b>`, `<br>` and friends into SVG markup and decodes entities, so
+    `<`, `>` and `&` are written as entities and show as themselves.
+    """
+    if is_missing(value):
+        return "—"
+    return html.escape(str(value), quote=False)
+
+
+def detail_link(workflow_id: Any) -> str:
+    """The relative link to a workflow's page, its id URL-encoded: `workflow?workflow=wf%20a`."""
+    return "workflow?" + urlencode({"workflow": str(workflow_id)})
+
+
 def is_missing(value: Any) -> bool:
     """True for None and NaN (polars and DuckDB give None, pandas NaN)."""
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def label(mapping: Mapping[str, str], key: Any) -> str:
-    """The human label for a code, the code itself when unknown, "—" when missing."""
+    """The human label for a code, the code spelled out in words when unknown, "—" when missing."""
     if is_missing(key):
         return "—"
-    return mapping.get(key, str(key))
+    return mapping.get(key) or words(key)
+
+
+def words(code: Any) -> str:
+    """A code as words: "no_clear_change" -> "No clear change"."""
+    spelled = str(code).replace("_", " ").strip()
+    return spelled[:1].upper() + spelled[1:]
 
 
 def pct(value: Any, decimals: int = 1, signed: bool = True) -> str:
@@ -69,6 +132,31 @@ def pct(value: Any, decimals: int = 1, signed: bool = True) -> str:
     if is_missing(value):
         return "—"
     return f"{value:+.{decimals}f}%" if signed else f"{value:.{decimals}f}%"
+
+
+def whole_pct(value: Any, signed: bool = True) -> str:
+    """A percentage for tiles, in whole numbers: -24.4 -> "-24%"; one decimal where whole
+    numbers would mislead (-99.6 is not "-100%", 0.3 is not "0%")."""
+    if is_missing(value):
+        return "—"
+    rounded = round(value)
+    decimals = 1 if (abs(rounded) >= 100 > abs(value)) or (rounded == 0 and value != 0) else 0
+    return pct(value, decimals, signed)
+
+
+def chance_clause(verdict: Any, p_adjusted: Any) -> str:
+    """Leader-facing words for the adjusted p-value (analysts see the number in their table).
+
+    ", very unlikely to be chance" below 0.01, ", unlikely to be chance" below 0.05, else
+    ", could be chance"; nothing without a p-value or without a verdict to back.
+    """
+    if is_missing(p_adjusted) or verdict == "insufficient_data":
+        return ""
+    if p_adjusted < 0.01:
+        return ", very unlikely to be chance"
+    if p_adjusted < 0.05:
+        return ", unlikely to be chance"
+    return ", could be chance"
 
 
 def change_with_ci(change: Any, low: Any, high: Any) -> str:
@@ -106,12 +194,67 @@ def when(value: Any) -> str:
 
 
 def age(hours: Any) -> str:
-    """An age in hours, readable: "5 h", "3.2 days"."""
+    """An age in hours, readable: "5 h", "3.2 days", "28 days", "10.4 years"."""
     if is_missing(hours):
         return "—"
+    if 0 <= hours < 1:
+        return "under 1 h"
     if hours < 48:
         return f"{hours:.0f} h"
-    return f"{hours / 24:.1f} days"
+    days = hours / 24
+    if days < 10:
+        return f"{days:.1f}".removesuffix(".0") + " days"
+    if days < 730:
+        return f"{days:.0f} days"
+    return f"{days / 365.25:.1f} years"
+
+
+SOURCE_LABELS = {"work_items": "work items", "usage": "usage", "workflows": "workflow registry"}
+MEASURED_SOURCES = ("work_items", "usage")
+"""The sources whose records the numbers measure; the registry's date is when its file changed."""
+
+
+def _age_hours(newest: Any, now: datetime) -> float | None:
+    return None if is_missing(newest) else (now - newest).total_seconds() / 3600
+
+
+def as_of_line(status: Any, now: datetime) -> str:
+    """"Data as of 2 Nov 2026 (newest work item; usage to 2 Nov 2026) · built 30 Nov 2026 14:04 UTC".
+
+    `status` is `data.freshness_status()`: the date is the newest work item, what the metrics measure.
+    """
+    rows = {row["source"]: row for row in status.to_dicts()}
+    items = rows.get("work_items", {}).get("newest_record_at")
+    if is_missing(items):
+        line = "Data as of: no work item staged yet"
+    else:
+        line = f"Data as of **{day(items)}** (newest work item"
+        usage = rows.get("usage", {}).get("newest_record_at")
+        line += f"; usage to {day(usage)})" if not is_missing(usage) else ")"
+    built = next((row["built_at"] for row in rows.values() if not is_missing(row.get("built_at"))), None)
+    if built is not None:
+        line += f" · built {when(built)} ({age(_age_hours(built, now))} ago)"
+    return line
+
+
+def stale_sources(status: Any, now: datetime) -> str:
+    """The stale sources with their age and limit ("work items: newest record 28 days old, limit 2 days"), or "".
+
+    A source is stale when the pipeline judged it so, or when its newest record is older than its
+    limit now (a build from last month was fresh then).
+    """
+    parts = []
+    for row in status.to_dicts():
+        hours = _age_hours(row["newest_record_at"], now)
+        limit = row.get("limit_hours")
+        late = hours is not None and not is_missing(limit) and hours > limit
+        if row.get("is_stale") or late:
+            name = SOURCE_LABELS.get(row["source"], md(row["source"]))
+            parts.append(
+                f"{name}: newest record {age(hours)} old ({day(row['newest_record_at'])}), limit {age(limit)}"
+                if hours is not None else f"{name}: no record"
+            )
+    return "; ".join(parts)
 
 
 def metric_value(value: Any, unit: str) -> str:
@@ -129,7 +272,8 @@ def _magnitudes(*values: float) -> list[str]:
     """Percentage magnitudes without sign, all with one precision: whole numbers when the
     smallest is at least 10, else one decimal (so "3.2–9.8%", "21–37%")."""
     sizes = [abs(v) for v in values]
-    decimals = 0 if min(sizes) >= 9.95 else 1
+    # Whole numbers from 10%, but never a rounded 100% for a fall short of it (-99.6% is not "fell 100%").
+    decimals = 0 if min(sizes) >= 9.95 and not any(99.5 <= size < 100 for size in sizes) else 1
     return [f"{size:.{decimals}f}" for size in sizes]
 
 
@@ -228,14 +372,14 @@ def run_summary(run: Mapping[str, Any], now: datetime) -> str:
     """One line on a pipeline run: "success: finished 23 Nov 2026 09:29 UTC (2 h ago), took 4 s"."""
     ended = run.get("ended_at")
     started = run.get("started_at")
-    parts = [f"**{run.get('status', 'unknown')}**"]
+    parts = [f"**{md(run.get('status', 'unknown'))}**"]
     if ended is not None:
         parts.append(f"finished {when(ended)} ({age((now - ended).total_seconds() / 3600)} ago)")
         if started is not None:
             parts.append(f"took {(ended - started).total_seconds():.0f} s")
     line = ", ".join(parts)
     if run.get("message"):
-        line += f". {run['message']}"
+        line += f". {md(run['message'])}"
     return line
 
 
@@ -243,8 +387,8 @@ def change_tile(verdict: Any, change: Any, low: Any, high: Any) -> tuple[str, st
     """Value and caption of the primary-change tile: no headline number without a verdict to back it."""
     if is_missing(verdict):
         return "—", "not deployed"
-    interval = f"95% CI {pct(low)} to {pct(high)}"
+    interval = f"95% CI {whole_pct(low)} to {whole_pct(high)}"
     if verdict == "insufficient_data":
-        measured = f"measured {pct(change)} on too few items, {interval}" if not is_missing(change) else "too few items"
+        measured = f"measured {whole_pct(change)} on too few items, {interval}" if not is_missing(change) else "too few items"
         return "—", f"{VERDICT_LABELS[verdict]}; {measured}"
-    return pct(change), f"{label(VERDICT_LABELS, verdict)}; {interval}"
+    return whole_pct(change), f"{label(VERDICT_LABELS, verdict)}; {interval}"

@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import NamedTuple
 
 import plotly.graph_objects as go
 import streamlit as st
 
 from dashboards import charts, data, text
+
+PAGE_ICON = str(Path(__file__).parent / "assets" / "icon.png")
+"""Served by the app itself: an emoji or `:material/…:` page icon is fetched from a CDN, which fails offline."""
+NARROW_PX = 640
+"""Below this width (phones) the pages show lists instead of wide tables and matrices."""
+RESPONSIVE_CSS = f"""<style>
+@media (max-width: {NARROW_PX}px) {{
+  [class*="st-key-wide_only"] {{ display: none !important; }}
+  /* Bubble names do not fit a phone's chart: they are in the hover text and the list below. */
+  [class*="st-key-bubbles"] .textpoint {{ display: none; }}
+}}
+@media (min-width: {NARROW_PX + 1}px) {{
+  [class*="st-key-narrow_only"] {{ display: none !important; }}
+}}
+@media print {{
+  [data-testid="stHeader"], [data-testid="stToolbar"] {{ display: none !important; }}
+}}
+</style>"""
+"""Our own CSS (no value from the data in it): containers keyed `wide_only_*` or `narrow_only_*`."""
+PAGE_PARAMS = {
+    "portfolio": ("team", "stage"),
+    "workflow": ("workflow", "metric"),
+    "readiness": ("team", "stage"),
+    "data-quality": (),
+}
+"""The address parameters each page owns; anything else (left by another page) is removed."""
 
 NO_WAREHOUSE = (
     "No warehouse found at `{path}`. Build it with `make pipeline` (it reads the input folder, "
@@ -22,10 +50,90 @@ class Filters(NamedTuple):
     stages: tuple[str, ...]
 
 
+def login_configured() -> bool:
+    """Whether `.streamlit/secrets.toml` has an `[auth]` section (Streamlit's built-in OIDC login)."""
+    try:
+        return "auth" in st.secrets
+    except FileNotFoundError:  # no secrets file at all: no login
+        return False
+
+
+def require_login() -> None:
+    """When login is configured, stop every page for a visitor who has not logged in.
+
+    Called by `app.py` before `st.navigation(...).run()`, so no page can be reached around it.
+    Without an `[auth]` section there is no login (the default: the dashboard binds to
+    127.0.0.1 and is reached only from this machine).
+    """
+    if not login_configured():
+        return
+    if not st.user.get("is_logged_in"):  # absent until the auth section is read: not logged in
+        st.title("opvalue")
+        st.markdown("Log in to see the dashboard.")
+        st.button("Log in", on_click=st.login, type="primary", icon=":material/login:")
+        st.stop()
+    with st.container(horizontal=True, horizontal_alignment="right"):
+        who = st.user.get("email") or st.user.get("name") or "signed in"
+        st.caption(f"Logged in as {text.md(who)}")
+        st.button("Log out", on_click=st.logout, type="tertiary", icon=":material/logout:")
+
+
 def header(title: str, question: str) -> None:
     """The page title and the one question the page answers."""
     st.title(title)
     st.markdown(f"**{question}**")
+
+
+def page(title: str, question: str, url_path: str) -> data.Warehouse:
+    """Start a page: drop other pages' address parameters, title and question, the warehouse
+    guard, then "Data as of" and the stale-data banner. Returns the warehouse to read."""
+    for key in list(st.query_params):
+        if key not in PAGE_PARAMS[url_path]:
+            del st.query_params[key]
+    st.html(RESPONSIVE_CSS)
+    header(title, question)
+    glossary()
+    db = require_warehouse()
+    freshness(db)
+    return db
+
+
+GLOSSARY = {
+    "95% CI": "The 95% confidence interval: the range the true change very likely lies in. When the whole "
+    "range is below zero the metric improved; when it crosses zero the change could be chance.",
+    "Very unlikely to be chance": "The change is larger than the noise in the data would produce by itself "
+    "(adjusted p-value below 0.01, corrected for looking at many metrics at once).",
+    "Comparison workflows": "Workflows not deployed over the same weeks. Subtracting their change "
+    "(difference-in-differences) removes what would have happened anyway: seasons, volume, policy.",
+    "Placebo": "The same estimate at a fake go-live date before the real one. A clear 'effect' there means "
+    "the method picks up something other than the deployment.",
+    "Guardrail": "Error and rework rates: a faster workflow that makes more mistakes is not an improvement "
+    "to scale yet.",
+    "Capping": "Counts and spend are capped at the 99th percentile before averaging, so a handful of "
+    "extreme items cannot move the result.",
+    "Adoption": "Active ÷ eligible users after deployment: use, not value.",
+}
+
+
+def glossary() -> None:
+    """A "Words used here" popover: the terms a leader meets on the pages, in plain words."""
+    with st.popover("Words used here", icon=":material/help:", type="tertiary"):
+        for term, meaning in GLOSSARY.items():
+            st.markdown(f"**{term}**: {meaning}")
+
+
+def freshness(db: data.Warehouse, now: datetime | None = None) -> None:
+    """"Data as of <date>" and, when a source is older than its limit, a banner naming it and its age."""
+    now = now or datetime.now(UTC).replace(tzinfo=None)  # the warehouse stores naive UTC timestamps
+    status = data.freshness_status(db)
+    st.caption(text.as_of_line(status, now))
+    stale = text.stale_sources(status, now)
+    if stale:
+        st.warning(
+            f"**Stale data**: {stale}. Numbers that depend on these sources may be out of date; the Data quality "
+            "page has the details.",
+            icon=":material/schedule:",
+        )
 
 
 def require_warehouse() -> data.Warehouse:
@@ -38,22 +146,59 @@ def require_warehouse() -> data.Warehouse:
 
 
 def filters(db: data.Warehouse) -> Filters:
-    """Team and stage filters in a row under the page title; the choice is kept across pages."""
+    """Team and stage filters in a row under the page title, kept in the address (`?team=…&stage=…`).
+
+    `bind="query-params"` puts every choice in the URL, so a shared link or a reload shows the
+    same selection; values that are not options (an old link, a hand-edited address) are dropped.
+    """
     options = data.filter_options(db)
     teams = sorted({t for t in options["team"].to_list() if t is not None})
     stages = [s for s in data.STAGES if s in set(options["stage"].to_list())]
-    # Streamlit forgets a widget's value on a page that does not draw it; writing the value back
-    # into session state before drawing keeps the choice when the reader moves between pages.
-    for key, allowed in (("filter_team", teams), ("filter_stage", stages)):
-        if key in st.session_state:
-            st.session_state[key] = [value for value in st.session_state[key] if value in allowed]
     with st.container(horizontal=True, gap="medium"):
-        chosen_teams = st.multiselect("Team", teams, key="filter_team", placeholder="All teams")
+        chosen_teams = st.multiselect(
+            "Team", teams, key="team", bind="query-params", placeholder="All teams", format_func=str
+        )
         chosen_stages = st.multiselect(
-            "Stage", stages, key="filter_stage", placeholder="All stages",
+            "Stage", stages, key="stage", bind="query-params", placeholder="All stages",
             format_func=lambda s: text.label(text.STAGE_LABELS, s),
         )
     return Filters(tuple(chosen_teams), tuple(chosen_stages))
+
+
+PICK_KEY = "workflow_pick"
+
+
+def workflow_picker(workflows) -> str:
+    """The workflow picker, kept in the address as `?workflow=<workflow_id>`; returns the chosen id.
+
+    The widget has a key, so Streamlit keeps its identity and every pick counts (without one,
+    an index read from the address re-created it and every second pick was dropped). The
+    address is written with `st.query_params` from the widget's callback rather than
+    `bind="query-params"`: a bound widget replaces the history entry, a query-parameter change
+    made from Python pushes one, so Back and Forward step through every pick. On each run the
+    address wins (a shared link, Back, Forward); an id that is not in the registry is ignored
+    with a warning.
+    """
+    ids = workflows["workflow_id"].to_list()
+    names = dict(zip(ids, workflows["name"].to_list()))
+    requested = st.query_params.get("workflow")
+    if requested in names:
+        st.session_state[PICK_KEY] = requested
+    elif st.session_state.get(PICK_KEY) not in names:
+        st.session_state[PICK_KEY] = ids[0]
+
+    def remember() -> None:
+        st.query_params["workflow"] = st.session_state[PICK_KEY]
+        if "metric" not in st.query_params:
+            # The metric tab was on its default, the primary metric: let the new workflow's primary
+            # open, rather than write the old one to the address (an extra, invisible history step).
+            st.session_state.pop("metric", None)
+
+    chosen = st.selectbox("Workflow", ids, key=PICK_KEY, format_func=lambda w: f"{names[w]} ({w})", on_change=remember)
+    if requested is not None and requested not in names:
+        st.warning(f"There is no workflow {text.md(requested)} in the registry; showing {text.md(names[chosen])} instead.")
+        del st.query_params["workflow"]
+    return chosen
 
 
 def table_height(rows: int) -> int:
@@ -66,7 +211,8 @@ def chart(fig: go.Figure) -> None:
     if charts.is_empty(fig):
         st.info(f"**{fig.layout.title.text}**: {charts.caption(fig)}", icon=":material/info:")
         return
-    st.plotly_chart(fig, width="stretch", theme=None, config={"displaylogo": False})
+    # No Plotly toolbar: on a phone it covers the title, and Streamlit's own toolbar has full screen.
+    st.plotly_chart(fig, width="stretch", theme=None, config={"displayModeBar": False, "responsive": True})
     how_to_read = charts.caption(fig)
     if how_to_read:
         st.caption(how_to_read)

@@ -25,17 +25,28 @@ daily_build = dg.ScheduleDefinition(
 
 
 def input_fingerprint(input_folder: InputFolderResource) -> str:
-    """A digest of every input file's name, size and modification time.
+    """A digest of every input entry's name, size and modification time.
 
-    Cheap (no file is read) and changes when a file is added, removed, replaced or edited.
+    Cheap (no file is read) and changes when a file is added, removed, replaced or edited,
+    including a link the build would reject, an entry it would skip, and a connector
+    mapping under `connectors/` (editing only the mapping changes what the build reads).
     """
     root = input_folder.resolved_path()
-    entries = []
+    entries: list[tuple[str, int, int]] = []
     for spec in SOURCES:
-        for path in spec.files(root):
+        listing = spec.listing(root)
+        for path in listing.files:
             stat = path.stat()
             entries.append((path.relative_to(root).as_posix(), stat.st_size, stat.st_mtime_ns))
-    return hashlib.sha256(json.dumps(entries).encode()).hexdigest()
+        entries.extend((relative, -1, 0) for relative in sorted(listing.rejected_links))
+        entries.extend((relative, -2, 0) for relative, _ in listing.skipped)
+    connectors = root / "connectors"
+    if connectors.is_dir():
+        for path in sorted(connectors.iterdir()):
+            if path.is_file():
+                stat = path.stat()
+                entries.append((path.relative_to(root).as_posix(), stat.st_size, stat.st_mtime_ns))
+    return hashlib.sha256(json.dumps(sorted(set(entries))).encode()).hexdigest()
 
 
 @dg.sensor(

@@ -61,6 +61,15 @@ def _print_summary(warehouse: str) -> None:
         print(f"  {'source':<12}{'files':>7}{'rejected':>10}{'read':>12}{'staged':>12}{'quarantined':>13}{'dedup':>8}{'superseded':>12}")
         for source, files, rejected, read, staged, quarantined, dedup, superseded in rows:
             print(f"  {source:<12}{files:>7}{rejected:>10}{read:>12,}{staged:>12,}{quarantined:>13,}{dedup:>8,}{superseded:>12,}")
+        # What each connector read from its native export and what it produced (docs/connectors.md).
+        for source, source_file, status, read, staged, quarantined in con.execute(
+            """
+            select source, source_file, status, rows_read, rows_staged, rows_quarantined
+            from ops.ingested_files where source_file like 'connectors/%' order by source_file, source
+            """
+        ).fetchall():
+            produced = f"{read:,} {source} rows, {staged:,} staged, {quarantined:,} quarantined"
+            print(f"  connector {source_file}: {produced if status != 'rejected' else 'rejected (below)'}")
         for source, source_file, reason in con.execute(
             "select source, source_file, reason from quarantine.rejected_files order by 1, 2"
         ).fetchall():
@@ -73,6 +82,10 @@ def _print_summary(warehouse: str) -> None:
             "select quadrant, count(*) from marts.workflow_scorecard group by 1 order by 1"
         ).fetchall()
         print("  workflows by quadrant: " + ", ".join(f"{q} {n}" for q, n in quadrants))
+        decisions = con.execute(
+            "select decision, count(*) from marts.workflow_scorecard group by 1 order by 2 desc, 1"
+        ).fetchall()
+        print("  workflows by decision: " + ", ".join(f"{d} {n}" for d, n in decisions))
     finally:
         con.close()
 

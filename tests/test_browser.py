@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,10 +37,12 @@ LAUNCH_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1440, "height": 1000}
-README_HEIGHT = 1130
+README_HEIGHT = 1500
 """The README shows the top of the portfolio: title, filters, tiles and the adoption × value chart."""
 
 pytestmark = pytest.mark.browser
+
+from tests.test_dashboard import hostile_warehouse  # noqa: E402,F401  (fixture)
 
 
 def free_port() -> int:
@@ -154,7 +157,7 @@ def test_every_page_renders_in_headless_chromium(sample_warehouse):
     workflow_id, workflow_name = deployed_workflow(sample_warehouse)
     pages = [
         ("portfolio", "", ["Which workflows create value, and which are only used?", "Workflows in production",
-                           "Adopted without value", "Value with adoption", "Scorecard"], 2),
+                           "Adopted without value", "Adoption × value", "Scorecard"], 2),
         ("workflow_detail", f"workflow?workflow={workflow_id}",
          ["Did this workflow get better, and how sure are we?", workflow_name, "eligible users", "Adoption over time"], 4),
         ("readiness", "readiness", ["Is this workflow owned and governed enough to scale?", "Governance by workflow"], 1),
@@ -171,8 +174,337 @@ def test_every_page_renders_in_headless_chromium(sample_warehouse):
                 assert shot.stat().st_size > 10_000
                 if name == "portfolio" and os.environ.get("OPVALUE_README_SCREENSHOT") == "1":
                     save_screenshot(page, README_IMAGE, height=README_HEIGHT)
+                if name == "workflow_detail" and os.environ.get("OPVALUE_README_SCREENSHOT") == "1":
+                    save_screenshot(page, README_IMAGE.with_name("workflow_detail.png"), height=README_HEIGHT)
                 if name == "workflow_detail":
                     # The picker keeps the workflow in the URL, so the link can be shared.
                     assert f"workflow={workflow_id}" in page.url
         finally:
             browser.close()
+
+
+# -- hostile input is not live ----------------------------------------------------------------
+
+LIVE_MARKUP_JS = """host => {
+    const xlink = 'http://www.w3.org/1999/xlink';
+    const found = [];
+    for (const el of document.querySelectorAll('*')) {
+        for (const value of [el.getAttribute('href'), el.getAttribute('src'), el.getAttributeNS(xlink, 'href')]) {
+            if (value && value.includes(host)) found.push(el.tagName + ' ' + value);
+        }
+    }
+    return found;
+}"""
+"""Every element whose href, src or xlink:href (Plotly's SVG links) points at `host`."""
+
+
+def test_markup_in_a_workflow_name_and_in_the_url_is_not_live(hostile_warehouse):
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed: `make browser` (part of `make test`) installs Debian's chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.test_dashboard import EVIL, HOSTILE_ID
+
+    requests: list[str] = []
+    with dashboard_server(hostile_warehouse) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            # Record every request to the hostile host, and never let one through.
+            def to_evil(url: str) -> bool:
+                return (urllib.parse.urlsplit(url).hostname or "").endswith(EVIL)
+
+            page.route(to_evil, lambda route: (requests.append(route.request.url), route.abort()))
+            page.on("request", lambda request: to_evil(request.url) and requests.append(request.url))
+            hostile_url = "[click](https://evil.example/url-link) ![p](https://evil.example/url-image.png)"
+            visits = [
+                ("portfolio", "", ["Scorecard"], 2),
+                ("workflow_detail", f"workflow?workflow={HOSTILE_ID}", ["Adoption over time"], 2),
+                ("readiness", "readiness", ["Governance by workflow"], 1),
+                ("workflow_url", "workflow?" + urllib.parse.urlencode({"workflow": hostile_url}), ["Adoption over time"], 2),
+            ]
+            for name, path, texts, charts in visits:
+                open_page(page, f"{base}/{path}", texts, charts)
+                assert_no_exception(page, name)
+                live = page.evaluate(LIVE_MARKUP_JS, EVIL)
+                assert live == [], f"{name}: live links or images to {EVIL}: {live}"
+                if name != "workflow_url":
+                    # The name is shown, as its literal characters.
+                    expect(page.get_by_text("[click me](https:", exact=False).first).to_be_attached()
+                # Hovering the portfolio bubbles would show the name again: as text, checked by the DOM scan.
+            assert requests == [], f"the browser fetched {requests}"
+        finally:
+            browser.close()
+
+
+# -- issue 15: state in the address, as-of everywhere, phone width -----------------------------
+
+DOCS_IMAGES = ROOT / "docs" / "images"
+PHONE = {"width": 390, "height": 844}
+PAGE_PATHS = {"portfolio": "", "workflow_detail": "workflow", "readiness": "readiness", "data_quality": "data-quality"}
+
+
+@pytest.fixture(scope="module")
+def browser_on_sample(sample_warehouse):
+    """(base URL, browser): one dashboard on the sample warehouse and one Chromium for this module's tests."""
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed: `make browser` (part of `make test`) installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with dashboard_server(sample_warehouse) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
+        try:
+            yield base, browser
+        finally:
+            browser.close()
+
+
+def settle(page) -> None:
+    """Wait until the script has finished and nothing is being redrawn."""
+    page.wait_for_function(
+        """() => { const app = document.querySelector('[data-testid="stApp"]');
+                   return app && app.getAttribute('data-test-script-state') === 'notRunning'
+                       && !document.querySelector('[data-testid="stStatusWidget"]')
+                       && !document.querySelector('[data-stale="true"]'); }""",
+        timeout=60_000,
+    )
+    page.wait_for_timeout(400)
+
+
+def workflows_by_name(warehouse: Path) -> list[tuple[str, str]]:
+    """(id, name) of every registry workflow in the picker's order (by name)."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute("select workflow_id, name from staging.workflows order by name, workflow_id").fetchall()
+    finally:
+        con.close()
+
+
+def pick(page, workflow_id: str) -> None:
+    """Choose a workflow in the picker with real clicks: open the list, click the option."""
+    page.get_by_test_id("stSelectbox").first.click()
+    page.keyboard.type(workflow_id)  # a long list is virtualised: filter it to the one option
+    page.get_by_role("option", name=f"({workflow_id})", exact=False).first.click()
+    settle(page)
+
+
+def shown_workflow(page) -> str:
+    return page.locator('[data-testid="stMain"] h2').first.inner_text().strip()
+
+
+def test_three_picks_in_a_row_each_reach_the_address_and_the_heading(browser_on_sample, sample_warehouse):
+    base, browser = browser_on_sample
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{base}/workflow", wait_until="domcontentloaded")
+    settle(page)
+    # Three workflows other than the default (first) one, picked one after the other.
+    from playwright.sync_api import expect
+
+    for workflow_id, name in workflows_by_name(sample_warehouse)[1:4]:
+        pick(page, workflow_id)
+        # Waits (up to 30 s) for the address and the heading: a dropped pick never gets there.
+        page.wait_for_url(lambda url: urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("workflow") == [workflow_id], timeout=30_000)
+        expect(page.locator('[data-testid="stMain"] h2').first).to_have_text(name, timeout=30_000)
+    assert_no_exception(page, "workflow picks")
+    page.close()
+
+
+def test_back_and_forward_follow_every_pick(browser_on_sample, sample_warehouse):
+    base, browser = browser_on_sample
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{base}/workflow", wait_until="domcontentloaded")
+    settle(page)
+    picked = workflows_by_name(sample_warehouse)[1:4]
+    from playwright.sync_api import expect
+
+    heading = page.locator('[data-testid="stMain"] h2').first
+    for workflow_id, name in picked:
+        pick(page, workflow_id)
+        expect(heading).to_have_text(name, timeout=30_000)
+    for workflow_id, name in (picked[1], picked[0]):
+        page.go_back()
+        expect(heading).to_have_text(name, timeout=30_000)
+        assert f"workflow={workflow_id}" in page.url
+    page.go_forward()
+    expect(heading).to_have_text(picked[1][1], timeout=30_000)
+    assert f"workflow={picked[1][0]}" in page.url
+    # Leaving for another page leaves no ?workflow= behind.
+    page.locator('[data-testid="stTopNavLink"]', has_text="Readiness").first.click()
+    settle(page)
+    assert "workflow=" not in page.url and page.url.rstrip("/").endswith("/readiness")
+    page.close()
+
+
+def test_the_portfolio_address_opens_the_portfolio(browser_on_sample):
+    base, browser = browser_on_sample
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{base}/portfolio", wait_until="domcontentloaded")
+    settle(page)
+    from playwright.sync_api import expect
+
+    expect(page.locator('[data-testid="stMain"] h1').first).to_have_text("Portfolio")
+    assert page.get_by_text("Page not found").count() == 0
+    assert_no_exception(page, "/portfolio")
+    page.close()
+
+
+def test_a_shared_link_with_filter_and_tab_reproduces_the_view(browser_on_sample, sample_warehouse):
+    base, browser = browser_on_sample
+    from playwright.sync_api import expect
+
+    workflow_id, name = workflows_by_name(sample_warehouse)[2]
+    # Someone picks a stage filter on the portfolio: it goes into the address...
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{base}/", wait_until="domcontentloaded")
+    settle(page)
+    page.get_by_test_id("stMultiSelect").nth(1).click()
+    page.get_by_role("option", name="Production", exact=True).click()
+    page.keyboard.press("Escape")
+    settle(page)
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query).get("stage") == ["Production"]
+    shared_portfolio = page.url
+    # ...and a metric tab on a workflow's page.
+    page.goto(f"{base}/workflow?workflow={workflow_id}", wait_until="domcontentloaded")
+    settle(page)
+    page.get_by_role("tab", name="Error rate").click()
+    settle(page)
+    assert "metric=Error+rate" in page.url
+    shared_workflow = page.url
+    page.reload()
+    settle(page)
+    expect(page.get_by_role("tab", name="Error rate")).to_have_attribute("aria-selected", "true")
+    page.close()
+
+    # A colleague opens both links in a new browser session and sees the same views.
+    colleague = browser.new_context(viewport=VIEWPORT).new_page()
+    colleague.goto(shared_workflow, wait_until="domcontentloaded")
+    settle(colleague)
+    assert shown_workflow(colleague) == name
+    expect(colleague.get_by_role("tab", name="Error rate")).to_have_attribute("aria-selected", "true")
+    expect(colleague.get_by_text("Error rate per week").first).to_be_attached()
+    colleague.goto(shared_portfolio, wait_until="domcontentloaded")
+    settle(colleague)
+    expect(colleague.get_by_test_id("stMultiSelect").nth(1)).to_contain_text("Production")
+    con = duckdb.connect(str(sample_warehouse), read_only=True)
+    try:
+        production = sorted(n for (n,) in con.execute("select name from staging.workflows where stage = 'production'").fetchall())
+    finally:
+        con.close()
+    expect(colleague.get_by_test_id("stMetric").first).to_contain_text(str(len(production)))
+    # The scorecard's workflows (read from its list form, present in the page at every width).
+    listed = colleague.evaluate(
+        """() => [...document.querySelectorAll('[class*="st-key-narrow_only_scorecard"] strong')].map(e => e.textContent)"""
+    )
+    assert sorted(listed) == production
+    colleague.context.close()
+
+
+def stale_sources(warehouse: Path) -> list[str]:
+    """Sources the dashboard must call stale: judged so by the pipeline, or older than their limit now."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return [
+            row[0]
+            for row in con.execute(
+                """
+                select source from ops.source_freshness
+                where is_stale or date_diff('second', newest_record_at, now()::timestamp) / 3600.0 > limit_hours
+                order by source
+                """
+            ).fetchall()
+        ]
+    finally:
+        con.close()
+
+
+def test_every_page_says_data_as_of_and_names_stale_sources(browser_on_sample, sample_warehouse):
+    base, browser = browser_on_sample
+    from playwright.sync_api import expect
+
+    from dashboards import text
+
+    stale = stale_sources(sample_warehouse)
+    page = browser.new_page(viewport=VIEWPORT)
+    for name, path in PAGE_PATHS.items():
+        page.goto(f"{base}/{path}", wait_until="domcontentloaded")
+        settle(page)
+        expect(page.get_by_text("Data as of").first).to_be_visible()
+        banner = page.locator('[data-testid="stAlert"]', has_text="Stale data")
+        if stale:
+            expect(banner.first).to_be_visible()
+            for source in stale:
+                assert text.SOURCE_LABELS.get(source, source) in banner.first.inner_text(), (name, source)
+        else:
+            assert banner.count() == 0, name
+    page.close()
+
+
+OVERFLOW_JS = """() => {
+    const width = document.documentElement.clientWidth;
+    const problems = [];
+    for (const el of document.querySelectorAll('[data-testid="stMain"] *')) {
+        const r = el.getBoundingClientRect();
+        if (r.width === 0 || r.height === 0) continue;
+        const svg = el instanceof SVGElement ? el.ownerSVGElement : null;
+        if (svg) {
+            // Outside its chart's SVG, a label (a text element) is cut off; shapes are clipped by design.
+            if (el.tagName.toLowerCase() !== 'text') continue;
+            const box = svg.getBoundingClientRect();
+            if (r.left < box.left - 1 || r.right > box.right + 1) problems.push('svg ' + (el.textContent || el.tagName).slice(0, 40));
+            continue;
+        }
+        if (r.right <= width + 1 && r.left >= -1) continue;
+        // Inside a scrolling strip (the tab bar, a table's cells) overflow is by design.
+        let scrolls = false;
+        for (let p = el.parentElement; p; p = p.parentElement) {
+            const o = getComputedStyle(p).overflowX;
+            if ((o === 'auto' || o === 'scroll') && p.getBoundingClientRect().right <= width + 1) { scrolls = true; break; }
+            if (p.getAttribute('data-testid') === 'stDataFrame') { scrolls = true; break; }
+        }
+        if (!scrolls) problems.push(el.tagName + ' ' + (el.getAttribute('data-testid') || '') + ' ' + (el.textContent || '').slice(0, 40));
+    }
+    return {scrollWidth: document.documentElement.scrollWidth, width, problems};
+}"""
+"""Elements wider than the viewport, and chart labels outside their chart."""
+
+
+def test_phone_width_nothing_wider_than_the_screen_and_whole_workflow_names(browser_on_sample, sample_warehouse):
+    base, browser = browser_on_sample
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=1)
+    page = context.new_page()
+    workflow_id = workflows_by_name(sample_warehouse)[0][0]
+    for name, path in PAGE_PATHS.items():
+        page.goto(f"{base}/{path}" + (f"?workflow={workflow_id}" if name == "workflow_detail" else ""), wait_until="domcontentloaded")
+        settle(page)
+        page.wait_for_timeout(800)  # charts resize to the phone's width
+        found = page.evaluate(OVERFLOW_JS)
+        assert found["scrollWidth"] <= found["width"], (name, found)
+        assert found["problems"] == [], (name, found["problems"][:10])
+        assert_no_exception(page, f"{name} at 390 px")
+        if os.environ.get("OPVALUE_README_SCREENSHOT") == "1" and name in ("portfolio", "workflow_detail"):
+            shot = DOCS_IMAGES / f"phone_{name}.png"
+            height = min(int(page.evaluate(CONTENT_HEIGHT_JS)) + 40, 2200)
+            page.set_viewport_size({"width": PHONE["width"], "height": height})
+            page.wait_for_timeout(800)
+            page.screenshot(path=str(shot), full_page=True)
+            page.set_viewport_size(PHONE)
+        if name == "portfolio":
+            # The phone scorecard: every workflow's whole name, none cut off.
+            items = page.locator('[class*="st-key-narrow_only_scorecard"] [data-testid="stMarkdownContainer"] strong')
+            names = [n for _, n in workflows_by_name(sample_warehouse)]
+            expect(items).to_have_count(len(names))
+            assert sorted(items.all_inner_texts()) == sorted(names)
+            cut = page.evaluate(
+                """() => [...document.querySelectorAll('[class*="st-key-narrow_only_scorecard"] strong')]
+                       .filter(e => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > document.documentElement.clientWidth)
+                       .map(e => e.textContent)"""
+            )
+            assert cut == []
+            # The wide table is hidden on a phone; the readiness matrix likewise (checked below).
+            assert not page.locator('[class*="st-key-wide_only_scorecard"]').first.is_visible()
+        if name == "readiness":
+            assert not page.locator('[class*="st-key-wide_only_matrix"]').first.is_visible()
+            expect(page.locator('[class*="st-key-narrow_only_readiness"]').get_by_text("value claim:").first).to_be_visible()
+    context.close()

@@ -469,3 +469,23 @@ def test_broken_or_missing_seat_list_rejects_the_usage_file_and_keeps_the_regist
     missing = _folder(tmp_path / "m", {"usage.json": json.dumps(usage), "usage.yaml": mapping}, registry=registry)
     entry = read_source_file(missing / "connectors" / "usage.yaml", USAGE, missing)
     assert entry.status == "rejected" and "seat list 'seats.json'" in entry.reason
+
+
+def test_the_build_summary_reports_what_each_connector_read_and_produced(tmp_path, monkeypatch, capsys):
+    from pipelines import cli
+
+    root = _folder(
+        tmp_path,
+        {"log.xes": SMALL_XES, "log.yaml": SMALL_XES_MAPPING},
+        registry=f"{REGISTRY_HEADER}\nclaims,Claims,Owner,Team,pilot,2024-01-15,5,low,,,,,\n",
+    )
+    monkeypatch.setenv("OPVALUE_INPUT_DIR", str(root))
+    monkeypatch.setenv("OPVALUE_WAREHOUSE", str(tmp_path / "w" / "opvalue.duckdb"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    (tmp_path / "dagster_home").mkdir()
+    # No usage source at all: allowed explicitly.
+    assert cli.main(["build", "--allow-empty"]) == 0
+    out = capsys.readouterr().out
+    # SMALL_XES holds one case with an unparseable timestamp.
+    assert "connector connectors/log.xes: 3 work_items rows, 2 staged, 1 quarantined" in out, out
+    assert "workflows by decision: " in out

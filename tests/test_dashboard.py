@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -59,12 +60,13 @@ def existing_tables(warehouse: Path) -> set[str]:
 def run_page(page: str, query_params: dict[str, str] | None = None) -> AppTest:
     """Run the app, switch to `page` and run it; fail on any exception element."""
     at = AppTest.from_file(str(APP), default_timeout=120)
+    if page != "portfolio":
+        at.run()
+        at.switch_page(PAGES[page])
+    # Set after switching: each page drops the address parameters other pages own.
     for key, value in (query_params or {}).items():
         at.query_params[key] = value
     at.run()
-    if page != "portfolio":
-        at.switch_page(PAGES[page])
-        at.run()
     assert not at.exception, [e.message for e in at.exception]
     return at
 
@@ -287,8 +289,8 @@ def test_portfolio_tiles_count_value_and_adoption_apart(sample, sample_warehouse
 
 def test_portfolio_matrix_has_quadrants_and_a_bubble_per_measured_workflow(sample, sample_warehouse):
     at = run_page("portfolio")
-    matrix = figure_titled(at, "Adoption × value: which workflows create value, and which are only used?")
-    annotations = " ".join(a.get("text", "") for a in matrix["layout"].get("annotations", []))
+    matrix = figure_titled(at, "Adoption × value")
+    annotations = " ".join(a.get("text", "") for a in matrix["layout"].get("annotations", [])).replace("<br>", " ")
     for words in QUADRANT_LABELS:
         assert words in annotations
     plotted = sorted(name for trace in matrix["data"] for name in trace.get("text", []))
@@ -316,7 +318,7 @@ def test_portfolio_scorecard_prints_each_change_with_its_ci(sample, sample_wareh
             row["primary_change_pct"], row["primary_ci_low_pct"], row["primary_ci_high_pct"]
         )
         if row["adoption_rate"] is not None:
-            assert shown["Adoption rate"] == pytest.approx(row["adoption_rate"])
+            assert shown["Adoption %"] == round(row["adoption_rate"] * 100)
     quadrants = set(table["Quadrant"])
     assert quadrants <= set(QUADRANT_LABELS) | {"Not deployed", "Not enough data"}
 
@@ -343,23 +345,39 @@ def test_portfolio_team_filter_narrows_every_part(sample, sample_warehouse):
     at = run_page("portfolio")
     teams = query(sample_warehouse, "select team, count(*) as n from marts.workflow_scorecard where team is not null group by 1 order by 2, 1")
     team, n = teams.row(0)
-    at.multiselect(key="filter_team").set_value([team]).run()
+    at.multiselect(key="team").set_value([team]).run()
     assert not at.exception
     table = at.dataframe[0].value
     assert set(table["Team"]) == {team} and len(table) == n
 
 
-def test_filters_are_kept_when_moving_to_another_page(sample, sample_warehouse):
-    at = run_page("portfolio")
+def test_filters_live_in_the_address_so_a_link_reproduces_the_view(sample, sample_warehouse):
+    # The browser writes a bound widget's value to the address (tests/test_browser.py checks that);
+    # here: the address opened by someone else shows the filtered view.
     stage = "production"
-    at.multiselect(key="filter_stage").set_value([stage]).run()
-    at.switch_page(PAGES["readiness"])
-    at.run()
-    assert not at.exception
-    assert at.multiselect(key="filter_stage").value == [stage]
+    shared = run_page("portfolio", {"stage": "Production"})  # a new session opened on the shared address
+    assert shared.multiselect(key="stage").value == [stage]
     expected = query(sample_warehouse, "select count(*) from staging.workflows where stage = ?", [stage]).item()
-    assert len(at.dataframe[0].value) == expected
-    assert set(at.dataframe[0].value["Stage"]) == {"Production"}
+    assert len(shared.dataframe[0].value) == expected
+    assert set(shared.dataframe[0].value["Stage"]) == {"Production"}
+
+
+def test_a_page_drops_the_address_parameters_of_other_pages(sample, sample_warehouse):
+    workflow_id = deployed_primary(sample_warehouse).row(0, named=True)["workflow_id"]
+    at = run_page("portfolio", {"workflow": workflow_id, "metric": "Error rate"})
+    assert not at.exception
+    assert "workflow" not in at.query_params and "metric" not in at.query_params
+
+
+def test_workflow_detail_opens_the_metric_tab_named_in_the_address(sample, sample_warehouse):
+    row = deployed_primary(sample_warehouse).row(0, named=True)
+    from dashboards import data
+
+    other = next(metric for metric in data.METRICS if metric != row["metric"])
+    at = run_page("workflow_detail", {"workflow": row["workflow_id"], "metric": data.metric_label(other)})
+    assert not at.exception
+    trends = [fig["layout"]["title"]["text"] for fig in figures(at) if fig["layout"]["title"]["text"].endswith(" per week")]
+    assert trends == [f"{data.metric_label(other)} per week"]
 
 
 def test_portfolio_funnel_counts_workflows_per_stage(sample, sample_warehouse):
@@ -395,8 +413,11 @@ def test_workflow_detail_picker_puts_the_choice_in_the_url(sample, sample_wareho
 
 def test_workflow_detail_unknown_workflow_falls_back_with_a_warning(sample):
     at = run_page("workflow_detail", {"workflow": "no_such_workflow"})
-    assert any("no_such_workflow" in w.value for w in at.warning)
-    assert at.query_params["workflow"] == at.selectbox[0].value
+    from dashboards import text
+
+    assert any(text.md("no_such_workflow") in w.value for w in at.warning)
+    # The unknown id leaves the address, which now names the workflow shown: none, the default.
+    assert "workflow" not in at.query_params
 
 
 def test_workflow_detail_summary_says_what_changed_honestly(sample, sample_warehouse):
@@ -446,6 +467,8 @@ def test_workflow_detail_trend_marks_the_deployment_and_reads_the_weekly_mart(us
 
 
 def test_workflow_detail_shows_three_views_and_method_checks_when_present(use_warehouse, full_warehouse):
+    from dashboards.text import md  # pipeline sentences are shown as text, like every value from the data
+
     use_warehouse(full_warehouse)
     row = deployed_primary(full_warehouse).row(0, named=True)
     at = run_page("workflow_detail", {"workflow": row["workflow_id"]})
@@ -454,7 +477,7 @@ def test_workflow_detail_shows_three_views_and_method_checks_when_present(use_wa
         full_warehouse, "select * from marts.effect_views where workflow_id = ? and metric = ?", [row["workflow_id"], row["metric"]]
     )
     for view in views.to_dicts():
-        assert view["label"] in page
+        assert md(view["label"]) in page
     for title in ("Before / after", "Assisted vs unassisted", "Difference-in-differences"):
         assert f"**{title}**" in page
     checks = query(
@@ -462,7 +485,7 @@ def test_workflow_detail_shows_three_views_and_method_checks_when_present(use_wa
     )
     assert checks.height > 0
     for check in checks.to_dicts():
-        assert check["detail"] in page
+        assert md(check["detail"]) in page
     assert ":orange-badge[" in page or ":green-badge[" in page
     assert "will appear here once the pipeline writes" not in page
 
@@ -473,9 +496,12 @@ def test_workflow_detail_notes_missing_views_and_checks(use_warehouse, bare_ware
     at = run_page("workflow_detail", {"workflow": row["workflow_id"]})
     notes = " ".join(info.value for info in at.info)
     assert "`marts.effect_views`" in notes and "`marts.method_checks`" in notes
-    # The weekly trend falls back to staged items and still draws a line per metric.
+    # The weekly trend falls back to staged items; only the open tab (the primary metric) is drawn.
     trends = [fig for fig in figures(at) if fig["layout"]["title"]["text"].endswith(" per week")]
-    assert len(trends) == 5 and all(len(fig["data"][0]["y"]) > 0 for fig in trends)
+    assert len(trends) == 1 and len(trends[0]["data"][0]["y"]) > 0
+    from dashboards import data
+
+    assert trends[0]["layout"]["title"]["text"].startswith(data.metric_label(row["metric"]))
 
 
 # -- readiness ---------------------------------------------------------------------------------
@@ -604,3 +630,146 @@ def test_a_newly_published_build_is_read_without_a_restart(use_warehouse, sample
     assert not at.exception
     names = set(at.dataframe[0].value["Workflow"])
     assert "Renamed in the new build" in names and first[1] not in names
+
+
+# -- hostile input: values from the data and the URL are text ----------------------------------
+
+EVIL = "evil.example"
+HOSTILE_NAME = (
+    '=HYPERLINK("https://evil.example/csv","open") [click me](https://evil.example/md-link) '
+    "![pixel](https://evil.example/md-image.png) <a href=\"https://evil.example/html-link\">html link</a> "
+    '<img src="https://evil.example/html-image.png"> https://evil.example/bare :red[red] $x^2$'
+)
+"""A workflow name carrying a spreadsheet formula, markdown and HTML links and images, a bare URL,
+a Streamlit colour directive and LaTeX: each must reach the reader as the literal characters."""
+HOSTILE_ID = "invoice_match"
+
+
+def build_with_cli(input_dir: Path, warehouse: Path) -> Path:
+    """Build a warehouse the way an operator does: `python -m pipelines.cli build` in a subprocess."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ, "PYTHONPATH": str(root), "OPVALUE_INPUT_DIR": str(input_dir),
+        "OPVALUE_WAREHOUSE": str(warehouse), "DAGSTER_HOME": str(warehouse.parent / "dagster_home"),
+    }
+    (warehouse.parent / "dagster_home").mkdir(exist_ok=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "build"], cwd=root, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return warehouse
+
+
+@pytest.fixture(scope="session")
+def hostile_warehouse(tmp_path_factory) -> Path:
+    """The sample with one deployed workflow (adopted without value, so listed in text too) renamed to `HOSTILE_NAME`."""
+    import csv
+
+    root = tmp_path_factory.mktemp("hostile")
+    inputs = root / "inputs"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "data" / "sample", inputs)
+    with open(inputs / "workflows.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        if row["workflow_id"] == HOSTILE_ID:
+            row["name"] = HOSTILE_NAME
+    with open(inputs / "workflows.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return build_with_cli(inputs, root / "opvalue.duckdb")
+
+
+def assert_no_live_markup(strings: list[str]) -> None:
+    """Rendered as markdown (CommonMark, as Streamlit's renderer), no string yields a link or an image."""
+    from markdown_it import MarkdownIt
+
+    renderer = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    for s in strings:
+        rendered = renderer.render(s)
+        # The only links allowed are the ones the page builds itself, to a workflow's page.
+        links = re.findall(r'<a href="([^"]*)"', rendered)
+        assert all(link.startswith("workflow?workflow=") for link in links), rendered
+        assert rendered.count("<a ") == len(links) and "<img" not in rendered, rendered
+
+
+def assert_literal_markdown(strings: list[str], value: str) -> None:
+    """`value` appears in the markdown strings only escaped, and nothing in them renders as a link or image."""
+    from dashboards import text
+
+    assert any(text.md(value) in s for s in strings), f"the escaped value is in none of {len(strings)} strings"
+    assert not any(value in s for s in strings), "the value appears unescaped"
+    assert_no_live_markup(strings)
+
+
+def test_hostile_workflow_name_is_text_on_every_page(use_warehouse, hostile_warehouse, monkeypatch):
+    from dashboards import text
+
+    use_warehouse(hostile_warehouse)
+    downloads = []
+    original = st.download_button
+
+    def recording_download_button(label, data, *args, **kwargs):
+        downloads.append(data)
+        return original(label, data, *args, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", recording_download_button)
+    portfolio = run_page("portfolio")
+    markdown = [str(e.value) for kind in ("markdown", "caption") for e in getattr(portfolio, kind)]
+    assert_literal_markdown(markdown, HOSTILE_NAME)
+    for figure in figures(portfolio):
+        for trace in figure["data"]:
+            for value in trace.get("text") or []:
+                assert "<a" not in str(value) and "<img" not in str(value)
+    matrix = figure_titled(portfolio, "Adoption × value")
+    assert text.plain(HOSTILE_NAME) in [name for trace in matrix["data"] for name in trace.get("text", [])]
+    # The CSV download: the formula is neutralised, numbers stay numbers.
+    csv = pl.read_csv(io.StringIO(downloads[0]))
+    assert csv.filter(pl.col("workflow_id") == HOSTILE_ID)["name"].item() == "'" + HOSTILE_NAME
+    assert csv.schema["eligible_users"].is_numeric()
+    # The scorecard's link is URL-encoded; the name is a plain cell.
+    table = portfolio.dataframe[0].value
+    assert HOSTILE_NAME in table["Workflow"].to_list()
+
+    detail = run_page("workflow_detail", {"workflow": HOSTILE_ID})
+    assert_literal_markdown([str(e.value) for e in detail.header], HOSTILE_NAME)
+
+    readiness = run_page("readiness")
+    matrix = figure_titled(readiness, "Readiness: what each workflow has in place")
+    names = [name for trace in matrix["data"] for name in trace["y"]]
+    assert any(name.startswith(text.plain(HOSTILE_NAME)) for name in names)
+    assert not any("<a " in name or "<img" in name for name in names)
+
+
+def test_hostile_workflow_parameter_in_the_url_is_not_rendered(sample):
+    hostile = "[click](https://evil.example/url-link) ![p](https://evil.example/url-image.png)"
+    at = run_page("workflow_detail", {"workflow": hostile})
+    strings = [str(e.value) for kind in ("markdown", "caption", "warning", "header") for e in getattr(at, kind)]
+    assert not any(hostile in s for s in strings)
+    assert_no_live_markup(strings)
+
+
+def test_every_page_asks_for_a_login_when_auth_is_configured(sample):
+    for page in PAGES.values():
+        at = AppTest.from_file(str(APP), default_timeout=120)
+        at.secrets["auth"] = {
+            "redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+            "client_id": "id", "client_secret": "secret",
+            "server_metadata_url": "https://login.example/.well-known/openid-configuration",
+        }
+        at.run()
+        if page != PAGES["portfolio"]:
+            at.switch_page(page)
+            at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert [b.label for b in at.button] == ["Log in"]
+        assert not at.metric and not at.dataframe and not figures(at), page
+
+
+def test_without_auth_settings_there_is_no_login(sample):
+    at = run_page("portfolio")
+    assert "Log in" not in [b.label for b in at.button]
+    assert at.metric

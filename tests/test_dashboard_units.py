@@ -94,8 +94,8 @@ def test_target_clause(target, met, expected):
 @pytest.mark.parametrize(
     ("verdict", "expected"),
     [
-        ("improved", ("-34.0%", "Improved; 95% CI -38.0% to -30.0%")),
-        ("insufficient_data", ("—", "Not enough data; measured -34.0% on too few items, 95% CI -38.0% to -30.0%")),
+        ("improved", ("-34%", "Improved; 95% CI -38% to -30%")),
+        ("insufficient_data", ("—", "Not enough data; measured -34% on too few items, 95% CI -38% to -30%")),
         (None, ("—", "not deployed")),
     ],
 )
@@ -152,7 +152,7 @@ def scorecard_rows() -> pl.DataFrame:
 
 def test_adoption_value_matrix_draws_quadrants_and_colours_by_verdict():
     fig = charts.adoption_value_matrix(scorecard_rows(), 0.5, {"cycle_time_hours": "Cycle time"})
-    annotations = [a.text for a in fig.layout.annotations]
+    annotations = [a.text.replace("<br>", " ") for a in fig.layout.annotations]
     for words in ("Value with adoption", "Adoption without value", "Value without adoption", "No value, no adoption"):
         assert f"<b>{words}</b>" in annotations
     colours = {trace.name: trace.marker.color for trace in fig.data}
@@ -163,6 +163,10 @@ def test_adoption_value_matrix_draws_quadrants_and_colours_by_verdict():
         "Not enough data": charts.VERDICT_COLORS["insufficient_data"],
     }
     assert sorted(name for trace in fig.data for name in trace.text) == ["Alpha", "Beta", "Delta", "Gamma"]
+    # Shape as well as colour, so the verdict survives colour blindness (and greyscale print).
+    symbols = {trace.name: trace.marker.symbol for trace in fig.data}
+    assert len(set(symbols.values())) == 4
+    assert symbols["Improved"] == charts.VERDICT_SYMBOLS["improved"]
     low, high = fig.layout.yaxis.range
     assert low > high  # falls are plotted upwards
     assert fig.layout.plot_bgcolor is None and fig.layout.template.layout.plot_bgcolor == "white"
@@ -227,3 +231,154 @@ def test_every_builder_titles_its_figure_and_says_how_to_read_it():
     placeholder = charts.weekly_trend(pl.DataFrame(schema={"week_start_on": pl.Date, "value": pl.Float64, "n": pl.Int64}),
                                       "Cycle time", "hours", None)
     assert charts.is_empty(placeholder) and charts.caption(placeholder) == "No weekly cycle time values to show."
+
+
+# -- values from the data and the URL are text ------------------------------------------------
+
+HOSTILE = [
+    "[click](https://evil.example/a)",
+    "![pixel](https://evil.example/p.png)",
+    '<a href="https://evil.example/h">x</a> <img src=https://evil.example/i.png>',
+    "https://evil.example/bare and www.evil.example and someone@evil.example",
+    ":red[red] :material/home: $x^2$ **bold** _it_ `code` ~~gone~~",
+    "# heading\n- list\n1. item\n> quote\n```\nfence",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_md_leaves_no_live_markdown_and_reads_as_the_value(value):
+    from markdown_it import MarkdownIt
+
+    escaped = text.md(value)
+    rendered = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(escaped)
+    for tag in ("<a ", "<img", "<strong", "<em", "<code", "<h1", "<ul", "<ol", "<blockquote", "<pre", "<s>", "<del"):
+        assert tag not in rendered, (tag, rendered)
+    # Unescaped and without the invisible word joiners, the reader sees the value (line breaks as spaces).
+    import re
+
+    shown = re.sub(r"\\(.)", r"\1", escaped).replace(text.WORD_JOINER, "")
+    assert shown == re.sub(r"[\r\n]+", " ", value)
+    # No bare URL or address survives for GitHub-flavoured autolinking.
+    for start in ("://", "www.", "@e"):
+        assert start not in escaped.replace("\\", "")
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_plain_leaves_no_html_for_plotly(value):
+    import html
+
+    escaped = text.plain(value)
+    assert "<" not in escaped and ">" not in escaped
+    assert html.unescape(escaped) == value
+
+
+def test_missing_values_read_as_a_dash():
+    assert text.md(None) == "—" and text.plain(float("nan")) == "—"
+
+
+@pytest.mark.parametrize("workflow_id", ["claims_triage", "a b&c=d", "x/../../y?z#w", "é"])
+def test_detail_link_url_encodes_the_id(workflow_id):
+    from urllib.parse import parse_qs, urlsplit
+
+    link = text.detail_link(workflow_id)
+    parts = urlsplit(link)
+    assert parts.path == "workflow" and parts.fragment == ""
+    assert parse_qs(parts.query) == {"workflow": [workflow_id]}
+
+
+def test_csv_safe_neutralises_formulas_and_keeps_numbers():
+    frame = pl.DataFrame(
+        {
+            "name": ['=HYPERLINK("https://evil.example","x")', "+1", "-2", "@SUM(A1)", "\tx", "\rx", "plain", None],
+            "n": [1, -2, 3, 4, 5, 6, 7, 8],
+            "rate": [0.5, -0.1, None, 1.0, 0.0, 0.2, 0.3, 0.4],
+        }
+    )
+    safe = tables.csv_safe(frame)
+    assert safe["name"].to_list() == [
+        '\'=HYPERLINK("https://evil.example","x")', "'+1", "'-2", "'@SUM(A1)", "'\tx", "'\rx", "plain", None,
+    ]
+    assert safe["n"].to_list() == frame["n"].to_list() and safe.schema["n"] == pl.Int64
+    assert safe.schema["rate"] == pl.Float64
+    reread = pl.read_csv(safe.write_csv().encode())
+    assert reread.schema["n"].is_numeric() and reread["n"].to_list() == frame["n"].to_list()
+
+
+def test_make_dashboard_binds_to_loopback_unless_host_is_set(monkeypatch):
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+
+    def launch(**env) -> str:
+        done = subprocess.run(
+            ["make", "-n", "dashboard"], cwd=root, env={**os.environ, **env}, capture_output=True, text=True, check=True
+        )
+        [line] = [line for line in done.stdout.splitlines() if "streamlit run" in line]
+        return line
+
+    monkeypatch.delenv("HOST", raising=False)
+    assert "--server.address 127.0.0.1" in launch()
+    assert "--server.address 0.0.0.0" in launch(HOST="0.0.0.0")
+    # `streamlit run` without make reads the same default from the project's config.
+    import tomllib
+
+    config = tomllib.loads((root / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "127.0.0.1"
+
+
+# -- plain language and rounding --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(-24.4, "-24%"), (-99.6, "-99.6%"), (0.3, "+0.3%"), (0.0, "+0%"), (150.2, "+150%"), (None, "—")],
+)
+def test_whole_pct_rounds_tiles_without_misleading(value, expected):
+    assert text.whole_pct(value) == expected
+
+
+def test_a_fall_short_of_100_percent_is_not_called_100():
+    sentence = text.change_sentence("Cycle time", result(change_pct=-99.6, ci_low_pct=-99.9, ci_high_pct=-97.0), 30)
+    assert "fell 99.6%" in sentence and "100%" not in sentence
+
+
+@pytest.mark.parametrize(
+    ("verdict", "p", "expected"),
+    [("improved", 0.001, ", very unlikely to be chance"), ("worsened", 0.03, ", unlikely to be chance"),
+     ("no_clear_change", 0.4, ", could be chance"), ("insufficient_data", 0.001, ""), ("improved", None, "")],
+)
+def test_chance_clause_replaces_p_values_for_leaders(verdict, p, expected):
+    assert text.chance_clause(verdict, p) == expected
+
+
+def test_unknown_codes_read_as_words():
+    assert text.label(text.DECISION_LABELS, "wait_for_data") == "Wait for data"
+    assert text.label(text.VERDICT_LABELS, "no_clear_change") == "No clear change"
+
+
+def test_as_of_line_and_stale_sources_name_the_source_and_its_age():
+    from datetime import datetime
+
+    now = datetime(2026, 11, 30, 12, 0)
+    status = pl.DataFrame(
+        {
+            "source": ["usage", "work_items", "workflows"],
+            "newest_record_at": [datetime(2026, 11, 2), datetime(2016, 11, 2, 18), datetime(2026, 11, 30, 11)],
+            "limit_hours": [48.0, 48.0, 2160.0],
+            "is_stale": [False, True, False],
+            "built_at": [datetime(2026, 11, 30, 11, 30)] * 3,
+        }
+    )
+    line = text.as_of_line(status, now)
+    assert line.startswith("Data as of **2 Nov 2016** (newest work item; usage to 2 Nov 2026)")
+    assert "built 30 Nov 2026 11:30 UTC (under 1 h ago)" in line
+    stale = text.stale_sources(status, now)
+    # usage was fresh when built, but is 28 days old now; work items are ten years old.
+    assert stale == (
+        "usage: newest record 28 days old (2 Nov 2026), limit 2 days; "
+        "work items: newest record 10.1 years old (2 Nov 2016), limit 2 days"
+    )
+    fresh = status.with_columns(pl.lit(datetime(2026, 11, 30, 10)).alias("newest_record_at"), pl.lit(False).alias("is_stale"))
+    assert text.stale_sources(fresh, now) == ""

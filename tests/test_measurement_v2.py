@@ -15,7 +15,6 @@ from pipelines.measurement.views import build_weekly_metrics, compute_effect_vie
 from pipelines.metrics import assets as metrics_assets
 from pipelines.metrics.config import load_config
 from pipelines.metrics.scorecard import compute_scorecard
-from pipelines.metrics.value_estimates import compute_value_estimates
 from pipelines.metrics.value_metrics import compute_value_metrics
 from pipelines.sqlfiles import run_script, sql_text
 
@@ -111,7 +110,6 @@ def build(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     write_table(con, "marts.effect_views", compute_effect_views(con, config, groups, weekly))
     write_table(con, "marts.method_checks", compute_method_checks(con, config, weekly, groups))
     write_table(con, "marts.workflow_scorecard", compute_scorecard(con, config))
-    write_table(con, "marts.value_estimates", compute_value_estimates(con, config))
     return con
 
 
@@ -223,47 +221,6 @@ def test_every_workflow_gets_one_decision_with_reasons(con):
     assert did == [(False,)]
 
 
-def test_value_in_business_terms_is_units_saved_per_month_with_the_interval_carried_through(con):
-    est = row(con, "select * from marts.value_estimates where workflow_id = 'wf_full' and metric = 'touchpoints_per_item'")
-    window = row(con, "select post_start_on, post_end_on from intermediate.workflow_windows where workflow_id = 'wf_full'")
-    months = ((window["post_end_on"] - window["post_start_on"]).days + 1) / (365.25 / 12)
-    post_items = row(con, "select count(*) as n from intermediate.item_periods where workflow_id = 'wf_full' and period = 'post'")["n"]
-    means = row(
-        con,
-        "select avg(touchpoints_capped) filter (where period = 'baseline') as b, "
-        "avg(touchpoints_capped) filter (where period = 'post') as p from intermediate.item_periods where workflow_id = 'wf_full'",
-    )
-    assert est["items_per_month"] == pytest.approx(post_items / months)
-    assert est["saved_per_month"] == pytest.approx((means["b"] - means["p"]) * post_items / months)
-    assert est["saved_low"] == pytest.approx(-est["ci_high_pct"] / 100 * means["b"] * post_items / months)
-    assert est["saved_low"] <= est["saved_per_month"] <= est["saved_high"]
-    # No cost rates in this registry: units only; spend is money already.
-    assert est["cost_rate"] is None and est["money_saved_per_month"] is None
-    spend = row(con, "select cost_rate, money_saved_per_month, saved_per_month from marts.value_estimates "
-                     "where workflow_id = 'wf_full' and metric = 'external_spend_per_item'")  # fmt: skip
-    assert spend["cost_rate"] == 1.0 and spend["money_saved_per_month"] == pytest.approx(spend["saved_per_month"])
-    # Cycle time's value is the capped mean of closed items' hours, not the median.
-    cycle = row(con, "select baseline_value from marts.value_estimates where workflow_id = 'wf_full' and metric = 'cycle_time_hours'")
-    mean_hours = row(con, "select avg(cycle_time_hours_capped) as m from intermediate.item_periods "
-                          "where workflow_id = 'wf_full' and period = 'baseline'")["m"]  # fmt: skip
-    assert cycle["baseline_value"] == pytest.approx(mean_hours)
-
-
-def test_cost_rates_and_tool_cost_from_the_registry_give_money_and_net_value():
-    con = staged()
-    con.execute("alter table staging.workflows add column cost_per_touchpoint double")
-    con.execute("alter table staging.workflows add column tool_cost_per_month double")
-    con.execute("update staging.workflows set cost_per_touchpoint = 12.5, tool_cost_per_month = 100, primary_metric = 'touchpoints_per_item'")
-    build(con)
-    est = row(con, "select * from marts.value_estimates where workflow_id = 'wf_full' and metric = 'touchpoints_per_item'")
-    assert est["cost_rate"] == 12.5 and est["is_primary"] is True
-    assert est["money_saved_per_month"] == pytest.approx(12.5 * est["saved_per_month"])
-    assert est["net_value_per_month"] == pytest.approx(est["money_saved_per_month"] - 100)
-    other = row(con, "select net_value_per_month from marts.value_estimates where workflow_id = 'wf_full' and metric = 'rework_rate'")
-    assert other["net_value_per_month"] is None  # net value only on the primary metric's row: no double counting
-    con.close()
-
-
 def test_a_shift_common_to_all_workflows_is_contested_not_value():
     # No effect of the tool, but every workflow got 30% faster at go-live: the before/after
     # says improved, the difference-in-differences (4 comparison workflows) says it is shared.
@@ -295,7 +252,7 @@ def test_a_shift_common_to_all_workflows_is_contested_not_value():
     con.close()
 
 
-@pytest.mark.parametrize("table", ["marts.value_metrics", "marts.adoption", "marts.workflow_scorecard", "marts.value_estimates"])
+@pytest.mark.parametrize("table", ["marts.value_metrics", "marts.adoption", "marts.workflow_scorecard"])
 def test_every_column_of_the_v2_marts_is_documented_in_the_warehouse_page(con, table):
     from pathlib import Path
 

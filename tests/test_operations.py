@@ -259,6 +259,26 @@ def test_the_sensor_requests_a_run_for_new_or_changed_files_and_keeps_its_cursor
         assert len(changed.run_requests) == 1 and changed.cursor != added.cursor
 
 
+def test_the_sensor_sees_a_mapping_only_edit_and_a_link_the_build_would_reject(tiny_inputs, tmp_path):
+    resources = {"input_folder": InputFolderResource(path=str(tiny_inputs))}
+    mapping = tiny_inputs / "connectors" / "log.yaml"
+    mapping.parent.mkdir()
+    mapping.write_text("connector: event_log\nfile: log.xes\nworkflow: {id: wf_a}\n")
+    with dg.instance_for_test() as instance:
+        first = input_files_changed(dg.build_sensor_context(instance=instance, resources=resources))
+
+        time.sleep(0.01)
+        mapping.write_text("connector: event_log\nfile: log.xes\nworkflow: {id: wf_b}\n")
+        edited = input_files_changed(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=resources))
+        assert len(edited.run_requests) == 1 and edited.cursor != first.cursor
+
+        outside = tmp_path / "outside.csv"
+        outside.write_text("item_id\n")
+        (tiny_inputs / "work_items" / "linked.csv").symlink_to(outside)
+        linked = input_files_changed(dg.build_sensor_context(instance=instance, cursor=edited.cursor, resources=resources))
+        assert len(linked.run_requests) == 1 and linked.cursor != edited.cursor
+
+
 def test_the_daily_schedule_targets_the_build_job():
     from pipelines.automation import build_warehouse_job, daily_build
 

@@ -69,12 +69,38 @@ def run_cli(monkeypatch, capsys, dagster_home):
     return run
 
 
+@pytest.fixture(scope="module")
+def built_once(tmp_path_factory) -> dict[str, Path]:
+    """Warehouses already built, by the digest of the input folder they were built from."""
+    return {"_root": tmp_path_factory.mktemp("built_once")}
+
+
+def folder_digest(folder: Path) -> str:
+    entries = sorted((p.relative_to(folder).as_posix(), p.read_bytes()) for p in folder.rglob("*") if p.is_file())
+    return hashlib.sha256(repr(entries).encode()).hexdigest()
+
+
 @pytest.fixture
-def published(tiny_inputs, tmp_path, run_cli) -> Path:
-    """A good warehouse built from the tiny inputs by the CLI."""
+def published(tiny_inputs, tmp_path, run_cli, built_once) -> Path:
+    """A good warehouse built from the tiny inputs by the CLI, with its runs log.
+
+    The CLI builds it once per module; later tests get a byte-identical copy (a build
+    depends on the input files' content, not on where the folder is).
+    """
     warehouse = tmp_path / "wh" / "w.duckdb"
-    code, err, _ = run_cli(tiny_inputs, warehouse)
-    assert code == 0, err
+    key = folder_digest(tiny_inputs)
+    if key not in built_once:
+        code, err, _ = run_cli(tiny_inputs, warehouse)
+        assert code == 0, err
+        template = built_once["_root"] / key
+        template.mkdir()
+        for path in (warehouse, runs_log_path(warehouse)):
+            shutil.copy(path, template / path.name)
+        built_once[key] = template
+    else:
+        warehouse.parent.mkdir(parents=True)
+        for path in built_once[key].iterdir():
+            shutil.copy(path, warehouse.parent / path.name)
     return warehouse
 
 

@@ -66,6 +66,12 @@ def test_the_method_check_thresholds_of_the_docs_are_metrics_yaml():
     assert table == {k: float(v) for k, v in load_config().method_checks.items()}
 
 
+def test_the_value_decisions_in_the_docs_are_metrics_yaml():
+    text = METHODS.read_text()
+    listed = ", ".join(f"`{d}`" for d in load_config().value_decisions)
+    assert f"Value decisions: {listed}" in text
+
+
 def test_the_guardrail_metrics_in_the_docs_are_metrics_yaml():
     text = METHODS.read_text()
     config = load_config()
@@ -194,8 +200,20 @@ def test_decision_reasons_are_plain_words():
     assert reasons == ["cycle time improved while error rate worsened: speed bought with quality"]
 
 
-def test_only_uncontested_unflagged_wins_show_value():
-    assert {d for d in rules.DECISION_RULES if rules.shows_value(d)} == {"scale", "close_gaps", "drive_adoption", "unknown_adoption"}
+def test_only_uncontested_unflagged_adopted_or_adoptable_wins_show_value():
+    # Contested, guardrail-flagged, waiting-for-data and unknown-adoption workflows are never value.
+    assert {d for d in rules.DECISION_RULES if rules.shows_value(d)} == {"scale", "close_gaps", "drive_adoption"}
+    assert rules.value_decisions() == load_config().value_decisions == ("scale", "close_gaps", "drive_adoption")
+
+
+def test_value_decisions_must_be_decisions_of_the_table(tmp_path):
+    text = (Path(rules.__file__).parent / "metrics.yaml").read_text()
+    bad = tmp_path / "metrics.yaml"
+    listed = "value_decisions: [scale, close_gaps, drive_adoption]"
+    assert listed in text
+    bad.write_text(text.replace(listed, "value_decisions: [scale, ship_it]"))
+    with pytest.raises(ValueError, match="ship_it"):
+        load_config(bad)
 
 
 @pytest.mark.parametrize(

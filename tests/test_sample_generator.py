@@ -10,6 +10,7 @@ import datetime as dt
 import math
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -224,12 +225,17 @@ def test_the_sample_covers_every_quadrant_stage_and_readiness_gap():
 
 
 def test_the_sample_tells_its_stories():
-    """On the committed draw, every metric's verdict and every adoption rate is the designed one."""
+    """On the committed draw, every primary metric's verdict and every adoption rate is the designed one.
+
+    Secondary metrics without an effect may show one by chance on any draw (about 5% each,
+    more where week shocks persist); how often each story comes out right over many seeds is
+    measured by `make calibrate` (pipelines/calibration/sample_seeds.py), not here.
+    """
     effects = _expected(SAMPLE, "true_effects.csv")
     measured = _expected(SAMPLE, "realised_effects.csv")
     joined = effects.join(measured, on=["workflow_id", "metric"], how="inner")
     assert joined.height == effects.filter(pl.col("expected_verdict") != "not_deployed").height
-    off = joined.filter(pl.col("expected_verdict") != pl.col("approx_verdict"))
+    off = joined.filter(pl.col("is_primary") & (pl.col("expected_verdict") != pl.col("approx_verdict")))
     assert off.is_empty(), off.select("workflow_id", "metric", "change_pct", "expected_verdict", "approx_verdict")
     stories = _expected(SAMPLE, "stories.csv").filter(pl.col("deployed_on").is_not_null())
     gap = (stories["adopters"] - stories["adoption_rate_target"] * stories["eligible_users"]).abs()
@@ -237,14 +243,59 @@ def test_the_sample_tells_its_stories():
     assert (stories["adoption_rate"] - stories["adopters"] / stories["eligible_users"]).abs().max() < 1e-4
 
 
+def test_every_decision_of_the_method_is_a_story():
+    stories = _expected(SAMPLE, "stories.csv")
+    decisions = dict(stories.select("workflow_id", "expected_decision").iter_rows())
+    assert set(decisions.values()) == {
+        "scale", "redesign", "drive_adoption", "reconsider", "not_deployed", "wait_for_data", "fix_guardrail",
+    }  # fmt: skip
+    assert decisions["customer_replies"] == "fix_guardrail", "a win with more errors is a guardrail case"
+    assert decisions["meeting_minutes"] == "reconsider", "a retired tool has no current adoption"
+
+
+def _durations(root: Path) -> pl.DataFrame:
+    """Closed items' workflow, opening week and log cycle time (each item's latest export)."""
+    frames = [pl.read_csv(f, infer_schema=False) for f in sorted((root / "work_items").glob("items_2*.csv"))]
+    items = pl.concat(frames, how="diagonal").unique(["workflow_id", "item_id"], keep="last", maintain_order=True)
+    items = items.filter(pl.col("closed_at").is_not_null())
+    opened = [_utc(v) for v in items["opened_at"]]
+    closed = [_utc(v) for v in items["closed_at"]]
+    return items.select("workflow_id", "item_id").with_columns(
+        pl.Series("week", [o.date() - dt.timedelta(days=o.weekday()) for o in opened]),
+        pl.Series("log_hours", [math.log(max((c - o).total_seconds(), 1.0)) for o, c in zip(opened, closed)]),
+    )
+
+
+def test_week_shocks_move_whole_weeks_persist_are_shared_and_can_be_turned_off(tmp_path):
+    calm, shocked = tmp_path / "calm", tmp_path / "shocked"
+    generate(calm, bad_rows=False, week_shocks=False, log=_quiet)
+    generate(shocked, bad_rows=False, log=_quiet)
+    # The same seed draws the same items; only the shock multiplies each item's cycle time.
+    both = _durations(calm).join(_durations(shocked), on=["workflow_id", "item_id", "week"], suffix="_shocked")
+    both = both.with_columns((pl.col("log_hours_shocked") - pl.col("log_hours")).alias("shock"))
+    both = both.filter(pl.col("log_hours") > math.log(3600))  # minute rounding blurs the shortest items
+    weekly = both.group_by("workflow_id", "week").agg(pl.col("shock").mean(), pl.col("shock").std().alias("within"), pl.len())
+    assert weekly.filter(pl.col("len") > 1)["within"].max() < 0.01, "one multiplier per workflow and week"
+    sd = weekly["shock"].std()
+    assert 0.05 < sd < 0.1, f"own sd 0.06 and common sd 0.04 give about 0.072, got {sd:.3f}"
+    busy = weekly.filter(pl.col("workflow_id").is_in(["claims_triage", "invoice_match"])).pivot(
+        on="workflow_id", index="week", values="shock").drop_nulls().sort("week")  # fmt: skip
+    a, b = busy["claims_triage"].to_numpy(), busy["invoice_match"].to_numpy()
+    assert np.corrcoef(a[:-1], a[1:])[0, 1] > 0.2, "shocks persist from week to week"
+    assert np.corrcoef(a, b)[0, 1] > 0.1, "part of every week's shock is common to all workflows"
+
+
 def test_injected_effects_match_the_truth_on_a_large_draw(tmp_path):
     """On 400,000 items the measured changes sit within 4 standard errors of the truth.
+
+    Week shocks are off: they add noise that more items cannot average away, and this test is
+    about the exactness of the injection.
 
     The first three stories cover effects on AI-assisted items only (scaled to move the
     population by the stated percent), effects on every item, and no effect at all.
     """
     out = tmp_path / "big"
-    generate(out, items=400_000, workflows=3, bad_rows=False, log=_quiet)
+    generate(out, items=400_000, workflows=3, bad_rows=False, week_shocks=False, log=_quiet)
     joined = _expected(out, "true_effects.csv").join(_expected(out, "realised_effects.csv"), on=["workflow_id", "metric"])
     joined = joined.filter(pl.col("expected_verdict").is_in(["improved", "worsened", "no_clear_change"]), pl.col("se").is_not_null())
     assert joined.height == 15 and (joined["true_change_pct"] != 0).sum() >= 5

@@ -18,27 +18,32 @@ def con(sample_warehouse):
     connection.close()
 
 
-def test_every_true_effect_lies_inside_its_reported_confidence_interval(con):
+def test_the_reported_confidence_intervals_cover_the_true_effects(con):
+    """95% intervals cover the truth about 95% of the time, not every time: one draw of 40 claims
+    may miss a few (the sample has persistent week shocks). More than 6 misses in 40 has a
+    chance below 0.5% for an honest interval. Per-seed figures: `make calibrate`."""
     truth = pl.read_csv(EXPECTED / "true_effects.csv").filter(pl.col("expected_verdict") != "not_deployed")
     results = con.sql(
         "select workflow_id, metric, ci_low_pct, ci_high_pct, verdict from marts.value_metrics"
     ).pl()
     joined = truth.join(results, on=["workflow_id", "metric"], how="left")
     assert joined.get_column("verdict").null_count() == 0, "a deployed workflow x metric has no result"
-    claimed = joined.filter(pl.col("verdict") != "insufficient_data")
+    claimed = joined.filter(~pl.col("verdict").is_in(["insufficient_data", "insufficient_baseline"]))
     assert claimed.height >= 30
     missed = claimed.filter(
         ~((pl.col("ci_low_pct") <= pl.col("true_change_pct")) & (pl.col("true_change_pct") <= pl.col("ci_high_pct")))
     )
-    assert missed.is_empty(), missed
+    assert missed.height <= max(3, round(0.15 * claimed.height)), missed
 
 
-def test_verdicts_and_quadrants_are_the_stories_the_sample_tells(con):
-    truth = pl.read_csv(EXPECTED / "true_effects.csv").filter(pl.col("expected_verdict") != "not_deployed")
+def test_primary_verdicts_are_the_stories_the_sample_tells(con):
+    """The stories live in the primary metrics (a secondary metric without an effect may show one
+    by chance on any draw). How often each story comes out right over ten seeds: `make calibrate`."""
+    truth = pl.read_csv(EXPECTED / "true_effects.csv").filter(pl.col("expected_verdict") != "not_deployed", pl.col("is_primary"))
     results = con.sql("select workflow_id, metric, verdict from marts.value_metrics").pl()
     joined = truth.join(results, on=["workflow_id", "metric"])
+    assert joined.height == truth.height
     assert joined.filter(pl.col("verdict") != pl.col("expected_verdict")).is_empty()
-
 
 
 # The decisions a story's intended quadrant allows: a value story may also end in

@@ -10,6 +10,7 @@ import duckdb
 import numpy as np
 import pytest
 
+from pipelines.metrics.rules import value_decisions
 from tests.conftest import REGISTRY_HEADER, build_warehouse, write
 
 ITEMS_HEADER = "item_id,workflow_id,opened_at,closed_at,rework_count,touchpoints,had_error,external_spend,ai_assisted"
@@ -208,12 +209,13 @@ def test_portfolio_adds_value_decisions_only_and_never_across_currencies(value_w
     decisions = {r["workflow_id"]: r for r in _rows(value_warehouse, "select * from marts.workflow_value")}
     assert set(portfolio) == {"EUR", "USD"}
     priced = decisions["wf_priced"]
-    assert priced["decision"] == "scale"
+    # A value decision (scale, or close_gaps while the ready-to-scale gate has gaps in this fixture).
+    assert priced["decision"] in value_decisions()
     assert portfolio["EUR"]["value_workflows"] == 1
     assert portfolio["EUR"]["net_value_per_month"] == priced["net_value_per_month"]
     assert (portfolio["EUR"]["net_value_low"], portfolio["EUR"]["net_value_high"]) == (priced["net_value_low"], priced["net_value_high"])
     # wf_units has no tool cost: never added up as value, counted as unpriced instead.
-    assert decisions["wf_units"]["decision"] == "scale"
+    assert decisions["wf_units"]["decision"] in value_decisions()
     assert portfolio["USD"]["value_workflows"] == 0
     assert portfolio["USD"]["value_workflows_unpriced"] == 1
     assert portfolio["USD"]["net_value_per_month"] == 0
@@ -242,6 +244,146 @@ def test_monthly_value_has_one_row_per_metric_and_post_month_with_that_months_it
         if row["change_pct"] is not None and row["ci_low_pct"] is not None:
             assert row["units_saved"] == pytest.approx(-row["change_pct"] / 100 * row["baseline_per_item"] * row["items"])
             assert row["money_saved"] == _money(row["units_saved"] * RATES["cost_per_rework"])
+
+
+# --- a skewed, partly priced workflow (ported from the former marts.value_estimates tests) --
+
+
+SKEWED_RATES = {"cost_per_hour": 2.0, "cost_per_rework": 40.0, "cost_per_touchpoint": 7.5}
+"""wf_skewed's rates: cost_per_error is left blank."""
+
+
+def _skewed_hours(k: int, post: bool) -> float:
+    """One item in five is slow: the mean sits far above the median (10 h before, 8 h after)."""
+    if k % 5 == 0:
+        return 60.0 if post else 100.0
+    return (8.0 if post else 10.0) + (k % 3) * 0.5
+
+
+def skewed_inputs(root: Path) -> Path:
+    """One deployed workflow with a long tail of slow items, its last post item still open, one
+    baseline item with blank touchpoints, every rate but cost_per_error, and no usage at all
+    (adoption unknown)."""
+    write(
+        root / "workflows.csv",
+        f"""
+        {REGISTRY_HEADER},{MONEY_HEADER}
+        wf_skewed,Skewed,Ann,Ops,production,{DEPLOYED_ON},{ELIGIBLE},low,,-20,QA,#help,claims,EUR,2,40,,7.5,{TOOL_COST_PER_USER}
+        """,
+    )
+    lines = [ITEMS_HEADER]
+    for post, start, offset in ((False, dt.datetime(2025, 12, 3, 9), 0), (True, dt.datetime(2026, 3, 2, 9), 1000)):
+        for k in range(N_PER_PERIOD):
+            opened = start + dt.timedelta(hours=30 * k)
+            still_open = post and k == N_PER_PERIOD - 1
+            closed = "" if still_open else f"{opened + dt.timedelta(hours=_skewed_hours(k, post)):%Y-%m-%dT%H:%M:%SZ}"
+            touchpoints = "" if (not post and k == 1) else str((2 if post else 3) + k % 3)
+            error = "yes" if k % (12 if post else 6) == 0 else "no"
+            lines.append(
+                f"wf_skewed-{offset + k},wf_skewed,{opened:%Y-%m-%dT%H:%M:%SZ},{closed},"
+                f"{int(k % (8 if post else 5) == 0)},{touchpoints},{error},{10 + k % 4},{str(post).lower()}"
+            )
+    write(root / "work_items" / "items_1.csv", "\n".join(lines) + "\n")
+    write(root / "usage" / "usage_1.csv", "usage_date,user_id,workflow_id,actions\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def skewed_warehouse(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("value_skewed")
+    return build_warehouse(skewed_inputs(root / "inputs"), root / "w.duckdb")
+
+
+def _skewed_saving(path: Path, metric: str) -> dict:
+    sql = "select * from marts.monthly_savings where workflow_id = 'wf_skewed' and metric = ?"
+    return _rows(path, sql, [metric])[0]
+
+
+def test_cycle_time_value_is_the_capped_mean_of_closed_items_hours_not_the_median(skewed_warehouse):
+    closed = {
+        period: np.array([_skewed_hours(k, period == "post") for k in range(N_PER_PERIOD - (period == "post"))])
+        for period in ("baseline", "post")
+    }  # the last post item is open: it has no hours to average
+    cap = np.quantile(np.concatenate([closed["baseline"], closed["post"]]), 0.99)
+    base, post = np.minimum(closed["baseline"], cap).mean(), np.minimum(closed["post"], cap).mean()
+    saving = _skewed_saving(skewed_warehouse, "cycle_time_hours")
+    median = _rows(
+        skewed_warehouse,
+        "select baseline_value, verdict from marts.value_metrics "
+        "where workflow_id = 'wf_skewed' and metric = 'cycle_time_hours'",
+    )[0]
+    assert (saving["baseline_per_item"], saving["post_per_item"]) == pytest.approx((base, post))
+    # The verdict is the median's; the value is the mean's, which a long tail pulls far above it.
+    assert median["baseline_value"] < 11 < 20 < saving["baseline_per_item"]
+    assert saving["verdict"] == median["verdict"]
+    # Items per month counts every post item, the open one too.
+    per_month = _items_per_month(skewed_warehouse, "wf_skewed")
+    assert saving["items_per_month"] == pytest.approx(per_month)
+    assert saving["units_saved_per_month"] == pytest.approx((base - post) * per_month)
+    assert saving["money_saved_per_month"] == _money((base - post) * per_month * SKEWED_RATES["cost_per_hour"])
+
+
+def test_a_blank_measure_stays_out_of_the_per_item_value_but_not_out_of_the_volume(skewed_warehouse):
+    saving = _skewed_saving(skewed_warehouse, "touchpoints_per_item")
+    # Closed items with a known count: the blank baseline item and the open post item are out.
+    base = np.mean([3 + k % 3 for k in range(N_PER_PERIOD) if k != 1])
+    post = np.mean([2 + k % 3 for k in range(N_PER_PERIOD - 1)])
+    per_month = _items_per_month(skewed_warehouse, "wf_skewed")
+    assert (saving["baseline_per_item"], saving["post_per_item"]) == pytest.approx((base, post))
+    assert saving["units_saved_per_month"] == pytest.approx((base - post) * per_month)
+
+
+def test_a_blank_rate_gives_units_only_and_leaves_that_metric_out_of_the_money_total(skewed_warehouse):
+    errors = _skewed_saving(skewed_warehouse, "error_rate")
+    assert errors["units_saved_per_month"] is not None and errors["currency"] == "EUR"
+    money = ("rate", "money_saved_per_month", "money_saved_low", "money_saved_high")
+    assert [errors[c] for c in money] == [None] * 4
+    assert errors["counts_in_money_total"] is False and errors["note"] == "no rate in the registry: units only"
+    priced = _rows(
+        skewed_warehouse, "select * from marts.monthly_savings where workflow_id = 'wf_skewed' and counts_in_money_total"
+    )
+    assert sorted(r["metric"] for r in priced) == [
+        "cycle_time_hours", "external_spend_per_item", "rework_rate", "touchpoints_per_item"
+    ]
+    value = _rows(skewed_warehouse, "select * from marts.workflow_value where workflow_id = 'wf_skewed'")[0]
+    assert value["metrics_in_money"] == 4 and value["metrics_not_in_money"] == "error_rate"
+    assert value["money_saved_per_month"] == sum(r["money_saved_per_month"] for r in priced)
+    tool = Decimal(str(TOOL_COST_PER_USER * ELIGIBLE)).quantize(Decimal("0.01"))
+    assert value["net_value_per_month"] == value["money_saved_per_month"] - tool
+
+
+def test_an_unknown_adoption_win_is_never_added_up_as_value(skewed_warehouse):
+    from pipelines.metrics import rules
+
+    sql = "select decision, shows_value from marts.workflow_scorecard where workflow_id = 'wf_skewed'"
+    card = _rows(skewed_warehouse, sql)[0]
+    assert card == {"decision": "unknown_adoption", "shows_value": False}  # improved, but no usage rows at all
+    value = _rows(skewed_warehouse, "select * from marts.workflow_value where workflow_id = 'wf_skewed'")[0]
+    assert value["is_value_decision"] is False and value["net_value_per_month"] is not None
+    portfolio = _rows(skewed_warehouse, "select * from marts.portfolio_value where currency = 'EUR'")[0]
+    assert portfolio["value_workflows"] == 0 and portfolio["net_value_per_month"] == 0
+    assert portfolio["workflows_not_judged"] == 1
+    assert portfolio["cost_not_judged_per_month"] == value["tool_cost_per_month"]
+    # The scorecard, the value marts and the rules read one list of value decisions.
+    decisions = _rows(skewed_warehouse, "select decision, is_value_decision from marts.workflow_value")
+    assert all(r["is_value_decision"] == rules.shows_value(r["decision"]) for r in decisions)
+
+
+def test_the_value_marts_read_only_registry_columns_the_schema_defines():
+    import re
+
+    from pipelines.sqlfiles import sql_text
+    from pipelines.value import assets as value_assets
+    from schemas.workflows import COST_COLUMNS, WorkflowRegistry
+
+    registry = set(WorkflowRegistry.to_schema().columns)
+    adapter = sql_text(value_assets.__file__, "value_workflows")
+    read = set(re.findall(r"\bworkflows\.(\w+)", adapter))
+    assert read <= registry, read - registry
+    assert {"currency", *COST_COLUMNS} <= read
+    # The per-metric rates of monthly_savings are registry cost columns, each priced once.
+    rates = re.findall(r"'(cost_per_\w+)'\)", sql_text(value_assets.__file__, "monthly_savings"))
+    assert sorted(rates) == sorted(c for c in COST_COLUMNS if c.startswith("cost_per_"))
 
 
 # --- the history -------------------------------------------------------------------------

@@ -7,8 +7,7 @@ import streamlit as st
 
 from dashboards import charts, data, tables, text, ui
 
-ui.header("Data quality", "Can I trust the inputs?")
-db = ui.require_warehouse()
+db = ui.page("Data quality", "Can I trust the inputs?", "data-quality")
 present = data.tables(db)
 now = datetime.now(UTC).replace(tzinfo=None)  # the warehouse stores naive UTC timestamps
 
@@ -34,9 +33,6 @@ from_ops = "ops.source_freshness" in present
 freshness = data.source_freshness(db, from_ops=from_ops)
 st.dataframe(tables.freshness_table(freshness, now), hide_index=True)
 if from_ops:
-    stale = freshness.filter(pl.col("is_stale"))["source"].to_list()
-    if stale:
-        st.warning(f"Stale: {', '.join(stale)}. Numbers that depend on these sources may be out of date.")
     st.caption(
         "Newest record: latest opened or closed item, latest usage day, and for the registry when its file last "
         "changed. A source is stale when its newest record is older than its limit."

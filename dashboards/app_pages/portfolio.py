@@ -5,8 +5,7 @@ import streamlit as st
 
 from dashboards import charts, data, tables, text, ui
 
-ui.header("Portfolio", "Which workflows create value, and which are only used?")
-db = ui.require_warehouse()
+db = ui.page("Portfolio", "Which workflows create value, and which are only used?", "portfolio")
 filters = ui.filters(db)
 scorecard = data.scorecard(db, filters.teams, filters.stages)
 threshold = data.adoption_threshold()
@@ -51,12 +50,13 @@ tiles[3].metric(
 )
 tiles[3].caption("deployed, but too few items to judge yet")
 
-ui.chart(charts.adoption_value_matrix(scorecard, threshold, labels))
+with st.container(key="bubbles"):
+    ui.chart(charts.adoption_value_matrix(scorecard, threshold, labels))
 off_chart = scorecard.filter(pl.col("adoption_rate").is_null() | pl.col("primary_change_pct").is_null())
 if not off_chart.is_empty():
     st.caption(
         "Not on the chart (no change or no adoption rate to plot): "
-        + ", ".join(f"{row['name']} ({text.label(text.QUADRANT_LABELS, row['quadrant']).lower()})" for row in off_chart.to_dicts())
+        + ", ".join(f"{text.md(row['name'])} ({text.label(text.QUADRANT_LABELS, row['quadrant']).lower()})" for row in off_chart.to_dicts())
         + "."
     )
 
@@ -71,7 +71,7 @@ with attention:
     )
     for row in scorecard.filter(pl.col("quadrant") == "adoption_without_value").to_dicts():
         st.markdown(
-            f"- **{row['name']}** ({row['team'] or 'no team'}): {text.share(row['adoption_rate'])} adoption; "
+            f"- **{text.md(row['name'])}** ({text.md(row['team'] or 'no team')}): {text.share(row['adoption_rate'])} adoption; "
             f"{labels.get(row['primary_metric'], row['primary_metric']).lower()} "
             f"{text.change_with_ci(row['primary_change_pct'], row['primary_ci_low_pct'], row['primary_ci_high_pct'])}, "
             f"{text.label(text.VERDICT_LABELS, row['primary_verdict']).lower()}"
@@ -84,28 +84,38 @@ with attention:
         st.caption("The primary metric improved while the error or rework rate got worse: flag it, do not celebrate it yet.")
         for row in flags.to_dicts():
             st.markdown(
-                f"- **{row['name']}**: {labels.get(row['primary_metric'], row['primary_metric']).lower()} "
+                f"- **{text.md(row['name'])}**: {labels.get(row['primary_metric'], row['primary_metric']).lower()} "
                 f"{text.pct(row['primary_change_pct'])}, but {labels[row['guardrail_metric']].lower()} "
                 f"{text.change_with_ci(row['guardrail_change_pct'], row['guardrail_ci_low_pct'], row['guardrail_ci_high_pct'])}"
             )
 
 st.subheader("Scorecard")
-st.dataframe(
-    tables.scorecard_table(scorecard, labels),
-    hide_index=True,
-    height=ui.table_height(scorecard.height),
-    column_config={
-        "Adoption rate": st.column_config.ProgressColumn(
-            format="percent", min_value=0.0, max_value=1.0, color="#7570b3",
-            help="Active ÷ eligible users after deployment: use, not value.",
-        ),
-        "Change % (95% CI)": st.column_config.TextColumn(help="Lower is better for every metric."),
-        "Details": st.column_config.LinkColumn(display_text="open"),
-    },
-)
+with st.container(key="wide_only_scorecard"):
+    st.dataframe(
+        tables.scorecard_table(scorecard, labels),
+        hide_index=True,
+        height=ui.table_height(scorecard.height),
+        column_config={
+            "Workflow": st.column_config.TextColumn(pinned=True, width="medium"),
+            "Adoption %": st.column_config.ProgressColumn(
+                format="%.0f%%", min_value=0, max_value=100, color="#7570b3",
+                help="Active ÷ eligible users after deployment: use, not value.",
+            ),
+            "Change % (95% CI)": st.column_config.TextColumn(help="Lower is better for every metric."),
+            "Details": st.column_config.LinkColumn(display_text="open"),
+        },
+    )
+with st.container(key="narrow_only_scorecard"):
+    # On a phone a wide table shows three columns; the list shows what matters, whole names first.
+    for row in scorecard.to_dicts():
+        st.markdown(
+            f"**[{text.md(row['name'])}]({text.detail_link(row['workflow_id'])})**  \n"
+            f"{text.whole_pct(row['primary_change_pct'])} {labels.get(row['primary_metric'], row['primary_metric']).lower()} · "
+            f"{text.label(text.VERDICT_LABELS, row['primary_verdict'])} · adoption {text.share(row['adoption_rate'])}"
+        )
 st.download_button(
     "Download the scorecard (CSV)",
-    scorecard.write_csv(),
+    tables.csv_safe(scorecard).write_csv(),
     file_name="opvalue_scorecard.csv",
     mime="text/csv",
     icon=":material/download:",

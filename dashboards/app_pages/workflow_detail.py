@@ -7,24 +7,13 @@ import streamlit as st
 
 from dashboards import charts, data, tables, text, ui
 
-ui.header("Workflow detail", "Did this workflow get better, and how sure are we?")
-db = ui.require_warehouse()
+db = ui.page("Workflow detail", "Did this workflow get better, and how sure are we?", "workflow")
 workflows = data.workflow_options(db)
 if workflows.is_empty():
     st.info("The workflow registry is empty: add workflows to `workflows.csv` and run `make pipeline`.")
     st.stop()
 
-# The picker lives in the URL (?workflow=<id>), so a link opens the same workflow for anyone.
-ids = workflows["workflow_id"].to_list()
-names = dict(zip(ids, workflows["name"].to_list()))
-requested = st.query_params.get("workflow")
-workflow_id = st.selectbox(
-    "Workflow", ids, index=ids.index(requested) if requested in ids else 0, format_func=lambda w: f"{names[w]} ({w})"
-)
-st.query_params["workflow"] = workflow_id
-if requested and requested not in ids:
-    st.warning(f"There is no workflow `{requested}` in the registry; showing {names[workflow_id]} instead.")
-
+workflow_id = ui.workflow_picker(workflows)
 labels = {metric: data.metric_label(metric) for metric in data.METRICS}
 card = data.scorecard(db).filter(pl.col("workflow_id") == workflow_id).row(0, named=True)
 results = data.value_metrics(db, workflow_id)
@@ -33,10 +22,10 @@ primary = card["primary_metric"]
 primary_result = by_metric.get(primary)
 present = data.tables(db)
 
-st.header(card["name"])
+st.header(text.md(card["name"]))
 st.caption(
-    f"{card['team'] or 'no team'} · {text.label(text.STAGE_LABELS, card['stage'])} · "
-    f"owner: {card['business_owner'] or 'none'} · primary metric: {labels.get(primary, primary)}"
+    f"{text.md(card['team'] or 'no team')} · {text.label(text.STAGE_LABELS, card['stage'])} · "
+    f"owner: {text.md(card['business_owner'] or 'none')} · primary metric: {labels.get(primary, primary)}"
 )
 with st.container(border=True):
     st.markdown(
@@ -53,11 +42,11 @@ with st.container(border=True):
     )
     if primary_result is not None:
         st.caption(
-            f"Compared: baseline {text.day(primary_result['baseline_start_on'])} – "
-            f"{text.day(primary_result['deployed_on'] - timedelta(days=1))} ({primary_result['n_baseline']:,} items) against "
-            f"{text.day(primary_result['post_start_on'])} – {text.day(primary_result['post_end_on'])} "
-            f"({primary_result['n_post']:,} items). Method: {primary_result['method']}."
-            + (f" Note: {primary_result['note']}." if primary_result.get("note") else "")
+            f"Compared: before, {text.day(primary_result['baseline_start_on'])} – "
+            f"{text.day(primary_result['deployed_on'] - timedelta(days=1))} ({primary_result['n_baseline']:,} items), "
+            f"with after, {text.day(primary_result['post_start_on'])} – {text.day(primary_result['post_end_on'])} "
+            f"({primary_result['n_post']:,} items)."
+            + (f" Note: {text.md(primary_result['note'])}." if primary_result.get("note") else "")
         )
 
 tiles = st.columns(4)
@@ -68,12 +57,12 @@ change_value, change_caption = text.change_tile(
 tiles[0].metric(
     f"{labels.get(primary, primary)} change",
     change_value,
-    help="Relative change of the primary metric, post period against baseline. Lower is better.",
+    help="Relative change of the primary metric, after deployment against before. Lower is better.",
     border=True,
 )
 tiles[0].caption(change_caption)
 tiles[1].metric(
-    "Target", text.pct(card["target_change_pct"], 0), help="The registry's success target for the primary metric.", border=True
+    "Target", text.whole_pct(card["target_change_pct"]), help="The registry's success target for the primary metric.", border=True
 )
 tiles[1].caption(text.target_clause(card["target_change_pct"], card["target_met"]))
 tiles[2].metric("Adoption rate", text.share(card["adoption_rate"]), border=True)
@@ -92,9 +81,6 @@ periods = (
     if primary_result is not None
     else None
 )
-weekly = data.weekly_metrics(db, workflow_id, from_mart="marts.weekly_metrics" in present)
-views = data.effect_views(db, workflow_id) if "marts.effect_views" in present else None
-checks = data.method_checks(db, workflow_id) if "marts.method_checks" in present else None
 
 if results.is_empty():
     st.info(
@@ -105,15 +91,23 @@ else:
     ui.chart(charts.metric_changes(results, labels, primary))
 
 st.subheader("Metric by metric")
-if views is None:
+views_present = "marts.effect_views" in present
+checks_present = "marts.method_checks" in present
+if not views_present:
     ui.not_yet("marts.effect_views", "Three views of each effect (before/after, assisted vs unassisted, difference-in-differences)")
-if checks is None:
+if not checks_present:
     ui.not_yet("marts.method_checks", "Method checks (placebo, parallel trends, mix shift, censoring, guardrails, novelty)")
 ordered = [primary] + [metric for metric in data.METRICS if metric != primary]
-for tab, metric in zip(st.tabs([labels[m] + (" (primary)" if m == primary else "") for m in ordered]), ordered):
+st.caption(f"One tab per metric, the primary metric ({labels.get(primary, primary).lower()}) first. The tab is kept in the address.")
+# Only the open tab is drawn: tabs bound to the address (`?metric=`) track which one is open.
+metric_tabs = st.tabs([labels[m] for m in ordered], key="metric", bind="query-params", default=labels[primary])
+for tab, metric in zip(metric_tabs, ordered):
+    if not tab.open:
+        continue
     with tab:
         result = by_metric.get(metric)
         unit = result["unit"] if result else data.metric_definitions()[metric].unit
+        weekly = data.weekly_metrics(db, workflow_id, from_mart="marts.weekly_metrics" in present)
         comparison, trend = st.columns([2, 3], gap="large")
         with comparison:
             if result is None:
@@ -123,50 +117,61 @@ for tab, metric in zip(st.tabs([labels[m] + (" (primary)" if m == primary else "
                 st.markdown(
                     f"**{text.label(text.VERDICT_LABELS, result['verdict'])}**: "
                     f"{text.change_with_ci(result['change_pct'], result['ci_low_pct'], result['ci_high_pct'])}"
-                    + (f", BH-adjusted p = {result['p_adjusted']:.3f}" if result["p_adjusted"] is not None else "")
+                    + text.chance_clause(result["verdict"], result["p_adjusted"])
                 )
                 st.caption(data.metric_definitions()[metric].formula)
         with trend:
             ui.chart(charts.weekly_trend(weekly.filter(pl.col("metric") == metric), labels[metric], unit, periods, result))
         if metric == "cycle_time_hours" and result is not None:
-            ui.chart(
-                charts.cycle_time_distribution(
-                    data.cycle_time_distribution(db, workflow_id), result["baseline_value"], result["post_value"]
-                )
-            )
+            distribution = st.expander("Cycle time distribution, before vs after", key="show_distribution", on_change="rerun")
+            if distribution.open:
+                with distribution:
+                    ui.chart(
+                        charts.cycle_time_distribution(
+                            data.cycle_time_distribution(db, workflow_id), result["baseline_value"], result["post_value"]
+                        )
+                    )
 
-        if views is not None:
+        if views_present:
             st.markdown("##### How sure are we? Three views of the same effect")
-            metric_views = views.filter(pl.col("metric") == metric)
+            metric_views = data.effect_views(db, workflow_id).filter(pl.col("metric") == metric)
             if metric_views.is_empty():
                 st.caption("No estimates for this metric.")
             else:
                 for column, row in zip(st.columns(len(metric_views)), metric_views.to_dicts()):
                     with column.container(border=True):
                         st.markdown(f"**{text.label(text.VIEW_LABELS, row['view'])}**")
-                        st.markdown(f"### {text.pct(row['estimate_pct'])}")
+                        st.markdown(f"### {text.whole_pct(row['estimate_pct'])}")
                         st.caption(
-                            f"95% CI {text.pct(row['ci_low_pct'])} to {text.pct(row['ci_high_pct'])} · "
-                            f"{row['label']} · n = {row['n_treated'] or 0:,} treated, {row['n_comparison'] or 0:,} comparison"
+                            f"95% CI {text.whole_pct(row['ci_low_pct'])} to {text.whole_pct(row['ci_high_pct'])} · "
+                            f"{text.md(row['label'])} · n = {row['n_treated'] or 0:,} treated, {row['n_comparison'] or 0:,} comparison"
                         )
                 ui.chart(charts.effect_views(metric_views, labels[metric]))
-                with st.expander("The three views as a table"):
-                    st.dataframe(tables.views_table(metric_views), hide_index=True)
 
-        if checks is not None:
+        if checks_present:
             st.markdown("##### Method checks")
-            metric_checks = checks.filter(pl.col("metric") == metric)
+            metric_checks = data.method_checks(db, workflow_id).filter(pl.col("metric") == metric)
             if metric_checks.is_empty():
                 st.caption("No checks for this metric.")
             for row in metric_checks.to_dicts():
                 colour, icon = {"ok": ("green", "check"), "warn": ("orange", "warning")}.get(row["status"], ("gray", "remove"))
                 st.markdown(
                     f":{colour}-badge[:material/{icon}: {text.label(text.CHECK_LABELS, row['check_name'])}: "
-                    f"{row['status'].replace('_', ' ')}] {row['detail']}"
+                    f"{text.label(text.CHECK_STATUS_LABELS, row['status'])}] {text.md(row['detail'])}"
                 )
 
-st.subheader("Adoption over time")
-if results.is_empty():
-    st.caption("Not deployed: there is no AI use to show yet.")
-else:
-    ui.chart(charts.adoption_over_time(data.weekly_adoption(db, workflow_id), periods))
+        analyst = st.expander("Numbers for analysts", key="show_analyst", on_change="rerun", icon=":material/table:")
+        if analyst.open:
+            with analyst:
+                if result is not None:
+                    st.dataframe(tables.analyst_table(result), hide_index=True)
+                if views_present:
+                    st.dataframe(tables.views_table(data.effect_views(db, workflow_id).filter(pl.col("metric") == metric)), hide_index=True)
+
+adoption = st.expander("Adoption over time", key="show_adoption", on_change="rerun", icon=":material/group:")
+if adoption.open:
+    with adoption:
+        if results.is_empty():
+            st.caption("Not deployed: there is no AI use to show yet.")
+        else:
+            ui.chart(charts.adoption_over_time(data.weekly_adoption(db, workflow_id), periods))

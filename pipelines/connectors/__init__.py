@@ -197,9 +197,7 @@ def native_frame(path: Path, spec):
     except ConnectorError as error:
         raise FileRejected(f"{entry.mapping.connector} connector ({entry.mapping.path.name}): {error}") from None
     log.info("  connector %s %s/%s: %s", entry.mapping.connector, FOLDER, path.name, conversion.note)
-    # Optional contract columns a connector does not map (e.g. overridden, corrected) are blank.
-    missing = [pl.lit(None, dtype=pl.String).alias(c) for c in spec.optional_columns if c not in conversion.frame.columns]
-    return conversion.frame.with_columns(missing).select(list(spec.columns))
+    return conversion.frame.select([c for c in spec.columns if c in conversion.frame.columns])
 
 
 def _registry_with_seats(path: Path, spec):

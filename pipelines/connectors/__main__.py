@@ -48,8 +48,10 @@ def preview(file: Path, mapping_path: Path | None, rows: int) -> int:
     with pl.Config(tbl_cols=-1, tbl_rows=rows, tbl_width_chars=200, fmt_str_lengths=40):
         print(f"\nfirst {rows} mapped rows:")
         print(conversion.frame.head(rows))
-        missing = [pl.lit(None, dtype=pl.String).alias(c) for c in spec.optional_columns if c not in conversion.frame.columns]
-        raw = conversion.frame.with_columns(missing).select(list(spec.columns))
+        # Optional contract columns a connector does not produce (e.g. overridden) stay blank.
+        raw = conversion.frame.with_columns(
+            pl.lit(None, dtype=pl.String).alias(c) for c in spec.columns if c not in conversion.frame.columns
+        ).select(list(spec.columns))
         valid, quarantined = _split_rows(raw, spec, file.name, now=build_time())
         print(f"\n{valid.height:,} rows would be read, {quarantined.height:,} quarantined by the reader's rules "
               "(the registry check happens at build time)")

@@ -7,7 +7,6 @@ from pipelines.asset_helpers import grain_check, markdown_table, write_table
 from pipelines.ingest.assets import STAGING_USAGE, STAGING_WORK_ITEMS, STAGING_WORKFLOWS
 from pipelines.metrics.config import load_config
 from pipelines.metrics.scorecard import compute_scorecard
-from pipelines.metrics.value_estimates import compute_value_estimates
 from pipelines.metrics.value_metrics import compute_value_metrics
 from pipelines.progress import step
 from pipelines.resources import WarehouseResource
@@ -18,7 +17,6 @@ ITEM_PERIODS = dg.AssetKey(["intermediate", "item_periods"])
 VALUE_METRICS = dg.AssetKey(["marts", "value_metrics"])
 ADOPTION = dg.AssetKey(["marts", "adoption"])
 SCORECARD = dg.AssetKey(["marts", "workflow_scorecard"])
-VALUE_ESTIMATES = dg.AssetKey(["marts", "value_estimates"])
 # Built by pipelines/measurement/assets.py (which imports this module): the decision reads them.
 EFFECT_VIEWS = dg.AssetKey(["marts", "effect_views"])
 METHOD_CHECKS = dg.AssetKey(["marts", "method_checks"])
@@ -146,29 +144,4 @@ def workflow_scorecard(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(
-    key=VALUE_ESTIMATES,
-    group_name=MARTS_GROUP,
-    kinds={"duckdb", "python"},
-    deps=[VALUE_METRICS],
-    check_specs=[dg.AssetCheckSpec("grain", asset=VALUE_ESTIMATES, description="One row per deployed workflow and metric.")],
-)
-def value_estimates(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The before/after change in business terms, per deployed workflow and metric: units saved
-    per month ((baseline - post) x post items per month) with the interval carried through from
-    the change; cycle time as the capped mean of closed items' hours, since medians do not add
-    up. With the registry's optional cost rates and tool cost: money saved and net value."""
-    config = load_config()
-    with step("marts/value_estimates"), warehouse.connect() as con:
-        write_table(con, "marts.value_estimates", compute_value_estimates(con, config))
-        rows, priced = con.execute("select count(*), count(money_saved_per_month) from marts.value_estimates").fetchall()[0]
-        check = grain_check(
-            con,
-            "marts.value_estimates",
-            ["workflow_id", "metric"],
-            f"select count(*) * {len(config.metrics)} from intermediate.workflow_windows",
-        )
-    return dg.MaterializeResult(metadata={"dagster/row_count": rows, "rows_in_money": priced}, check_results=[check])
-
-
-defs = dg.Definitions(assets=[item_periods, value_metrics, adoption, workflow_scorecard, value_estimates])
+defs = dg.Definitions(assets=[item_periods, value_metrics, adoption, workflow_scorecard])

@@ -49,8 +49,8 @@ class MetricsConfig:
     method_checks: dict[str, Any] = field(default_factory=dict)
     guardrail_metrics: tuple[str, ...] = ()
     decisions: tuple[Decision, ...] = ()
-    value: dict[str, Any] = field(default_factory=dict)
-    """Value in business terms: the registry's optional cost-rate column per metric, the tool cost column."""
+    value_decisions: tuple[str, ...] = ()
+    """The decisions that count as value (shows_value, the quadrant, the portfolio's totals)."""
 
     def min_meaningful_pct(self, metric: str) -> float:
         """The smallest change (in %, positive) that earns improved/worsened for `metric`."""
@@ -73,12 +73,17 @@ def load_config(path: Path = DEFINITIONS_FILE) -> MetricsConfig:
         canonical = json.dumps({"name": name, **body, "settings": settings, "version": raw["version"]}, sort_keys=True)
         digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
         metrics[name] = MetricDefinition(name=name, definition_hash=digest, **body)
+    decisions = tuple(Decision(**row) for row in raw.get("decisions", ()))
+    value_decisions = tuple(raw.get("value_decisions", ()))
+    unknown = set(value_decisions) - {d.name for d in decisions}
+    if unknown:
+        raise ValueError(f"{path}: value_decisions {sorted(unknown)} are not in the decision table")
     return MetricsConfig(
         version=raw["version"],
         settings=settings,
         metrics=metrics,
         method_checks=dict(raw.get("method_checks", {})),
         guardrail_metrics=tuple(raw.get("guardrail_metrics", ())),
-        decisions=tuple(Decision(**row) for row in raw.get("decisions", ())),
-        value=dict(raw.get("value", {"cost_rates": {}, "tool_cost_column": "tool_cost_per_month"})),
+        decisions=decisions,
+        value_decisions=value_decisions,
     )

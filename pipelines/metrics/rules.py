@@ -5,7 +5,8 @@
 * the guardrails (:func:`guardrail_breaches`),
 * a contested claim of value (:func:`contested_reasons`),
 * the adoption x value quadrant (:func:`quadrant`),
-* the one decision per workflow (:func:`decide`, the table of docs/methods.md).
+* the one decision per workflow (:func:`decide`, the table of docs/methods.md),
+* which decisions count as value (:func:`value_decisions`, :func:`shows_value`).
 
 Everything else calls these: the marts (``marts.workflow_scorecard`` stores the quadrant and
 the decision with its reasons, ``marts.method_checks`` the guardrail), the sample's truth
@@ -36,8 +37,6 @@ Quadrant = Literal[
 ]
 QUADRANTS: Final[tuple[str, ...]] = typing.get_args(Quadrant)
 TargetStatus = Literal["met", "likely", "not_met"]
-VALUE_DECISIONS: Final[tuple[str, ...]] = ("scale", "close_gaps", "drive_adoption", "unknown_adoption")
-"""Decisions that count as "showing value" on the portfolio: never contested or guardrail-flagged."""
 
 
 def _finite(x: float | None) -> bool:
@@ -249,6 +248,14 @@ def decide(
     raise AssertionError(f"no decision applies to {facts}")  # the table's conditions cover every case
 
 
-def shows_value(decision_: str) -> bool:
-    """Whether a decision counts the workflow as showing value (portfolio counts, quadrant)."""
-    return decision_ in VALUE_DECISIONS
+def value_decisions(config: MetricsConfig | None = None) -> tuple[str, ...]:
+    """The decisions that count as value (metrics.yaml ``value_decisions``: ``scale``,
+    ``close_gaps``, ``drive_adoption``): never contested, guardrail-flagged, waiting for data
+    or of unknown adoption. The scorecard's ``shows_value``, the quadrant's value side and the
+    portfolio totals of ``pipelines/value/`` all read this one list."""
+    return (config or load_config()).value_decisions
+
+
+def shows_value(decision_: str, config: MetricsConfig | None = None) -> bool:
+    """Whether a decision counts the workflow as showing value (scorecard, quadrant, portfolio)."""
+    return decision_ in value_decisions(config)

@@ -93,7 +93,7 @@ def scorecard_row(evidence: dict[str, Any], config: MetricsConfig) -> dict[str, 
         readiness_gaps=gaps,
     )
     decision, reasons = rules.decide(facts, e["primary_metric"], config)
-    value = rules.shows_value(decision)
+    value = rules.shows_value(decision, config)
     target = rules.target_status(
         e["primary_verdict"], e["primary_change_pct"], e["primary_ci_high_pct"], e["target_change_pct"]
     )

@@ -35,7 +35,7 @@ from pipelines.sample.formats import (
 )
 from pipelines.sample.items import find_cutoff, month_items, period_rows
 from pipelines.sample.population import DAY_S, BASELINE_DAYS, build_population, make_calendar
-from pipelines.sample.truth import disagreements, realised, true_effects
+from pipelines.sample.truth import disagreements, expected_decision, realised, true_effects
 from pipelines.sample.usage import usage_scale, workflow_usage
 
 DEFAULT_SEED = 141
@@ -122,6 +122,7 @@ def generate(
     months: int = DEFAULT_MONTHS,
     bad_row_rate: float = DEFAULT_BAD_ROW_RATE,
     bad_rows: bool = True,
+    week_shocks: bool = True,
     log=print,
 ) -> dict:
     """Write a complete input folder and its truth under `out`; return a summary."""
@@ -130,7 +131,7 @@ def generate(
     _clear(out)
     calendar = make_calendar(start, months)
     catalogue = build_catalogue(workflows, seed, calendar.start, calendar.end)
-    population = build_population(catalogue, calendar, items, seed)
+    population = build_population(catalogue, calendar, items, seed, shocks=week_shocks)
     cutoff = find_cutoff(calendar, population, seed)
     eligible, activity = usage_scale(catalogue, population, calendar, cutoff, rescale=items is not None)
     ledger = Ledger()
@@ -304,6 +305,7 @@ def _write_expected(out, catalogue, population, eligible, cutoff, calendar, peri
                 "name": wf.name,
                 "story": wf.story,
                 "expected_quadrant": quadrant[wf.workflow_id],
+                "expected_decision": expected_decision(wf, effects),
                 "primary_metric": wf.primary,
                 "stage": wf.stage.lower(),
                 "deployed_on": deployed.isoformat() if deployed else None,
@@ -385,11 +387,15 @@ rows (the header is not counted), as in the pipeline's quarantine table.
 | --- | --- | --- |
 | `true_effects.csv` | workflow and metric | The design. `true_change_pct`: the true change of the metric's *population* value, defined as METHODS.md measures it (median cycle time, shares, means; blank for workflows never deployed). `expected_quadrant`, `adoption_rate_target`; `is_primary`; `expected_verdict` (the verdict the effect should earn, or `insufficient_data` / `not_deployed`); `expected_z` (true change over its standard error in this sample: how clearly the sample can show it); `effect_on` (`assisted`: only AI-assisted items changed; `all`: every post item changed). |
 | `realised_effects.csv` | deployed workflow and metric | The metrics measured on the clean rows the pipeline should stage: item and closed counts per period, `events` for shares, both periods' values, `change_pct` with a normal-approximation 95% interval (`ci_low_pct`, `ci_high_pct`), and `approx_verdict`. Touchpoints and spend are capped at the pooled 99th percentile (spend: non-zero values), linear interpolation; `uncapped_change_pct` is beside them. Cycle time is the plain median when every item closed, else the Kaplan-Meier median (the first event time with survival at or below 0.5) with open items censored at the cutoff. The pipeline's own intervals (bootstrap, Welch) differ a little; its point estimates should match. |
-| `stories.csv` | workflow | The story: intended quadrant, primary metric, baseline and post windows, cutoff (latest opened_at), eligible users, realised adopters and adoption_rate (users with actions > 0 on or after go-live), assisted share, and a sentence on what the workflow shows. |
+| `stories.csv` | workflow | The story: intended quadrant, `expected_decision` (what METHODS.md v2 should decide on the story as designed), primary metric, baseline and post windows, cutoff (latest opened_at), eligible users, realised adopters and adoption_rate (users with actions > 0 on or after go-live), assisted share, and a sentence on what the workflow shows. |
 | `bad_rows.csv` | quarantined row | `source`, `source_file`, `row_number`, `expected_reason_kind` (missing_value, unparseable, out_of_range, closed_before_opened, unknown_workflow, conflicting_duplicate), the broken `column` and the `value` written there (blank when missing). Each bad row is an extra row with a key of its own, so no real row is lost to it. |
 | `row_outcomes.csv` | row that is read but not staged, and not bad | `deduplicated`: an exact copy of the row before it in the same file (kept once). `superseded`: an item exported while open, whose closed version is in a later file (`key` is workflow_id\\|item_id). |
 | `rejected_files.csv` | rejected file | The file the pipeline must reject whole, the reason and its row count. |
 | `files.csv` | input file | Per file: status, data rows, and how they split into staged, quarantined, deduplicated and superseded. For every loaded file, rows = staged + quarantined + deduplicated + superseded; rejected files' rows are not read. |
+
+Weeks are not independent: every workflow's week multiplies all five metrics' population values
+by a persistent shock (its own AR(1) series plus one common to all workflows; see
+pipelines/sample/README.md), so a few metrics without an effect may show one on any draw.
 
 Other things in the inputs worth knowing: the first two monthly item files have no `escalated`
 column (it is optional), one monthly item file has an extra `queue` column, usage holds
@@ -416,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--months", type=_positive, default=DEFAULT_MONTHS, help=f"months of data (default {DEFAULT_MONTHS})")
     parser.add_argument("--bad-row-rate", type=float, default=DEFAULT_BAD_ROW_RATE, help="bad rows per clean row (default 0.001); every kind appears at least once")
     parser.add_argument("--no-bad-rows", action="store_true", help="write clean inputs: no bad rows, duplicates or rejected file")
+    parser.add_argument("--no-week-shocks", action="store_true", help="draw every item independently (no persistent week shocks)")
     args = parser.parse_args(argv)
     try:
         generate(
@@ -427,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
             months=args.months,
             bad_row_rate=args.bad_row_rate,
             bad_rows=not args.no_bad_rows,
+            week_shocks=not args.no_week_shocks,
         )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

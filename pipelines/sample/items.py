@@ -74,16 +74,20 @@ def month_items(
     live = post & (opened < p.live_end_s[w])
     assisted = live & (rng.random(n) < p.assisted[cls, w])
 
+    # Week shocks (population.WEEK_SHOCK_RHO): every metric of the item's workflow and week.
+    week = (opened - calendar.day_s[0]) // (7 * DAY_S)
+    shock = np.exp(p.week_shock[w, week])
+
     def mult(metric: int) -> np.ndarray:
-        return np.where(post, np.where(assisted, p.mult_assisted[metric, w], p.mult_unassisted[metric, w]), 1.0)
+        return shock * np.where(post, np.where(assisted, p.mult_assisted[metric, w], p.mult_unassisted[metric, w]), 1.0)
 
     log_hours = p.mu[w] + np.where(hard, HARD_LOG_OFFSET, EASY_LOG_OFFSET) + p.sigma[w] * rng.standard_normal(n)
     duration = np.maximum(60, np.rint(np.exp(log_hours) * mult(CT) * 3600)).astype(np.int64)
     closed = opened + duration
-    reworked = rng.random(n) < p.rework[cls, w] * mult(RW)
+    reworked = rng.random(n) < np.minimum(p.rework[cls, w] * mult(RW), 1.0)
     rework_count = np.where(reworked, 1 + rng.poisson(REWORK_EXTRA_MEAN, n), 0)
-    had_error = rng.random(n) < p.error[cls, w] * mult(ER)
-    touchpoints = 1 + rng.poisson(p.touch[cls, w] * mult(TP) - 1.0)
+    had_error = rng.random(n) < np.minimum(p.error[cls, w] * mult(ER), 1.0)
+    touchpoints = 1 + rng.poisson(np.maximum(p.touch[cls, w] * mult(TP) - 1.0, 0.0))
     has_spend = rng.random(n) < p.spend_share[cls, w]
     amount = np.exp(p.spend_log[w] + np.where(hard, SPEND_HARD_LOG_OFFSET, 0.0) + SPEND_SIGMA * rng.standard_normal(n)) * mult(SP)
     spend_cents = np.where(has_spend, np.rint(amount * 100), 0).astype(np.int64)

@@ -37,6 +37,16 @@ SPEND_HARD_LOG_OFFSET, SPEND_SIGMA = 0.3, 0.6
 REWORK_EXTRA_MEAN = 0.35
 """rework_count is 1 + Poisson(0.35) when an item is reworked."""
 
+WEEK_SHOCK_RHO = 0.5
+WEEK_SHOCK_SD = 0.06
+COMMON_SHOCK_SD = 0.04
+"""Weeks are not independent (METHODS.md v2): every workflow's week multiplies the population
+value of all five metrics by exp(own + common), two AR(1) series on the log scale with
+autocorrelation WEEK_SHOCK_RHO: the workflow's own (stationary sd WEEK_SHOCK_SD) and one
+shared by every workflow (sd COMMON_SHOCK_SD). Shocks are noise around the truth: the true
+effects are the catalogue's, in every week."""
+WEEK_SHOCKS_STREAM = 10
+
 WEEKDAY_WEIGHT = (1.0, 1.0, 1.0, 1.0, 1.0, 0.12, 0.08)
 SEASON = {12: 0.85, 1: 0.95, 8: 0.85}
 HOLIDAYS = {(12, 24), (12, 25), (12, 26), (12, 31), (1, 1)}
@@ -171,6 +181,8 @@ class Population:
     """(3, W) BOOL_STYLES index for had_error, ai_assisted, escalated."""
     escalated_blank: np.ndarray
     """Workflows whose system leaves escalated blank instead of writing false."""
+    week_shock: np.ndarray
+    """(W, weeks) log-scale multiplier of every metric per workflow and week since the start."""
 
 
 def _cycle_parameters(wf: Workflow, s_easy: float, s_hard: float) -> tuple[float, float]:
@@ -206,8 +218,11 @@ def _factor(effect: float, values: tuple[float, float], hard: float, assisted: t
     return 1.0 + effect * total / touched
 
 
-def build_population(catalogue: list[Workflow], calendar: Calendar, items: int | None, seed: int) -> Population:
-    """Arrays for every workflow, with rates rescaled so the expected total is `items`."""
+def build_population(
+    catalogue: list[Workflow], calendar: Calendar, items: int | None, seed: int, shocks: bool = True
+) -> Population:
+    """Arrays for every workflow, with rates rescaled so the expected total is `items`;
+    `shocks=False` leaves out the week shocks (every item independent)."""
     n = len(catalogue)
     day_total = float(calendar.weight.sum())
     rate = np.array([wf.rate for wf in catalogue], dtype=float)
@@ -280,7 +295,26 @@ def build_population(catalogue: list[Workflow], calendar: Calendar, items: int |
         ts_cum=np.vstack([ts[:, 0], ts[:, 0] + ts[:, 1]]),
         bool_style=rng.integers(0, len(BOOL_STYLES), size=(3, n)),
         escalated_blank=rng.random(n) < 0.4,
+        week_shock=week_shocks(n, calendar, seed) if shocks else np.zeros((n, len(calendar.day_s) // 7 + 2)),
     )
+
+
+def _ar1(rng: np.random.Generator, size: tuple[int, int], rho: float, sd: float) -> np.ndarray:
+    """Stationary AR(1) series along the last axis, marginal sd ``sd``."""
+    out = np.empty(size)
+    out[:, 0] = rng.normal(0.0, sd, size[0])
+    innovation = sd * math.sqrt(1.0 - rho * rho)
+    for t in range(1, size[1]):
+        out[:, t] = rho * out[:, t - 1] + rng.normal(0.0, innovation, size[0])
+    return out
+
+
+def week_shocks(n_workflows: int, calendar: Calendar, seed: int) -> np.ndarray:
+    """Each workflow's own AR(1) week shocks plus the common one (see WEEK_SHOCK_RHO)."""
+    rng = np.random.default_rng([seed, WEEK_SHOCKS_STREAM])
+    weeks = len(calendar.day_s) // 7 + 2
+    common = _ar1(rng, (1, weeks), WEEK_SHOCK_RHO, COMMON_SHOCK_SD)
+    return _ar1(rng, (n_workflows, weeks), WEEK_SHOCK_RHO, WEEK_SHOCK_SD) + common
 
 
 def _check_feasible(wf: Workflow, metric: str, k_u: float, k_a: float, rework, error, touch) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.metrics.config import load_config
-from pipelines.metrics.rules import quadrant
+from pipelines.metrics.rules import WorkflowFacts, decide, guardrail_breaches, quadrant
 from pipelines.sample.catalogue import METRICS, Workflow
 
 SURVIVAL_TOLERANCE = 1e-10
@@ -230,6 +230,34 @@ def expected_quadrant(wf: Workflow, primary_verdict: str) -> str:
         is_adoption_unknown=False,
         shows_value=primary_verdict == "improved",
     )
+
+
+def expected_decision(wf: Workflow, effects: pl.DataFrame) -> str:
+    """The decision on the story as designed: the pipeline's one decision rule
+    (`pipelines.metrics.rules.decide`) fed the intended verdicts, the adoption target (a retired
+    tool has no current adoption) and the registry's readiness fields (the full ready-to-scale
+    gate, `marts.readiness`, also reads governance data; `scale` and `close_gaps` differ only
+    there, and the calibration counts either as the value story). The sample has two
+    comparison workflows with data, too few for a difference-in-differences, so by design
+    nothing contests a claim."""
+    config = load_config()
+    mine = {r["metric"]: r["expected_verdict"] for r in effects.filter(pl.col("workflow_id") == wf.workflow_id).iter_rows(named=True)}
+    primary = mine.get(wf.primary) if wf.deployed else None
+    adoption_now = 0.0 if wf.tool_retired_on is not None else wf.adoption
+    registry = {
+        "business_owner": wf.business_owner, "eligible_users": wf.eligible_users or None, "review_point": wf.review_point,
+        "support_path": wf.support_path, "data_scope": wf.data_scope, "risk_tier": wf.risk_tier,
+        "target_change_pct": wf.target_change_pct,
+    }  # fmt: skip
+    facts = WorkflowFacts(
+        is_deployed=wf.deployed,
+        primary_verdict=primary,
+        is_adopted=adoption_now >= float(config.settings["adoption_threshold"]) if wf.deployed else None,
+        contested=[],
+        guardrails=guardrail_breaches(wf.primary, mine, config),
+        readiness_gaps=[item for item, value in registry.items() if value in (None, "")],
+    )
+    return decide(facts, wf.primary, config)[0]
 
 
 def disagreements(effects: pl.DataFrame, measured: pl.DataFrame) -> pl.DataFrame:

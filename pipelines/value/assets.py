@@ -15,6 +15,7 @@ import duckdb
 
 from pipelines.asset_helpers import grain_check, markdown_table, write_table
 from pipelines.ingest.assets import STAGING_WORK_ITEMS, STAGING_WORKFLOWS
+from pipelines.metrics import rules
 from pipelines.metrics.assets import ITEM_PERIODS, SCORECARD, VALUE_METRICS
 from pipelines.metrics.config import load_config
 from pipelines.progress import step
@@ -31,8 +32,7 @@ WORKFLOW_VALUE = dg.AssetKey(["marts", "workflow_value"])
 PORTFOLIO_VALUE = dg.AssetKey(["marts", "portfolio_value"])
 PORTFOLIO_MONTHLY_VALUE = dg.AssetKey(["marts", "portfolio_monthly_value"])
 SCORECARD_HISTORY = dg.AssetKey(["marts", "scorecard_history"])
-VALUE_DECISIONS = ("scale", "close_gaps", "drive_adoption")
-"""Decisions whose workflows' net value the portfolio adds up (never contested, never wait_for_data)."""
+
 
 def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
     return {
@@ -155,7 +155,8 @@ def workflow_value(warehouse: WarehouseResource) -> dg.MaterializeResult:
         run_script(
             con,
             sql_text(__file__, "workflow_value"),
-            {"adoption_threshold": _adoption_threshold(), "value_decisions": list(VALUE_DECISIONS)},
+            # The one list of value decisions (metrics.yaml, through rules.py): is_value_decision.
+            {"adoption_threshold": _adoption_threshold(), "value_decisions": list(rules.value_decisions())},
         )
         preview = con.execute(
             "select workflow_id, decision, money_saved_per_month, tool_cost_per_month, net_value_per_month, "
@@ -181,9 +182,10 @@ def workflow_value(warehouse: WarehouseResource) -> dg.MaterializeResult:
     check_specs=[dg.AssetCheckSpec("grain", asset=PORTFOLIO_VALUE, description="One row per currency.")],
 )
 def portfolio_value(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The portfolio's net monthly value from workflows with a value decision (scale,
-    close_gaps, drive_adoption) and an interval, beside the tool cost of the workflows without
-    value and of those not yet judged; one row per currency, never added across currencies."""
+    """The portfolio's net monthly value from workflows with a value decision (metrics.yaml
+    ``value_decisions``: scale, close_gaps, drive_adoption) and an interval, beside the tool
+    cost of the workflows without value and of those not yet judged; one row per currency,
+    never added across currencies."""
     with step("marts/portfolio_value"), warehouse.connect() as con:
         run_script(con, sql_text(__file__, "portfolio_value"))
         rows = con.execute(

@@ -34,8 +34,6 @@ VALUE_CHANGES_SCHEMA: dict[str, pl.DataType] = {
     "ci_high_pct": pl.Float64,
     "note": pl.String,
 }
-SHARE_METRICS = ("rework_rate", "error_rate")
-"""Shares of items; the other metrics (cycle time's capped hours included) are means."""
 
 
 def _side(frame: pl.DataFrame) -> Side:
@@ -64,10 +62,12 @@ def compute_value_changes(con: duckdb.DuckDBPyConnection, config: MetricsConfig)
     """One row per deployed workflow and metric for the whole post period (`month_on` null),
     and one per calendar month with post items measured, each against the baseline."""
     lags = int(config.settings.get("week_hac_lags", 2))
-    weeks = con.sql(sql_text(__file__, "value_weeks"), params={"cap_quantile": float(config.settings["cap_quantile"])}).pl()
+    weeks = con.sql(sql_text(__file__, "value_weeks")).pl()
     rows: list[dict[str, Any]] = []
     for (workflow_id, metric), group in weeks.group_by("workflow_id", "metric", maintain_order=True):
-        aggregation = "share" if metric in SHARE_METRICS else "mean"
+        # Shares stay shares (metrics.yaml); every other metric, cycle time's capped hours
+        # included, is a mean of closed items.
+        aggregation = "share" if config.metrics[metric].aggregation == "share" else "mean"
         baseline = _side(group.filter(pl.col("period") == "baseline"))
         post_rows = group.filter(pl.col("period") == "post")
         scopes = [(None, post_rows)] + [

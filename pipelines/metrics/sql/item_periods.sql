@@ -156,8 +156,8 @@ select
     closed_measures.period,
     closed_measures.is_closed,
     closed_measures.cycle_time_hours,
-    -- For value in business terms (marts.value_estimates): medians do not add up, so the value
-    -- of a faster cycle uses the capped mean of closed items' hours.
+    -- For value in business terms (pipelines/value/sql/value_weeks.sql): medians do not add up,
+    -- so the value of a faster cycle uses the capped mean of closed items' hours.
     case when closed_measures.is_closed then least(closed_measures.cycle_time_hours, caps.cycle_time_cap) end
         as cycle_time_hours_capped,
     closed_measures.has_rework,

@@ -28,11 +28,6 @@ long_form as (
     select {groups}, 'external_spend_per_item',
         external_spend_capped, external_spend
     from items
-    union all
-    -- Not a metric of its own: the capped mean of closed items' hours, for value in business terms.
-    select {groups}, 'cycle_time_mean_hours',
-        cycle_time_hours_capped, cycle_time_hours_capped
-    from items
 )
 
 select

@@ -2,24 +2,18 @@
 -- calendar month of opening and ISO week, the closed items measured, their sum and sum of
 -- squares. Closed items only (an open item's rework, errors, touchpoints and spend are not
 -- final); a blank measure leaves that metric. Cycle time uses closed items' hours capped at
--- the workflow's pooled p99 (a mean adds up over items; a median does not).
+-- the workflow's pooled p99 (intermediate.item_periods.cycle_time_hours_capped: a mean adds up
+-- over items; a median does not).
 with
 
 items as (
     select * from intermediate.item_periods where is_closed
 ),
 
-cycle_caps as (
-    select workflow_id, quantile_cont(cycle_time_hours, $cap_quantile) as cycle_time_cap
-    from items
-    group by workflow_id
-),
-
 long_form as (
-    select items.workflow_id, items.period, items.opened_at, items.week_start_on,
-        'cycle_time_hours' as metric, least(items.cycle_time_hours, cycle_caps.cycle_time_cap) as value
+    -- item_periods' one cap of cycle time: closed items' hours at the workflow's pooled p99.
+    select workflow_id, period, opened_at, week_start_on, 'cycle_time_hours' as metric, cycle_time_hours_capped as value
     from items
-    inner join cycle_caps using (workflow_id)
     union all
     select workflow_id, period, opened_at, week_start_on, 'rework_rate', cast(has_rework as double)
     from items
