@@ -10,22 +10,12 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboards import data, ui
+from dashboards import data, text, ui
 from dashboards.sections import value_charts, value_data
 from dashboards.sections.value_charts import money
 
-DECISION_LABELS = {
-    "scale": "Scale",
-    "close_gaps": "Close gaps",
-    "drive_adoption": "Drive adoption",
-    "redesign": "Redesign",
-    "reconsider": "Reconsider",
-    "contested": "Contested",
-    "fix_guardrail": "Fix guardrail",
-    "wait_for_data": "Wait for data",
-    "unknown_adoption": "Adoption unknown",
-    "not_deployed": "Not deployed",
-}
+DECISION_LABELS = text.DECISION_LABELS
+"""The one label map (`dashboards.text`), kept under this name for the sections that import it."""
 
 
 def _tiles(row: dict) -> None:
