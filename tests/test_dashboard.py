@@ -419,7 +419,7 @@ def test_portfolio_headline_counts_each_decision_as_the_mart_does(sample, sample
     # In words, never a code; the headline comes before the value section, which comes before the chart.
     assert not any("_" in label for label in decision_tiles(at))
     subheads = [s.value for s in at.subheader]
-    assert subheads.index("What to do next") < subheads.index("What it is worth") < subheads.index("Adoption × value, by decision")
+    assert subheads.index("What to do next") < subheads.index("What it is worth") < subheads.index("Scorecard")
 
 
 def test_a_contested_or_guardrail_flagged_workflow_is_never_counted_as_value(sample, sample_warehouse):
@@ -513,7 +513,9 @@ def test_portfolio_value_section_shows_the_marts_totals(sample, sample_warehouse
     tiles = {m.label: m.value for m in at.metric}
     currency = value["currency"]
     net = value["net_value_per_month"]
-    assert tiles[f"Net value per month ({currency})"] == ("—" if net is None else f"{currency} {float(net):,.0f}")
+    # Without a priced value workflow there is no amount to show (never "0": that would read as "worth nothing").
+    expected = "—" if net is None or not value["value_workflows"] else f"{currency} {float(net):,.0f}"
+    assert tiles[f"Net value per month ({currency})"] == expected
     figure_titled(at, f"Realised net value and tool cost per month ({currency})")
 
 

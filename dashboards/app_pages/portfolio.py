@@ -75,7 +75,6 @@ with st.container(key="portfolio_value"):
     if filters.teams or filters.stages:
         st.caption("The value figures cover every workflow: the team and stage filters do not apply to them.")
 
-st.subheader("Adoption × value, by decision")
 with st.container(key="bubbles"):
     ui.chart(charts.adoption_value_matrix(scorecard, threshold, labels))
 off_chart = scorecard.filter(pl.col("adoption_rate").is_null() | pl.col("primary_change_pct").is_null())
