@@ -44,7 +44,7 @@ HOLD_MS = 300
 PAGES = {
     "portfolio": ("Portfolio", ""),
     "workflow_detail": ("Workflow detail", "workflow"),
-    "readiness": ("Readiness", "readiness"),
+    "readiness": ("Ready to scale", "readiness"),
     "data_quality": ("Data quality", "data-quality"),
 }
 """Page key (as in `benchmarks.pages`): (title, address)."""

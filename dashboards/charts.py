@@ -24,7 +24,9 @@ VERDICT_COLORS = {
     "improved": "#1b9e77",
     "worsened": "#d95f02",
     "no_clear_change": "#8c8c8c",
+    "negligible": "#7570b3",
     "insufficient_data": "#c8c8c8",
+    "insufficient_baseline": "#a6a6a6",
 }
 """Teal, orange and two greys: "no clear change" is a grey, not a slate blue, so it stays apart
 from "improved" under deuteranopia; every verdict also has its own marker shape."""
@@ -32,11 +34,38 @@ VERDICT_SYMBOLS = {
     "improved": "circle",
     "worsened": "x",
     "no_clear_change": "square",
+    "negligible": "diamond",
     "insufficient_data": "circle-open",
+    "insufficient_baseline": "triangle-up-open",
 }
-MARKER_SYMBOLS = VERDICT_SYMBOLS
-"""The bubble chart's shape per group. A per-workflow decision can take this place: a mapping
-from its codes to symbols, with the group key read from the scorecard row (see `_group`)."""
+DECISION_COLORS = {
+    "scale": "#009e73",
+    "close_gaps": "#0072b2",
+    "drive_adoption": "#56b4e9",
+    "fix_guardrail": "#d55e00",
+    "redesign": "#e69f00",
+    "reconsider": "#8c8c8c",
+    "contested": "#cc79a7",
+    "unknown_adoption": "#6c7a89",
+    "wait_for_data": "#b8b8b8",
+    "not_deployed": "#d0d0d0",
+}
+"""The Okabe-Ito palette (built to stay apart under the common colour blindnesses): value
+decisions in greens and blues, what to fix in orange and vermilion, the rest in greys."""
+DECISION_SYMBOLS = {
+    "scale": "circle",
+    "close_gaps": "diamond",
+    "drive_adoption": "triangle-up",
+    "fix_guardrail": "x",
+    "redesign": "square",
+    "reconsider": "triangle-down",
+    "contested": "star",
+    "unknown_adoption": "hourglass",
+    "wait_for_data": "circle-open",
+    "not_deployed": "cross-thin-open",
+}
+"""A shape per decision as well as a colour, so the bubble chart survives colour blindness and greyscale print."""
+MARKER_SYMBOLS = DECISION_SYMBOLS
 STATUS_COLORS = {"ok": "#1b9e77", "warn": "#d95f02", "not_applicable": "#b8b8b8"}
 BASELINE_COLOR = "#7f7f7f"
 POST_COLOR = "#2b6cb0"
@@ -197,7 +226,8 @@ def _label_positions(points: list[tuple[float, float, float, str]], width: float
 
 
 def adoption_value_matrix(scorecard: pl.DataFrame, threshold: float, metric_labels: Mapping[str, str]) -> go.Figure:
-    """Bubble per deployed workflow: x adoption rate, y primary-metric change %, size items measured.
+    """Bubble per deployed workflow: x adoption rate, y primary-metric change %, size items measured,
+    shape and colour the decision (`DECISION_SYMBOLS`, `DECISION_COLORS`).
 
     The y axis runs downwards (falls plotted up) because every metric is better when lower,
     so "up and right" is value with adoption. Quadrant lines at `threshold` and 0.
@@ -233,10 +263,12 @@ def adoption_value_matrix(scorecard: pl.DataFrame, threshold: float, metric_labe
         )
     )
     fig = go.Figure()
-    for verdict, colour in VERDICT_COLORS.items():
-        group = [r for r in rows if (r["primary_verdict"] or "insufficient_data") == verdict]
+    decisions = list(DECISION_COLORS) + sorted({r.get("decision") or "unknown" for r in rows} - set(DECISION_COLORS))
+    for decision in decisions:
+        group = [r for r in rows if (r.get("decision") or "unknown") == decision]
         if not group:
             continue
+        colour = DECISION_COLORS.get(decision, "#4a4a4a")
         change = [r["primary_change_pct"] for r in group]
         low = [r["primary_ci_low_pct"] if r["primary_ci_low_pct"] is not None else r["primary_change_pct"] for r in group]
         high = [r["primary_ci_high_pct"] if r["primary_ci_high_pct"] is not None else r["primary_change_pct"] for r in group]
@@ -245,7 +277,7 @@ def adoption_value_matrix(scorecard: pl.DataFrame, threshold: float, metric_labe
                 x=[r["adoption_rate"] for r in group],
                 y=change,
                 mode="markers+text",
-                name=text.VERDICT_LABELS[verdict],
+                name=text.label(text.DECISION_LABELS, decision),
                 showlegend=True,
                 text=[text.plain(r["name"]) for r in group],
                 textposition=[positions[r["workflow_id"]] for r in group],
@@ -255,11 +287,11 @@ def adoption_value_matrix(scorecard: pl.DataFrame, threshold: float, metric_labe
                     size=[max(r["items_measured"] or 0, 1) for r in group],
                     sizemode="area",
                     sizeref=2.0 * max_items / (46.0**2),
-                    sizemin=6,
-                    symbol=MARKER_SYMBOLS.get(verdict, "circle"),
+                    sizemin=7,
+                    symbol=DECISION_SYMBOLS.get(decision, "circle"),
                     color=colour,
-                    opacity=0.8,
-                    line=dict(color="white", width=1),
+                    opacity=0.85,
+                    line=dict(color=colour if DECISION_SYMBOLS.get(decision, "").endswith("open") else "white", width=1.5),
                 ),
                 error_y=dict(
                     type="data", symmetric=False,
@@ -275,12 +307,14 @@ def adoption_value_matrix(scorecard: pl.DataFrame, threshold: float, metric_labe
                         text.change_with_ci(r["primary_change_pct"], r["primary_ci_low_pct"], r["primary_ci_high_pct"]),
                         text.share(r["adoption_rate"]),
                         f"{r['items_measured'] or 0:,}",
-                        text.VERDICT_LABELS.get(verdict, verdict),
+                        text.label(text.VERDICT_LABELS, r["primary_verdict"]),
+                        text.label(text.DECISION_LABELS, decision),
                     ]
                     for r in group
                 ],
                 hovertemplate=(
                     "<b>%{text}</b><br>owner: %{customdata[0]} · stage: %{customdata[1]}"
+                    "<br>decision: %{customdata[7]}"
                     "<br>%{customdata[2]}: %{customdata[3]} (95% CI)<br>verdict: %{customdata[6]}"
                     "<br>adoption: %{customdata[4]} · items measured: %{customdata[5]}<extra></extra>"
                 ),
@@ -306,14 +340,15 @@ def adoption_value_matrix(scorecard: pl.DataFrame, threshold: float, metric_labe
         range=list(y_range), tickformat="+.0f", ticksuffix="%", zeroline=False,
     )
     # Legend under the plot: above it, it collides with the title on a phone.
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0, title_text="Verdict: "))
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0, title_text="Decision: "))
     return _finish(
         fig,
         title,
         f"Each bubble is a deployed workflow, sized by the items measured; whiskers are the 95% CI of its primary "
         f"metric's change. Right of the dashed line at least {threshold:.0%} of eligible users are active (adopted). "
-        f"Above the zero line the metric fell, which is better for all five metrics. Colour and shape are the verdict: only "
-        f"green circles show value, wherever they sit on the adoption axis.",
+        f"Above the zero line the metric fell, which is better for all five metrics. Shape and colour are the "
+        f"decision (legend below): only Scale, Close gaps and Drive adoption count as value, wherever a bubble sits; a "
+        f"contested or guardrail-flagged workflow is never value.",
         height=560,
     )
 
@@ -648,49 +683,6 @@ def effect_views(views: pl.DataFrame, metric_label: str) -> go.Figure:
         "choose when to use AI, so it is an association; difference-in-differences subtracts the change seen in "
         "comparison workflows over the same weeks. When the three agree, the effect is more believable.",
         height=280,
-    )
-
-
-# -- readiness ---------------------------------------------------------------------------
-
-READINESS_ITEMS = {
-    "has_owner": "Owner",
-    "has_eligible_users": "Eligible users",
-    "has_review_point": "Review point",
-    "has_support_path": "Support path",
-    "has_data_scope": "Data scope",
-    "has_risk_tier": "Risk tier",
-    "has_target": "Target set",
-    "has_baseline": "Baseline",
-}
-
-
-def readiness_matrix(readiness: pl.DataFrame) -> go.Figure:
-    """Workflows × governance items: green where in place, orange where missing."""
-    title = "Readiness: what each workflow has in place"
-    if readiness.is_empty():
-        return empty(title, "No workflow matches the filters.")
-    rows = list(reversed(readiness.to_dicts()))
-    names = [f"{text.plain(r['name'])} · {text.label(text.STAGE_LABELS, r['stage'])}" for r in rows]
-    items = list(READINESS_ITEMS)
-    z = [[1 if r[item] else 0 for item in items] for r in rows]
-    marks = [["✓" if r[item] else "missing" for item in items] for r in rows]
-    fig = go.Figure(
-        go.Heatmap(
-            z=z, x=list(READINESS_ITEMS.values()), y=names, text=marks, texttemplate="%{text}",
-            textfont=dict(size=13), zmin=0, zmax=1, showscale=False, xgap=2, ygap=2,
-            colorscale=[[0, "#fbd5bd"], [0.5, "#fbd5bd"], [0.5, "#cdebe0"], [1, "#cdebe0"]],
-            hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>",
-        )
-    )
-    fig.update_xaxes(side="top", showgrid=False, ticks="")
-    fig.update_yaxes(showgrid=False, ticks="")
-    return _finish(
-        fig,
-        title,
-        "One row per workflow, one column per item a production workflow needs. Orange cells are gaps. Without an "
-        "owner or a baseline (enough closed items before deployment), a value claim is not yet defensible.",
-        height=max(260, 90 + 30 * len(rows)),
     )
 
 

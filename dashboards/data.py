@@ -156,12 +156,6 @@ def scorecard(db: Warehouse, teams: tuple[str, ...] = (), stages: tuple[str, ...
     return _query(db, "scorecard", {"teams": list(teams), "stages": list(stages)})
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def guardrail_flags(db: Warehouse, teams: tuple[str, ...] = (), stages: tuple[str, ...] = ()) -> pl.DataFrame:
-    """Workflows whose primary metric improved while error or rework rate worsened (one row per guardrail)."""
-    return _query(db, "guardrail_flags", {"teams": list(teams), "stages": list(stages)})
-
-
 # -- workflow detail ---------------------------------------------------------------------
 
 
@@ -210,22 +204,6 @@ def effect_views(db: Warehouse, workflow_id: str) -> pl.DataFrame:
 def method_checks(db: Warehouse, workflow_id: str) -> pl.DataFrame:
     """One workflow's rows of `marts.method_checks` (call only when the table exists)."""
     return _query(db, "method_checks", {"workflow_id": workflow_id})
-
-
-# -- readiness ---------------------------------------------------------------------------
-
-
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def readiness(
-    db: Warehouse, teams: tuple[str, ...] = (), stages: tuple[str, ...] = (), min_closed: int = 30
-) -> pl.DataFrame:
-    """One row per workflow: governance items in place (`has_*`), their count, and the value claim.
-
-    A value claim is "not yet defensible" without an owner or without a baseline (fewer than
-    `min_closed` closed items before deployment, or no deployment at all).
-    """
-    params = {"teams": list(teams), "stages": list(stages), "min_closed_items": min_closed}
-    return _query(db, "readiness", params)
 
 
 # -- data quality ------------------------------------------------------------------------

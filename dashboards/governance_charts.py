@@ -72,7 +72,7 @@ def funnel_table(funnel: pl.DataFrame) -> pl.DataFrame:
 
 def funnel_over_time(quarterly: pl.DataFrame) -> go.Figure:
     """Workflows in each stage at the end of every quarter, and entries per quarter."""
-    title = "The funnel over time: workflows in each stage at quarter end"
+    title = "Workflows in each stage, by quarter"
     if quarterly.is_empty():
         return empty(title, "No stage history yet: add `workflow_stages/` files to see the funnel over time.")
     fig = go.Figure()

@@ -25,6 +25,8 @@ import polars as pl
 import streamlit as st
 
 from dashboards import data
+from dashboards import governance_data as gov
+from dashboards.sections import value_data
 
 
 def page_queries(db: data.Warehouse) -> dict[str, Callable[[], None]]:
@@ -36,7 +38,9 @@ def page_queries(db: data.Warehouse) -> dict[str, Callable[[], None]]:
     def portfolio() -> None:
         data.filter_options(db)
         data.scorecard(db, (), ())
-        data.guardrail_flags(db, (), ())
+        value_data.portfolio(db)
+        value_data.portfolio_monthly(db)
+        value_data.workflows(db)
 
     def workflow_detail() -> None:
         data.workflow_options(db)
@@ -51,9 +55,13 @@ def page_queries(db: data.Warehouse) -> dict[str, Callable[[], None]]:
         data.cycle_time_distribution(db, workflow_id)
         data.weekly_adoption(db, workflow_id)
 
-    def readiness() -> None:
+    def ready_to_scale() -> None:
         data.filter_options(db)
-        data.readiness(db, (), (), data.min_closed_items())
+        if gov.has_governance(db):
+            gov.gate(db, (), ())
+            gov.stalled(db, ())
+            gov.funnel(db)
+            gov.funnel_quarterly(db)
 
     def data_quality() -> None:
         data.tables(db)
@@ -71,7 +79,7 @@ def page_queries(db: data.Warehouse) -> dict[str, Callable[[], None]]:
     return {
         "Portfolio": portfolio,
         "Workflow detail": workflow_detail,
-        "Readiness": readiness,
+        "Ready to scale": ready_to_scale,
         "Data quality": data_quality,
     }
 

@@ -12,7 +12,6 @@ import polars as pl
 
 from dashboards import text
 
-MISSING = "missing"
 FORMULA_START = r"^[=+\-@\t\r]"
 """A spreadsheet reads a cell starting with one of these as a formula (OWASP, CSV injection)."""
 
@@ -31,6 +30,7 @@ def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
 
 SCORECARD_COLUMNS: list[tuple[str, pl.DataType, object]] = [
     ("Workflow", pl.String, lambda r, labels: r["name"]),
+    ("Decision", pl.String, lambda r, labels: text.label(text.DECISION_LABELS, r.get("decision"))),
     ("Change % (95% CI)", pl.String,
      lambda r, labels: text.change_with_ci(r["primary_change_pct"], r["primary_ci_low_pct"], r["primary_ci_high_pct"])),
     ("Verdict", pl.String, lambda r, labels: text.label(text.VERDICT_LABELS, r["primary_verdict"])),
@@ -39,66 +39,20 @@ SCORECARD_COLUMNS: list[tuple[str, pl.DataType, object]] = [
     ("Quadrant", pl.String, lambda r, labels: text.label(text.QUADRANT_LABELS, r["quadrant"])),
     ("Team", pl.String, lambda r, labels: r["team"]),
     ("Stage", pl.String, lambda r, labels: text.label(text.STAGE_LABELS, r["stage"])),
+    ("Why", pl.String, lambda r, labels: text.plain_reasons(r.get("decision_reasons")) or None),
     ("Details", pl.String, lambda r, labels: text.detail_link(r["workflow_id"])),
 ]
-"""The scorecard's columns in reading order, workflow and change first (what a phone shows):
-(header, type, value of a scorecard row given the metric labels). A new column, such as the
-decision, is one more entry here."""
+"""The scorecard's columns in reading order, workflow, decision and change first (what a phone
+shows): (header, type, value of a scorecard row given the metric labels)."""
 
 
 def scorecard_table(scorecard: pl.DataFrame, metric_labels: Mapping[str, str]) -> pl.DataFrame:
-    """The portfolio scorecard: workflow, change with CI, verdict, adoption, metric, quadrant, team, stage, link."""
+    """The portfolio scorecard: workflow, decision, change with CI, verdict, adoption, metric, quadrant, team, stage, link."""
     rows = scorecard.to_dicts()
     return pl.DataFrame(
         {header: [value(r, metric_labels) for r in rows] for header, _, value in SCORECARD_COLUMNS},
         schema={header: dtype for header, dtype, _ in SCORECARD_COLUMNS},
     )
-
-
-def _present(value: object) -> str:
-    if text.is_missing(value) or (isinstance(value, str) and not value.strip()):
-        return MISSING
-    return str(value)
-
-
-def readiness_table(readiness: pl.DataFrame, metric_labels: Mapping[str, str]) -> pl.DataFrame:
-    """One row per workflow with every governance item spelled out; a gap reads "missing"."""
-    rows = readiness.to_dicts()
-    return pl.DataFrame(
-        {
-            "Workflow": [r["name"] for r in rows],
-            "Stage": [text.label(text.STAGE_LABELS, r["stage"]) for r in rows],
-            "Value claim": [r["value_claim"] for r in rows],
-            "In place": [f"{r['items_in_place']}/7" for r in rows],
-            "Owner": [_present(r["business_owner"]) for r in rows],
-            "Eligible users": [f"{r['eligible_users']:,}" if r["has_eligible_users"] else MISSING for r in rows],
-            "Review point": [_present(r["review_point"]) for r in rows],
-            "Support path": [_present(r["support_path"]) for r in rows],
-            "Data scope": [_present(r["data_scope"]) for r in rows],
-            "Risk tier": [_present(r["risk_tier"]) for r in rows],
-            "Target": [
-                f"{metric_labels.get(r['primary_metric'], r['primary_metric'])} {r['target_change_pct']:+.0f}%"
-                if r["has_target"] else MISSING
-                for r in rows
-            ],
-            "Baseline": [
-                f"{r['n_baseline_closed']:,} closed items" if r["has_baseline"]
-                else ("not deployed" if r["deployed_on"] is None else f"only {r['n_baseline_closed'] or 0:,} closed items")
-                for r in rows
-            ],
-        }
-    )
-
-
-def gap_style(value: object) -> str:
-    """CSS for one readiness cell: gaps orange, undefensible claims bold orange."""
-    if not isinstance(value, str):
-        return ""
-    if value == MISSING or value == "not deployed" or value.startswith("only "):
-        return "background-color: #fbd5bd; color: #7a2e00"
-    if value.startswith("not yet defensible"):
-        return "background-color: #fbd5bd; color: #7a2e00; font-weight: 600"
-    return ""
 
 
 def views_table(views: pl.DataFrame) -> pl.DataFrame:

@@ -13,17 +13,24 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from pipelines.metrics.rules import value_decisions
+
 VERDICT_LABELS = {
     "improved": "Improved",
     "worsened": "Worsened",
     "no_clear_change": "No clear change",
+    "negligible": "Too small to matter",
     "insufficient_data": "Not enough data",
+    "insufficient_baseline": "Too little baseline",
 }
+NOT_ENOUGH_DATA = ("insufficient_data", "insufficient_baseline")
+"""Verdicts that make no claim: a tile shows no headline number for them."""
 QUADRANT_LABELS = {
     "value_with_adoption": "Value with adoption",
     "adoption_without_value": "Adoption without value",
     "value_without_adoption": "Value without adoption",
     "no_value_no_adoption": "No value, no adoption",
+    "adoption_unknown": "Adoption unknown",
     "not_deployed": "Not deployed",
     "insufficient_data": "Not enough data",
 }
@@ -48,11 +55,36 @@ CHECK_LABELS = {
     "sample_size": "Sample size",
 }
 CHECK_STATUS_LABELS = {"ok": "passed", "warn": "warning", "not_applicable": "not applicable"}
-DECISION_LABELS: dict[str, str] = {}
-"""Words for the per-workflow decision (`marts.workflow_scorecard.decision`), code -> label.
-
-Empty until the pipeline writes the column; `words()` spells an unknown code out meanwhile
-("wait_for_data" -> "Wait for data"), so a new decision never shows as a raw code."""
+DECISION_LABELS = {
+    "scale": "Scale",
+    "close_gaps": "Close gaps",
+    "drive_adoption": "Drive adoption",
+    "fix_guardrail": "Fix a guardrail",
+    "redesign": "Redesign",
+    "reconsider": "Reconsider",
+    "contested": "Contested",
+    "unknown_adoption": "Adoption unknown",
+    "wait_for_data": "Wait for data",
+    "not_deployed": "Not deployed",
+}
+"""Words for the per-workflow decision (`marts.workflow_scorecard.decision`), code -> label, in the
+order the portfolio's headline lists them: value decisions first, then what to fix, then the rest.
+The one label map every page and section uses; `label()` spells out a code added later."""
+DECISION_MEANINGS = {
+    "scale": "improved, adopted and every readiness requirement in place",
+    "close_gaps": "improved and adopted, but readiness gaps remain",
+    "drive_adoption": "improved, but too few eligible people use it",
+    "fix_guardrail": "improved, while a guardrail (errors, rework, overrides, corrections) got worse",
+    "redesign": "used by most eligible people, no measured improvement",
+    "reconsider": "neither used much nor improved",
+    "contested": "improved before/after, but other evidence disagrees",
+    "unknown_adoption": "improved, but no usage data to say whether it is used",
+    "wait_for_data": "too little data for a verdict yet",
+    "not_deployed": "no go-live yet: a comparison workflow",
+}
+"""One line per decision, for tooltips and the legend's help (docs/methods.md has the rules)."""
+VALUE_DECISIONS = value_decisions()
+"""Decisions the portfolio counts as value: metrics.yaml `value_decisions`, the list the mart's `shows_value` uses."""
 UNIT_AXIS = {
     "hours": "hours",
     "share": "% of items",
@@ -150,7 +182,7 @@ def chance_clause(verdict: Any, p_adjusted: Any) -> str:
     ", very unlikely to be chance" below 0.01, ", unlikely to be chance" below 0.05, else
     ", could be chance"; nothing without a p-value or without a verdict to back.
     """
-    if is_missing(p_adjusted) or verdict == "insufficient_data":
+    if is_missing(p_adjusted) or verdict in NOT_ENOUGH_DATA:
         return ""
     if p_adjusted < 0.01:
         return ", very unlikely to be chance"
@@ -286,6 +318,11 @@ def change_sentence(metric_label: str, result: Mapping[str, Any], min_closed: in
     since = day(result.get("deployed_on"))
     verdict = result.get("verdict")
     change, low, high = result.get("change_pct"), result.get("ci_low_pct"), result.get("ci_high_pct")
+    if verdict == "insufficient_baseline":
+        return (
+            f"Too little baseline to judge {metric_label.lower()}: the data before deployment on {since} "
+            f"covers {share(result.get('baseline_coverage'))} of the baseline window"
+        )
     if verdict == "insufficient_data":
         return (
             f"Not enough data yet to judge {metric_label.lower()}: "
@@ -295,7 +332,9 @@ def change_sentence(metric_label: str, result: Mapping[str, Any], min_closed: in
         )
     if is_missing(change):
         moved = metric_value(result.get("abs_change"), result.get("unit", ""))
-        words = {"improved": "improved", "worsened": "worsened"}.get(verdict, "showed no clear change")
+        words = {"improved": "improved", "worsened": "worsened", "negligible": "changed too little to matter"}.get(
+            verdict, "showed no clear change"
+        )
         return f"{metric_label} {words} since {since} (absolute change {moved}; the baseline was zero, so no percentage)"
     if verdict == "improved" and not is_missing(low) and not is_missing(high):
         size, lo, hi = _magnitudes(change, *sorted((abs(high), abs(low))))
@@ -304,6 +343,8 @@ def change_sentence(metric_label: str, result: Mapping[str, Any], min_closed: in
         size, lo, hi = _magnitudes(change, low, high)
         return f"{metric_label} rose {size}% (95% CI {lo}–{hi}%) since {since}"
     interval = "" if is_missing(low) or is_missing(high) else f", 95% CI {low:+.0f}% to {high:+.0f}%"
+    if verdict == "negligible":
+        return f"{metric_label} changed too little to matter since {since} ({change:+.0f}%{interval})"
     return f"No clear change in {metric_label.lower()} since {since} ({change:+.0f}%{interval})"
 
 
@@ -388,7 +429,33 @@ def change_tile(verdict: Any, change: Any, low: Any, high: Any) -> tuple[str, st
     if is_missing(verdict):
         return "—", "not deployed"
     interval = f"95% CI {whole_pct(low)} to {whole_pct(high)}"
-    if verdict == "insufficient_data":
+    if verdict in NOT_ENOUGH_DATA:
         measured = f"measured {whole_pct(change)} on too few items, {interval}" if not is_missing(change) else "too few items"
         return "—", f"{VERDICT_LABELS[verdict]}; {measured}"
     return whole_pct(change), f"{label(VERDICT_LABELS, verdict)}; {interval}"
+
+
+_CODE_IN_REASONS = re.compile(r"\(([a-z]+(?:_[a-z]+)+)\)")
+
+
+def plain_reasons(reasons: Any) -> str:
+    """The mart's `decision_reasons` with the verdict codes it quotes in words (plain text, for table cells).
+
+    "cycle time did not improve (no_clear_change)" -> "cycle time did not improve (no clear change)".
+    """
+    if is_missing(reasons) or not str(reasons).strip():
+        return ""
+    return _CODE_IN_REASONS.sub(lambda m: f"({label(VERDICT_LABELS, m.group(1)).lower()})", str(reasons))
+
+
+def decision_reasons(reasons: Any) -> str:
+    """`plain_reasons()` escaped for Streamlit markdown."""
+    worded = plain_reasons(reasons)
+    return md(worded) if worded else ""
+
+
+def decision_line(decision: Any, reasons: Any) -> str:
+    """"**Contested** — error rate improved before/after, but …": the decision in words, then why (markdown)."""
+    why = decision_reasons(reasons)
+    head = f"**{md(label(DECISION_LABELS, decision))}**"
+    return f"{head} — {why}" if why else head

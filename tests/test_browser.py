@@ -156,11 +156,13 @@ def test_every_page_renders_in_headless_chromium(sample_warehouse):
 
     workflow_id, workflow_name = deployed_workflow(sample_warehouse)
     pages = [
-        ("portfolio", "", ["Which workflows create value, and which are only used?", "Workflows in production",
-                           "Adopted without value", "Adoption × value", "Scorecard"], 2),
+        ("portfolio", "", ["Which workflows create value, and which are only used?", "What to do next",
+                           "Workflows in production", "What it is worth", "Adopted without value", "Adoption × value",
+                           "Scorecard"], 3),
         ("workflow_detail", f"workflow?workflow={workflow_id}",
          ["Did this workflow get better, and how sure are we?", workflow_name, "eligible users", "Adoption over time"], 4),
-        ("readiness", "readiness", ["Is this workflow owned and governed enough to scale?", "Governance by workflow"], 1),
+        ("readiness", "readiness", ["Which workflows are ready to scale, what is missing, and who owns the gap?",
+                                    "The gate, workflow by workflow", "Stalled pilots"], 2),
         ("data_quality", "data-quality", ["Can I trust the inputs?", "Freshness per source", "Rows staged and quarantined"], 1),
     ]
     with dashboard_server(sample_warehouse) as base, sync_playwright() as playwright:
@@ -220,7 +222,7 @@ def test_markup_in_a_workflow_name_and_in_the_url_is_not_live(hostile_warehouse)
             visits = [
                 ("portfolio", "", ["Scorecard"], 2),
                 ("workflow_detail", f"workflow?workflow={HOSTILE_ID}", ["Adoption over time"], 2),
-                ("readiness", "readiness", ["Governance by workflow"], 1),
+                ("readiness", "readiness", ["The gate, workflow by workflow"], 1),
                 ("workflow_url", "workflow?" + urllib.parse.urlencode({"workflow": hostile_url}), ["Adoption over time"], 2),
             ]
             for name, path, texts, charts in visits:
@@ -329,7 +331,7 @@ def test_back_and_forward_follow_every_pick(browser_on_sample, sample_warehouse)
     expect(heading).to_have_text(picked[1][1], timeout=30_000)
     assert f"workflow={picked[1][0]}" in page.url
     # Leaving for another page leaves no ?workflow= behind.
-    page.locator('[data-testid="stTopNavLink"]', has_text="Readiness").first.click()
+    page.locator('[data-testid="stTopNavLink"]', has_text="Ready to scale").first.click()
     settle(page)
     assert "workflow=" not in page.url and page.url.rstrip("/").endswith("/readiness")
     page.close()
@@ -390,7 +392,7 @@ def test_a_shared_link_with_filter_and_tab_reproduces_the_view(browser_on_sample
         production = sorted(n for (n,) in con.execute("select name from staging.workflows where stage = 'production'").fetchall())
     finally:
         con.close()
-    expect(colleague.get_by_test_id("stMetric").first).to_contain_text(str(len(production)))
+    expect(colleague.get_by_test_id("stMetric").filter(has_text="Workflows in production").first).to_contain_text(str(len(production)))
     # The scorecard's workflows (read from its list form, present in the page at every width).
     listed = colleague.evaluate(
         """() => [...document.querySelectorAll('[class*="st-key-narrow_only_scorecard"] strong')].map(e => e.textContent)"""
@@ -502,9 +504,66 @@ def test_phone_width_nothing_wider_than_the_screen_and_whole_workflow_names(brow
                        .map(e => e.textContent)"""
             )
             assert cut == []
-            # The wide table is hidden on a phone; the readiness matrix likewise (checked below).
+            # The wide table is hidden on a phone; the gate's grid likewise (checked below).
             assert not page.locator('[class*="st-key-wide_only_scorecard"]').first.is_visible()
         if name == "readiness":
-            assert not page.locator('[class*="st-key-wide_only_matrix"]').first.is_visible()
-            expect(page.locator('[class*="st-key-narrow_only_readiness"]').get_by_text("value claim:").first).to_be_visible()
+            assert not page.locator('[class*="st-key-wide_only_gate"]').first.is_visible()
+            expect(page.locator('[class*="st-key-narrow_only_gate"]').get_by_text("missing:").first).to_be_visible()
     context.close()
+
+
+# -- decision first, the value and exceptions sections, Ready to scale ---------------------------
+
+
+def decision_of(warehouse: Path, workflow_id: str) -> str:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute("select decision from marts.workflow_scorecard where workflow_id = ?", [workflow_id]).fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_the_value_and_exceptions_sections_and_ready_to_scale_open_in_chromium(browser_on_sample, sample_warehouse):
+    """Real clicks open the workflow page's lazy sections (kept in the address); Ready to scale is the nav's page."""
+    from playwright.sync_api import expect
+
+    from dashboards import text
+
+    base, browser = browser_on_sample
+    workflow_id, _ = deployed_workflow(sample_warehouse)
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{base}/workflow?workflow={workflow_id}", wait_until="domcontentloaded")
+    settle(page)
+    # The decision in words leads the page.
+    decision = text.DECISION_LABELS[decision_of(sample_warehouse, workflow_id)]
+    expect(page.locator('[class*="st-key-decision"] h3').first).to_contain_text(decision)
+    # Closed sections draw nothing.
+    assert page.get_by_text("How the decision changed across builds").count() == 0
+    page.get_by_test_id("stExpander").filter(has_text="What it is worth").locator("summary").first.click()
+    settle(page)
+    expect(page.get_by_text("How the decision changed across builds").first).to_be_visible(timeout=30_000)
+    assert "value=true" in page.url
+    page.get_by_test_id("stExpander").filter(has_text="Exceptions and feedback").locator("summary").first.click()
+    settle(page)
+    expect(page.get_by_text("Exceptions: escalated, overridden and corrected assisted items, by month").first).to_be_attached(timeout=30_000)
+    expect(page.get_by_text("Feedback loop").first).to_be_visible()
+    assert "exceptions=true" in page.url
+    assert_no_exception(page, "workflow sections")
+    save_screenshot(page, SCREENSHOTS / "workflow_sections.png")
+    # A reload keeps both open (the address holds them).
+    page.reload()
+    settle(page)
+    expect(page.get_by_text("How the decision changed across builds").first).to_be_visible(timeout=30_000)
+
+    # Ready to scale is the navigation's page, at /readiness.
+    page.locator('[data-testid="stTopNavLink"]', has_text="Ready to scale").first.click()
+    settle(page)
+    expect(page.locator('[data-testid="stMain"] h1').first).to_have_text("Ready to scale")
+    assert page.url.rstrip("/").endswith("/readiness")
+    expect(page.get_by_text("The gate, workflow by workflow").first).to_be_visible()
+    expect(page.get_by_text("Data as of").first).to_be_visible()
+    assert_no_exception(page, "ready to scale")
+    save_screenshot(page, SCREENSHOTS / "ready_to_scale.png")
+    if os.environ.get("OPVALUE_README_SCREENSHOT") == "1":
+        save_screenshot(page, README_IMAGE.with_name("ready_to_scale.png"), height=README_HEIGHT)
+    page.close()

@@ -27,7 +27,7 @@ APP = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
 PAGES = {
     "portfolio": "app_pages/portfolio.py",
     "workflow_detail": "app_pages/workflow_detail.py",
-    "readiness": "app_pages/readiness.py",
+    "readiness": "app_pages/ready_to_scale.py",
     "data_quality": "app_pages/data_quality.py",
 }
 OPTIONAL_TABLES = (
@@ -77,6 +77,13 @@ def texts(at: AppTest) -> str:
     for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "success", "error"):
         parts += [str(element.value) for element in getattr(at, kind)]
     return "\n".join(parts)
+
+
+def scorecard_frame(at: AppTest):
+    """The portfolio's scorecard table (the value section above it has its own table)."""
+    frames = [frame.value for frame in at.dataframe if "Change % (95% CI)" in frame.value.columns]
+    assert len(frames) == 1, [list(frame.value.columns) for frame in at.dataframe]
+    return frames[0]
 
 
 def figures(at: AppTest) -> list[dict]:
@@ -280,11 +287,11 @@ def test_portfolio_tiles_count_value_and_adoption_apart(sample, sample_warehouse
     tiles = {metric.label: metric.value for metric in at.metric}
     card = query(sample_warehouse, "select * from marts.workflow_scorecard")
     deployed = card.filter(pl.col("deployed_on").is_not_null())
-    improved = deployed.filter(pl.col("primary_verdict") == "improved").height
+    valued = deployed.filter(pl.col("decision").is_in(["scale", "close_gaps", "drive_adoption"])).height
     assert tiles["Workflows in production"] == str(card.filter(pl.col("stage") == "production").height)
     assert tiles["Adopted without value"] == str(card.filter(pl.col("quadrant") == "adoption_without_value").height)
-    assert tiles["Share showing value"] == f"{improved / deployed.height * 100:.0f}%"
-    assert f"{improved} of {deployed.height} deployed workflows" in texts(at)
+    assert tiles["Share showing value"] == f"{valued / deployed.height * 100:.0f}%"
+    assert f"{valued} of {deployed.height} deployed workflows have a value decision" in texts(at)
 
 
 def test_portfolio_matrix_has_quadrants_and_a_bubble_per_measured_workflow(sample, sample_warehouse):
@@ -309,7 +316,7 @@ def test_portfolio_matrix_has_quadrants_and_a_bubble_per_measured_workflow(sampl
 
 def test_portfolio_scorecard_prints_each_change_with_its_ci(sample, sample_warehouse):
     at = run_page("portfolio")
-    table = at.dataframe[0].value.set_index("Workflow")
+    table = scorecard_frame(at).set_index("Workflow")
     card = query(sample_warehouse, "select * from marts.workflow_scorecard where primary_change_pct is not null")
     assert card.height > 0
     for row in card.to_dicts():
@@ -347,7 +354,7 @@ def test_portfolio_team_filter_narrows_every_part(sample, sample_warehouse):
     team, n = teams.row(0)
     at.multiselect(key="team").set_value([team]).run()
     assert not at.exception
-    table = at.dataframe[0].value
+    table = scorecard_frame(at)
     assert set(table["Team"]) == {team} and len(table) == n
 
 
@@ -358,8 +365,8 @@ def test_filters_live_in_the_address_so_a_link_reproduces_the_view(sample, sampl
     shared = run_page("portfolio", {"stage": "Production"})  # a new session opened on the shared address
     assert shared.multiselect(key="stage").value == [stage]
     expected = query(sample_warehouse, "select count(*) from staging.workflows where stage = ?", [stage]).item()
-    assert len(shared.dataframe[0].value) == expected
-    assert set(shared.dataframe[0].value["Stage"]) == {"Production"}
+    assert len(scorecard_frame(shared)) == expected
+    assert set(scorecard_frame(shared)["Stage"]) == {"Production"}
 
 
 def test_a_page_drops_the_address_parameters_of_other_pages(sample, sample_warehouse):
@@ -387,6 +394,129 @@ def test_portfolio_funnel_counts_workflows_per_stage(sample, sample_warehouse):
     trace = funnel["data"][0]
     assert trace["y"] == ["Investigation", "Pilot", "Production", "Retired"]
     assert trace["x"] == [counts.get(stage, 0) for stage in ("investigation", "pilot", "production", "retired")]
+
+
+# -- decision first ----------------------------------------------------------------------------
+
+VALUE_DECISIONS = ("scale", "close_gaps", "drive_adoption")
+
+
+def decision_tiles(at: AppTest) -> dict[str, str]:
+    """The headline: the tiles before "Workflows in production", label -> value."""
+    labels = [m.label for m in at.metric]
+    end = labels.index("Workflows in production")
+    return {m.label: m.value for m in list(at.metric)[:end]}
+
+
+def test_portfolio_headline_counts_each_decision_as_the_mart_does(sample, sample_warehouse):
+    from dashboards import text
+
+    at = run_page("portfolio")
+    counts = query(sample_warehouse, "select decision, count(*) as n from marts.workflow_scorecard group by 1")
+    expected = {text.DECISION_LABELS[d]: str(n) for d, n in counts.iter_rows()}
+    assert decision_tiles(at) == expected
+    assert "What to do next" in [s.value for s in at.subheader]
+    # In words, never a code; the headline comes before the value section, which comes before the chart.
+    assert not any("_" in label for label in decision_tiles(at))
+    subheads = [s.value for s in at.subheader]
+    assert subheads.index("What to do next") < subheads.index("What it is worth") < subheads.index("Scorecard")
+
+
+def test_a_contested_or_guardrail_flagged_workflow_is_never_counted_as_value(sample, sample_warehouse):
+    from dashboards import charts, text
+
+    at = run_page("portfolio")
+    card = query(sample_warehouse, "select * from marts.workflow_scorecard where deployed_on is not null")
+    flagged = card.filter(pl.col("decision").is_in(["contested", "fix_guardrail"]) & (pl.col("primary_verdict") == "improved"))
+    assert flagged.height > 0, "the sample should hold an improved workflow that is contested or guardrail-flagged"
+    valued = card.filter(pl.col("shows_value")).height
+    assert not flagged["shows_value"].any()
+    tiles = {metric.label: metric.value for metric in at.metric}
+    assert tiles["Share showing value"] == f"{valued / card.height * 100:.0f}%"
+    improved = card.filter(pl.col("primary_verdict") == "improved").height
+    assert valued < improved  # the before/after alone would have counted them
+    # On the chart each sits in its decision's trace, with the decision's own shape and colour.
+    matrix = figure_titled(at, "Adoption × value")
+    by_name = {name: trace for trace in matrix["data"] for name in trace.get("text", [])}
+    for row in flagged.to_dicts():
+        trace = by_name[text.plain(row["name"])]
+        assert trace["name"] == text.DECISION_LABELS[row["decision"]]
+        assert trace["marker"]["symbol"] == charts.DECISION_SYMBOLS[row["decision"]]
+        assert trace["marker"]["color"] == charts.DECISION_COLORS[row["decision"]]
+    assert matrix["layout"]["legend"]["title"]["text"] == "Decision: "
+
+
+def test_scorecard_decision_column_comes_right_after_the_workflow(sample, sample_warehouse):
+    from dashboards import text
+
+    at = run_page("portfolio")
+    table = scorecard_frame(at)
+    assert list(table.columns[:3]) == ["Workflow", "Decision", "Change % (95% CI)"]
+    card = query(sample_warehouse, "select name, decision from marts.workflow_scorecard")
+    shown = dict(zip(table["Workflow"], table["Decision"]))
+    assert shown == {name: text.DECISION_LABELS[decision] for name, decision in card.iter_rows()}
+    # The phone list carries the decision second, after the name.
+    phone = [m.value for m in at.markdown if m.value.startswith("**[")]
+    assert len(phone) == card.height
+    for name, decision in card.iter_rows():
+        line = next(item for item in phone if item.startswith(f"**[{text.md(name)}]("))
+        assert line.split("  \n")[1].startswith(text.md(text.DECISION_LABELS[decision]) + " · ")
+
+
+def test_workflow_page_leads_with_the_decision_and_its_reasons(sample, sample_warehouse):
+    from dashboards import text
+
+    card = query(sample_warehouse, "select * from marts.workflow_scorecard order by workflow_id").unique("decision", keep="first", maintain_order=True)
+    assert card.height >= 4
+    for row in card.to_dicts():
+        st.cache_data.clear()
+        at = run_page("workflow_detail", {"workflow": row["workflow_id"]})
+        markdown = [m.value for m in at.markdown]
+        first = next(value for value in markdown if value.startswith("### "))
+        assert first.startswith(f"### **{text.DECISION_LABELS[row['decision']]}** — ")
+        # The reasons in words: the verdict codes the mart quotes are spelled out.
+        reasons = re.sub(r"\(([a-z]+(?:_[a-z]+)+)\)", lambda m: "(" + text.VERDICT_LABELS[m.group(1)].lower() + ")", row["decision_reasons"])
+        assert first == f"### **{text.DECISION_LABELS[row['decision']]}** — {text.md(reasons)}"
+        assert "no_clear_change" not in first and "insufficient_data" not in first
+        summary = next(i for i, value in enumerate(markdown) if value.startswith("#### "))
+        assert markdown.index(first) < summary  # the decision comes before the one-sentence change
+
+
+def test_workflow_sections_are_drawn_only_when_opened_and_open_from_the_address(sample, sample_warehouse):
+    from dashboards import text
+
+    row = query(sample_warehouse, "select * from marts.workflow_scorecard where deployed_on is not null order by items_measured desc").row(0, named=True)
+    closed = run_page("workflow_detail", {"workflow": row["workflow_id"]})
+    labels = [e.label for e in closed.expander]
+    assert "What it is worth" in labels and "Exceptions and feedback" in labels
+    assert "Exceptions and feedback" not in [s.value for s in closed.subheader]
+    assert "Decision" not in [m.label for m in closed.metric]
+
+    opened = run_page("workflow_detail", {"workflow": row["workflow_id"], "value": "true", "exceptions": "true"})
+    subheads = [s.value for s in opened.subheader]
+    assert "What it is worth" in subheads and "Exceptions and feedback" in subheads
+    tiles = {m.label: m.value for m in opened.metric}
+    assert tiles["Decision"] == text.DECISION_LABELS[row["decision"]]
+    loop = query(sample_warehouse, "select * from marts.feedback_loops where workflow_id = ?", [row["workflow_id"]])
+    if loop.height:
+        assert tiles["Open backlog"] == str(loop["open_backlog"].item())
+    figure_titled(opened, "Exceptions: escalated, overridden and corrected assisted items, by month")
+    history = query(sample_warehouse, "select count(*) from marts.scorecard_history where workflow_id = ?", [row["workflow_id"]]).item()
+    assert "How the decision changed across builds" in texts(opened)
+    assert any(len(frame.value) == history and "Data up to" in frame.value.columns for frame in opened.dataframe)
+    assert opened.query_params["value"] == "true" and opened.query_params["exceptions"] == "true"
+
+
+def test_portfolio_value_section_shows_the_marts_totals(sample, sample_warehouse):
+    at = run_page("portfolio")
+    value = query(sample_warehouse, "select * from marts.portfolio_value order by currency").row(0, named=True)
+    tiles = {m.label: m.value for m in at.metric}
+    currency = value["currency"]
+    net = value["net_value_per_month"]
+    # Without a priced value workflow there is no amount to show (never "0": that would read as "worth nothing").
+    expected = "—" if net is None or not value["value_workflows"] else f"{currency} {float(net):,.0f}"
+    assert tiles[f"Net value per month ({currency})"] == expected
+    figure_titled(at, f"Realised net value and tool cost per month ({currency})")
 
 
 # -- workflow detail --------------------------------------------------------------------------
@@ -507,29 +637,23 @@ def test_workflow_detail_notes_missing_views_and_checks(use_warehouse, bare_ware
 # -- readiness ---------------------------------------------------------------------------------
 
 
-def test_readiness_marks_gaps_and_undefensible_value_claims(sample, sample_warehouse):
+def test_readiness_address_opens_ready_to_scale_with_the_gate_per_workflow(sample, sample_warehouse):
     at = run_page("readiness")
-    table = at.dataframe[0].value.set_index("Workflow")
-    registry = query(
-        sample_warehouse,
-        """
-        select workflows.name, workflows.business_owner, workflows.support_path,
-               coalesce(value_metrics.n_baseline_closed, 0) as n_baseline_closed
-        from staging.workflows as workflows
-        left join marts.value_metrics as value_metrics
-            on value_metrics.workflow_id = workflows.workflow_id and value_metrics.metric = workflows.primary_metric
-        """,
-    )
-    for row in registry.to_dicts():
-        shown = table.loc[row["name"]]
-        no_owner = row["business_owner"] is None or not row["business_owner"].strip()
-        no_baseline = row["n_baseline_closed"] < 30
-        assert shown["Value claim"].startswith("not yet defensible") == (no_owner or no_baseline), row
-        assert (shown["Owner"] == "missing") == no_owner
-        assert (shown["Support path"] == "missing") == (row["support_path"] is None or not row["support_path"].strip())
+    assert at.title[0].value == "Ready to scale"
+    gate = query(sample_warehouse, "select * from marts.readiness")
     tiles = {metric.label: metric.value for metric in at.metric}
-    assert tiles["Value claims not yet defensible"] == str((table["Value claim"] != "defensible").sum())
-    figure_titled(at, "Readiness: what each workflow has in place")
+    assert tiles["Ready to scale"] == f"{gate.filter(pl.col('ready')).height} of {gate.height}"
+    table = next(frame.value for frame in at.dataframe if "Gate" in frame.value.columns).set_index("Workflow")
+    for row in gate.to_dicts():
+        assert table.loc[row["name"], "Gate"] == ("Ready to scale" if row["ready"] else "Not ready")
+        assert table.loc[row["name"], "Missing"] == (row["missing"] or "—")
+    # The phone list says what is missing, workflow by workflow, from the mart's own column.
+    from dashboards import text
+
+    listed = [m.value for m in at.markdown if m.value.startswith("**") and "missing: " in m.value]
+    assert len(listed) == gate.filter(~pl.col("ready")).height
+    for row in gate.filter(~pl.col("ready")).to_dicts():
+        assert any(text.md(row["name"]) in item and f"missing: {text.md(row['missing'])}" in item for item in listed)
 
 
 # -- data quality ------------------------------------------------------------------------------
@@ -617,7 +741,7 @@ def test_a_newly_published_build_is_read_without_a_restart(use_warehouse, sample
     shutil.copy(sample_warehouse, published)
     at = run_page("portfolio")
     first = query(published, "select workflow_id, name from marts.workflow_scorecard order by workflow_id limit 1").row(0)
-    assert first[1] in set(at.dataframe[0].value["Workflow"])
+    assert first[1] in set(scorecard_frame(at)["Workflow"])
 
     build = tmp_path / "opvalue.duckdb.building"
     shutil.copy(sample_warehouse, build)
@@ -628,7 +752,7 @@ def test_a_newly_published_build_is_read_without_a_restart(use_warehouse, sample
 
     at.run()  # caches are not cleared: the new file's identity must be enough
     assert not at.exception
-    names = set(at.dataframe[0].value["Workflow"])
+    names = set(scorecard_frame(at)["Workflow"])
     assert "Renamed in the new build" in names and first[1] not in names
 
 
@@ -731,17 +855,16 @@ def test_hostile_workflow_name_is_text_on_every_page(use_warehouse, hostile_ware
     assert csv.filter(pl.col("workflow_id") == HOSTILE_ID)["name"].item() == "'" + HOSTILE_NAME
     assert csv.schema["eligible_users"].is_numeric()
     # The scorecard's link is URL-encoded; the name is a plain cell.
-    table = portfolio.dataframe[0].value
+    table = scorecard_frame(portfolio)
     assert HOSTILE_NAME in table["Workflow"].to_list()
 
     detail = run_page("workflow_detail", {"workflow": HOSTILE_ID})
     assert_literal_markdown([str(e.value) for e in detail.header], HOSTILE_NAME)
 
     readiness = run_page("readiness")
-    matrix = figure_titled(readiness, "Readiness: what each workflow has in place")
-    names = [name for trace in matrix["data"] for name in trace["y"]]
-    assert any(name.startswith(text.plain(HOSTILE_NAME)) for name in names)
-    assert not any("<a " in name or "<img" in name for name in names)
+    gate = next(frame.value for frame in readiness.dataframe if "Gate" in frame.value.columns)
+    assert HOSTILE_NAME in gate["Workflow"].to_list()  # a table cell: drawn as text
+    assert_literal_markdown([str(e.value) for e in readiness.markdown], HOSTILE_NAME)
 
 
 def test_hostile_workflow_parameter_in_the_url_is_not_rendered(sample):

@@ -110,63 +110,51 @@ def test_adoption_clause_without_eligible_users():
 # -- tables -----------------------------------------------------------------------------------
 
 
-def test_readiness_table_spells_out_gaps_and_styles_them():
-    readiness = pl.DataFrame(
-        [
-            {"name": "A", "stage": "production", "business_owner": None, "eligible_users": 10, "review_point": "QA",
-             "support_path": " ", "data_scope": "claims", "risk_tier": "low", "primary_metric": "cycle_time_hours",
-             "target_change_pct": -20.0, "deployed_on": DEPLOYED, "n_baseline_closed": 12, "has_eligible_users": True,
-             "has_target": True, "has_baseline": False, "items_in_place": 5,
-             "value_claim": "not yet defensible: no owner, no baseline"},
-        ]
-    )
-    row = tables.readiness_table(readiness, {"cycle_time_hours": "Cycle time"}).row(0, named=True)
-    assert row["Owner"] == "missing" and row["Support path"] == "missing" and row["Review point"] == "QA"
-    assert row["Target"] == "Cycle time -20%" and row["Baseline"] == "only 12 closed items"
-    assert row["In place"] == "5/7"
-    assert "background-color" in tables.gap_style("missing")
-    assert "font-weight" in tables.gap_style(row["Value claim"])
-    assert tables.gap_style("QA") == ""
-
-
 # -- figures ----------------------------------------------------------------------------------
 
 
 def scorecard_rows() -> pl.DataFrame:
     base = {"team": "Ops", "stage": "production", "business_owner": "Ann", "primary_metric": "cycle_time_hours"}
     rows = [
-        ("a", "Alpha", 0.9, -30.0, -40.0, -20.0, "improved", 800),
-        ("b", "Beta", 0.8, 2.0, -5.0, 9.0, "no_clear_change", 600),
-        ("c", "Gamma", 0.2, 20.0, 10.0, 30.0, "worsened", 300),
-        ("d", "Delta", 0.6, -50.0, -90.0, 5.0, "insufficient_data", 20),
-        ("e", "Epsilon", None, None, None, None, None, 0),
+        ("a", "Alpha", 0.9, -30.0, -40.0, -20.0, "improved", 800, "scale"),
+        ("b", "Beta", 0.8, 2.0, -5.0, 9.0, "no_clear_change", 600, "redesign"),
+        ("c", "Gamma", 0.2, 20.0, 10.0, 30.0, "worsened", 300, "reconsider"),
+        ("d", "Delta", 0.6, -50.0, -90.0, 5.0, "insufficient_data", 20, "wait_for_data"),
+        ("f", "Phi", 0.7, -35.0, -45.0, -25.0, "improved", 500, "contested"),
+        ("e", "Epsilon", None, None, None, None, None, 0, "not_deployed"),
     ]
     return pl.DataFrame(
         [
             {**base, "workflow_id": w, "name": n, "adoption_rate": a, "primary_change_pct": c, "primary_ci_low_pct": lo,
-             "primary_ci_high_pct": hi, "primary_verdict": v, "items_measured": items}
-            for w, n, a, c, lo, hi, v, items in rows
+             "primary_ci_high_pct": hi, "primary_verdict": v, "items_measured": items, "decision": d}
+            for w, n, a, c, lo, hi, v, items, d in rows
         ]
     )
 
 
-def test_adoption_value_matrix_draws_quadrants_and_colours_by_verdict():
+def test_adoption_value_matrix_draws_quadrants_and_shapes_and_colours_by_decision():
     fig = charts.adoption_value_matrix(scorecard_rows(), 0.5, {"cycle_time_hours": "Cycle time"})
     annotations = [a.text.replace("<br>", " ") for a in fig.layout.annotations]
     for words in ("Value with adoption", "Adoption without value", "Value without adoption", "No value, no adoption"):
         assert f"<b>{words}</b>" in annotations
     colours = {trace.name: trace.marker.color for trace in fig.data}
     assert colours == {
-        "Improved": charts.VERDICT_COLORS["improved"],
-        "Worsened": charts.VERDICT_COLORS["worsened"],
-        "No clear change": charts.VERDICT_COLORS["no_clear_change"],
-        "Not enough data": charts.VERDICT_COLORS["insufficient_data"],
+        "Scale": charts.DECISION_COLORS["scale"],
+        "Redesign": charts.DECISION_COLORS["redesign"],
+        "Reconsider": charts.DECISION_COLORS["reconsider"],
+        "Contested": charts.DECISION_COLORS["contested"],
+        "Wait for data": charts.DECISION_COLORS["wait_for_data"],
     }
-    assert sorted(name for trace in fig.data for name in trace.text) == ["Alpha", "Beta", "Delta", "Gamma"]
-    # Shape as well as colour, so the verdict survives colour blindness (and greyscale print).
+    assert sorted(name for trace in fig.data for name in trace.text) == ["Alpha", "Beta", "Delta", "Gamma", "Phi"]
+    # Shape as well as colour, so the decision survives colour blindness (and greyscale print):
+    # the contested bubble is not drawn like the one to scale, though both improved.
     symbols = {trace.name: trace.marker.symbol for trace in fig.data}
-    assert len(set(symbols.values())) == 4
-    assert symbols["Improved"] == charts.VERDICT_SYMBOLS["improved"]
+    assert len(set(symbols.values())) == 5
+    assert symbols["Scale"] == charts.DECISION_SYMBOLS["scale"] and symbols["Contested"] == charts.DECISION_SYMBOLS["contested"]
+    assert fig.layout.legend.title.text == "Decision: "
+    # Every decision has its own shape and its own colour.
+    assert len(set(charts.DECISION_SYMBOLS.values())) == len(charts.DECISION_SYMBOLS) == len(set(charts.DECISION_COLORS.values()))
+    assert set(charts.DECISION_SYMBOLS) == set(text.DECISION_LABELS)
     low, high = fig.layout.yaxis.range
     assert low > high  # falls are plotted upwards
     assert fig.layout.plot_bgcolor is None and fig.layout.template.layout.plot_bgcolor == "white"
@@ -205,7 +193,6 @@ def test_every_builder_titles_its_figure_and_says_how_to_read_it():
                            "rows_deduplicated": [1], "rows_superseded": [0]})
     reasons = pl.DataFrame({"source": ["usage", "usage"], "rule": ["unparseable", "out_of_range"], "rows": [3, 1],
                             "typical_reason": ["x", "y"]})
-    readiness = pl.DataFrame([{"name": "A", "stage": "pilot", **{item: True for item in charts.READINESS_ITEMS}}])
     figures = [
         charts.adoption_value_matrix(scorecard_rows(), 0.5, {}),
         charts.stage_funnel({"pilot": 2, "production": 1}),
@@ -214,7 +201,6 @@ def test_every_builder_titles_its_figure_and_says_how_to_read_it():
         charts.cycle_time_distribution(bins, 1.5, 3.0),
         charts.adoption_over_time(weekly, periods),
         charts.effect_views(views, "Cycle time"),
-        charts.readiness_matrix(readiness),
         charts.rows_by_source(counts),
         charts.rejection_reasons(reasons),
         charts.quarantine_over_time(
@@ -355,6 +341,24 @@ def test_chance_clause_replaces_p_values_for_leaders(verdict, p, expected):
 
 def test_unknown_codes_read_as_words():
     assert text.label(text.DECISION_LABELS, "wait_for_data") == "Wait for data"
+    assert text.label(text.DECISION_LABELS, "some_new_decision") == "Some new decision"
+    assert text.label(text.VERDICT_LABELS, "negligible") == "Too small to matter"
+    assert text.label(text.VERDICT_LABELS, "insufficient_baseline") == "Too little baseline"
+    assert text.label(text.QUADRANT_LABELS, "adoption_unknown") == "Adoption unknown"
+
+
+def test_decision_line_puts_the_decision_in_words_then_the_reasons():
+    line = text.decision_line("redesign", "cycle time did not improve (no_clear_change); the tool is adopted")
+    assert line == "**Redesign** — cycle time did not improve \\(no clear change\\); the tool is adopted"
+    assert text.decision_line("wait_for_data", None) == "**Wait for data**"
+    # A hostile reason stays text.
+    assert "[x](" not in text.decision_line("contested", "[x](https://evil.example)")
+
+
+@pytest.mark.parametrize("verdict", ["insufficient_data", "insufficient_baseline"])
+def test_tiles_make_no_claim_without_enough_data_or_baseline(verdict):
+    value, caption = text.change_tile(verdict, -34.0, -38.0, -30.0)
+    assert value == "—" and caption.startswith(text.VERDICT_LABELS[verdict])
     assert text.label(text.VERDICT_LABELS, "no_clear_change") == "No clear change"
 
 

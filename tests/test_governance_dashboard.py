@@ -78,7 +78,7 @@ def test_the_ready_to_scale_page_shows_the_gate_the_gaps_the_funnel_and_the_stal
     funnel = query(governed_warehouse, "select * from marts.stage_funnel order by stage_rank")
     assert list(funnel_view["Entered"]) == funnel["workflows_entered"].to_list()
     assert list(stalled_view["Workflow"]) == query(governed_warehouse, "select name from marts.stalled_workflows")["name"].to_list()
-    assert "The funnel over time: workflows in each stage at quarter end" in titles(at)
+    assert "Workflows in each stage, by quarter" in titles(at)
     assert "Conversion to date, by quarter" in titles(at)
 
 

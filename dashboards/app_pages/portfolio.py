@@ -1,9 +1,10 @@
-"""Portfolio: which workflows create value, and which are only used?"""
+"""Portfolio: which workflows create value, and which are only used? The decision comes first."""
 
 import polars as pl
 import streamlit as st
 
 from dashboards import charts, data, tables, text, ui
+from dashboards.sections import portfolio_value
 
 db = ui.page("Portfolio", "Which workflows create value, and which are only used?", "portfolio")
 filters = ui.filters(db)
@@ -15,11 +16,30 @@ if scorecard.is_empty():
     st.info("No workflow matches the team and stage filters.")
     st.stop()
 
-# Headline tiles: value and adoption counted apart, so "adopted" is never read as "valuable".
+# The headline: what to do with each workflow, counted per decision (one rule, the mart's).
+st.subheader("What to do next")
+counts = dict(scorecard.group_by("decision").len().iter_rows())
+with st.container(horizontal=True, gap="small", key="decision_counts"):
+    for decision in list(text.DECISION_LABELS) + sorted(set(counts) - set(text.DECISION_LABELS), key=str):
+        if counts.get(decision):
+            st.metric(
+                text.label(text.DECISION_LABELS, decision),
+                counts[decision],
+                help=text.DECISION_MEANINGS.get(decision),
+                border=True,
+                width="content",
+            )
+st.caption(
+    "Each workflow has one decision, from its measured change, the checks on it, adoption and the ready-to-scale "
+    "gate (docs/methods.md, \u201cOne decision per workflow\u201d). Hover a number for what it means; each workflow's "
+    "reasons are in the scorecard below and at the top of its page."
+)
+
+# Value and adoption counted apart, so "adopted" is never read as "valuable".
 deployed = scorecard.filter(pl.col("deployed_on").is_not_null())
-improved = deployed.filter(pl.col("primary_verdict") == "improved").height
+showing_value = deployed.filter(pl.col("shows_value").fill_null(False)).height
 adopted_only = scorecard.filter(pl.col("quadrant") == "adoption_without_value").height
-unjudged = deployed.filter(pl.col("quadrant") == "insufficient_data").height
+unjudged = deployed.filter(pl.col("decision") == "wait_for_data").height
 tiles = st.columns(4)
 tiles[0].metric(
     "Workflows in production",
@@ -29,26 +49,31 @@ tiles[0].metric(
 )
 tiles[1].metric(
     "Share showing value",
-    text.share(improved / deployed.height) if deployed.height else "—",
-    help="Deployed workflows whose primary metric improved (the whole 95% CI below zero), "
-    "out of all deployed workflows.",
+    text.share(showing_value / deployed.height) if deployed.height else "—",
+    help="Deployed workflows whose decision is a value decision (scale, close gaps or drive adoption), out of all "
+    "deployed workflows. A contested or guardrail-flagged workflow never counts, whatever its before/after says.",
     border=True,
 )
-tiles[1].caption(f"{improved} of {deployed.height} deployed workflows improved their primary metric")
+tiles[1].caption(f"{showing_value} of {deployed.height} deployed workflows have a value decision")
 tiles[2].metric(
     "Adopted without value",
     adopted_only,
-    help=f"Adoption rate at least {threshold:.0%}, but the primary metric did not improve.",
+    help=f"Adoption rate at least {threshold:.0%}, but no value decision.",
     border=True,
 )
-tiles[2].caption("used by most eligible people, no measured improvement")
+tiles[2].caption("used by most eligible people, no value shown")
 tiles[3].metric(
     "Not enough data",
     unjudged,
-    help="Deployed workflows with too few closed items before or after deployment for a verdict.",
+    help="Deployed workflows with too few closed items, or too little baseline, for a verdict.",
     border=True,
 )
-tiles[3].caption("deployed, but too few items to judge yet")
+tiles[3].caption("deployed, but too little data to judge yet")
+
+with st.container(key="portfolio_value"):
+    portfolio_value.render(db)
+    if filters.teams or filters.stages:
+        st.caption("The value figures cover every workflow: the team and stage filters do not apply to them.")
 
 with st.container(key="bubbles"):
     ui.chart(charts.adoption_value_matrix(scorecard, threshold, labels))
@@ -56,7 +81,7 @@ off_chart = scorecard.filter(pl.col("adoption_rate").is_null() | pl.col("primary
 if not off_chart.is_empty():
     st.caption(
         "Not on the chart (no change or no adoption rate to plot): "
-        + ", ".join(f"{text.md(row['name'])} ({text.label(text.QUADRANT_LABELS, row['quadrant']).lower()})" for row in off_chart.to_dicts())
+        + ", ".join(f"{text.md(row['name'])} ({text.label(text.DECISION_LABELS, row['decision']).lower()})" for row in off_chart.to_dicts())
         + "."
     )
 
@@ -66,27 +91,33 @@ with funnel:
 with attention:
     st.subheader("Adopted without value")
     st.caption(
-        "Most eligible people use these, yet the primary metric has not improved: the place to ask whether the "
-        "workflow around the tool needs redesign before scaling further."
+        "Most eligible people use these, yet there is no value decision: the place to ask whether the workflow "
+        "around the tool needs redesign before scaling further."
     )
     for row in scorecard.filter(pl.col("quadrant") == "adoption_without_value").to_dicts():
         st.markdown(
             f"- **{text.md(row['name'])}** ({text.md(row['team'] or 'no team')}): {text.share(row['adoption_rate'])} adoption; "
             f"{labels.get(row['primary_metric'], row['primary_metric']).lower()} "
             f"{text.change_with_ci(row['primary_change_pct'], row['primary_ci_low_pct'], row['primary_ci_high_pct'])}, "
-            f"{text.label(text.VERDICT_LABELS, row['primary_verdict']).lower()}"
+            f"{text.label(text.VERDICT_LABELS, row['primary_verdict']).lower()}; "
+            f"decision: {text.label(text.DECISION_LABELS, row['decision']).lower()}"
         )
     if not adopted_only:
         st.markdown("None in this selection.")
-    flags = data.guardrail_flags(db, filters.teams, filters.stages)
-    if not flags.is_empty():
+    # One rule: the mart's `guardrail_metrics` (a guardrail that worsened while the primary improved).
+    flagged = scorecard.filter(pl.col("guardrail_metrics").is_not_null())
+    if not flagged.is_empty():
         st.subheader("Improved, with a worsened guardrail")
-        st.caption("The primary metric improved while the error or rework rate got worse: flag it, do not celebrate it yet.")
-        for row in flags.to_dicts():
+        st.caption(
+            "The primary metric improved while a guardrail (error, rework, override or correction rate) got worse: "
+            "flag it, do not celebrate it yet."
+        )
+        for row in flagged.to_dicts():
+            worse = [labels.get(code.strip()) or text.words(code.strip()) for code in row["guardrail_metrics"].split(",")]
             st.markdown(
                 f"- **{text.md(row['name'])}**: {labels.get(row['primary_metric'], row['primary_metric']).lower()} "
-                f"{text.pct(row['primary_change_pct'])}, but {labels[row['guardrail_metric']].lower()} "
-                f"{text.change_with_ci(row['guardrail_change_pct'], row['guardrail_ci_low_pct'], row['guardrail_ci_high_pct'])}"
+                f"{text.pct(row['primary_change_pct'])}, but {text.md(' and '.join(w.lower() for w in worse))} worsened; "
+                f"decision: {text.label(text.DECISION_LABELS, row['decision']).lower()}"
             )
 
 st.subheader("Scorecard")
@@ -97,11 +128,15 @@ with st.container(key="wide_only_scorecard"):
         height=ui.table_height(scorecard.height),
         column_config={
             "Workflow": st.column_config.TextColumn(pinned=True, width="medium"),
+            "Decision": st.column_config.TextColumn(
+                help="What to do next, from the evidence (sort by clicking the header). The reasons are in \u201cWhy\u201d."
+            ),
             "Adoption %": st.column_config.ProgressColumn(
                 format="%.0f%%", min_value=0, max_value=100, color="#7570b3",
                 help="Active ÷ eligible users after deployment: use, not value.",
             ),
             "Change % (95% CI)": st.column_config.TextColumn(help="Lower is better for every metric."),
+            "Why": st.column_config.TextColumn(width="large"),
             "Details": st.column_config.LinkColumn(display_text="open"),
         },
     )
@@ -110,6 +145,7 @@ with st.container(key="narrow_only_scorecard"):
     for row in scorecard.to_dicts():
         st.markdown(
             f"**[{text.md(row['name'])}]({text.detail_link(row['workflow_id'])})**  \n"
+            f"{text.md(text.label(text.DECISION_LABELS, row['decision']))} · "
             f"{text.whole_pct(row['primary_change_pct'])} {labels.get(row['primary_metric'], row['primary_metric']).lower()} · "
             f"{text.label(text.VERDICT_LABELS, row['primary_verdict'])} · adoption {text.share(row['adoption_rate'])}"
         )

@@ -5,10 +5,10 @@ import streamlit as st
 
 from dashboards import governance_charts as charts
 from dashboards import governance_data as gov
-from dashboards import ui
+from dashboards import text, ui
 
-ui.header("Ready to scale", "Which workflows are ready to scale, what is missing, and who owns the gap?")
-db = ui.require_warehouse()
+# Served at `/readiness` (the address of the page it replaced), so old links keep working.
+db = ui.page("Ready to scale", "Which workflows are ready to scale, what is missing, and who owns the gap?", "readiness")
 if not gov.has_governance(db):
     ui.not_yet("marts.readiness", "The ready-to-scale gate and the stage funnel")
     st.stop()
@@ -34,7 +34,17 @@ tiles[3].metric("Targets set after the results", late_targets, border=True,
                 help="The success target was agreed after go-live, so it may have been fitted to the results.")
 
 st.subheader("The gate, workflow by workflow")
-st.dataframe(charts.gate_table(gate), hide_index=True, height=ui.table_height(gate.height))
+with st.container(key="wide_only_gate"):
+    st.dataframe(charts.gate_table(gate), hide_index=True, height=ui.table_height(gate.height))
+with st.container(key="narrow_only_gate"):
+    # On a phone the eleven-column grid becomes a list: what is missing, workflow by workflow.
+    for row in gate.to_dicts():
+        verdict = "ready to scale" if row["ready"] else f"{row['requirements_passed']} of {row['requirements_total']} passed"
+        st.markdown(
+            f"**{text.md(row['name'])}** · {text.label(text.STAGE_LABELS, row['stage'])} · {verdict}  \n"
+            + (f"missing: {text.md(row['missing'])}" if row["missing"] else "everything in place")
+            + f"  \nowner: {text.md(row['business_owner'] or 'nobody')}"
+        )
 st.caption(
     "Each requirement is judged from evidence as of the data cutoff: registry fields, escalations logged, feedback "
     "raised and resolved in the last 60 days, a target dated before go-live, recent items and the measured value."

@@ -6,6 +6,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import charts, data, tables, text, ui
+from dashboards.sections import exceptions_feedback, workflow_value
 
 db = ui.page("Workflow detail", "Did this workflow get better, and how sure are we?", "workflow")
 workflows = data.workflow_options(db)
@@ -27,7 +28,10 @@ st.caption(
     f"{text.md(card['team'] or 'no team')} · {text.label(text.STAGE_LABELS, card['stage'])} · "
     f"owner: {text.md(card['business_owner'] or 'none')} · primary metric: {labels.get(primary, primary)}"
 )
-with st.container(border=True):
+with st.container(border=True, key="decision"):
+    # The decision first, in words, with the reasons that led to it (the mart's one rule).
+    st.markdown(f"### {text.decision_line(card['decision'], card['decision_reasons'])}")
+    st.caption(f"Decision: {text.DECISION_MEANINGS.get(card['decision'], 'see docs/methods.md')}.")
     st.markdown(
         "#### "
         + text.summary_sentence(
@@ -167,6 +171,17 @@ for tab, metric in zip(metric_tabs, ordered):
                     st.dataframe(tables.analyst_table(result), hide_index=True)
                 if views_present:
                     st.dataframe(tables.views_table(data.effect_views(db, workflow_id).filter(pl.col("metric") == metric)), hide_index=True)
+
+# Lazy sections: drawn only when opened; open or closed is kept in the address (`?value=`, `?exceptions=`).
+worth = st.expander("What it is worth", key="value", bind="query-params", icon=":material/payments:")
+if worth.open:
+    with worth:
+        workflow_value.render(db, workflow_id)
+
+exceptions = st.expander("Exceptions and feedback", key="exceptions", bind="query-params", icon=":material/feedback:")
+if exceptions.open:
+    with exceptions:
+        exceptions_feedback.render(workflow_id)
 
 adoption = st.expander("Adoption over time", key="show_adoption", on_change="rerun", icon=":material/group:")
 if adoption.open:

@@ -10,31 +10,28 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboards import data, ui
+from dashboards import data, text, ui
 from dashboards.sections import value_charts, value_data
 from dashboards.sections.value_charts import money
 
-DECISION_LABELS = {
-    "scale": "Scale",
-    "close_gaps": "Close gaps",
-    "drive_adoption": "Drive adoption",
-    "redesign": "Redesign",
-    "reconsider": "Reconsider",
-    "contested": "Contested",
-    "fix_guardrail": "Fix guardrail",
-    "wait_for_data": "Wait for data",
-    "unknown_adoption": "Adoption unknown",
-    "not_deployed": "Not deployed",
-}
+DECISION_LABELS = text.DECISION_LABELS
+"""The one label map (`dashboards.text`), kept under this name for the sections that import it."""
 
 
 def _tiles(row: dict) -> None:
     currency = row["currency"]
     interval = f"95% interval {money(row['net_value_low'], currency)} to {money(row['net_value_high'], currency)}"
+    # No workflow with a value decision has a price: an amount of 0 would read as "worth nothing".
+    priced = bool(row["value_workflows"])
+    unpriced_without_value = not row.get("workflows_without_value_priced")
+
+    def shown(value) -> str:
+        return money(value, currency) if priced else "—"
+
     with st.container(horizontal=True, gap="medium"):
         st.metric(
             f"Net value per month ({currency})",
-            money(row["net_value_per_month"], currency),
+            shown(row["net_value_per_month"]),
             help=(
                 f"Money saved less tool cost, per month, of the {row['value_workflows']} workflow(s) whose decision is "
                 "scale, close gaps or drive adoption and that have a tool cost; " + interval + ". Contested workflows "
@@ -42,11 +39,11 @@ def _tiles(row: dict) -> None:
             ),
             border=True,
         )
-        st.metric(f"Money saved per month ({currency})", money(row["money_saved_per_month"], currency), border=True)
-        st.metric(f"Tool cost of those workflows ({currency})", money(row["tool_cost_per_month"], currency), border=True)
+        st.metric(f"Money saved per month ({currency})", shown(row["money_saved_per_month"]), border=True)
+        st.metric(f"Tool cost of those workflows ({currency})", shown(row["tool_cost_per_month"]), border=True)
         st.metric(
             f"Cost without value per month ({currency})",
-            money(row["cost_without_value_per_month"], currency),
+            "—" if unpriced_without_value else money(row["cost_without_value_per_month"], currency),
             help=f"Tool cost of the {row['workflows_without_value']} workflow(s) to redesign or reconsider: used or not, no measured improvement.",
             border=True,
         )
@@ -56,7 +53,7 @@ def _tiles(row: dict) -> None:
             help="Estimate for the drive-adoption workflows: their saving scaled up to the adoption target, assuming savings grow with the share of users who use the tool.",
             border=True,
         )
-    st.caption(interval)
+    st.caption(interval if priced else "No workflow with a value decision has a tool cost and a priced saving yet, so there is no total in money.")
     notes = []
     if row["value_workflows_unpriced"]:
         notes.append(f"{row['value_workflows_unpriced']} workflow(s) with a value decision have no tool cost or no priced saving, so they are not in the total.")
@@ -97,7 +94,9 @@ def render(db: data.Warehouse) -> None:
             pl.col("net_value_per_month").cast(pl.Float64).alias("Net value / month"),
             pl.col("net_value_low").cast(pl.Float64).alias("Net: low"),
             pl.col("net_value_high").cast(pl.Float64).alias("Net: high"),
-            pl.col("metrics_not_in_money").alias("Not in money (no rate or too little data)"),
+            pl.col("metrics_not_in_money")
+            .map_elements(lambda codes: ", ".join(data.metric_label(c.strip()) for c in codes.split(",")), return_dtype=pl.String)
+            .alias("Not in money (no rate or too little data)"),
         )
         money_format = {name: st.column_config.NumberColumn(format="%,.0f") for name in shown.columns if "/ month" in name or name.startswith("Net")}
         st.dataframe(shown, hide_index=True, width="stretch", height=ui.table_height(shown.height), column_config=money_format)

@@ -42,7 +42,8 @@ def _tiles(card: dict) -> None:
     if card["net_value_low"] is not None:
         st.caption(f"Net value 95% interval: {money(card['net_value_low'], currency)} to {money(card['net_value_high'], currency)} per month.")
     if card["metrics_not_in_money"]:
-        st.caption("Not in the money total (no rate in the registry, or too little data): " + card["metrics_not_in_money"] + ".")
+        not_in_money = ", ".join(data.metric_label(code.strip()).lower() for code in card["metrics_not_in_money"].split(","))
+        st.text("Not in the money total (no rate in the registry, or too little data): " + not_in_money + ".")
     if card["value_at_stake_basis"]:
         at_stake = card["value_at_stake_per_month"]
         lead = f"Value at stake: {money(at_stake, currency)} per month — " if at_stake is not None else "Value at stake — "

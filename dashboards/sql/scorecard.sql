@@ -1,4 +1,5 @@
--- One row per registry workflow in the selected teams and stages: value and adoption side by side.
+-- One row per registry workflow in the selected teams and stages: every column of
+-- marts.workflow_scorecard (the decision, its reasons, `shows_value`, ...) with the adoption counts.
 with
 
 scorecard as (
@@ -6,7 +7,7 @@ scorecard as (
 ),
 
 adoption as (
-    select workflow_id, eligible_users, active_users, post_items, assisted_items, assisted_share
+    select workflow_id, eligible_users, active_users, post_items, assisted_share
     from marts.adoption
 ),
 
@@ -15,23 +16,7 @@ workflows as (
 )
 
 select
-    scorecard.workflow_id,
-    scorecard.name,
-    scorecard.team,
-    scorecard.stage,
-    scorecard.business_owner,
-    scorecard.deployed_on,
-    scorecard.primary_metric,
-    scorecard.primary_change_pct,
-    scorecard.primary_ci_low_pct,
-    scorecard.primary_ci_high_pct,
-    scorecard.primary_verdict,
-    scorecard.target_change_pct,
-    scorecard.target_met,
-    scorecard.adoption_rate,
-    scorecard.is_adopted,
-    scorecard.quadrant,
-    scorecard.items_measured,
+    scorecard.*,
     coalesce(adoption.eligible_users, workflows.registry_eligible_users) as eligible_users,
     adoption.active_users,
     adoption.post_items,
