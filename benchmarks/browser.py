@@ -36,8 +36,13 @@ import duckdb
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
 ]
 VIEWPORT = {"width": 1440, "height": 1000}
 HOLD_MS = 300
@@ -91,11 +96,24 @@ def dashboard(warehouse: Path, log: Path, timeout: float = 90.0) -> Iterator[str
     with open(log, "wb") as output:
         server = subprocess.Popen(
             [
-                str(Path(sys.executable).with_name("streamlit")), "run", "dashboards/app.py",
-                "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+                str(Path(sys.executable).with_name("streamlit")),
+                "run",
+                "dashboards/app.py",
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
             ],
-            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
         try:
             base = f"http://127.0.0.1:{port}"
@@ -215,7 +233,9 @@ def measure(warehouse: Path, repeat: int, log: Path) -> dict:
                 _log(f"{PAGES[key][0]}: {CHARTS[key]} charts")
             for _ in range(repeat):
                 for key in PAGES:
-                    runs[key]["first_s"].append(first_visit(browser, base, key, query if key == "workflow_detail" else ""))
+                    runs[key]["first_s"].append(
+                        first_visit(browser, base, key, query if key == "workflow_detail" else "")
+                    )
                     _log(f"first visit {key}: {runs[key]['first_s'][-1]:.2f}s")
                 context = browser.new_context(viewport=VIEWPORT)
                 page = context.new_page()
@@ -278,7 +298,9 @@ def write_docs(docs: Path, block: str) -> None:
     docs.write_text(text[:start] + "\n" + block + "\n" + text[end:])
 
 
-def bench_step(warehouse: Path, logs: Path, docs: Path | None, repeat: int = 5, facts: str = "the benchmark warehouse") -> dict | None:
+def bench_step(
+    warehouse: Path, logs: Path, docs: Path | None, repeat: int = 5, facts: str = "the benchmark warehouse"
+) -> dict | None:
     """The browser step of `make bench`: time every page, print the medians, update `docs` when given.
 
     Skipped, with a message, when Chromium is not installed or `OPVALUE_BENCH_BROWSER=0`.
@@ -303,7 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="visits per page (median reported); default 5")
     parser.add_argument("--docs", type=Path, help="also write the table into this file's browser-bench block")
     parser.add_argument("--facts", default="the given warehouse", help="how the docs describe the warehouse")
-    parser.add_argument("--log", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "opvalue-bench-streamlit.log")
+    parser.add_argument(
+        "--log", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "opvalue-bench-streamlit.log"
+    )
     args = parser.parse_args(argv)
     result = measure(args.warehouse.resolve(), args.repeat, args.log)
     if args.docs:

@@ -30,7 +30,9 @@ def run_floor(input_dir: Path, database: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point for `python -m benchmarks.floor`."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.floor", description=__doc__.splitlines()[0])
-    parser.add_argument("--input", type=Path, required=True, help="the input folder (workflows.csv, work_items/, usage/)")
+    parser.add_argument(
+        "--input", type=Path, required=True, help="the input folder (workflows.csv, work_items/, usage/)"
+    )
     parser.add_argument("--database", type=Path, required=True, help="DuckDB file to write the floor's tables to")
     args = parser.parse_args(argv)
     run_floor(args.input, args.database)

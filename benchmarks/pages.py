@@ -67,7 +67,7 @@ def workflow_detail(run: PageRun, db, context: dict) -> None:
     run.query("freshness_status", db)
     run.query("workflow_options", db)
     run.query("scorecard", db)
-    results = run.query("value_metrics", db, workflow_id)
+    run.query("value_metrics", db, workflow_id)
     present = run.query("tables", db) or frozenset()
     run.query("weekly_metrics", db, workflow_id, from_mart="marts.weekly_metrics" in present)
     if "marts.effect_views" in present:
@@ -122,15 +122,29 @@ PAGE_FILES = {"readiness": "ready_to_scale"}
 COVERED: dict[str, set[str]] = {
     "portfolio": {"freshness_status", "filter_options", "scorecard"},
     "workflow_detail": {
-        "freshness_status", "workflow_options", "scorecard", "value_metrics", "tables", "weekly_metrics",
-        "effect_views", "method_checks",
+        "freshness_status",
+        "workflow_options",
+        "scorecard",
+        "value_metrics",
+        "tables",
+        "weekly_metrics",
+        "effect_views",
+        "method_checks",
         # Known, and left out of the first load on purpose: they run when their expander is opened.
-        "cycle_time_distribution", "weekly_adoption",
+        "cycle_time_distribution",
+        "weekly_adoption",
     },
     "readiness": {"freshness_status", "tables", "filter_options"},
     "data_quality": {
-        "freshness_status", "tables", "rows_by_source", "pipeline_runs", "source_freshness", "run_source_counts",
-        "rejection_reasons", "rejected_rows_sample", "rejected_files",
+        "freshness_status",
+        "tables",
+        "rows_by_source",
+        "pipeline_runs",
+        "source_freshness",
+        "run_source_counts",
+        "rejection_reasons",
+        "rejected_rows_sample",
+        "rejected_files",
     },
 }
 """The queries each replay knows (some only when their table exists, as on the page)."""

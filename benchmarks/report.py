@@ -102,7 +102,9 @@ def _judge(step: Step, steps: dict[str, Step], pick) -> tuple[str, bool | None, 
     if step.key == "build":
         ratio = pick(step) / pick(floor) if floor else math.nan
         time_ok, rss_ok = ratio <= BUILD_RATIO_TARGET, step.max_rss <= BUILD_RSS_TARGET
-        misses = [m for m, ok in ((f"time {ratio:.1f}×", time_ok), (f"RSS {fmt_bytes(step.max_rss)}", rss_ok)) if not ok]
+        misses = [
+            m for m, ok in ((f"time {ratio:.1f}×", time_ok), (f"RSS {fmt_bytes(step.max_rss)}", rss_ok)) if not ok
+        ]
         detail = ", ".join(misses) or f"{ratio:.1f}×"
         return f"≤ {BUILD_RATIO_TARGET}× floor, ≤ {BUILD_RSS_TARGET // GIB} GiB", time_ok and rss_ok, detail
     if step.key == "incremental":
@@ -159,7 +161,18 @@ def fmt_ratio(ratio: float) -> str:
     return f"{ratio:.2f}×" if ratio >= 0.1 else f"{ratio:.3f}×"
 
 
-TABLE_HEADER = ["step", "runs", "wall s (median)", "range s", "CPU s", "others' cores", "peak RSS", "× floor", "target", "result"]
+TABLE_HEADER = [
+    "step",
+    "runs",
+    "wall s (median)",
+    "range s",
+    "CPU s",
+    "others' cores",
+    "peak RSS",
+    "× floor",
+    "target",
+    "result",
+]
 
 
 def table_rows(steps: dict[str, Step]) -> list[list[str]]:
@@ -174,9 +187,16 @@ def table_rows(steps: dict[str, Step]) -> list[list[str]]:
         runs = f"{len(step.walls)} warm" if step.key.startswith("page:") else str(len(step.walls))
         rows.append(
             [
-                step.label, runs, fmt_seconds(step.median_s), spread, fmt_seconds(step.median_cpu_s),
+                step.label,
+                runs,
+                fmt_seconds(step.median_s),
+                spread,
+                fmt_seconds(step.median_cpu_s),
                 "—" if math.isnan(step.median_others) else f"{step.median_others:.1f}",
-                fmt_bytes(step.max_rss), fmt_ratio(ratio), check.target, check.result,
+                fmt_bytes(step.max_rss),
+                fmt_ratio(ratio),
+                check.target,
+                check.result,
             ]
         )
     return rows
@@ -203,8 +223,13 @@ def summary_data(items: int, steps: dict[str, Step], date: str) -> dict:
         "date": date,
         "steps": {
             key: {
-                "label": s.label, "median_s": s.median_s, "best_s": s.best_s, "median_cpu_s": s.median_cpu_s,
-                "max_rss": s.max_rss, "runs": len(s.walls), "median_others_cores": s.median_others,
+                "label": s.label,
+                "median_s": s.median_s,
+                "best_s": s.best_s,
+                "median_cpu_s": s.median_cpu_s,
+                "max_rss": s.max_rss,
+                "runs": len(s.walls),
+                "median_others_cores": s.median_others,
             }
             for key, s in steps.items()
         },
@@ -280,7 +305,16 @@ def scaling_markdown(data: dict[int, dict]) -> str:
         "1 is linear, below 1 is better than linear (fixed costs such as start-up dominate small sizes)."
     )
     lines.append("")
-    header = ["step", f"wall s at {small:,}", f"at {large:,}", "growth (exponent)", f"RSS at {small:,}", f"at {large:,}", "growth", "linear or better"]
+    header = [
+        "step",
+        f"wall s at {small:,}",
+        f"at {large:,}",
+        "growth (exponent)",
+        f"RSS at {small:,}",
+        f"at {large:,}",
+        "growth",
+        "linear or better",
+    ]
     rows = []
     for key, first in data[small]["steps"].items():
         second = data[large]["steps"].get(key)
@@ -304,7 +338,9 @@ def scaling_markdown(data: dict[int, dict]) -> str:
         )
     lines.append(markdown_table(header, rows))
     lines.append("")
-    lines.append(f"Measured on {data[small]['date']} ({small:,}) and {data[large]['date']} ({large:,}); each size's block above has the conditions.")
+    lines.append(
+        f"Measured on {data[small]['date']} ({small:,}) and {data[large]['date']} ({large:,}); each size's block above has the conditions."
+    )
     return "\n".join(lines)
 
 

@@ -115,6 +115,7 @@ def machine() -> dict[str, str | int | float]:
 
 def source_state() -> str:
     """The commit measured, and whether the working tree differed from it (others edit in parallel)."""
+
     def git(*args: str) -> str:
         try:
             return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.rstrip()
@@ -122,7 +123,9 @@ def source_state() -> str:
             return ""
 
     commit = git("rev-parse", "--short", "HEAD").strip() or "unknown"
-    changed = [line[3:] for line in git("status", "--porcelain", "--", "pipelines", "schemas", "dashboards").splitlines()]
+    changed = [
+        line[3:] for line in git("status", "--porcelain", "--", "pipelines", "schemas", "dashboards").splitlines()
+    ]
     if not changed:
         return f"commit `{commit}`"
     return f"commit `{commit}` with uncommitted changes to {', '.join(f'`{path}`' for path in changed[:6])}" + (
@@ -155,10 +158,25 @@ def generate(input_dir: Path, items: int, logs: Path) -> None:
         _log(f"reusing the input folder {input_dir}")
         return
     shutil.rmtree(input_dir, ignore_errors=True)
-    command = [sys.executable, "-m", "pipelines.sample.generate", "--out", str(input_dir), "--items", str(items), "--workflows", str(WORKFLOWS)]
+    command = [
+        sys.executable,
+        "-m",
+        "pipelines.sample.generate",
+        "--out",
+        str(input_dir),
+        "--items",
+        str(items),
+        "--workflows",
+        str(WORKFLOWS),
+    ]
     _log(f"generating {items:,} items across {WORKFLOWS} workflows in {input_dir}")
     measurement = run_measured(
-        command, env=_child_env(), cwd=ROOT, stdout=logs / "generate.out", stderr=logs / "generate.err", report=logs / "generate.json"
+        command,
+        env=_child_env(),
+        cwd=ROOT,
+        stdout=logs / "generate.out",
+        stderr=logs / "generate.err",
+        report=logs / "generate.json",
     )
     _check(measurement, "the sample generator", logs / "generate.err")
     _log(f"generated in {measurement.wall_s:.1f}s")
@@ -197,7 +215,12 @@ def run_page(page: str, warehouse: Path, repeat: int, logs: Path) -> tuple[Measu
     out, err = logs / f"page-{page}.out", logs / f"page-{page}.err"
     command = [sys.executable, "-m", "benchmarks.pages", "--page", page, "--repeat", str(repeat)]
     measurement = run_measured(
-        command, env=_child_env(OPVALUE_WAREHOUSE=str(warehouse)), cwd=ROOT, stdout=out, stderr=err, report=logs / f"page-{page}.json"
+        command,
+        env=_child_env(OPVALUE_WAREHOUSE=str(warehouse)),
+        cwd=ROOT,
+        stdout=out,
+        stderr=err,
+        report=logs / f"page-{page}.json",
     )
     _check(measurement, f"the {page} page's queries", err)
     return measurement, json.loads(out.read_text().strip().splitlines()[-1])
@@ -215,7 +238,9 @@ def _input_facts(warehouse: Path, input_dir: Path) -> dict:
         }
     finally:
         con.close()
-    size = sum(p.stat().st_size for folder in ("work_items", "usage") for p in (input_dir / folder).glob("*") if p.is_file())
+    size = sum(
+        p.stat().st_size for folder in ("work_items", "usage") for p in (input_dir / folder).glob("*") if p.is_file()
+    )
     size += sum(p.stat().st_size for p in input_dir.glob("workflows.*"))
     return {"rows": rows, "bytes": size}
 
@@ -225,7 +250,9 @@ def _workflow_items(warehouse: Path, workflow_id: str | None) -> int:
         return 0
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        return con.execute("select count(*) from staging.work_items where workflow_id = ?", [workflow_id]).fetchall()[0][0]
+        return con.execute("select count(*) from staging.work_items where workflow_id = ?", [workflow_id]).fetchall()[
+            0
+        ][0]
     finally:
         con.close()
 
@@ -324,7 +351,7 @@ def block_markdown(
         f"DuckDB {info['duckdb']}, polars {info['polars']}, pandera {info['pandera']}, Dagster {info['dagster']}. "
         f"Code: {info['source']}.",
         f"Other jobs on this shared machine kept {min(others):.1f} to {max(others):.1f} of its {info['cores']} cores busy "
-        f"on average during the measured runs (column \"others' cores\": per step, the median over its runs)"
+        f'on average during the measured runs (column "others\' cores": per step, the median over its runs)'
         f"{'; figures are noisy, and the fastest run of each step is the least disturbed' if max(others) > 0.25 else ''}.",
         f"Input: {item_rows:,} item rows in {item_files} files and {usage_rows:,} usage rows in {usage_files} files, "
         f"{WORKFLOWS} workflows, {facts['bytes'] / report.MIB:,.0f} MiB of CSV. "
@@ -368,7 +395,9 @@ def bench(args: argparse.Namespace) -> int:
     info = machine()
     info["source"] = source_state()
     started = datetime.now(UTC)
-    _log(f"{items:,} items; {info['cores']} cores, {info['memory'] / report.GIB:.1f} GiB; load {os.getloadavg()[0]:.2f}")
+    _log(
+        f"{items:,} items; {info['cores']} cores, {info['memory'] / report.GIB:.1f} GiB; load {os.getloadavg()[0]:.2f}"
+    )
 
     if args.workdir:
         work = Path(args.workdir).resolve()
@@ -402,7 +431,9 @@ def bench(args: argparse.Namespace) -> int:
                 result = run_build(input_dir, build_dir / "opvalue.duckdb", logs, f"build-{run}")
                 builds.append(result)
                 _add(build_step, result.measurement)
-                _log(f"full build run {run}: {result.measurement.wall_s:.1f}s, {report.fmt_bytes(result.measurement.max_rss_bytes)}")
+                _log(
+                    f"full build run {run}: {result.measurement.wall_s:.1f}s, {report.fmt_bytes(result.measurement.max_rss_bytes)}"
+                )
                 if run > 1:
                     shutil.rmtree(work / f"build-{run - 1}", ignore_errors=True)  # keep one built warehouse on disk
         base = work / f"build-{build_repeat}" / "opvalue.duckdb"
@@ -411,7 +442,9 @@ def bench(args: argparse.Namespace) -> int:
         facts = _input_facts(base, input_dir)
 
         increment = write_increment(base, input_dir)
-        incremental_step = steps.setdefault("incremental", report.Step("incremental", f"incremental (+{INCREMENT_ITEMS:,} items)"))
+        incremental_step = steps.setdefault(
+            "incremental", report.Step("incremental", f"incremental (+{INCREMENT_ITEMS:,} items)")
+        )
         incrementals: list[BuildRun] = []
         incremental_dir = work / "incremental"
         for run in range(1, args.repeat + 1):
@@ -438,17 +471,32 @@ def bench(args: argparse.Namespace) -> int:
             step.first_s = result["first_s"]
             _log(f"page {result['page']}: warm median {result['warm_median_s'] * 1000:.0f} ms")
 
-        browser.bench_step(base, logs, None if args.no_docs else Path(args.docs), args.page_repeat, f"the {items:,}-item benchmark warehouse")
+        browser.bench_step(
+            base,
+            logs,
+            None if args.no_docs else Path(args.docs),
+            args.page_repeat,
+            f"the {items:,}-item benchmark warehouse",
+        )
         workflow_items = _workflow_items(base, pages.get("workflow_detail", {}).get("workflow_id"))
-        body = block_markdown(items, info, steps, builds, incrementals, pages, facts, agreement.sentence(), workflow_items, started)
+        body = block_markdown(
+            items, info, steps, builds, incrementals, pages, facts, agreement.sentence(), workflow_items, started
+        )
     finally:
         if cleanup is not None:
             cleanup.cleanup()
 
-    print(f"\nopvalue bench: {items:,} work items, {info['cores']} cores, {info['memory'] / report.GIB:.1f} GiB, {started:%Y-%m-%d}")
+    print(
+        f"\nopvalue bench: {items:,} work items, {info['cores']} cores, {info['memory'] / report.GIB:.1f} GiB, {started:%Y-%m-%d}"
+    )
     print(report.plain_table(report.TABLE_HEADER, report.table_rows(steps)))
     print(f"\n{agreement.sentence()}")
-    print("\n" + xes.run_and_describe(args.repeat, docs=not args.no_docs and Path(args.docs).resolve() == DEFAULT_DOCS.resolve()))  # connectors: BPIC 2012 XES
+    print(
+        "\n"
+        + xes.run_and_describe(
+            args.repeat, docs=not args.no_docs and Path(args.docs).resolve() == DEFAULT_DOCS.resolve()
+        )
+    )  # connectors: BPIC 2012 XES
     if not args.no_docs:
         docs = Path(args.docs)
         report.write_docs(docs, items, body, intro_markdown())
@@ -471,21 +519,32 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point for `python -m benchmarks.run`."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--items", type=int, default=int(os.environ.get("BENCH_ITEMS") or DEFAULT_ITEMS),
+        "--items",
+        type=int,
+        default=int(os.environ.get("BENCH_ITEMS") or DEFAULT_ITEMS),
         help=f"work items to generate (default $BENCH_ITEMS, else {DEFAULT_ITEMS:,})",
     )
-    parser.add_argument("--repeat", type=int, default=3, help="runs of the floor and of the incremental build (default 3)")
     parser.add_argument(
-        "--build-repeat", type=int, default=0,
+        "--repeat", type=int, default=3, help="runs of the floor and of the incremental build (default 3)"
+    )
+    parser.add_argument(
+        "--build-repeat",
+        type=int,
+        default=0,
         help=f"cold full builds (default 3, or 2 from {FEWER_BUILDS_FROM:,} items)",
     )
-    parser.add_argument("--page-repeat", type=int, default=7, help="warm loads of each page after the first (default 7)")
     parser.add_argument(
-        "--docs", default=os.environ.get("BENCH_DOCS") or str(DEFAULT_DOCS),
+        "--page-repeat", type=int, default=7, help="warm loads of each page after the first (default 7)"
+    )
+    parser.add_argument(
+        "--docs",
+        default=os.environ.get("BENCH_DOCS") or str(DEFAULT_DOCS),
         help="markdown file for the results (default $BENCH_DOCS, else docs/performance.md)",
     )
     parser.add_argument("--no-docs", action="store_true", help="print the table only")
-    parser.add_argument("--workdir", help="keep the input, warehouse and logs here (reused by a later run of the same size)")
+    parser.add_argument(
+        "--workdir", help="keep the input, warehouse and logs here (reused by a later run of the same size)"
+    )
     args = parser.parse_args(argv)
     if args.items < 1000 or args.repeat < 1 or args.page_repeat < 1 or args.build_repeat < 0:
         parser.error("--items must be at least 1000 and every repeat at least 1")

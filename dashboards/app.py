@@ -19,10 +19,16 @@ def portfolio_redirect() -> None:
 st.navigation(
     [
         portfolio,
-        st.Page("app_pages/workflow_detail.py", title="Workflow detail", icon=":material/timeline:", url_path="workflow"),
+        st.Page(
+            "app_pages/workflow_detail.py", title="Workflow detail", icon=":material/timeline:", url_path="workflow"
+        ),
         # The ready-to-scale gate; `/readiness`, the address of the page it replaced, keeps working.
-        st.Page("app_pages/ready_to_scale.py", title="Ready to scale", icon=":material/verified_user:", url_path="readiness"),
-        st.Page("app_pages/data_quality.py", title="Data quality", icon=":material/fact_check:", url_path="data-quality"),
+        st.Page(
+            "app_pages/ready_to_scale.py", title="Ready to scale", icon=":material/verified_user:", url_path="readiness"
+        ),
+        st.Page(
+            "app_pages/data_quality.py", title="Data quality", icon=":material/fact_check:", url_path="data-quality"
+        ),
         st.Page(portfolio_redirect, title="Portfolio", url_path="portfolio", visibility="hidden"),
     ],
     position="top",

@@ -88,8 +88,22 @@ pio.templates["opvalue"] = go.layout.Template(
         paper_bgcolor="white",
         plot_bgcolor="white",
         colorway=["#2b6cb0", "#1b9e77", "#d95f02", "#7570b3", "#6c7a89", "#e7298a"],
-        xaxis=dict(automargin=True, gridcolor="#ececec", linecolor="#c8c8c8", zerolinecolor="#c8c8c8", ticks="outside", tickcolor="#c8c8c8"),
-        yaxis=dict(automargin=True, gridcolor="#ececec", linecolor="#c8c8c8", zerolinecolor="#c8c8c8", ticks="outside", tickcolor="#c8c8c8"),
+        xaxis=dict(
+            automargin=True,
+            gridcolor="#ececec",
+            linecolor="#c8c8c8",
+            zerolinecolor="#c8c8c8",
+            ticks="outside",
+            tickcolor="#c8c8c8",
+        ),
+        yaxis=dict(
+            automargin=True,
+            gridcolor="#ececec",
+            linecolor="#c8c8c8",
+            zerolinecolor="#c8c8c8",
+            ticks="outside",
+            tickcolor="#c8c8c8",
+        ),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, bgcolor="rgba(0,0,0,0)"),
         hoverlabel=dict(bgcolor="white", font=dict(family=FONT, size=12)),
         margin=dict(l=10, r=10, t=64, b=10),
@@ -155,26 +169,45 @@ def _mark_periods(fig: go.Figure, periods: Periods | None, *, row: int | None = 
     if periods is None:
         return
     post_end = periods.post_end_on + timedelta(days=1)
-    fig.add_vrect(x0=periods.baseline_start_on, x1=periods.deployed_on, fillcolor=BASELINE_FILL, line_width=0, layer="below")
+    fig.add_vrect(
+        x0=periods.baseline_start_on, x1=periods.deployed_on, fillcolor=BASELINE_FILL, line_width=0, layer="below"
+    )
     fig.add_vrect(x0=periods.post_start_on, x1=post_end, fillcolor=POST_FILL, line_width=0, layer="below")
     # add_shape + add_annotation rather than add_vline(annotation_text=...): the latter fails on date axes.
     fig.add_shape(
-        type="line", x0=periods.deployed_on, x1=periods.deployed_on, y0=0, y1=1, yref="paper",
+        type="line",
+        x0=periods.deployed_on,
+        x1=periods.deployed_on,
+        y0=0,
+        y1=1,
+        yref="paper",
         line=dict(color="#262730", width=1.5, dash="dash"),
     )
     fig.add_annotation(
-        x=periods.deployed_on, y=1, yref="paper", text=f"deployed {text.day(periods.deployed_on)}",
-        showarrow=False, xanchor="left", yanchor="top", font=dict(size=12), xshift=4, bgcolor="rgba(255,255,255,0.85)",
+        x=periods.deployed_on,
+        y=1,
+        yref="paper",
+        text=f"deployed {text.day(periods.deployed_on)}",
+        showarrow=False,
+        xanchor="left",
+        yanchor="top",
+        font=dict(size=12),
+        xshift=4,
+        bgcolor="rgba(255,255,255,0.85)",
     )
     for x0, x1, name in (
         (periods.baseline_start_on, periods.deployed_on, "baseline"),
         (periods.post_start_on, post_end, "after deployment"),
     ):
         fig.add_annotation(
-            x=x0 + (x1 - x0) / 2, y=0, yref="paper", text=name, showarrow=False, yanchor="bottom",
+            x=x0 + (x1 - x0) / 2,
+            y=0,
+            yref="paper",
+            text=name,
+            showarrow=False,
+            yanchor="bottom",
             font=dict(size=11, color="#6b6b6b"),
         )
-
 
 
 LABEL_POSITIONS = ("middle right", "middle left", "top center", "bottom center", "top right", "bottom right")
@@ -238,8 +271,12 @@ def adoption_value_matrix(scorecard: pl.DataFrame, threshold: float, metric_labe
         return empty(title, "No deployed workflow has both an adoption rate and a measured change yet.")
     rows = plotted.to_dicts()
     max_items = max((r["items_measured"] or 0) for r in rows) or 1
-    lows = [r["primary_ci_low_pct"] for r in rows if r["primary_ci_low_pct"] is not None] + [r["primary_change_pct"] for r in rows]
-    highs = [r["primary_ci_high_pct"] for r in rows if r["primary_ci_high_pct"] is not None] + [r["primary_change_pct"] for r in rows]
+    lows = [r["primary_ci_low_pct"] for r in rows if r["primary_ci_low_pct"] is not None] + [
+        r["primary_change_pct"] for r in rows
+    ]
+    highs = [r["primary_ci_high_pct"] for r in rows if r["primary_ci_high_pct"] is not None] + [
+        r["primary_change_pct"] for r in rows
+    ]
     bottom, top = max(max(highs), 10.0), min(min(lows), -10.0)
     pad = (bottom - top) * 0.08
     y_range = (bottom + pad, top - pad)  # reversed: falls plotted up
@@ -270,8 +307,12 @@ def adoption_value_matrix(scorecard: pl.DataFrame, threshold: float, metric_labe
             continue
         colour = DECISION_COLORS.get(decision, "#4a4a4a")
         change = [r["primary_change_pct"] for r in group]
-        low = [r["primary_ci_low_pct"] if r["primary_ci_low_pct"] is not None else r["primary_change_pct"] for r in group]
-        high = [r["primary_ci_high_pct"] if r["primary_ci_high_pct"] is not None else r["primary_change_pct"] for r in group]
+        low = [
+            r["primary_ci_low_pct"] if r["primary_ci_low_pct"] is not None else r["primary_change_pct"] for r in group
+        ]
+        high = [
+            r["primary_ci_high_pct"] if r["primary_ci_high_pct"] is not None else r["primary_change_pct"] for r in group
+        ]
         fig.add_trace(
             go.Scatter(
                 x=[r["adoption_rate"] for r in group],
@@ -291,13 +332,18 @@ def adoption_value_matrix(scorecard: pl.DataFrame, threshold: float, metric_labe
                     symbol=DECISION_SYMBOLS.get(decision, "circle"),
                     color=colour,
                     opacity=0.85,
-                    line=dict(color=colour if DECISION_SYMBOLS.get(decision, "").endswith("open") else "white", width=1.5),
+                    line=dict(
+                        color=colour if DECISION_SYMBOLS.get(decision, "").endswith("open") else "white", width=1.5
+                    ),
                 ),
                 error_y=dict(
-                    type="data", symmetric=False,
+                    type="data",
+                    symmetric=False,
                     array=[h - c for h, c in zip(high, change)],
                     arrayminus=[c - lo for c, lo in zip(change, low)],
-                    color=colour, thickness=1.2, width=0,
+                    color=colour,
+                    thickness=1.2,
+                    width=0,
                 ),
                 customdata=[
                     [
@@ -330,17 +376,30 @@ def adoption_value_matrix(scorecard: pl.DataFrame, threshold: float, metric_labe
         (0, 0, "left", "bottom", "No value,<br>no adoption"),
     ):
         fig.add_annotation(
-            x=x, y=y, xref="x domain", yref="y domain", xanchor=xanchor, yanchor=yanchor, showarrow=False,
-            text=f"<b>{words}</b>", font=dict(size=11, color="#555555"),
-            bgcolor="rgba(255,255,255,0.8)", align=xanchor,
+            x=x,
+            y=y,
+            xref="x domain",
+            yref="y domain",
+            xanchor=xanchor,
+            yanchor=yanchor,
+            showarrow=False,
+            text=f"<b>{words}</b>",
+            font=dict(size=11, color="#555555"),
+            bgcolor="rgba(255,255,255,0.8)",
+            align=xanchor,
         )
     fig.update_xaxes(title="Adoption (active ÷ eligible users)", tickformat=".0%", range=list(x_range), zeroline=False)
     fig.update_yaxes(
         title="Primary metric change<br>(falls plotted up)",
-        range=list(y_range), tickformat="+.0f", ticksuffix="%", zeroline=False,
+        range=list(y_range),
+        tickformat="+.0f",
+        ticksuffix="%",
+        zeroline=False,
     )
     # Legend under the plot: above it, it collides with the title on a phone.
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0, title_text="Decision: "))
+    fig.update_layout(
+        legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0, title_text="Decision: ")
+    )
     return _finish(
         fig,
         title,
@@ -386,10 +445,14 @@ def metric_changes(results: pl.DataFrame, metric_labels: Mapping[str, str], prim
     measured = results.filter(pl.col("change_pct").is_not_null())
     if measured.is_empty():
         return empty(title, "No metric has a relative change to show (not deployed, or zero baselines).")
-    rows = sorted(measured.to_dicts(), key=lambda r: list(metric_labels).index(r["metric"]) if r["metric"] in metric_labels else 99)
+    rows = sorted(
+        measured.to_dicts(),
+        key=lambda r: list(metric_labels).index(r["metric"]) if r["metric"] in metric_labels else 99,
+    )
     rows.reverse()  # first metric at the top
     names = [
-        metric_labels.get(r["metric"], r["metric"]) + (" (primary)" if r["metric"] == primary_metric else "") for r in rows
+        metric_labels.get(r["metric"], r["metric"]) + (" (primary)" if r["metric"] == primary_metric else "")
+        for r in rows
     ]
     fig = go.Figure()
     for verdict, colour in VERDICT_COLORS.items():
@@ -406,15 +469,25 @@ def metric_changes(results: pl.DataFrame, metric_labels: Mapping[str, str], prim
                 showlegend=True,
                 marker=dict(size=11, color=colour, symbol=VERDICT_SYMBOLS[verdict]),
                 error_x=dict(
-                    type="data", symmetric=False,
-                    array=[(r["ci_high_pct"] if r["ci_high_pct"] is not None else r["change_pct"]) - r["change_pct"] for r in group],
-                    arrayminus=[r["change_pct"] - (r["ci_low_pct"] if r["ci_low_pct"] is not None else r["change_pct"]) for r in group],
-                    color=colour, thickness=2, width=6,
+                    type="data",
+                    symmetric=False,
+                    array=[
+                        (r["ci_high_pct"] if r["ci_high_pct"] is not None else r["change_pct"]) - r["change_pct"]
+                        for r in group
+                    ],
+                    arrayminus=[
+                        r["change_pct"] - (r["ci_low_pct"] if r["ci_low_pct"] is not None else r["change_pct"])
+                        for r in group
+                    ],
+                    color=colour,
+                    thickness=2,
+                    width=6,
                 ),
                 customdata=[
                     [
                         text.change_with_ci(r["change_pct"], r["ci_low_pct"], r["ci_high_pct"]),
-                        text.label(text.VERDICT_LABELS, r["verdict"]) + text.chance_clause(r["verdict"], r.get("p_adjusted")),
+                        text.label(text.VERDICT_LABELS, r["verdict"])
+                        + text.chance_clause(r["verdict"], r.get("p_adjusted")),
                     ]
                     for r in group
                 ],
@@ -425,7 +498,11 @@ def metric_changes(results: pl.DataFrame, metric_labels: Mapping[str, str], prim
     fig.update_xaxes(title="Change, % (95% CI)<br>left of 0 is better", ticksuffix="%")
     fig.update_yaxes(categoryorder="array", categoryarray=names)
     missing = results.filter(pl.col("change_pct").is_null())["metric"].to_list()
-    note = f" Not shown (zero baseline, no percentage): {', '.join(metric_labels.get(m, m) for m in missing)}." if missing else ""
+    note = (
+        f" Not shown (zero baseline, no percentage): {', '.join(metric_labels.get(m, m) for m in missing)}."
+        if missing
+        else ""
+    )
     return _finish(
         fig,
         title,
@@ -441,8 +518,22 @@ def period_comparison(result: Mapping[str, Any], metric_label: str) -> go.Figure
     unit = result.get("unit") or ""
     scale = 100.0 if unit == "share" else 1.0
     periods = [
-        ("After deployment", result.get("post_value"), result.get("post_ci_low"), result.get("post_ci_high"), result.get("n_post"), POST_COLOR),
-        ("Baseline", result.get("baseline_value"), result.get("baseline_ci_low"), result.get("baseline_ci_high"), result.get("n_baseline"), BASELINE_COLOR),
+        (
+            "After deployment",
+            result.get("post_value"),
+            result.get("post_ci_low"),
+            result.get("post_ci_high"),
+            result.get("n_post"),
+            POST_COLOR,
+        ),
+        (
+            "Baseline",
+            result.get("baseline_value"),
+            result.get("baseline_ci_low"),
+            result.get("baseline_ci_high"),
+            result.get("n_baseline"),
+            BASELINE_COLOR,
+        ),
     ]
     fig = go.Figure()
     for name, value, low, high, n, colour in periods:
@@ -452,14 +543,31 @@ def period_comparison(result: Mapping[str, Any], metric_label: str) -> go.Figure
         high = value if text.is_missing(high) else high
         fig.add_trace(
             go.Scatter(
-                x=[value * scale], y=[f"{name} (n={n or 0:,})"], mode="markers+text", showlegend=False,
+                x=[value * scale],
+                y=[f"{name} (n={n or 0:,})"],
+                mode="markers+text",
+                showlegend=False,
                 marker=dict(size=12, color=colour),
-                text=[text.metric_value(value, unit)], textposition="top center",
-                error_x=dict(type="data", symmetric=False, array=[(high - value) * scale], arrayminus=[(value - low) * scale], color=colour, thickness=2, width=8),
+                text=[text.metric_value(value, unit)],
+                textposition="top center",
+                error_x=dict(
+                    type="data",
+                    symmetric=False,
+                    array=[(high - value) * scale],
+                    arrayminus=[(value - low) * scale],
+                    color=colour,
+                    thickness=2,
+                    width=8,
+                ),
                 hovertemplate=f"{name}: {text.metric_value(value, unit)} (95% CI {text.metric_value(low, unit)} to {text.metric_value(high, unit)})<extra></extra>",
             )
         )
-    statistic = {"hours": "median", "share": "share", "count": "mean (capped at p99)", "money": "mean (capped at p99)"}.get(unit, "value")
+    statistic = {
+        "hours": "median",
+        "share": "share",
+        "count": "mean (capped at p99)",
+        "money": "mean (capped at p99)",
+    }.get(unit, "value")
     fig.update_xaxes(title=f"{metric_label}, {statistic} ({text.UNIT_AXIS.get(unit, unit)})", rangemode="tozero")
     fig.update_yaxes(range=[-0.6, 1.6])
     return _finish(
@@ -499,8 +607,12 @@ def weekly_trend(
     weeks = series["week_start_on"].to_list()
     fig = go.Figure(
         go.Scatter(
-            x=weeks, y=[v * scale for v in series["value"].to_list()], mode="lines+markers", name="weekly value",
-            line=dict(color="#262730", width=1.5), marker=dict(size=5, color="#262730"),
+            x=weeks,
+            y=[v * scale for v in series["value"].to_list()],
+            mode="lines+markers",
+            name="weekly value",
+            line=dict(color="#262730", width=1.5),
+            marker=dict(size=5, color="#262730"),
             customdata=series["n"].to_list(),
             hovertemplate="week of %{x|%d %b %Y}: %{y:.2f} (n=%{customdata})<extra></extra>",
             showlegend=False,
@@ -510,14 +622,24 @@ def weekly_trend(
     if periods is not None and result is not None:
         for start, end, value, colour, name in (
             (periods.baseline_start_on, periods.deployed_on, result.get("baseline_value"), BASELINE_COLOR, "baseline"),
-            (periods.post_start_on, periods.post_end_on + timedelta(days=1), result.get("post_value"), POST_COLOR, "after"),
+            (
+                periods.post_start_on,
+                periods.post_end_on + timedelta(days=1),
+                result.get("post_value"),
+                POST_COLOR,
+                "after",
+            ),
         ):
             if text.is_missing(value):
                 continue
             fig.add_trace(
                 go.Scatter(
-                    x=[start, end], y=[value * scale] * 2, mode="lines", name=f"{name}: {text.metric_value(value, unit)}",
-                    line=dict(color=colour, width=2.5, dash="dash"), hoverinfo="skip",
+                    x=[start, end],
+                    y=[value * scale] * 2,
+                    mode="lines",
+                    name=f"{name}: {text.metric_value(value, unit)}",
+                    line=dict(color=colour, width=2.5, dash="dash"),
+                    hoverinfo="skip",
                 )
             )
     fig.update_xaxes(title="week starting (ISO weeks, UTC)")
@@ -561,8 +683,14 @@ def cycle_time_distribution(bins: pl.DataFrame, baseline_median: Any = None, pos
         ys = [shares.get(i, 0.0) * 100 for i in range(n_bins)]
         fig.add_trace(
             go.Scatter(
-                x=edges, y=ys + [ys[-1]], mode="lines", line_shape="hv", name=f"{name} (n={int(part['items'].sum()):,})",
-                line=dict(color=colour, width=2), fill="tozeroy", fillcolor=fill,
+                x=edges,
+                y=ys + [ys[-1]],
+                mode="lines",
+                line_shape="hv",
+                name=f"{name} (n={int(part['items'].sum()):,})",
+                line=dict(color=colour, width=2),
+                fill="tozeroy",
+                fillcolor=fill,
                 hovertemplate="from %{x:.1f} h: %{y:.1f}% of items<extra>" + name + "</extra>",
             )
         )
@@ -570,10 +698,15 @@ def cycle_time_distribution(bins: pl.DataFrame, baseline_median: Any = None, pos
             # A two-point trace, not a shape: traces take hours directly on a log axis.
             fig.add_trace(
                 go.Scatter(
-                    x=[median, median], y=[0, peak * 1.08], mode="lines+text", showlegend=False,
-                    line=dict(color=colour, width=1.5, dash="dot"), text=["", f"median {median:.1f} h"],
+                    x=[median, median],
+                    y=[0, peak * 1.08],
+                    mode="lines+text",
+                    showlegend=False,
+                    line=dict(color=colour, width=1.5, dash="dot"),
+                    text=["", f"median {median:.1f} h"],
                     textposition="top right" if _is_larger(median, other) else "top left",
-                    textfont=dict(size=11, color=colour), hoverinfo="skip",
+                    textfont=dict(size=11, color=colour),
+                    hoverinfo="skip",
                 )
             )
     ticks = [t for t in (0.1, 0.25, 0.5, 1, 2, 4, 8, 12, 24, 48, 72, 168, 336, 720, 2160) if edges[0] <= t <= edges[-1]]
@@ -606,16 +739,24 @@ def adoption_over_time(weekly: pl.DataFrame, periods: Periods | None) -> go.Figu
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
-            x=weeks, y=weekly["active_rate"].to_list(), mode="lines+markers", name="weekly active ÷ eligible users",
-            line=dict(color="#7570b3", width=2), marker=dict(size=5),
+            x=weeks,
+            y=weekly["active_rate"].to_list(),
+            mode="lines+markers",
+            name="weekly active ÷ eligible users",
+            line=dict(color="#7570b3", width=2),
+            marker=dict(size=5),
             customdata=list(zip(weekly["active_users"].to_list(), weekly["eligible_users"].to_list())),
             hovertemplate="week of %{x|%d %b %Y}: %{y:.0%} (%{customdata[0]} of %{customdata[1]} users)<extra></extra>",
         )
     )
     fig.add_trace(
         go.Scatter(
-            x=weeks, y=weekly["assisted_share"].to_list(), mode="lines+markers", name="share of items AI-assisted",
-            line=dict(color="#1b9e77", width=2, dash="solid"), marker=dict(size=5, symbol="diamond"),
+            x=weeks,
+            y=weekly["assisted_share"].to_list(),
+            mode="lines+markers",
+            name="share of items AI-assisted",
+            line=dict(color="#1b9e77", width=2, dash="solid"),
+            marker=dict(size=5, symbol="diamond"),
             customdata=weekly["items"].to_list(),
             hovertemplate="week of %{x|%d %b %Y}: %{y:.0%} of %{customdata} items<extra></extra>",
         )
@@ -644,7 +785,9 @@ def effect_views(views: pl.DataFrame, metric_label: str) -> go.Figure:
     rows.reverse()
     names = [
         f"{text.label(text.VIEW_LABELS, r['view'])}<br><span style='font-size:11px;color:#6b6b6b'>"
-        + wrap(text.plain(r["label"] or ""), 30).replace("<br>", "</span><br><span style='font-size:11px;color:#6b6b6b'>")
+        + wrap(text.plain(r["label"] or ""), 30).replace(
+            "<br>", "</span><br><span style='font-size:11px;color:#6b6b6b'>"
+        )
         + "</span>"
         for r in rows
     ]
@@ -661,15 +804,34 @@ def effect_views(views: pl.DataFrame, metric_label: str) -> go.Figure:
             colours.append(VERDICT_COLORS["no_clear_change"])
     fig = go.Figure(
         go.Scatter(
-            x=[r["estimate_pct"] for r in rows], y=names, mode="markers", showlegend=False,
+            x=[r["estimate_pct"] for r in rows],
+            y=names,
+            mode="markers",
+            showlegend=False,
             marker=dict(size=12, color=colours),
             error_x=dict(
-                type="data", symmetric=False,
-                array=[(r["ci_high_pct"] if r["ci_high_pct"] is not None else r["estimate_pct"]) - r["estimate_pct"] for r in rows],
-                arrayminus=[r["estimate_pct"] - (r["ci_low_pct"] if r["ci_low_pct"] is not None else r["estimate_pct"]) for r in rows],
-                color="#6b6b6b", thickness=2, width=6,
+                type="data",
+                symmetric=False,
+                array=[
+                    (r["ci_high_pct"] if r["ci_high_pct"] is not None else r["estimate_pct"]) - r["estimate_pct"]
+                    for r in rows
+                ],
+                arrayminus=[
+                    r["estimate_pct"] - (r["ci_low_pct"] if r["ci_low_pct"] is not None else r["estimate_pct"])
+                    for r in rows
+                ],
+                color="#6b6b6b",
+                thickness=2,
+                width=6,
             ),
-            customdata=[[text.change_with_ci(r["estimate_pct"], r["ci_low_pct"], r["ci_high_pct"]), r["n_treated"], r["n_comparison"]] for r in rows],
+            customdata=[
+                [
+                    text.change_with_ci(r["estimate_pct"], r["ci_low_pct"], r["ci_high_pct"]),
+                    r["n_treated"],
+                    r["n_comparison"],
+                ]
+                for r in rows
+            ],
             hovertemplate="%{customdata[0]}<br>n treated %{customdata[1]}, comparison %{customdata[2]}<extra></extra>",
         )
     )
@@ -708,7 +870,11 @@ def rows_by_source(counts: pl.DataFrame) -> go.Figure:
         values = counts[column].to_list()
         fig.add_trace(
             go.Bar(
-                y=sources, x=values, orientation="h", name=name, marker_color=SOURCE_OUTCOME_COLORS[column],
+                y=sources,
+                x=values,
+                orientation="h",
+                name=name,
+                marker_color=SOURCE_OUTCOME_COLORS[column],
                 customdata=[(v / r * 100) if r else 0 for v, r in zip(values, read)],
                 hovertemplate="%{y}: %{x:,} rows " + name + " (%{customdata:.2f}% of rows read)<extra></extra>",
             )
@@ -745,9 +911,13 @@ def quarantine_over_time(run_counts: pl.DataFrame) -> go.Figure:
         quarantined = part["rows_quarantined"].to_list()
         fig.add_trace(
             go.Scatter(
-                x=part["started_at"].to_list(), y=[(q / r) if r else 0 for q, r in zip(quarantined, read)],
-                mode="lines+markers", name=text.plain(source), customdata=list(zip(quarantined, read, part["rows_staged"].to_list())),
-                hovertemplate=text.plain(source) + ", run at %{x|%d %b %H:%M}: %{customdata[0]:,} of %{customdata[1]:,} rows quarantined, %{customdata[2]:,} staged<extra></extra>",
+                x=part["started_at"].to_list(),
+                y=[(q / r) if r else 0 for q, r in zip(quarantined, read)],
+                mode="lines+markers",
+                name=text.plain(source),
+                customdata=list(zip(quarantined, read, part["rows_staged"].to_list())),
+                hovertemplate=text.plain(source)
+                + ", run at %{x|%d %b %H:%M}: %{customdata[0]:,} of %{customdata[1]:,} rows quarantined, %{customdata[2]:,} staged<extra></extra>",
             )
         )
     fig.update_xaxes(title="pipeline run started (UTC)", tickformat="%d %b %H:%M")
@@ -773,8 +943,11 @@ def rejection_reasons(reasons: pl.DataFrame) -> go.Figure:
         part = reasons.filter(pl.col("source") == source)
         fig.add_trace(
             go.Bar(
-                y=[text.plain(rule) for rule in part["rule"].to_list()], x=part["rows"].to_list(), orientation="h",
-                name=text.plain(source), customdata=[text.plain(reason) for reason in part["typical_reason"].to_list()],
+                y=[text.plain(rule) for rule in part["rule"].to_list()],
+                x=part["rows"].to_list(),
+                orientation="h",
+                name=text.plain(source),
+                customdata=[text.plain(reason) for reason in part["typical_reason"].to_list()],
                 hovertemplate="%{y} (" + text.plain(source) + "): %{x:,} rows<br>e.g. %{customdata}<extra></extra>",
             )
         )
@@ -790,4 +963,3 @@ def rejection_reasons(reasons: pl.DataFrame) -> go.Figure:
         "table below shows sample rows for a rule with every reason and the raw values as read.",
         height=max(240, 120 + 40 * len(order)),
     )
-

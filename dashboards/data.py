@@ -233,8 +233,10 @@ def freshness_status(db: Warehouse) -> pl.DataFrame:
         return _query(db, "freshness_status")
     staged = _query(db, "source_freshness_staging")
     return staged.select(
-        "source", "newest_record_at",
-        pl.lit(None, pl.Float64).alias("limit_hours"), pl.lit(False).alias("is_stale"),
+        "source",
+        "newest_record_at",
+        pl.lit(None, pl.Float64).alias("limit_hours"),
+        pl.lit(False).alias("is_stale"),
         pl.lit(None, pl.Datetime("us")).alias("built_at"),
     )
 

@@ -41,7 +41,9 @@ def gate_table(gate: pl.DataFrame) -> pl.DataFrame:
 def gaps_table(gate: pl.DataFrame) -> pl.DataFrame:
     """One row per failing requirement: the workflow, the requirement, why, and who owns it."""
     if gate.is_empty():
-        return pl.DataFrame(schema={"Workflow": pl.String, "Requirement": pl.String, "Why": pl.String, "Who owns it": pl.String})
+        return pl.DataFrame(
+            schema={"Workflow": pl.String, "Requirement": pl.String, "Why": pl.String, "Who owns it": pl.String}
+        )
     parts = [
         gate.filter(~pl.col(f"{name}_pass")).select(
             pl.col("name").alias("Workflow"),
@@ -62,9 +64,13 @@ def funnel_table(funnel: pl.DataFrame) -> pl.DataFrame:
         pl.col("workflows_moved_on").alias("Moved on"),
         pl.col("workflows_retired").alias("Retired"),
         pl.col("workflows_still_there").alias("Still there"),
-        pl.col("conversion_rate").map_elements(lambda v: text.share(v), return_dtype=pl.String).fill_null("—")
+        pl.col("conversion_rate")
+        .map_elements(lambda v: text.share(v), return_dtype=pl.String)
+        .fill_null("—")
         .alias("Conversion to next stage"),
-        pl.col("median_days_in_stage").map_elements(lambda v: f"{v:.0f} days", return_dtype=pl.String).fill_null("unknown")
+        pl.col("median_days_in_stage")
+        .map_elements(lambda v: f"{v:.0f} days", return_dtype=pl.String)
+        .fill_null("unknown")
         .alias("Median time in stage"),
         pl.col("basis_note").alias("Basis"),
     )
@@ -117,7 +123,9 @@ def conversion_over_time(quarterly: pl.DataFrame) -> go.Figure:
                 name=label,
                 mode="lines+markers",
                 marker=dict(color=STAGE_COLORS["pilot" if stage == "investigation" else "production"]),
-                customdata=list(zip(part["workflows_converted_to_date"].to_list(), part["workflows_reached_to_date"].to_list())),
+                customdata=list(
+                    zip(part["workflows_converted_to_date"].to_list(), part["workflows_reached_to_date"].to_list())
+                ),
                 hovertemplate=f"{label}, %{{x}}: %{{y:.0f}}%% (%{{customdata[0]}} of %{{customdata[1]}})<extra></extra>",
             )
         )
@@ -144,8 +152,14 @@ def exception_rates(monthly: pl.DataFrame, deployed_on: object = None) -> go.Fig
         if rate.null_count() == rate.len():
             continue  # the flag is never recorded for this workflow
         scaled = [None if v is None else v * 100 for v in rate.to_list()]
-        low = [None if v is None or r is None else r - v * 100 for v, r in zip(monthly[f"{measure}_ci_low"].to_list(), scaled)]
-        high = [None if v is None or r is None else v * 100 - r for v, r in zip(monthly[f"{measure}_ci_high"].to_list(), scaled)]
+        low = [
+            None if v is None or r is None else r - v * 100
+            for v, r in zip(monthly[f"{measure}_ci_low"].to_list(), scaled)
+        ]
+        high = [
+            None if v is None or r is None else v * 100 - r
+            for v, r in zip(monthly[f"{measure}_ci_high"].to_list(), scaled)
+        ]
         fig.add_trace(
             go.Scatter(
                 x=months,

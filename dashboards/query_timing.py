@@ -130,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     results = measure(args.runs)
     size = f" ({os.path.getsize(db.path) / 1e6:.1f} MB)" if db and os.path.exists(db.path) else ""
     print(f"warehouse: {data.warehouse_target()}{size}")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}"
+    )
     print(f"median of {args.runs} runs, milliseconds\n")
     print("| page | cold (connect + queries) | cold queries (connection open) | warm (cached) |")
     print("| --- | ---: | ---: | ---: |")

@@ -31,10 +31,19 @@ def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
 SCORECARD_COLUMNS: list[tuple[str, pl.DataType, object]] = [
     ("Workflow", pl.String, lambda r, labels: r["name"]),
     ("Decision", pl.String, lambda r, labels: text.label(text.DECISION_LABELS, r.get("decision"))),
-    ("Change % (95% CI)", pl.String,
-     lambda r, labels: text.change_with_ci(r["primary_change_pct"], r["primary_ci_low_pct"], r["primary_ci_high_pct"])),
+    (
+        "Change % (95% CI)",
+        pl.String,
+        lambda r, labels: text.change_with_ci(
+            r["primary_change_pct"], r["primary_ci_low_pct"], r["primary_ci_high_pct"]
+        ),
+    ),
     ("Verdict", pl.String, lambda r, labels: text.label(text.VERDICT_LABELS, r["primary_verdict"])),
-    ("Adoption %", pl.Float64, lambda r, labels: None if r["adoption_rate"] is None else round(r["adoption_rate"] * 100)),
+    (
+        "Adoption %",
+        pl.Float64,
+        lambda r, labels: None if r["adoption_rate"] is None else round(r["adoption_rate"] * 100),
+    ),
     ("Primary metric", pl.String, lambda r, labels: labels.get(r["primary_metric"], r["primary_metric"])),
     ("Quadrant", pl.String, lambda r, labels: text.label(text.QUADRANT_LABELS, r["quadrant"])),
     ("Team", pl.String, lambda r, labels: r["team"]),
@@ -61,7 +70,9 @@ def views_table(views: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "View": [text.label(text.VIEW_LABELS, r["view"]) for r in rows],
-            "Estimate % (95% CI)": [text.change_with_ci(r["estimate_pct"], r["ci_low_pct"], r["ci_high_pct"]) for r in rows],
+            "Estimate % (95% CI)": [
+                text.change_with_ci(r["estimate_pct"], r["ci_low_pct"], r["ci_high_pct"]) for r in rows
+            ],
             "Label": [r["label"] for r in rows],
             "n treated": [r["n_treated"] for r in rows],
             "n comparison": [r["n_comparison"] for r in rows],
@@ -73,14 +84,27 @@ def analyst_table(result: Mapping[str, object]) -> pl.DataFrame:
     """One metric's numbers for analysts: values, CIs, counts, the BH-adjusted p-value and the method."""
     unit = str(result.get("unit") or "")
     rows = [
-        ("Before (baseline)", text.metric_value(result.get("baseline_value"), unit),
-         f"{text.metric_value(result.get('baseline_ci_low'), unit)} to {text.metric_value(result.get('baseline_ci_high'), unit)}"),
-        ("After deployment", text.metric_value(result.get("post_value"), unit),
-         f"{text.metric_value(result.get('post_ci_low'), unit)} to {text.metric_value(result.get('post_ci_high'), unit)}"),
-        ("Change %", text.pct(result.get("change_pct")),
-         f"{text.pct(result.get('ci_low_pct'))} to {text.pct(result.get('ci_high_pct'))}"),
+        (
+            "Before (baseline)",
+            text.metric_value(result.get("baseline_value"), unit),
+            f"{text.metric_value(result.get('baseline_ci_low'), unit)} to {text.metric_value(result.get('baseline_ci_high'), unit)}",
+        ),
+        (
+            "After deployment",
+            text.metric_value(result.get("post_value"), unit),
+            f"{text.metric_value(result.get('post_ci_low'), unit)} to {text.metric_value(result.get('post_ci_high'), unit)}",
+        ),
+        (
+            "Change %",
+            text.pct(result.get("change_pct")),
+            f"{text.pct(result.get('ci_low_pct'))} to {text.pct(result.get('ci_high_pct'))}",
+        ),
         ("Items before / after", f"{result.get('n_baseline') or 0:,} / {result.get('n_post') or 0:,}", ""),
-        ("Closed items before / after", f"{result.get('n_baseline_closed') or 0:,} / {result.get('n_post_closed') or 0:,}", ""),
+        (
+            "Closed items before / after",
+            f"{result.get('n_baseline_closed') or 0:,} / {result.get('n_post_closed') or 0:,}",
+            "",
+        ),
         ("BH-adjusted p", "—" if text.is_missing(result.get("p_adjusted")) else f"{result['p_adjusted']:.3g}", ""),
         ("Interval method", str(result.get("method") or "—"), ""),
     ]
@@ -113,7 +137,8 @@ def freshness_table(freshness: pl.DataFrame, now: datetime) -> pl.DataFrame:
         table["Checked (UTC)"] = [text.when(r["checked_at"]) for r in rows]
     else:
         table["Age"] = [
-            text.age((now - r["newest_record_at"]).total_seconds() / 3600) if r["newest_record_at"] else "—" for r in rows
+            text.age((now - r["newest_record_at"]).total_seconds() / 3600) if r["newest_record_at"] else "—"
+            for r in rows
         ]
         table["Files last read (UTC)"] = [text.when(r["last_ingested_at"]) for r in rows]
     return pl.DataFrame(table)

@@ -251,7 +251,7 @@ def _age_hours(newest: Any, now: datetime) -> float | None:
 
 
 def as_of_line(status: Any, now: datetime) -> str:
-    """"Data as of 2 Nov 2026 (newest work item; usage to 2 Nov 2026) · built 30 Nov 2026 14:04 UTC".
+    """ "Data as of 2 Nov 2026 (newest work item; usage to 2 Nov 2026) · built 30 Nov 2026 14:04 UTC".
 
     `status` is `data.freshness_status()`: the date is the newest work item, what the metrics measure.
     """
@@ -284,7 +284,8 @@ def stale_sources(status: Any, now: datetime) -> str:
             name = SOURCE_LABELS.get(row["source"], md(row["source"]))
             parts.append(
                 f"{name}: newest record {age(hours)} old ({day(row['newest_record_at'])}), limit {age(limit)}"
-                if hours is not None else f"{name}: no record"
+                if hours is not None
+                else f"{name}: no record"
             )
     return "; ".join(parts)
 
@@ -335,7 +336,9 @@ def change_sentence(metric_label: str, result: Mapping[str, Any], min_closed: in
         words = {"improved": "improved", "worsened": "worsened", "negligible": "changed too little to matter"}.get(
             verdict, "showed no clear change"
         )
-        return f"{metric_label} {words} since {since} (absolute change {moved}; the baseline was zero, so no percentage)"
+        return (
+            f"{metric_label} {words} since {since} (absolute change {moved}; the baseline was zero, so no percentage)"
+        )
     if verdict == "improved" and not is_missing(low) and not is_missing(high):
         size, lo, hi = _magnitudes(change, *sorted((abs(high), abs(low))))
         return f"{metric_label} fell {size}% (95% CI {lo}–{hi}%) since {since}"
@@ -352,7 +355,7 @@ GUARDRAIL_METRICS = ("error_rate", "rework_rate")
 
 
 def guardrail_clause(worsened: list[tuple[str, Mapping[str, Any]]]) -> str:
-    """", but error rate rose 93% (95% CI 40–150%), a guardrail to resolve before scaling" or ""."""
+    """ ", but error rate rose 93% (95% CI 40–150%), a guardrail to resolve before scaling" or ""."""
     if not worsened:
         return ""
     parts = []
@@ -430,7 +433,9 @@ def change_tile(verdict: Any, change: Any, low: Any, high: Any) -> tuple[str, st
         return "—", "not deployed"
     interval = f"95% CI {whole_pct(low)} to {whole_pct(high)}"
     if verdict in NOT_ENOUGH_DATA:
-        measured = f"measured {whole_pct(change)} on too few items, {interval}" if not is_missing(change) else "too few items"
+        measured = (
+            f"measured {whole_pct(change)} on too few items, {interval}" if not is_missing(change) else "too few items"
+        )
         return "—", f"{VERDICT_LABELS[verdict]}; {measured}"
     return whole_pct(change), f"{label(VERDICT_LABELS, verdict)}; {interval}"
 
@@ -455,7 +460,7 @@ def decision_reasons(reasons: Any) -> str:
 
 
 def decision_line(decision: Any, reasons: Any) -> str:
-    """"**Contested** — error rate improved before/after, but …": the decision in words, then why (markdown)."""
+    """ "**Contested** — error rate improved before/after, but …": the decision in words, then why (markdown)."""
     why = decision_reasons(reasons)
     head = f"**{md(label(DECISION_LABELS, decision))}**"
     return f"{head} — {why}" if why else head

@@ -123,7 +123,7 @@ def glossary() -> None:
 
 
 def freshness(db: data.Warehouse, now: datetime | None = None) -> None:
-    """"Data as of <date>" and, when a source is older than its limit, a banner naming it and its age."""
+    """ "Data as of <date>" and, when a source is older than its limit, a banner naming it and its age."""
     now = now or datetime.now(UTC).replace(tzinfo=None)  # the warehouse stores naive UTC timestamps
     status = data.freshness_status(db)
     st.caption(text.as_of_line(status, now))
@@ -159,7 +159,11 @@ def filters(db: data.Warehouse) -> Filters:
             "Team", teams, key="team", bind="query-params", placeholder="All teams", format_func=str
         )
         chosen_stages = st.multiselect(
-            "Stage", stages, key="stage", bind="query-params", placeholder="All stages",
+            "Stage",
+            stages,
+            key="stage",
+            bind="query-params",
+            placeholder="All stages",
             format_func=lambda s: text.label(text.STAGE_LABELS, s),
         )
     return Filters(tuple(chosen_teams), tuple(chosen_stages))
@@ -196,7 +200,9 @@ def workflow_picker(workflows) -> str:
 
     chosen = st.selectbox("Workflow", ids, key=PICK_KEY, format_func=lambda w: f"{names[w]} ({w})", on_change=remember)
     if requested is not None and requested not in names:
-        st.warning(f"There is no workflow {text.md(requested)} in the registry; showing {text.md(names[chosen])} instead.")
+        st.warning(
+            f"There is no workflow {text.md(requested)} in the registry; showing {text.md(names[chosen])} instead."
+        )
         del st.query_params["workflow"]
     return chosen
 

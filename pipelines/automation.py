@@ -1,6 +1,5 @@
 """When the warehouse is rebuilt: daily on a schedule, and whenever input files change."""
 
-
 import hashlib
 import json
 

@@ -58,9 +58,13 @@ def _print_summary(warehouse: str) -> None:
             from ops.ingested_files group by source order by source
             """
         ).fetchall()
-        print(f"  {'source':<16}{'files':>7}{'rejected':>10}{'read':>12}{'staged':>12}{'quarantined':>13}{'dedup':>8}{'superseded':>12}")
+        print(
+            f"  {'source':<16}{'files':>7}{'rejected':>10}{'read':>12}{'staged':>12}{'quarantined':>13}{'dedup':>8}{'superseded':>12}"
+        )
         for source, files, rejected, read, staged, quarantined, dedup, superseded in rows:
-            print(f"  {source:<16}{files:>7}{rejected:>10}{read:>12,}{staged:>12,}{quarantined:>13,}{dedup:>8,}{superseded:>12,}")
+            print(
+                f"  {source:<16}{files:>7}{rejected:>10}{read:>12,}{staged:>12,}{quarantined:>13,}{dedup:>8,}{superseded:>12,}"
+            )
         # What each connector read from its native export and what it produced (docs/connectors.md).
         for source, source_file, status, read, staged, quarantined in con.execute(
             """
@@ -107,8 +111,13 @@ def build(verbose: bool = False, allow_empty: bool = False) -> int:
         print(f"FAILED {reason}", file=sys.stderr)
         warehouse = settings.warehouse_path()
         if not settings.is_remote_warehouse(str(warehouse)):
-            record = {"run_id": None, "started_at": started_at, "ended_at": datetime.now(UTC).replace(tzinfo=None),
-                      "status": "failed", "message": reason}
+            record = {
+                "run_id": None,
+                "started_at": started_at,
+                "ended_at": datetime.now(UTC).replace(tzinfo=None),
+                "status": "failed",
+                "message": reason,
+            }
             where = record_run(warehouse, record)
             if where is not None:
                 print(f"recorded in {where}", file=sys.stderr)
@@ -146,18 +155,27 @@ def _build(log: logging.Logger, started: float, allow_empty: bool) -> int:
         print(f"FAILED CHECK {evaluation.asset_key.to_user_string()}:{evaluation.check_name}", file=sys.stderr)
     if not failures and not result.success:
         # Nothing failed in a step: the run could not start (lock, warehouse path, disk).
-        reasons = [reason for event in events if event.event_type == dg.DagsterEventType.RUN_FAILURE
-                   for reason in [run_failure_reason(event)] if reason]
+        reasons = [
+            reason
+            for event in events
+            if event.event_type == dg.DagsterEventType.RUN_FAILURE
+            for reason in [run_failure_reason(event)]
+            if reason
+        ]
         print(f"FAILED {reasons[0] if reasons else 'the run failed before its first step'}", file=sys.stderr)
-    recorded = None if settings.is_remote_warehouse(str(settings.warehouse_path())) else find_run(
-        settings.warehouse_path(), result.run_id
+    recorded = (
+        None
+        if settings.is_remote_warehouse(str(settings.warehouse_path()))
+        else find_run(settings.warehouse_path(), result.run_id)
     )
     if result.success and not failures and recorded is not None and recorded.get("status") == "failed":
         # The run's steps passed but publishing at teardown did not: the record says why.
         print(f"FAILED {recorded.get('message')}", file=sys.stderr)
         failures = [recorded]
     if refused:
-        print(f"refused after {time.perf_counter() - started:.1f}s; the published warehouse is unchanged", file=sys.stderr)
+        print(
+            f"refused after {time.perf_counter() - started:.1f}s; the published warehouse is unchanged", file=sys.stderr
+        )
         return EXIT_REFUSED
     if not result.success or failures:
         print(f"build failed after {time.perf_counter() - started:.1f}s", file=sys.stderr)

@@ -35,7 +35,9 @@ def pseudonym_key() -> bytes:
     value = os.environ.get(PSEUDONYM_KEY_ENV)
     if value:
         if len(value) < MIN_KEY_CHARS:
-            raise SettingError(f"{PSEUDONYM_KEY_ENV} is shorter than {MIN_KEY_CHARS} characters; use a long random value")
+            raise SettingError(
+                f"{PSEUDONYM_KEY_ENV} is shorter than {MIN_KEY_CHARS} characters; use a long random value"
+            )
         return value.encode()
     return _key_from_file(pseudonym_key_file())
 

@@ -173,7 +173,9 @@ class Build:
         and the reason, when the build cannot start; nothing is left behind in either case.
         """
         if published.is_dir():
-            raise BuildStartError(f"the warehouse path {published} is a directory, not a DuckDB file (check OPVALUE_WAREHOUSE)")
+            raise BuildStartError(
+                f"the warehouse path {published} is a directory, not a DuckDB file (check OPVALUE_WAREHOUSE)"
+            )
         try:
             published.parent.mkdir(parents=True, exist_ok=True)
             handle = lock_path(published).open("a+")
@@ -249,7 +251,9 @@ def _published_sources(published: Path, build: Path) -> dict[str, SourceCounts]:
     try:
         con = duckdb.connect(str(build), read_only=True)
     except duckdb.Error as error:
-        raise BuildStartError(f"the published warehouse {published} cannot be opened as a DuckDB file: {describe(error)}") from error
+        raise BuildStartError(
+            f"the published warehouse {published} cannot be opened as a DuckDB file: {describe(error)}"
+        ) from error
     try:
         return source_counts(con)
     finally:

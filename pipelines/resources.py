@@ -149,7 +149,13 @@ class WarehouseResource(dg.ConfigurableResource):
             raise fallback_error
 
     def _outcome(self, run_id: str | None, status: str, message: str | None) -> dict:
-        return {"run_id": run_id, "started_at": self._started_at, "ended_at": _utc_now(), "status": status, "message": message}
+        return {
+            "run_id": run_id,
+            "started_at": self._started_at,
+            "ended_at": _utc_now(),
+            "status": status,
+            "message": message,
+        }
 
     def _record(self, context: dg.InitResourceContext, status: str, message: str | None) -> None:
         if self.is_remote():
@@ -255,7 +261,10 @@ def _record_run(build_path: Path, published: Path, this_run: dict) -> None:
         if runs:
             con.executemany(
                 "insert into ops.pipeline_runs values (?, ?, ?, ?, ?)",
-                [[r.get("run_id"), r.get("started_at"), r.get("ended_at"), r.get("status"), r.get("message")] for r in runs],
+                [
+                    [r.get("run_id"), r.get("started_at"), r.get("ended_at"), r.get("status"), r.get("message")]
+                    for r in runs
+                ],
             )
         con.execute(
             """

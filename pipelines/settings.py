@@ -61,7 +61,9 @@ def naive_time_zone(source: str) -> str | None:
     if not name:
         return None
     if name not in available_timezones() and name != "UTC":
-        raise SettingError(f"{variable}={name!r} is not an IANA time zone name (e.g. Europe/Paris, America/New_York, UTC)")
+        raise SettingError(
+            f"{variable}={name!r} is not an IANA time zone name (e.g. Europe/Paris, America/New_York, UTC)"
+        )
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:

@@ -16,12 +16,29 @@ class Feedback(pa.DataFrameModel):
     the current status can be dropped in beside older ones.
     """
 
-    feedback_id: str = pa.Field(nullable=False, str_length={"min_value": 1}, description="Identifier of the feedback within its workflow.")
-    workflow_id: str = pa.Field(nullable=False, str_length={"min_value": 1}, description="Workflow the feedback is about; must be in the registry.")
+    feedback_id: str = pa.Field(
+        nullable=False, str_length={"min_value": 1}, description="Identifier of the feedback within its workflow."
+    )
+    workflow_id: str = pa.Field(
+        nullable=False,
+        str_length={"min_value": 1},
+        description="Workflow the feedback is about; must be in the registry.",
+    )
     raised_on: pl.Date = pa.Field(nullable=False, description="Date the feedback was raised (YYYY-MM-DD).")
-    kind: str = pa.Field(nullable=False, isin=FEEDBACK_KINDS, description="correction, exception, suggestion or incident (case-insensitive).")
-    status: str = pa.Field(nullable=False, isin=FEEDBACK_STATUSES, description="open, incorporated (the fix is in the workflow) or declined (case-insensitive).")
-    resolved_on: pl.Date = pa.Field(nullable=True, description="Date it was incorporated or declined; blank while open (a date on open feedback is quarantined). Not before raised_on.")
+    kind: str = pa.Field(
+        nullable=False,
+        isin=FEEDBACK_KINDS,
+        description="correction, exception, suggestion or incident (case-insensitive).",
+    )
+    status: str = pa.Field(
+        nullable=False,
+        isin=FEEDBACK_STATUSES,
+        description="open, incorporated (the fix is in the workflow) or declined (case-insensitive).",
+    )
+    resolved_on: pl.Date = pa.Field(
+        nullable=True,
+        description="Date it was incorporated or declined; blank while open (a date on open feedback is quarantined). Not before raised_on.",
+    )
 
     class Config:
         strict = True

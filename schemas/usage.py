@@ -10,9 +10,21 @@ class Usage(pa.DataFrameModel):
     """One row per user, day and workflow (`usage/*.csv|*.parquet`); every value is required."""
 
     usage_date: pl.Date = pa.Field(nullable=False, description="Day of the activity (ISO date).")
-    user_id: str = pa.Field(nullable=False, str_length={"min_value": 1}, description="User identifier; replaced by a keyed pseudonym (HMAC-SHA256) as the file is read, so no raw id is stored.")
-    workflow_id: str = pa.Field(nullable=False, str_length={"min_value": 1}, description="Workflow the activity was for; must be in the registry.")
-    actions: int = pa.Field(nullable=False, ge=0, description="AI actions the user took that day (prompts, accepted suggestions); 0 is allowed.")
+    user_id: str = pa.Field(
+        nullable=False,
+        str_length={"min_value": 1},
+        description="User identifier; replaced by a keyed pseudonym (HMAC-SHA256) as the file is read, so no raw id is stored.",
+    )
+    workflow_id: str = pa.Field(
+        nullable=False,
+        str_length={"min_value": 1},
+        description="Workflow the activity was for; must be in the registry.",
+    )
+    actions: int = pa.Field(
+        nullable=False,
+        ge=0,
+        description="AI actions the user took that day (prompts, accepted suggestions); 0 is allowed.",
+    )
 
     class Config:
         strict = True

@@ -35,35 +35,94 @@ MAX_RATE = 1_000_000_000
 class WorkflowRegistry(pa.DataFrameModel):
     """One row per workflow, as the business registers it (`workflows.csv`)."""
 
-    workflow_id: str = pa.Field(nullable=False, str_length={"min_value": 1}, description="Stable identifier; the key every other source joins on.")
+    workflow_id: str = pa.Field(
+        nullable=False,
+        str_length={"min_value": 1},
+        description="Stable identifier; the key every other source joins on.",
+    )
     name: str = pa.Field(nullable=False, description="Human name shown on the dashboard.")
-    business_owner: str = pa.Field(nullable=True, description="Accountable business owner; blank means nobody owns it yet (a readiness gap).")
+    business_owner: str = pa.Field(
+        nullable=True, description="Accountable business owner; blank means nobody owns it yet (a readiness gap)."
+    )
     team: str = pa.Field(nullable=True, description="Team that runs the workflow.")
-    stage: str = pa.Field(nullable=False, isin=STAGES, description="Lifecycle stage: investigation, pilot, production or retired (case-insensitive).")
-    deployed_on: pl.Date = pa.Field(nullable=True, description="Go-live date of the AI assistance; blank means not deployed, so a comparison workflow.")
-    eligible_users: int = pa.Field(nullable=True, ge=0, description="Users who may use the AI tool; the adoption denominator. Required when deployed_on is set.")
-    risk_tier: str = pa.Field(nullable=True, isin=RISK_TIERS, description="Risk tier: low, medium or high (case-insensitive).")
-    primary_metric: str = pa.Field(nullable=False, isin=METRICS, description="The metric that decides whether the workflow shows value; blank means cycle_time_hours.")
-    target_change_pct: float = pa.Field(nullable=True, description="Success target as a percent change of the primary metric, e.g. -20.")
-    review_point: str = pa.Field(nullable=True, description="Where a human reviews the AI's output; blank means missing.")
+    stage: str = pa.Field(
+        nullable=False,
+        isin=STAGES,
+        description="Lifecycle stage: investigation, pilot, production or retired (case-insensitive).",
+    )
+    deployed_on: pl.Date = pa.Field(
+        nullable=True,
+        description="Go-live date of the AI assistance; blank means not deployed, so a comparison workflow.",
+    )
+    eligible_users: int = pa.Field(
+        nullable=True,
+        ge=0,
+        description="Users who may use the AI tool; the adoption denominator. Required when deployed_on is set.",
+    )
+    risk_tier: str = pa.Field(
+        nullable=True, isin=RISK_TIERS, description="Risk tier: low, medium or high (case-insensitive)."
+    )
+    primary_metric: str = pa.Field(
+        nullable=False,
+        isin=METRICS,
+        description="The metric that decides whether the workflow shows value; blank means cycle_time_hours.",
+    )
+    target_change_pct: float = pa.Field(
+        nullable=True, description="Success target as a percent change of the primary metric, e.g. -20."
+    )
+    review_point: str = pa.Field(
+        nullable=True, description="Where a human reviews the AI's output; blank means missing."
+    )
     support_path: str = pa.Field(nullable=True, description="Who users call when it breaks; blank means missing.")
     data_scope: str = pa.Field(nullable=True, description="What data the AI may touch; blank means missing.")
     data_through: pl.Date = pa.Field(
         nullable=True,
         description="Optional column: the last day the workflow's exports are complete (its data cutoff, ISO date); blank means derive it from the data.",
     )
-    currency: str = pa.Field(nullable=False, description="ISO 4217 code of every money column of this workflow (rates and external_spend); blank or absent means USD.")
-    cost_per_hour: float = pa.Field(nullable=True, ge=0, le=MAX_RATE, description="Cost of one hour an item waits (elapsed time from opened to closed), not a staff wage; blank means unknown.")
-    cost_per_rework: float = pa.Field(nullable=True, ge=0, le=MAX_RATE, description="Cost of one item that needs rework; blank means unknown.")
-    cost_per_error: float = pa.Field(nullable=True, ge=0, le=MAX_RATE, description="Cost of one item with an error; blank means unknown.")
-    cost_per_touchpoint: float = pa.Field(nullable=True, ge=0, le=MAX_RATE, description="Cost of one hand-off (touchpoint); blank means unknown.")
-    tool_cost_per_user_month: float = pa.Field(nullable=True, ge=0, le=MAX_RATE, description="Licence and running cost of the AI tool per eligible user per month; blank means unknown.")
+    currency: str = pa.Field(
+        nullable=False,
+        description="ISO 4217 code of every money column of this workflow (rates and external_spend); blank or absent means USD.",
+    )
+    cost_per_hour: float = pa.Field(
+        nullable=True,
+        ge=0,
+        le=MAX_RATE,
+        description="Cost of one hour an item waits (elapsed time from opened to closed), not a staff wage; blank means unknown.",
+    )
+    cost_per_rework: float = pa.Field(
+        nullable=True, ge=0, le=MAX_RATE, description="Cost of one item that needs rework; blank means unknown."
+    )
+    cost_per_error: float = pa.Field(
+        nullable=True, ge=0, le=MAX_RATE, description="Cost of one item with an error; blank means unknown."
+    )
+    cost_per_touchpoint: float = pa.Field(
+        nullable=True, ge=0, le=MAX_RATE, description="Cost of one hand-off (touchpoint); blank means unknown."
+    )
+    tool_cost_per_user_month: float = pa.Field(
+        nullable=True,
+        ge=0,
+        le=MAX_RATE,
+        description="Licence and running cost of the AI tool per eligible user per month; blank means unknown.",
+    )
     # Governance columns (issue 13); all optional, see docs/data-contract.md "Governance".
-    exception_path: str = pa.Field(nullable=True, description="Optional: where an exception goes (who decides, where it is logged); blank means missing.")
-    target_set_on: pl.Date = pa.Field(nullable=True, description="Optional: date the success target was agreed; after deployed_on it is flagged 'set after the results'.")
-    baseline_frozen_on: pl.Date = pa.Field(nullable=True, description="Optional: date the baseline was frozen; later builds compare against the baseline recorded then.")
+    exception_path: str = pa.Field(
+        nullable=True,
+        description="Optional: where an exception goes (who decides, where it is logged); blank means missing.",
+    )
+    target_set_on: pl.Date = pa.Field(
+        nullable=True,
+        description="Optional: date the success target was agreed; after deployed_on it is flagged 'set after the results'.",
+    )
+    baseline_frozen_on: pl.Date = pa.Field(
+        nullable=True,
+        description="Optional: date the baseline was frozen; later builds compare against the baseline recorded then.",
+    )
     last_reviewed_on: pl.Date = pa.Field(nullable=True, description="Optional: date of the last governance review.")
-    review_every_days: int = pa.Field(nullable=True, ge=1, description="Optional: days between reviews; a review older than this is overdue (a readiness gap).")
+    review_every_days: int = pa.Field(
+        nullable=True,
+        ge=1,
+        description="Optional: days between reviews; a review older than this is overdue (a readiness gap).",
+    )
 
     class Config:
         strict = True

@@ -40,15 +40,21 @@ def helpdesk_items(path: Path, workflow_id: str = "helpdesk") -> pd.DataFrame:
     rows = []
     with gzip.open(path, "rb") as stream:
         case, events = None, []
-        for event, element in ET.iterparse(stream, events=("end",)):
+        for _, element in ET.iterparse(stream, events=("end",)):
             tag = element.tag.removeprefix(XES)
             if tag == "event":
                 attrs = {child.get("key"): child.get("value") for child in element}
-                events.append((pd.Timestamp(attrs["time:timestamp"]), attrs.get("concept:name"), attrs.get("org:resource")))
+                events.append(
+                    (pd.Timestamp(attrs["time:timestamp"]), attrs.get("concept:name"), attrs.get("org:resource"))
+                )
                 element.clear()
             elif tag == "trace":
                 case = next(
-                    (c.get("value") for c in element if c.tag.removeprefix(XES) == "string" and c.get("key") == "concept:name"),
+                    (
+                        c.get("value")
+                        for c in element
+                        if c.tag.removeprefix(XES) == "string" and c.get("key") == "concept:name"
+                    ),
                     None,
                 )
                 if case is not None and events:
@@ -150,5 +156,9 @@ def write_inputs(folder: Path, items: pd.DataFrame, registry: list[dict], usage:
     frame["closed_at"] = [pd.Timestamp(v) if pd.notna(v) else None for v in items["closed_at"]]
     _write(folder / "work_items" / "items.csv", ITEM_COLUMNS, frame.to_dict("records"))
     if usage is not None:
-        _write(folder / "usage" / "usage.csv", ["usage_date", "user_id", "workflow_id", "actions"], usage.to_dict("records"))
+        _write(
+            folder / "usage" / "usage.csv",
+            ["usage_date", "user_id", "workflow_id", "actions"],
+            usage.to_dict("records"),
+        )
     return folder

@@ -30,7 +30,21 @@ def test_the_bench_runs_every_step_and_writes_its_table(tmp_path):
     docs = tmp_path / "performance.md"
     docs.write_text("# Performance\n\n## Dashboard queries\n\nSomeone else's section.\n")
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--items", "20000", "--repeat", "1", "--build-repeat", "1", "--page-repeat", "1", "--docs", str(docs)],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.run",
+            "--items",
+            "20000",
+            "--repeat",
+            "1",
+            "--build-repeat",
+            "1",
+            "--page-repeat",
+            "1",
+            "--docs",
+            str(docs),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -55,13 +69,21 @@ def test_the_bench_runs_every_step_and_writes_its_table(tmp_path):
 
 def test_a_rerun_replaces_its_own_block_and_keeps_every_other_line(tmp_path):
     docs = tmp_path / "performance.md"
-    foreign = "# Performance\n\nIntro by hand.\n\n## Dashboard queries\n\n| query | ms |\n| --- | --- |\n| scorecard | 4 |\n"
+    foreign = (
+        "# Performance\n\nIntro by hand.\n\n## Dashboard queries\n\n| query | ms |\n| --- | --- |\n| scorecard | 4 |\n"
+    )
     docs.write_text(foreign)
     data = '<!-- bench:data {"items": %d, "date": "2026-01-01", "steps": {"floor": {"label": "floor (raw DuckDB)", "median_s": %f, "max_rss": %d, "runs": 3}}} -->'
 
-    report.write_docs(docs, 1_000_000, "### one million, first\n" + data % (1_000_000, 5.0, 500 * report.MIB), "## Benchmark")
-    report.write_docs(docs, 10_000_000, "### ten million\n" + data % (10_000_000, 60.0, 900 * report.MIB), "## Benchmark")
-    report.write_docs(docs, 1_000_000, "### one million, second\n" + data % (1_000_000, 6.0, 500 * report.MIB), "## Benchmark")
+    report.write_docs(
+        docs, 1_000_000, "### one million, first\n" + data % (1_000_000, 5.0, 500 * report.MIB), "## Benchmark"
+    )
+    report.write_docs(
+        docs, 10_000_000, "### ten million\n" + data % (10_000_000, 60.0, 900 * report.MIB), "## Benchmark"
+    )
+    report.write_docs(
+        docs, 1_000_000, "### one million, second\n" + data % (1_000_000, 6.0, 500 * report.MIB), "## Benchmark"
+    )
     text = docs.read_text()
 
     assert "one million, first" not in text and text.count("### one million, second") == 1

@@ -62,11 +62,24 @@ def dashboard_server(warehouse: Path, timeout: float = 90.0) -> Iterator[str]:
     with open(log / "streamlit-server.log", "wb") as output:
         server = subprocess.Popen(
             [
-                str(Path(sys.executable).with_name("streamlit")), "run", "dashboards/app.py",
-                "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+                str(Path(sys.executable).with_name("streamlit")),
+                "run",
+                "dashboards/app.py",
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
             ],
-            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
         try:
             base = f"http://127.0.0.1:{port}"
@@ -156,14 +169,47 @@ def test_every_page_renders_in_headless_chromium(sample_warehouse):
 
     workflow_id, workflow_name = deployed_workflow(sample_warehouse)
     pages = [
-        ("portfolio", "", ["Which workflows create value, and which are only used?", "What to do next",
-                           "Workflows in production", "What it is worth", "Adopted without value", "Adoption × value",
-                           "Scorecard"], 3),
-        ("workflow_detail", f"workflow?workflow={workflow_id}",
-         ["Did this workflow get better, and how sure are we?", workflow_name, "eligible users", "Adoption over time"], 4),
-        ("readiness", "readiness", ["Which workflows are ready to scale, what is missing, and who owns the gap?",
-                                    "The gate, workflow by workflow", "Stalled pilots"], 2),
-        ("data_quality", "data-quality", ["Can I trust the inputs?", "Freshness per source", "Rows staged and quarantined"], 1),
+        (
+            "portfolio",
+            "",
+            [
+                "Which workflows create value, and which are only used?",
+                "What to do next",
+                "Workflows in production",
+                "What it is worth",
+                "Adopted without value",
+                "Adoption × value",
+                "Scorecard",
+            ],
+            3,
+        ),
+        (
+            "workflow_detail",
+            f"workflow?workflow={workflow_id}",
+            [
+                "Did this workflow get better, and how sure are we?",
+                workflow_name,
+                "eligible users",
+                "Adoption over time",
+            ],
+            4,
+        ),
+        (
+            "readiness",
+            "readiness",
+            [
+                "Which workflows are ready to scale, what is missing, and who owns the gap?",
+                "The gate, workflow by workflow",
+                "Stalled pilots",
+            ],
+            2,
+        ),
+        (
+            "data_quality",
+            "data-quality",
+            ["Can I trust the inputs?", "Freshness per source", "Rows staged and quarantined"],
+            1,
+        ),
     ]
     with dashboard_server(sample_warehouse) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
@@ -200,7 +246,7 @@ LIVE_MARKUP_JS = """host => {
 """Every element whose href, src or xlink:href (Plotly's SVG links) points at `host`."""
 
 
-def test_markup_in_a_workflow_name_and_in_the_url_is_not_live(hostile_warehouse):
+def test_markup_in_a_workflow_name_and_in_the_url_is_not_live(hostile_warehouse):  # noqa: F811 (the fixture)
     if CHROMIUM is None:
         pytest.skip("Chromium is not installed: `make browser` (part of `make test`) installs Debian's chromium")
     from playwright.sync_api import expect, sync_playwright
@@ -212,6 +258,7 @@ def test_markup_in_a_workflow_name_and_in_the_url_is_not_live(hostile_warehouse)
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
         try:
             page = browser.new_page(viewport=VIEWPORT)
+
             # Record every request to the hostile host, and never let one through.
             def to_evil(url: str) -> bool:
                 return (urllib.parse.urlsplit(url).hostname or "").endswith(EVIL)
@@ -223,7 +270,12 @@ def test_markup_in_a_workflow_name_and_in_the_url_is_not_live(hostile_warehouse)
                 ("portfolio", "", ["Scorecard"], 2),
                 ("workflow_detail", f"workflow?workflow={HOSTILE_ID}", ["Adoption over time"], 2),
                 ("readiness", "readiness", ["The gate, workflow by workflow"], 1),
-                ("workflow_url", "workflow?" + urllib.parse.urlencode({"workflow": hostile_url}), ["Adoption over time"], 2),
+                (
+                    "workflow_url",
+                    "workflow?" + urllib.parse.urlencode({"workflow": hostile_url}),
+                    ["Adoption over time"],
+                    2,
+                ),
             ]
             for name, path, texts, charts in visits:
                 open_page(page, f"{base}/{path}", texts, charts)
@@ -305,7 +357,12 @@ def test_three_picks_in_a_row_each_reach_the_address_and_the_heading(browser_on_
     for workflow_id, name in workflows_by_name(sample_warehouse)[1:4]:
         pick(page, workflow_id)
         # Waits (up to 30 s) for the address and the heading: a dropped pick never gets there.
-        page.wait_for_url(lambda url: urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("workflow") == [workflow_id], timeout=30_000)
+        page.wait_for_url(
+            lambda url, wanted=workflow_id: (
+                urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("workflow") == [wanted]
+            ),
+            timeout=30_000,
+        )
         expect(page.locator('[data-testid="stMain"] h2').first).to_have_text(name, timeout=30_000)
     assert_no_exception(page, "workflow picks")
     page.close()
@@ -389,10 +446,14 @@ def test_a_shared_link_with_filter_and_tab_reproduces_the_view(browser_on_sample
     expect(colleague.get_by_test_id("stMultiSelect").nth(1)).to_contain_text("Production")
     con = duckdb.connect(str(sample_warehouse), read_only=True)
     try:
-        production = sorted(n for (n,) in con.execute("select name from staging.workflows where stage = 'production'").fetchall())
+        production = sorted(
+            n for (n,) in con.execute("select name from staging.workflows where stage = 'production'").fetchall()
+        )
     finally:
         con.close()
-    expect(colleague.get_by_test_id("stMetric").filter(has_text="Workflows in production").first).to_contain_text(str(len(production)))
+    expect(colleague.get_by_test_id("stMetric").filter(has_text="Workflows in production").first).to_contain_text(
+        str(len(production))
+    )
     # The scorecard's workflows (read from its list form, present in the page at every width).
     listed = colleague.evaluate(
         """() => [...document.querySelectorAll('[class*="st-key-narrow_only_scorecard"] strong')].map(e => e.textContent)"""
@@ -478,7 +539,10 @@ def test_phone_width_nothing_wider_than_the_screen_and_whole_workflow_names(brow
     page = context.new_page()
     workflow_id = workflows_by_name(sample_warehouse)[0][0]
     for name, path in PAGE_PATHS.items():
-        page.goto(f"{base}/{path}" + (f"?workflow={workflow_id}" if name == "workflow_detail" else ""), wait_until="domcontentloaded")
+        page.goto(
+            f"{base}/{path}" + (f"?workflow={workflow_id}" if name == "workflow_detail" else ""),
+            wait_until="domcontentloaded",
+        )
         settle(page)
         page.wait_for_timeout(800)  # charts resize to the phone's width
         found = page.evaluate(OVERFLOW_JS)
@@ -518,7 +582,9 @@ def test_phone_width_nothing_wider_than_the_screen_and_whole_workflow_names(brow
 def decision_of(warehouse: Path, workflow_id: str) -> str:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        return con.execute("select decision from marts.workflow_scorecard where workflow_id = ?", [workflow_id]).fetchone()[0]
+        return con.execute(
+            "select decision from marts.workflow_scorecard where workflow_id = ?", [workflow_id]
+        ).fetchone()[0]
     finally:
         con.close()
 
@@ -545,7 +611,9 @@ def test_the_value_and_exceptions_sections_and_ready_to_scale_open_in_chromium(b
     assert "value=true" in page.url
     page.get_by_test_id("stExpander").filter(has_text="Exceptions and feedback").locator("summary").first.click()
     settle(page)
-    expect(page.get_by_text("Exceptions: escalated, overridden and corrected assisted items, by month").first).to_be_attached(timeout=30_000)
+    expect(
+        page.get_by_text("Exceptions: escalated, overridden and corrected assisted items, by month").first
+    ).to_be_attached(timeout=30_000)
     expect(page.get_by_text("Feedback loop").first).to_be_visible()
     assert "exceptions=true" in page.url
     assert_no_exception(page, "workflow sections")

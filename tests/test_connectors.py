@@ -109,7 +109,10 @@ def test_xes_case_rules_lifecycle_time_zone_and_bad_timestamp(tmp_path):
 def test_xes_gzip_reads_the_same_as_plain(tmp_path):
     root = _folder(
         tmp_path,
-        {"log.xes.gz": gzip.compress(SMALL_XES.encode()), "log.yaml": SMALL_XES_MAPPING.replace("log.xes", "log.xes.gz")},
+        {
+            "log.xes.gz": gzip.compress(SMALL_XES.encode()),
+            "log.yaml": SMALL_XES_MAPPING.replace("log.xes", "log.xes.gz"),
+        },
     )
     plain = _folder(tmp_path / "plain", {"log.xes": SMALL_XES, "log.yaml": SMALL_XES_MAPPING})
     gz, xes = _read(root, "log.xes.gz"), _read(plain, "log.xes")
@@ -225,12 +228,24 @@ def test_jira_preset_reads_the_documented_export(tmp_path):
 
 def test_github_copilot_ndjson_and_missing_field(tmp_path):
     records = [
-        {"day": "2026-04-01", "user_login": "ann", "user_initiated_interaction_count": 3, "code_generation_activity_count": 4},
+        {
+            "day": "2026-04-01",
+            "user_login": "ann",
+            "user_initiated_interaction_count": 3,
+            "code_generation_activity_count": 4,
+        },
         {"day": "2026-04-01", "user_login": "bob", "code_generation_activity_count": 2},
-        {"day": "2026-04-02", "user_login": "ann", "user_initiated_interaction_count": 0, "code_generation_activity_count": 0},
+        {
+            "day": "2026-04-02",
+            "user_login": "ann",
+            "user_initiated_interaction_count": 0,
+            "code_generation_activity_count": 0,
+        },
     ]
     ndjson = "\n".join(json.dumps(r) for r in records) + "\n"
-    mapping = "connector: github_copilot\nfile: users.ndjson\nworkflow: {users: {ann: code_review}, default: other_dev}\n"
+    mapping = (
+        "connector: github_copilot\nfile: users.ndjson\nworkflow: {users: {ann: code_review}, default: other_dev}\n"
+    )
     root = _folder(tmp_path, {"users.ndjson": ndjson, "users.yaml": mapping})
     result = _read(root, "users.ndjson", USAGE)
     assert result.status == "loaded" and result.rows_read == 3
@@ -248,7 +263,9 @@ def test_m365_snapshot_gives_last_activity_days_per_app(tmp_path):
         shutil.copy(FIXTURES / "m365" / name, root / name)
     result = _read(root.parent, "copilot_usage_user_detail.csv", USAGE)
     assert result.status == "loaded" and result.quarantined_count == 0
-    rows = {(r["user_id"], str(r["usage_date"]), r["workflow_id"]): r["actions"] for r in result.valid.iter_rows(named=True)}
+    rows = {
+        (r["user_id"], str(r["usage_date"]), r["workflow_id"]): r["actions"] for r in result.valid.iter_rows(named=True)
+    }
     assert rows == {
         (pseudonym("ada@contoso.example"), "2026-07-02", "knowledge_work"): 1,  # Copilot Chat
         (pseudonym("ada@contoso.example"), "2026-07-01", "knowledge_work"): 1,  # Teams
@@ -267,7 +284,9 @@ def test_m365_by_date_keeps_only_the_report_date(tmp_path):
     mapping = "connector: m365_copilot\nfile: bydate.csv\nworkflow: {id: knowledge_work}\n"
     root = _folder(tmp_path, {"bydate.csv": "\n".join([header, *rows]) + "\n", "bydate.yaml": mapping})
     result = _read(root, "bydate.csv", USAGE)
-    assert sorted(result.valid.get_column("user_id").to_list()) == sorted([pseudonym("ada@contoso.example"), pseudonym("edsger@contoso.example")])
+    assert sorted(result.valid.get_column("user_id").to_list()) == sorted(
+        [pseudonym("ada@contoso.example"), pseudonym("edsger@contoso.example")]
+    )
     assert set(str(d) for d in result.valid.get_column("usage_date")) == {"2026-07-01"}
 
 
@@ -298,11 +317,20 @@ def test_xes_entities_are_not_expanded(tmp_path):
         (SMALL_XES_MAPPING + "colums: {case: x}\n", "unknown key(s) 'colums'"),
         (SMALL_XES_MAPPING.replace("Europe/Amsterdam", "Mars/Olympus"), "not an IANA time zone"),
         ("connector: event_log\nfile: log.xes\n", "'workflow' is required"),
-        ("connector: tickets\nfile: log.xes\nworkflow: {id: a}\ncolumns: {key: k, opened: o}\n", "'timezone' is required"),
+        (
+            "connector: tickets\nfile: log.xes\nworkflow: {id: a}\ncolumns: {key: k, opened: o}\n",
+            "'timezone' is required",
+        ),
         ("connector: sap\nfile: log.xes\n", "'connector' must be one of"),
-        ("connector: event_log\nfile: ../secrets.xes\nworkflow: {id: a}\n", "must name a file in the mapping's own folder"),
+        (
+            "connector: event_log\nfile: ../secrets.xes\nworkflow: {id: a}\n",
+            "must name a file in the mapping's own folder",
+        ),
         ("connector: [unclosed\n", "not valid YAML"),
-        ("connector: github_copilot\nfile: log.xes\nseats: ../../etc/passwd\nworkflow: {id: a}\n", "'seats' must name a file"),
+        (
+            "connector: github_copilot\nfile: log.xes\nseats: ../../etc/passwd\nworkflow: {id: a}\n",
+            "'seats' must name a file",
+        ),
     ],
 )
 def test_bad_mapping_is_a_rejected_file_with_a_reason(tmp_path, mapping, expected):
@@ -319,7 +347,10 @@ def test_bad_mapping_is_a_rejected_file_with_a_reason(tmp_path, mapping, expecte
 
 
 def test_copilot_json_with_missing_field_is_quarantined_not_crashed(tmp_path):
-    report = {"report_start_day": "2026-04-25", "day_totals": [{"day": "2026-04-25", "user_login": "hubot", "code_generation_activity_count": 25}]}
+    report = {
+        "report_start_day": "2026-04-25",
+        "day_totals": [{"day": "2026-04-25", "user_login": "hubot", "code_generation_activity_count": 25}],
+    }
     mapping = "connector: github_copilot\nfile: report.json\nworkflow: {id: code_review}\n"
     root = _folder(tmp_path, {"report.json": json.dumps(report), "report.yaml": mapping})
     result = _read(root, "report.json", USAGE)
@@ -353,26 +384,50 @@ def test_digest_changes_with_the_mapping_not_only_the_export(tmp_path):
 
 
 def test_build_with_connectors_ledgers_the_native_file_and_seat_list_sets_eligible_users(tmp_path):
-    seats = {"total_seats": 3, "seats": [
-        {"assignee": {"login": "ann", "id": 1}, "assigning_team": {"slug": "reviewers"}},
-        {"assignee": {"login": "bob", "id": 2}, "assigning_team": {"slug": "reviewers"}},
-        {"assignee": {"login": "cy", "id": 3}, "assigning_team": {"slug": "other"}},
-    ]}
-    usage = {"day_totals": [
-        {"day": "2024-01-03", "user_login": "ann", "user_initiated_interaction_count": 2, "code_generation_activity_count": 1},
-        {"day": "2024-01-03", "user_login": "cy", "user_initiated_interaction_count": 1, "code_generation_activity_count": 1},
-    ]}
-    copilot_mapping = "connector: github_copilot\nfile: usage.json\nseats: seats.json\nworkflow: {teams: {reviewers: claims}}\n"
+    seats = {
+        "total_seats": 3,
+        "seats": [
+            {"assignee": {"login": "ann", "id": 1}, "assigning_team": {"slug": "reviewers"}},
+            {"assignee": {"login": "bob", "id": 2}, "assigning_team": {"slug": "reviewers"}},
+            {"assignee": {"login": "cy", "id": 3}, "assigning_team": {"slug": "other"}},
+        ],
+    }
+    usage = {
+        "day_totals": [
+            {
+                "day": "2024-01-03",
+                "user_login": "ann",
+                "user_initiated_interaction_count": 2,
+                "code_generation_activity_count": 1,
+            },
+            {
+                "day": "2024-01-03",
+                "user_login": "cy",
+                "user_initiated_interaction_count": 1,
+                "code_generation_activity_count": 1,
+            },
+        ]
+    }
+    copilot_mapping = (
+        "connector: github_copilot\nfile: usage.json\nseats: seats.json\nworkflow: {teams: {reviewers: claims}}\n"
+    )
     root = _folder(
         tmp_path,
-        {"log.xes": SMALL_XES, "log.yaml": SMALL_XES_MAPPING, "usage.json": json.dumps(usage),
-         "seats.json": json.dumps(seats), "usage.yaml": copilot_mapping},
+        {
+            "log.xes": SMALL_XES,
+            "log.yaml": SMALL_XES_MAPPING,
+            "usage.json": json.dumps(usage),
+            "seats.json": json.dumps(seats),
+            "usage.yaml": copilot_mapping,
+        },
         registry=f"{REGISTRY_HEADER}\nclaims,Claims,Owner,Team,pilot,2024-01-15,,low,,,,,\n",
     )
     warehouse = build_warehouse(root, tmp_path / "w.duckdb")
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        files = dict(con.execute("select source_file, rows_read from ops.ingested_files where source = 'work_items'").fetchall())
+        files = dict(
+            con.execute("select source_file, rows_read from ops.ingested_files where source = 'work_items'").fetchall()
+        )
         assert files == {"connectors/log.xes": 3}
         reconcile = con.execute(
             "select rows_read = rows_staged + rows_quarantined + rows_deduplicated + rows_superseded from ops.ingested_files"
@@ -392,7 +447,9 @@ def test_build_with_connectors_ledgers_the_native_file_and_seat_list_sets_eligib
 
 def test_preview_prints_format_rows_and_reasons(tmp_path, capsys):
     root = _folder(tmp_path, {"log.xes": SMALL_XES, "log.yaml": SMALL_XES_MAPPING})
-    code = connectors_main(["preview", str(root / "connectors" / "log.xes"), "--mapping", str(root / "connectors" / "log.yaml")])
+    code = connectors_main(
+        ["preview", str(root / "connectors" / "log.xes"), "--mapping", str(root / "connectors" / "log.yaml")]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "detected format: xes" in out and "-> 3 cases (1 complete, 2 open)" in out
@@ -426,7 +483,12 @@ def test_templates_are_valid_mappings_and_every_key_is_documented():
 
 
 def test_github_copilot_single_record_ndjson(tmp_path):
-    record = {"day": "2026-04-01", "user_login": "ann", "user_initiated_interaction_count": 1, "code_generation_activity_count": 2}
+    record = {
+        "day": "2026-04-01",
+        "user_login": "ann",
+        "user_initiated_interaction_count": 1,
+        "code_generation_activity_count": 2,
+    }
     mapping = "connector: github_copilot\nfile: one.ndjson\nworkflow: {id: code_review}\n"
     root = _folder(tmp_path, {"one.ndjson": json.dumps(record) + "\n", "one.yaml": mapping})
     result = _read(root, "one.ndjson", USAGE)
@@ -454,15 +516,29 @@ def test_parquet_event_log_keeps_zoned_instants_and_zones_naive_ones(tmp_path):
     zoned = {r["item_id"]: r for r in _read(root.parent, "zoned.parquet").valid.iter_rows(named=True)}
     local = {r["item_id"]: r for r in _read(root.parent, "naive.parquet").valid.iter_rows(named=True)}
     # 08:00 in New York (EDT, UTC-4) is 12:00 UTC; a naive 08:00 read in Amsterdam (CEST) is 06:00 UTC.
-    assert str(zoned["p1"]["opened_at"]) == "2024-06-01 12:00:00" and str(zoned["p1"]["closed_at"]) == "2024-06-01 13:30:00"
+    assert (
+        str(zoned["p1"]["opened_at"]) == "2024-06-01 12:00:00"
+        and str(zoned["p1"]["closed_at"]) == "2024-06-01 13:30:00"
+    )
     assert str(local["p1"]["opened_at"]) == "2024-06-01 06:00:00" and zoned["p2"]["closed_at"] is None
 
 
 def test_broken_or_missing_seat_list_rejects_the_usage_file_and_keeps_the_registry(tmp_path):
-    usage = {"day_totals": [{"day": "2024-01-03", "user_login": "ann", "user_initiated_interaction_count": 1, "code_generation_activity_count": 1}]}
+    usage = {
+        "day_totals": [
+            {
+                "day": "2024-01-03",
+                "user_login": "ann",
+                "user_initiated_interaction_count": 1,
+                "code_generation_activity_count": 1,
+            }
+        ]
+    }
     mapping = "connector: github_copilot\nfile: usage.json\nseats: seats.json\nworkflow: {id: claims}\n"
     registry = f"{REGISTRY_HEADER}\nclaims,Claims,Owner,Team,pilot,2024-01-15,7,low,,,,,\n"
-    broken = _folder(tmp_path, {"usage.json": json.dumps(usage), "seats.json": "{not json", "usage.yaml": mapping}, registry=registry)
+    broken = _folder(
+        tmp_path, {"usage.json": json.dumps(usage), "seats.json": "{not json", "usage.yaml": mapping}, registry=registry
+    )
     assert "seat list seats.json" in _read(broken, "usage.json", USAGE).reason
     kept = read_source_file(broken / "workflows.csv", WORKFLOWS, broken)
     assert kept.status == "loaded" and kept.valid.get_column("eligible_users").to_list() == [7]

@@ -131,7 +131,11 @@ def test_helpdesk_xes(tmp_path):
     assert result.quarantined_count == 0
     distinct = {e["resource"] for events in cases.values() for e in events}
     assert max(r["touchpoints"] for r in _staged(result).values()) <= len(distinct)
-    assert sum(r["rework_count"] for r in _staged(result).values()) == sum(e["rework_count"] for e in expected.values()) > 0
+    assert (
+        sum(r["rework_count"] for r in _staged(result).values())
+        == sum(e["rework_count"] for e in expected.values())
+        > 0
+    )
 
 
 def test_bpic2012_xes_lifecycle_is_not_double_counted(tmp_path):
@@ -230,7 +234,9 @@ def _copilot_records(name: str) -> list[dict]:
 @pytest.mark.parametrize("report", ["organization-users-1-day-report.json", "organization-users-28-day-report.json"])
 def test_github_copilot_per_user_reports(tmp_path, report):
     mapping = tmp_path / "copilot.yaml"
-    mapping.write_text((MAPPINGS / "copilot" / "copilot.yaml").read_text().replace("organization-users-28-day-report.json", report))
+    mapping.write_text(
+        (MAPPINGS / "copilot" / "copilot.yaml").read_text().replace("organization-users-28-day-report.json", report)
+    )
     root = _folder(tmp_path, mapping, [f"{COPILOT}/{report}", f"{COPILOT}/organization_seats_response_sample.json"])
     result = read_source_file(root / "connectors" / report, USAGE, root)
     records = _copilot_records(report)
@@ -240,7 +246,9 @@ def test_github_copilot_per_user_reports(tmp_path, report):
     assert result.rows_read == len(records) and result.quarantined_count == 0
     got = {(r["user_id"], str(r["usage_date"])): r for r in result.valid.iter_rows(named=True)}
     assert len(got) == len(records)
-    for record in sorted(records, key=lambda r: (-r["user_initiated_interaction_count"], r["user_login"], r["day"]))[:3]:
+    for record in sorted(records, key=lambda r: (-r["user_initiated_interaction_count"], r["user_login"], r["day"]))[
+        :3
+    ]:
         row = got[(pseudonym(record["user_login"]), record["day"])]  # ids are pseudonymised at ingest
         assert row["actions"] == record["user_initiated_interaction_count"] + record["code_generation_activity_count"]
         assert row["workflow_id"] == workflows[team[record["user_login"]]]

@@ -9,8 +9,13 @@ import pytest
 from pipelines.ingest.sources import SOURCES
 
 ROOT = Path(__file__).parents[1]
-TEMPLATES = {"workflows": "workflows.csv", "work_items": "work_items.csv", "usage": "usage.csv",
-             "workflow_stages": "workflow_stages.csv", "feedback": "feedback.csv"}
+TEMPLATES = {
+    "workflows": "workflows.csv",
+    "work_items": "work_items.csv",
+    "usage": "usage.csv",
+    "workflow_stages": "workflow_stages.csv",
+    "feedback": "feedback.csv",
+}
 
 
 @pytest.mark.parametrize("spec", SOURCES, ids=lambda s: s.name)

@@ -350,7 +350,10 @@ def test_portfolio_csv_download_holds_the_whole_scorecard(sample, sample_warehou
 
 def test_portfolio_team_filter_narrows_every_part(sample, sample_warehouse):
     at = run_page("portfolio")
-    teams = query(sample_warehouse, "select team, count(*) as n from marts.workflow_scorecard where team is not null group by 1 order by 2, 1")
+    teams = query(
+        sample_warehouse,
+        "select team, count(*) as n from marts.workflow_scorecard where team is not null group by 1 order by 2, 1",
+    )
     team, n = teams.row(0)
     at.multiselect(key="team").set_value([team]).run()
     assert not at.exception
@@ -383,7 +386,9 @@ def test_workflow_detail_opens_the_metric_tab_named_in_the_address(sample, sampl
     other = next(metric for metric in data.METRICS if metric != row["metric"])
     at = run_page("workflow_detail", {"workflow": row["workflow_id"], "metric": data.metric_label(other)})
     assert not at.exception
-    trends = [fig["layout"]["title"]["text"] for fig in figures(at) if fig["layout"]["title"]["text"].endswith(" per week")]
+    trends = [
+        fig["layout"]["title"]["text"] for fig in figures(at) if fig["layout"]["title"]["text"].endswith(" per week")
+    ]
     assert trends == [f"{data.metric_label(other)} per week"]
 
 
@@ -427,7 +432,9 @@ def test_a_contested_or_guardrail_flagged_workflow_is_never_counted_as_value(sam
 
     at = run_page("portfolio")
     card = query(sample_warehouse, "select * from marts.workflow_scorecard where deployed_on is not null")
-    flagged = card.filter(pl.col("decision").is_in(["contested", "fix_guardrail"]) & (pl.col("primary_verdict") == "improved"))
+    flagged = card.filter(
+        pl.col("decision").is_in(["contested", "fix_guardrail"]) & (pl.col("primary_verdict") == "improved")
+    )
     assert flagged.height > 0, "the sample should hold an improved workflow that is contested or guardrail-flagged"
     valued = card.filter(pl.col("shows_value")).height
     assert not flagged["shows_value"].any()
@@ -466,7 +473,9 @@ def test_scorecard_decision_column_comes_right_after_the_workflow(sample, sample
 def test_workflow_page_leads_with_the_decision_and_its_reasons(sample, sample_warehouse):
     from dashboards import text
 
-    card = query(sample_warehouse, "select * from marts.workflow_scorecard order by workflow_id").unique("decision", keep="first", maintain_order=True)
+    card = query(sample_warehouse, "select * from marts.workflow_scorecard order by workflow_id").unique(
+        "decision", keep="first", maintain_order=True
+    )
     assert card.height >= 4
     for row in card.to_dicts():
         st.cache_data.clear()
@@ -475,7 +484,11 @@ def test_workflow_page_leads_with_the_decision_and_its_reasons(sample, sample_wa
         first = next(value for value in markdown if value.startswith("### "))
         assert first.startswith(f"### **{text.DECISION_LABELS[row['decision']]}** — ")
         # The reasons in words: the verdict codes the mart quotes are spelled out.
-        reasons = re.sub(r"\(([a-z]+(?:_[a-z]+)+)\)", lambda m: "(" + text.VERDICT_LABELS[m.group(1)].lower() + ")", row["decision_reasons"])
+        reasons = re.sub(
+            r"\(([a-z]+(?:_[a-z]+)+)\)",
+            lambda m: "(" + text.VERDICT_LABELS[m.group(1)].lower() + ")",
+            row["decision_reasons"],
+        )
         assert first == f"### **{text.DECISION_LABELS[row['decision']]}** — {text.md(reasons)}"
         assert "no_clear_change" not in first and "insufficient_data" not in first
         summary = next(i for i, value in enumerate(markdown) if value.startswith("#### "))
@@ -485,7 +498,10 @@ def test_workflow_page_leads_with_the_decision_and_its_reasons(sample, sample_wa
 def test_workflow_sections_are_drawn_only_when_opened_and_open_from_the_address(sample, sample_warehouse):
     from dashboards import text
 
-    row = query(sample_warehouse, "select * from marts.workflow_scorecard where deployed_on is not null order by items_measured desc").row(0, named=True)
+    row = query(
+        sample_warehouse,
+        "select * from marts.workflow_scorecard where deployed_on is not null order by items_measured desc",
+    ).row(0, named=True)
     closed = run_page("workflow_detail", {"workflow": row["workflow_id"]})
     labels = [e.label for e in closed.expander]
     assert "What it is worth" in labels and "Exceptions and feedback" in labels
@@ -501,7 +517,9 @@ def test_workflow_sections_are_drawn_only_when_opened_and_open_from_the_address(
     if loop.height:
         assert tiles["Open backlog"] == str(loop["open_backlog"].item())
     figure_titled(opened, "Exceptions: escalated, overridden and corrected assisted items, by month")
-    history = query(sample_warehouse, "select count(*) from marts.scorecard_history where workflow_id = ?", [row["workflow_id"]]).item()
+    history = query(
+        sample_warehouse, "select count(*) from marts.scorecard_history where workflow_id = ?", [row["workflow_id"]]
+    ).item()
     assert "How the decision changed across builds" in texts(opened)
     assert any(len(frame.value) == history and "Data up to" in frame.value.columns for frame in opened.dataframe)
     assert opened.query_params["value"] == "true" and opened.query_params["exceptions"] == "true"
@@ -532,8 +550,11 @@ def test_workflow_detail_opens_the_workflow_named_in_the_url(sample, sample_ware
 
 def test_workflow_detail_picker_puts_the_choice_in_the_url(sample, sample_warehouse):
     at = run_page("workflow_detail")
-    others = [option for option in query(sample_warehouse, "select workflow_id from staging.workflows")["workflow_id"]
-              if option != at.selectbox[0].value]
+    others = [
+        option
+        for option in query(sample_warehouse, "select workflow_id from staging.workflows")["workflow_id"]
+        if option != at.selectbox[0].value
+    ]
     at.selectbox[0].set_value(others[0]).run()
     assert not at.exception
     assert at.query_params["workflow"] == others[0]
@@ -551,7 +572,12 @@ def test_workflow_detail_unknown_workflow_falls_back_with_a_warning(sample):
 
 
 def test_workflow_detail_summary_says_what_changed_honestly(sample, sample_warehouse):
-    words = {"improved": "fell", "worsened": "rose", "no_clear_change": "No clear change", "insufficient_data": "Not enough data"}
+    words = {
+        "improved": "fell",
+        "worsened": "rose",
+        "no_clear_change": "No clear change",
+        "insufficient_data": "Not enough data",
+    }
     rows = deployed_primary(sample_warehouse).unique("verdict", keep="first", maintain_order=True)
     for row in rows.to_dicts():
         st.cache_data.clear()
@@ -566,7 +592,9 @@ def test_workflow_detail_summary_says_what_changed_honestly(sample, sample_wareh
 
 
 def test_workflow_detail_not_deployed_says_there_is_no_before_after(sample, sample_warehouse):
-    comparison = query(sample_warehouse, "select workflow_id from staging.workflows where deployed_on is null order by 1")
+    comparison = query(
+        sample_warehouse, "select workflow_id from staging.workflows where deployed_on is null order by 1"
+    )
     if comparison.is_empty():
         pytest.skip("the sample has no workflow without a deployment date")
     at = run_page("workflow_detail", {"workflow": comparison["workflow_id"][0]})
@@ -592,7 +620,9 @@ def test_workflow_detail_trend_marks_the_deployment_and_reads_the_weekly_mart(us
     scale = 100.0 if row["unit"] == "share" else 1.0
     assert primary_trend["data"][0]["y"] == pytest.approx([v * scale for v in weekly["value"]])
     deployed = row["deployed_on"].isoformat()
-    assert any(str(s.get("x0", "")).startswith(deployed) and s.get("type") == "line" for s in primary_trend["layout"]["shapes"])
+    assert any(
+        str(s.get("x0", "")).startswith(deployed) and s.get("type") == "line" for s in primary_trend["layout"]["shapes"]
+    )
     assert any(f"deployed {day(row['deployed_on'])}" == a.get("text") for a in primary_trend["layout"]["annotations"])
 
 
@@ -604,14 +634,18 @@ def test_workflow_detail_shows_three_views_and_method_checks_when_present(use_wa
     at = run_page("workflow_detail", {"workflow": row["workflow_id"]})
     page = texts(at)
     views = query(
-        full_warehouse, "select * from marts.effect_views where workflow_id = ? and metric = ?", [row["workflow_id"], row["metric"]]
+        full_warehouse,
+        "select * from marts.effect_views where workflow_id = ? and metric = ?",
+        [row["workflow_id"], row["metric"]],
     )
     for view in views.to_dicts():
         assert md(view["label"]) in page
     for title in ("Before / after", "Assisted vs unassisted", "Difference-in-differences"):
         assert f"**{title}**" in page
     checks = query(
-        full_warehouse, "select * from marts.method_checks where workflow_id = ? and metric = ?", [row["workflow_id"], row["metric"]]
+        full_warehouse,
+        "select * from marts.method_checks where workflow_id = ? and metric = ?",
+        [row["workflow_id"], row["metric"]],
     )
     assert checks.height > 0
     for check in checks.to_dicts():
@@ -666,10 +700,14 @@ def test_data_quality_counts_rows_and_ranks_rejection_reasons(sample, sample_war
         "select source, sum(rows_staged)::bigint as staged, sum(rows_quarantined)::bigint as quarantined from ops.ingested_files group by 1",
     )
     frames = [frame.value for frame in at.dataframe]
-    outcome = next(frame for frame in frames if "Quarantined" in frame.columns and "Staged" in frame.columns).set_index("Source")
+    outcome = next(frame for frame in frames if "Quarantined" in frame.columns and "Staged" in frame.columns).set_index(
+        "Source"
+    )
     for source, staged, quarantined in counts.iter_rows():
         assert outcome.loc[source, "Staged"] == staged and outcome.loc[source, "Quarantined"] == quarantined
-    rules = query(sample_warehouse, "select rule, count(*) as n from quarantine.rejected_rows group by 1 order by 2 desc, 1")
+    rules = query(
+        sample_warehouse, "select rule, count(*) as n from quarantine.rejected_rows group by 1 order by 2 desc, 1"
+    )
     if rules.is_empty():
         assert "No row was quarantined" in texts(at)
     else:
@@ -723,9 +761,13 @@ def test_without_a_warehouse_every_page_names_make_pipeline(page, use_warehouse,
 
 @pytest.mark.parametrize("page", list(PAGES))
 @pytest.mark.parametrize("variant", ["sample", "bare", "full"])
-def test_every_page_renders_every_chart_with_a_caption(page, variant, use_warehouse, sample_warehouse, bare_warehouse, full_warehouse):
+def test_every_page_renders_every_chart_with_a_caption(
+    page, variant, use_warehouse, sample_warehouse, bare_warehouse, full_warehouse
+):
     use_warehouse({"sample": sample_warehouse, "bare": bare_warehouse, "full": full_warehouse}[variant])
-    at = run_page(page, {"workflow": deployed_primary(sample_warehouse)["workflow_id"][0]} if page == "workflow_detail" else None)
+    at = run_page(
+        page, {"workflow": deployed_primary(sample_warehouse)["workflow_id"][0]} if page == "workflow_detail" else None
+    )
     charts = figures(at)
     assert charts
     captions = [c.value for c in at.caption]
@@ -740,13 +782,17 @@ def test_a_newly_published_build_is_read_without_a_restart(use_warehouse, sample
     published = use_warehouse(tmp_path / "opvalue.duckdb")
     shutil.copy(sample_warehouse, published)
     at = run_page("portfolio")
-    first = query(published, "select workflow_id, name from marts.workflow_scorecard order by workflow_id limit 1").row(0)
+    first = query(published, "select workflow_id, name from marts.workflow_scorecard order by workflow_id limit 1").row(
+        0
+    )
     assert first[1] in set(scorecard_frame(at)["Workflow"])
 
     build = tmp_path / "opvalue.duckdb.building"
     shutil.copy(sample_warehouse, build)
     con = duckdb.connect(str(build))
-    con.execute("update marts.workflow_scorecard set name = 'Renamed in the new build' where workflow_id = ?", [first[0]])
+    con.execute(
+        "update marts.workflow_scorecard set name = 'Renamed in the new build' where workflow_id = ?", [first[0]]
+    )
     con.close()
     os.replace(build, published)
 
@@ -761,7 +807,7 @@ def test_a_newly_published_build_is_read_without_a_restart(use_warehouse, sample
 EVIL = "evil.example"
 HOSTILE_NAME = (
     '=HYPERLINK("https://evil.example/csv","open") [click me](https://evil.example/md-link) '
-    "![pixel](https://evil.example/md-image.png) <a href=\"https://evil.example/html-link\">html link</a> "
+    '![pixel](https://evil.example/md-image.png) <a href="https://evil.example/html-link">html link</a> '
     '<img src="https://evil.example/html-image.png"> https://evil.example/bare :red[red] $x^2$'
 )
 """A workflow name carrying a spreadsheet formula, markdown and HTML links and images, a bare URL,
@@ -776,8 +822,11 @@ def build_with_cli(input_dir: Path, warehouse: Path) -> Path:
 
     root = Path(__file__).resolve().parents[1]
     env = {
-        **os.environ, "PYTHONPATH": str(root), "OPVALUE_INPUT_DIR": str(input_dir),
-        "OPVALUE_WAREHOUSE": str(warehouse), "DAGSTER_HOME": str(warehouse.parent / "dagster_home"),
+        **os.environ,
+        "PYTHONPATH": str(root),
+        "OPVALUE_INPUT_DIR": str(input_dir),
+        "OPVALUE_WAREHOUSE": str(warehouse),
+        "DAGSTER_HOME": str(warehouse.parent / "dagster_home"),
     }
     (warehouse.parent / "dagster_home").mkdir(exist_ok=True)
     done = subprocess.run(
@@ -879,8 +928,10 @@ def test_every_page_asks_for_a_login_when_auth_is_configured(sample):
     for page in PAGES.values():
         at = AppTest.from_file(str(APP), default_timeout=120)
         at.secrets["auth"] = {
-            "redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
-            "client_id": "id", "client_secret": "secret",
+            "redirect_uri": "http://localhost:8501/oauth2callback",
+            "cookie_secret": "x" * 32,
+            "client_id": "id",
+            "client_secret": "secret",
             "server_metadata_url": "https://login.example/.well-known/openid-configuration",
         }
         at.run()

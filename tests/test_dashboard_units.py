@@ -16,12 +16,28 @@ DEPLOYED = date(2026, 4, 6)
 def result(**overrides) -> dict:
     """A marts.value_metrics row with defaults for an improved cycle time."""
     row = {
-        "metric": "cycle_time_hours", "unit": "hours", "verdict": "improved", "deployed_on": DEPLOYED,
-        "baseline_start_on": DEPLOYED - timedelta(days=90), "post_start_on": DEPLOYED, "post_end_on": date(2026, 6, 30),
-        "change_pct": -34.0, "ci_low_pct": -38.0, "ci_high_pct": -30.0, "abs_change": -3.0,
-        "n_baseline": 400, "n_post": 500, "n_baseline_closed": 390, "n_post_closed": 470,
-        "baseline_value": 10.0, "baseline_ci_low": 9.0, "baseline_ci_high": 11.0,
-        "post_value": 6.6, "post_ci_low": 6.0, "post_ci_high": 7.2, "p_adjusted": 0.001,
+        "metric": "cycle_time_hours",
+        "unit": "hours",
+        "verdict": "improved",
+        "deployed_on": DEPLOYED,
+        "baseline_start_on": DEPLOYED - timedelta(days=90),
+        "post_start_on": DEPLOYED,
+        "post_end_on": date(2026, 6, 30),
+        "change_pct": -34.0,
+        "ci_low_pct": -38.0,
+        "ci_high_pct": -30.0,
+        "abs_change": -3.0,
+        "n_baseline": 400,
+        "n_post": 500,
+        "n_baseline_closed": 390,
+        "n_post_closed": 470,
+        "baseline_value": 10.0,
+        "baseline_ci_low": 9.0,
+        "baseline_ci_high": 11.0,
+        "post_value": 6.6,
+        "post_ci_low": 6.0,
+        "post_ci_high": 7.2,
+        "p_adjusted": 0.001,
     }
     row.update(overrides)
     return row
@@ -34,17 +50,34 @@ def result(**overrides) -> dict:
     ("overrides", "expected"),
     [
         ({}, "Cycle time fell 34% (95% CI 30–38%) since 6 Apr 2026"),
-        ({"change_pct": -5.2, "ci_low_pct": -8.1, "ci_high_pct": -2.3}, "Cycle time fell 5.2% (95% CI 2.3–8.1%) since 6 Apr 2026"),
-        ({"verdict": "worsened", "change_pct": 12.4, "ci_low_pct": 3.1, "ci_high_pct": 21.7},
-         "Cycle time rose 12.4% (95% CI 3.1–21.7%) since 6 Apr 2026"),
-        ({"verdict": "no_clear_change", "change_pct": -3.2, "ci_low_pct": -10.4, "ci_high_pct": 4.0},
-         "No clear change in cycle time since 6 Apr 2026 (-3%, 95% CI -10% to +4%)"),
-        ({"verdict": "insufficient_data", "n_baseline_closed": 12, "n_post_closed": 40},
-         "Not enough data yet to judge cycle time: 12 closed items before and 40 after deployment on 6 Apr 2026 "
-         "(at least 30 needed in each)"),
-        ({"verdict": "worsened", "unit": "share", "change_pct": None, "ci_low_pct": None, "ci_high_pct": None,
-          "abs_change": 0.05},
-         "Cycle time worsened since 6 Apr 2026 (absolute change 5.0%; the baseline was zero, so no percentage)"),
+        (
+            {"change_pct": -5.2, "ci_low_pct": -8.1, "ci_high_pct": -2.3},
+            "Cycle time fell 5.2% (95% CI 2.3–8.1%) since 6 Apr 2026",
+        ),
+        (
+            {"verdict": "worsened", "change_pct": 12.4, "ci_low_pct": 3.1, "ci_high_pct": 21.7},
+            "Cycle time rose 12.4% (95% CI 3.1–21.7%) since 6 Apr 2026",
+        ),
+        (
+            {"verdict": "no_clear_change", "change_pct": -3.2, "ci_low_pct": -10.4, "ci_high_pct": 4.0},
+            "No clear change in cycle time since 6 Apr 2026 (-3%, 95% CI -10% to +4%)",
+        ),
+        (
+            {"verdict": "insufficient_data", "n_baseline_closed": 12, "n_post_closed": 40},
+            "Not enough data yet to judge cycle time: 12 closed items before and 40 after deployment on 6 Apr 2026 "
+            "(at least 30 needed in each)",
+        ),
+        (
+            {
+                "verdict": "worsened",
+                "unit": "share",
+                "change_pct": None,
+                "ci_low_pct": None,
+                "ci_high_pct": None,
+                "abs_change": 0.05,
+            },
+            "Cycle time worsened since 6 Apr 2026 (absolute change 5.0%; the baseline was zero, so no percentage)",
+        ),
     ],
 )
 def test_change_sentence_is_honest_about_the_verdict(overrides, expected):
@@ -57,16 +90,24 @@ def test_summary_sentence_matches_the_issue_example():
 
 
 def test_summary_sentence_flags_a_worsened_guardrail_only_on_an_improvement():
-    error = result(metric="error_rate", unit="share", verdict="worsened", change_pct=93.0, ci_low_pct=40.0, ci_high_pct=146.0)
-    improved = text.summary_sentence("Cycle time", result(), 0.78, 0.66, 30, worsened_guardrails=[("Error rate", error)])
+    error = result(
+        metric="error_rate", unit="share", verdict="worsened", change_pct=93.0, ci_low_pct=40.0, ci_high_pct=146.0
+    )
+    improved = text.summary_sentence(
+        "Cycle time", result(), 0.78, 0.66, 30, worsened_guardrails=[("Error rate", error)]
+    )
     assert "but error rate rose 93% (95% CI 40–146%): a guardrail to resolve before scaling" in improved
     assert "66% of items were AI-assisted" in improved
-    flat = text.summary_sentence("Cycle time", result(verdict="no_clear_change"), 0.78, None, 30, [("Error rate", error)])
+    flat = text.summary_sentence(
+        "Cycle time", result(verdict="no_clear_change"), 0.78, None, 30, [("Error rate", error)]
+    )
     assert "guardrail" not in flat
 
 
 def test_summary_sentence_for_a_workflow_that_is_not_deployed():
-    assert text.summary_sentence("Cycle time", None, None, None, 30).startswith("Not deployed: there is no before/after")
+    assert text.summary_sentence("Cycle time", None, None, None, 30).startswith(
+        "Not deployed: there is no before/after"
+    )
 
 
 @pytest.mark.parametrize(
@@ -84,8 +125,12 @@ def test_change_with_ci(args, expected):
 
 @pytest.mark.parametrize(
     ("target", "met", "expected"),
-    [(None, None, "no target set"), (-20.0, True, "target -20%: met"), (-20.0, False, "target -20%: not met"),
-     (-20.0, None, "target -20%")],
+    [
+        (None, None, "no target set"),
+        (-20.0, True, "target -20%: met"),
+        (-20.0, False, "target -20%: not met"),
+        (-20.0, None, "target -20%"),
+    ],
 )
 def test_target_clause(target, met, expected):
     assert text.target_clause(target, met) == expected
@@ -125,8 +170,18 @@ def scorecard_rows() -> pl.DataFrame:
     ]
     return pl.DataFrame(
         [
-            {**base, "workflow_id": w, "name": n, "adoption_rate": a, "primary_change_pct": c, "primary_ci_low_pct": lo,
-             "primary_ci_high_pct": hi, "primary_verdict": v, "items_measured": items, "decision": d}
+            {
+                **base,
+                "workflow_id": w,
+                "name": n,
+                "adoption_rate": a,
+                "primary_change_pct": c,
+                "primary_ci_low_pct": lo,
+                "primary_ci_high_pct": hi,
+                "primary_verdict": v,
+                "items_measured": items,
+                "decision": d,
+            }
             for w, n, a, c, lo, hi, v, items, d in rows
         ]
     )
@@ -150,10 +205,17 @@ def test_adoption_value_matrix_draws_quadrants_and_shapes_and_colours_by_decisio
     # the contested bubble is not drawn like the one to scale, though both improved.
     symbols = {trace.name: trace.marker.symbol for trace in fig.data}
     assert len(set(symbols.values())) == 5
-    assert symbols["Scale"] == charts.DECISION_SYMBOLS["scale"] and symbols["Contested"] == charts.DECISION_SYMBOLS["contested"]
+    assert (
+        symbols["Scale"] == charts.DECISION_SYMBOLS["scale"]
+        and symbols["Contested"] == charts.DECISION_SYMBOLS["contested"]
+    )
     assert fig.layout.legend.title.text == "Decision: "
     # Every decision has its own shape and its own colour.
-    assert len(set(charts.DECISION_SYMBOLS.values())) == len(charts.DECISION_SYMBOLS) == len(set(charts.DECISION_COLORS.values()))
+    assert (
+        len(set(charts.DECISION_SYMBOLS.values()))
+        == len(charts.DECISION_SYMBOLS)
+        == len(set(charts.DECISION_COLORS.values()))
+    )
     assert set(charts.DECISION_SYMBOLS) == set(text.DECISION_LABELS)
     low, high = fig.layout.yaxis.range
     assert low > high  # falls are plotted upwards
@@ -161,7 +223,9 @@ def test_adoption_value_matrix_draws_quadrants_and_shapes_and_colours_by_decisio
 
 
 def test_label_positions_keep_names_off_each_other_and_inside_the_plot():
-    positions = charts._label_positions([(100, 100, 10, "Left one"), (160, 100, 10, "Right one"), (990, 300, 10, "Edge")])
+    positions = charts._label_positions(
+        [(100, 100, 10, "Left one"), (160, 100, 10, "Right one"), (990, 300, 10, "Edge")]
+    )
     assert positions[0] != "middle right"  # would run into the second bubble
     assert positions[2] == "middle left"  # the right edge is near
 
@@ -169,8 +233,14 @@ def test_label_positions_keep_names_off_each_other_and_inside_the_plot():
 def test_weekly_trend_marks_deployment_shades_periods_and_drops_the_partial_week():
     periods = charts.Periods(date(2026, 1, 5), date(2026, 2, 2), date(2026, 2, 2), date(2026, 3, 4))
     weeks = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(9)]  # the last starts 2 Mar: ends after 4 Mar
-    weekly = pl.DataFrame({"week_start_on": weeks, "metric": ["cycle_time_hours"] * 9, "value": [float(i) for i in range(9)],
-                           "n": [30] * 9})
+    weekly = pl.DataFrame(
+        {
+            "week_start_on": weeks,
+            "metric": ["cycle_time_hours"] * 9,
+            "value": [float(i) for i in range(9)],
+            "n": [30] * 9,
+        }
+    )
     fig = charts.weekly_trend(weekly, "Cycle time", "hours", periods, result())
     assert list(fig.data[0].x) == weeks[:8]
     rects = [s for s in fig.layout.shapes if s.type == "rect"]
@@ -182,17 +252,55 @@ def test_weekly_trend_marks_deployment_shades_periods_and_drops_the_partial_week
 
 def test_every_builder_titles_its_figure_and_says_how_to_read_it():
     periods = charts.Periods(date(2026, 1, 5), date(2026, 2, 2), date(2026, 2, 2), date(2026, 3, 31))
-    weekly = pl.DataFrame({"week_start_on": [date(2026, 1, 5), date(2026, 2, 2)], "active_users": [0, 5], "eligible_users": [10, 10],
-                           "active_rate": [0.0, 0.5], "items": [20, 25], "assisted_share": [0.0, 0.6]})
-    bins = pl.DataFrame({"period": ["baseline", "post"], "bin": [0, 1], "lower_hours": [1.0, 2.0], "upper_hours": [2.0, 4.0],
-                         "items": [10, 12], "share": [1.0, 1.0]})
-    views = pl.DataFrame({"view": ["before_after", "assisted_vs_unassisted", "diff_in_diff"], "estimate_pct": [-30.0, -45.0, -10.0],
-                          "ci_low_pct": [-40.0, -50.0, -25.0], "ci_high_pct": [-20.0, -40.0, 5.0], "n_treated": [5, 5, 5],
-                          "n_comparison": [5, 5, 5], "label": ["observational", "association (self-selected)", "DiD"]})
-    counts = pl.DataFrame({"source": ["usage"], "rows_read": [10], "rows_staged": [8], "rows_quarantined": [1],
-                           "rows_deduplicated": [1], "rows_superseded": [0]})
-    reasons = pl.DataFrame({"source": ["usage", "usage"], "rule": ["unparseable", "out_of_range"], "rows": [3, 1],
-                            "typical_reason": ["x", "y"]})
+    weekly = pl.DataFrame(
+        {
+            "week_start_on": [date(2026, 1, 5), date(2026, 2, 2)],
+            "active_users": [0, 5],
+            "eligible_users": [10, 10],
+            "active_rate": [0.0, 0.5],
+            "items": [20, 25],
+            "assisted_share": [0.0, 0.6],
+        }
+    )
+    bins = pl.DataFrame(
+        {
+            "period": ["baseline", "post"],
+            "bin": [0, 1],
+            "lower_hours": [1.0, 2.0],
+            "upper_hours": [2.0, 4.0],
+            "items": [10, 12],
+            "share": [1.0, 1.0],
+        }
+    )
+    views = pl.DataFrame(
+        {
+            "view": ["before_after", "assisted_vs_unassisted", "diff_in_diff"],
+            "estimate_pct": [-30.0, -45.0, -10.0],
+            "ci_low_pct": [-40.0, -50.0, -25.0],
+            "ci_high_pct": [-20.0, -40.0, 5.0],
+            "n_treated": [5, 5, 5],
+            "n_comparison": [5, 5, 5],
+            "label": ["observational", "association (self-selected)", "DiD"],
+        }
+    )
+    counts = pl.DataFrame(
+        {
+            "source": ["usage"],
+            "rows_read": [10],
+            "rows_staged": [8],
+            "rows_quarantined": [1],
+            "rows_deduplicated": [1],
+            "rows_superseded": [0],
+        }
+    )
+    reasons = pl.DataFrame(
+        {
+            "source": ["usage", "usage"],
+            "rule": ["unparseable", "out_of_range"],
+            "rows": [3, 1],
+            "typical_reason": ["x", "y"],
+        }
+    )
     figures = [
         charts.adoption_value_matrix(scorecard_rows(), 0.5, {}),
         charts.stage_funnel({"pilot": 2, "production": 1}),
@@ -204,8 +312,16 @@ def test_every_builder_titles_its_figure_and_says_how_to_read_it():
         charts.rows_by_source(counts),
         charts.rejection_reasons(reasons),
         charts.quarantine_over_time(
-            pl.DataFrame({"run_id": ["a", "b"], "started_at": [date(2026, 1, 1), date(2026, 1, 2)], "source": ["usage"] * 2,
-                          "rows_read": [10, 10], "rows_staged": [9, 10], "rows_quarantined": [1, 0]})
+            pl.DataFrame(
+                {
+                    "run_id": ["a", "b"],
+                    "started_at": [date(2026, 1, 1), date(2026, 1, 2)],
+                    "source": ["usage"] * 2,
+                    "rows_read": [10, 10],
+                    "rows_staged": [9, 10],
+                    "rows_quarantined": [1, 0],
+                }
+            )
         ),
     ]
     for fig in figures:
@@ -214,8 +330,9 @@ def test_every_builder_titles_its_figure_and_says_how_to_read_it():
         assert len(charts.caption(fig)) > 20, fig.layout.title.text
         assert fig.layout.template.layout.paper_bgcolor == "white"
         assert not charts.is_empty(fig)
-    placeholder = charts.weekly_trend(pl.DataFrame(schema={"week_start_on": pl.Date, "value": pl.Float64, "n": pl.Int64}),
-                                      "Cycle time", "hours", None)
+    placeholder = charts.weekly_trend(
+        pl.DataFrame(schema={"week_start_on": pl.Date, "value": pl.Float64, "n": pl.Int64}), "Cycle time", "hours", None
+    )
     assert charts.is_empty(placeholder) and charts.caption(placeholder) == "No weekly cycle time values to show."
 
 
@@ -282,7 +399,14 @@ def test_csv_safe_neutralises_formulas_and_keeps_numbers():
     )
     safe = tables.csv_safe(frame)
     assert safe["name"].to_list() == [
-        '\'=HYPERLINK("https://evil.example","x")', "'+1", "'-2", "'@SUM(A1)", "'\tx", "'\rx", "plain", None,
+        '\'=HYPERLINK("https://evil.example","x")',
+        "'+1",
+        "'-2",
+        "'@SUM(A1)",
+        "'\tx",
+        "'\rx",
+        "plain",
+        None,
     ]
     assert safe["n"].to_list() == frame["n"].to_list() and safe.schema["n"] == pl.Int64
     assert safe.schema["rate"] == pl.Float64
@@ -332,8 +456,13 @@ def test_a_fall_short_of_100_percent_is_not_called_100():
 
 @pytest.mark.parametrize(
     ("verdict", "p", "expected"),
-    [("improved", 0.001, ", very unlikely to be chance"), ("worsened", 0.03, ", unlikely to be chance"),
-     ("no_clear_change", 0.4, ", could be chance"), ("insufficient_data", 0.001, ""), ("improved", None, "")],
+    [
+        ("improved", 0.001, ", very unlikely to be chance"),
+        ("worsened", 0.03, ", unlikely to be chance"),
+        ("no_clear_change", 0.4, ", could be chance"),
+        ("insufficient_data", 0.001, ""),
+        ("improved", None, ""),
+    ],
 )
 def test_chance_clause_replaces_p_values_for_leaders(verdict, p, expected):
     assert text.chance_clause(verdict, p) == expected
@@ -384,5 +513,7 @@ def test_as_of_line_and_stale_sources_name_the_source_and_its_age():
         "usage: newest record 28 days old (2 Nov 2026), limit 2 days; "
         "work items: newest record 10.1 years old (2 Nov 2016), limit 2 days"
     )
-    fresh = status.with_columns(pl.lit(datetime(2026, 11, 30, 10)).alias("newest_record_at"), pl.lit(False).alias("is_stale"))
+    fresh = status.with_columns(
+        pl.lit(datetime(2026, 11, 30, 10)).alias("newest_record_at"), pl.lit(False).alias("is_stale")
+    )
     assert text.stale_sources(fresh, now) == ""

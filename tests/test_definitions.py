@@ -35,8 +35,9 @@ def test_every_asset_has_a_description_group_and_kinds():
 
 
 def test_workspace_points_at_the_definitions_module():
-    import yaml
     from pathlib import Path
+
+    import yaml
 
     workspace = yaml.safe_load((Path(__file__).parents[1] / "workspace.yaml").read_text())
     assert workspace["load_from"][0]["python_module"]["module_name"] == "pipelines.definitions"

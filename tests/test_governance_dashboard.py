@@ -54,7 +54,9 @@ def titles(at: AppTest) -> list[str]:
     return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
 
 
-def test_the_ready_to_scale_page_shows_the_gate_the_gaps_the_funnel_and_the_stalled_pilot(governed_warehouse, monkeypatch):
+def test_the_ready_to_scale_page_shows_the_gate_the_gaps_the_funnel_and_the_stalled_pilot(
+    governed_warehouse, monkeypatch
+):
     monkeypatch.setenv("OPVALUE_WAREHOUSE", str(governed_warehouse))
     at = run(AppTest.from_file(str(PAGE), default_timeout=120))
     gate = query(governed_warehouse, "select * from marts.readiness")
@@ -62,11 +64,15 @@ def test_the_ready_to_scale_page_shows_the_gate_the_gaps_the_funnel_and_the_stal
     assert 0 < ready < gate.height
     tiles = {m.label: m.value for m in at.metric}
     assert tiles["Ready to scale"] == f"{ready} of {gate.height}"
-    assert tiles["Stalled pilots"] == str(query(governed_warehouse, "select count(*) as n from marts.stalled_workflows")["n"].item())
+    assert tiles["Stalled pilots"] == str(
+        query(governed_warehouse, "select count(*) as n from marts.stalled_workflows")["n"].item()
+    )
 
     gate_view, gaps_view, funnel_view, stalled_view = (frame.value for frame in at.dataframe)
     assert len(gate_view) == gate.height
-    assert sorted(gate_view.loc[gate_view["Gate"] == "Ready to scale", "Workflow"]) == sorted(gate.filter("ready")["name"])
+    assert sorted(gate_view.loc[gate_view["Gate"] == "Ready to scale", "Workflow"]) == sorted(
+        gate.filter("ready")["name"]
+    )
     failing = sum(gate.height - gate[c].sum() for c in gate.columns if c.endswith("_pass"))
     assert len(gaps_view) == failing
     kyc = gate.filter(pl.col("workflow_id") == "kyc_review").row(0, named=True)
@@ -77,7 +83,10 @@ def test_the_ready_to_scale_page_shows_the_gate_the_gaps_the_funnel_and_the_stal
 
     funnel = query(governed_warehouse, "select * from marts.stage_funnel order by stage_rank")
     assert list(funnel_view["Entered"]) == funnel["workflows_entered"].to_list()
-    assert list(stalled_view["Workflow"]) == query(governed_warehouse, "select name from marts.stalled_workflows")["name"].to_list()
+    assert (
+        list(stalled_view["Workflow"])
+        == query(governed_warehouse, "select name from marts.stalled_workflows")["name"].to_list()
+    )
     assert "Workflows in each stage, by quarter" in titles(at)
     assert "Conversion to date, by quarter" in titles(at)
 
@@ -95,10 +104,14 @@ def test_the_exceptions_and_feedback_section_flags_the_climbing_override_rate(go
     assert "Guardrail: override rate rising since go-live" in shown
     assert "Exceptions: escalated, overridden and corrected assisted items, by month" in titles(at)
     chart = json.loads(at.get("plotly_chart")[0].proto.spec)
-    months = query(governed_warehouse, "select count(*) as n from marts.exception_rates where workflow_id = 'customer_replies'")
+    months = query(
+        governed_warehouse, "select count(*) as n from marts.exception_rates where workflow_id = 'customer_replies'"
+    )
     assert {trace["name"] for trace in chart["data"]} == {"Escalated", "Overridden", "Corrected"}
     assert all(len(trace["x"]) == months["n"].item() for trace in chart["data"])
-    loop = query(governed_warehouse, "select * from marts.feedback_loops where workflow_id = 'customer_replies'").row(0, named=True)
+    loop = query(governed_warehouse, "select * from marts.feedback_loops where workflow_id = 'customer_replies'").row(
+        0, named=True
+    )
     tiles = {m.label: m.value for m in at.metric}
     assert tiles["Open backlog"] == str(loop["open_backlog"])
     assert tiles["Feedback loop"] == ("Active" if loop["is_loop_active"] else "Inactive")
@@ -109,8 +122,10 @@ def test_the_section_shows_frozen_and_live_baselines_when_they_differ(governed_w
     shutil.copy(governed_warehouse, copy)
     con = duckdb.connect(str(copy))
     # Pretend later items moved claims_triage's live baseline after the freeze.
-    con.execute("update marts.baseline_comparison set live_baseline_value = live_baseline_value * 2, has_baseline_moved = true "
-                "where workflow_id = 'claims_triage' and metric = 'cycle_time_hours'")
+    con.execute(
+        "update marts.baseline_comparison set live_baseline_value = live_baseline_value * 2, has_baseline_moved = true "
+        "where workflow_id = 'claims_triage' and metric = 'cycle_time_hours'"
+    )
     con.close()
     monkeypatch.setenv("OPVALUE_WAREHOUSE", str(copy))
 
@@ -122,7 +137,10 @@ def test_the_section_shows_frozen_and_live_baselines_when_they_differ(governed_w
     at = run(AppTest.from_function(section, default_timeout=120))
     assert any("The baseline was frozen and has moved since" in w.value for w in at.warning)
     moved = at.dataframe[0].value
-    row = query(copy, "select * from marts.baseline_comparison where workflow_id = 'claims_triage' and metric = 'cycle_time_hours'")
+    row = query(
+        copy,
+        "select * from marts.baseline_comparison where workflow_id = 'claims_triage' and metric = 'cycle_time_hours'",
+    )
     assert list(moved["Metric"]) == ["Cycle time"]
     assert moved["Live baseline"].iloc[0] == pytest.approx(row["live_baseline_value"].item(), abs=1e-3)
     assert moved["Frozen baseline"].iloc[0] == pytest.approx(row["frozen_baseline_value"].item(), abs=1e-3)

@@ -47,12 +47,17 @@ def test_every_row_rule_sends_the_row_to_quarantine_with_a_named_reason(tiny_inp
     assert items[(jan, 8)][0] == "unparseable" and "had_error: cannot read 'maybe'" in items[(jan, 8)][1]
     assert items[(jan, 9)] == ("unknown_workflow", "workflow_id: 'wf_zzz' is not in the registry")
     assert items[(jan, 10)][0] == items[(jan, 11)][0] == "conflicting_duplicate"
-    assert items[(jan, 10)][1] == "workflow_id + item_id: another row in the same file has this key with different rework_count"
+    assert (
+        items[(jan, 10)][1]
+        == "workflow_id + item_id: another row in the same file has this key with different rework_count"
+    )
     assert items[(jan, 12)] == ("missing_value", "item_id: required value is missing")
     assert len(items) == 9
 
     registry = quarantined(con, "workflows")
-    assert registry[("workflows.csv", 3)][0] == "out_of_range" and "stage: 'someday'" in registry[("workflows.csv", 3)][1]
+    assert (
+        registry[("workflows.csv", 3)][0] == "out_of_range" and "stage: 'someday'" in registry[("workflows.csv", 3)][1]
+    )
     assert registry[("workflows.csv", 4)] == ("missing_value", "eligible_users: required when deployed_on is set")
 
     usage = quarantined(con, "usage")
@@ -75,8 +80,18 @@ def test_counts_reconcile_per_source_and_per_file(tiny_inputs, tmp_path):
     items = summaries["work_items"]
     assert items.reconciles
     # 13 + 2 rows read; the legacy file is rejected whole and reads 0 rows.
-    assert (items.rows_read, items.rows_staged, items.rows_quarantined, items.rows_deduplicated, items.rows_superseded) == (
-        15, 4, 9, 1, 1,
+    assert (
+        items.rows_read,
+        items.rows_staged,
+        items.rows_quarantined,
+        items.rows_deduplicated,
+        items.rows_superseded,
+    ) == (
+        15,
+        4,
+        9,
+        1,
+        1,
     )
     per_file = con.execute(
         "select count(*) from ops.ingested_files "
@@ -132,8 +147,16 @@ def test_missing_required_column_rejects_the_file_and_the_rest_still_loads(tiny_
         ("empty.csv", b"", "empty file"),
         ("header_only.csv", b"usage_date,user_id,workflow_id,actions\n", "header only"),
         ("semicolon.csv", b"usage_date;user_id;workflow_id;actions\n2026-01-01;u;wf_a;1\n", "separated by ';'"),
-        ("latin1.csv", "usage_date,user_id,workflow_id,actions\n2026-01-01,Jos\u00e9,wf_a,1\n".encode("latin-1"), "not valid UTF-8"),
-        ("dup_header.csv", b"usage_date,user_id,user_id,workflow_id,actions\n2026-01-01,u,u,wf_a,1\n", "duplicated header"),
+        (
+            "latin1.csv",
+            "usage_date,user_id,workflow_id,actions\n2026-01-01,Jos\u00e9,wf_a,1\n".encode("latin-1"),
+            "not valid UTF-8",
+        ),
+        (
+            "dup_header.csv",
+            b"usage_date,user_id,user_id,workflow_id,actions\n2026-01-01,u,u,wf_a,1\n",
+            "duplicated header",
+        ),
         ("binary.csv", bytes(range(256)) * 4, "binary content"),
         ("excel.csv", b"PK\x03\x04" + b"\x00" * 100, "Excel"),
         ("notes.txt", b"hello", "unsupported file type"),

@@ -158,7 +158,9 @@ def test_guardrail_rows_on_constructed_verdicts():
 
 
 def test_novelty_warns_when_an_improvement_fades():
-    checks = simulated_warehouse(Scenario("fading", "", effect=-0.6, fade_weeks=18), seed=28, treated=1, comparison=3)[3]
+    checks = simulated_warehouse(Scenario("fading", "", effect=-0.6, fade_weeks=18), seed=28, treated=1, comparison=3)[
+        3
+    ]
     for metric in STEADY:
         assert status(checks, "novelty", metric) == ["warn"], detail(checks, "novelty", metric)
     assert "fading" in detail(checks, "novelty", "cycle_time_hours")

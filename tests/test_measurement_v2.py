@@ -81,12 +81,17 @@ def staged(extra_items: list[dict] | None = None) -> duckdb.DuckDBPyConnection:
     items += extra_items or []
     con.register("_registry", registry)
     con.execute("create table staging.workflows as select * from _registry")
-    frame = pl.DataFrame(items, schema_overrides={"touchpoints": pl.Int64, "external_spend": pl.Float64, "closed_at": pl.Datetime})
+    frame = pl.DataFrame(
+        items, schema_overrides={"touchpoints": pl.Int64, "external_spend": pl.Float64, "closed_at": pl.Datetime}
+    )
     con.register("_items", frame)
     con.execute("create table staging.work_items as select * from _items")
     usage = [
         # wf_full: 6 users active in the last 28 days; wf_late: one user, long ago (a retired tool).
-        *[{"usage_date": dt.date(2026, 5, 20), "user_id": f"u{i}", "workflow_id": "wf_full", "actions": 3} for i in range(6)],
+        *[
+            {"usage_date": dt.date(2026, 5, 20), "user_id": f"u{i}", "workflow_id": "wf_full", "actions": 3}
+            for i in range(6)
+        ],
         {"usage_date": dt.date(2026, 3, 10), "user_id": "old", "workflow_id": "wf_late", "actions": 5},
         {"usage_date": dt.date(2026, 5, 20), "user_id": "z1", "workflow_id": "wf_zero", "actions": 5},
     ]
@@ -139,21 +144,31 @@ def test_a_far_future_item_in_one_workflow_does_not_move_another_workflows_windo
 
 
 def test_a_blank_measure_stays_out_of_n_and_is_never_replaced_by_the_cap(con):
-    blank = row(con, "select touchpoints, touchpoints_capped, external_spend_capped from intermediate.item_periods where item_id = 'wf_full-0'")
+    blank = row(
+        con,
+        "select touchpoints, touchpoints_capped, external_spend_capped from intermediate.item_periods where item_id = 'wf_full-0'",
+    )
     assert blank == {"touchpoints": None, "touchpoints_capped": None, "external_spend_capped": None}
     closed_known = row(
         con,
         "select count(touchpoints) as n from intermediate.item_periods "
         "where workflow_id = 'wf_full' and period = 'baseline' and is_closed",
     )["n"]
-    vm = row(con, "select n_baseline, n_baseline_closed from marts.value_metrics where workflow_id = 'wf_full' and metric = 'touchpoints_per_item'")
+    vm = row(
+        con,
+        "select n_baseline, n_baseline_closed from marts.value_metrics where workflow_id = 'wf_full' and metric = 'touchpoints_per_item'",
+    )
     # Two items are out: the blank one and the open one (closed items only).
     assert vm["n_baseline"] == closed_known == vm["n_baseline_closed"] - 1
 
 
 def test_open_items_count_for_cycle_time_only(con):
-    rates = row(con, "select n_baseline from marts.value_metrics where workflow_id = 'wf_full' and metric = 'rework_rate'")
-    cycle = row(con, "select n_baseline from marts.value_metrics where workflow_id = 'wf_full' and metric = 'cycle_time_hours'")
+    rates = row(
+        con, "select n_baseline from marts.value_metrics where workflow_id = 'wf_full' and metric = 'rework_rate'"
+    )
+    cycle = row(
+        con, "select n_baseline from marts.value_metrics where workflow_id = 'wf_full' and metric = 'cycle_time_hours'"
+    )
     assert cycle["n_baseline"] == rates["n_baseline"] + 1  # the one open item
     assert row(con, "select has_rework, had_error from intermediate.item_periods where item_id = 'wf_full-1'") == {
         "has_rework": None, "had_error": None,
@@ -163,7 +178,13 @@ def test_open_items_count_for_cycle_time_only(con):
 def test_spend_blank_everywhere_is_null_not_zero(con):
     spend = row(con, "select n_baseline, baseline_value, post_value, change_pct, verdict from marts.value_metrics "
                      "where workflow_id = 'wf_none' and metric = 'external_spend_per_item'")  # fmt: skip
-    assert spend == {"n_baseline": 0, "baseline_value": None, "post_value": None, "change_pct": None, "verdict": "insufficient_data"}
+    assert spend == {
+        "n_baseline": 0,
+        "baseline_value": None,
+        "post_value": None,
+        "change_pct": None,
+        "verdict": "insufficient_data",
+    }
 
 
 def test_a_short_baseline_is_insufficient_and_shows_the_covered_window(con):
@@ -175,7 +196,10 @@ def test_a_short_baseline_is_insufficient_and_shows_the_covered_window(con):
     assert set(short.get_column("baseline_start_on")) == {DEPLOYED - dt.timedelta(days=30)}
     assert set(short.get_column("nominal_baseline_start_on")) == {START}
     assert short.get_column("baseline_coverage").to_list() == pytest.approx([30 / 90] * short.height)
-    full = row(con, "select distinct baseline_coverage, baseline_start_on from marts.value_metrics where workflow_id = 'wf_full'")
+    full = row(
+        con,
+        "select distinct baseline_coverage, baseline_start_on from marts.value_metrics where workflow_id = 'wf_full'",
+    )
     assert full == {"baseline_coverage": 1.0, "baseline_start_on": START}
     card = row(con, "select decision, decision_reasons from marts.workflow_scorecard where workflow_id = 'wf_short'")
     assert card["decision"] == "wait_for_data" and "baseline" in card["decision_reasons"]
@@ -191,7 +215,11 @@ def test_adoption_is_current_unknown_without_usage_or_eligible_users_and_never_z
     assert adoption["wf_zero"]["is_adoption_unknown"] is True and adoption["wf_zero"]["adoption_rate"] is None
     # Used once, months ago: reached, but current adoption is 0 (known), and the one user is not counted out.
     late = adoption["wf_late"]
-    assert late["is_adoption_unknown"] is False and late["adoption_rate"] == 0.0 and late["reach_rate"] == pytest.approx(0.1)
+    assert (
+        late["is_adoption_unknown"] is False
+        and late["adoption_rate"] == 0.0
+        and late["reach_rate"] == pytest.approx(0.1)
+    )
     assert adoption["wf_full"]["suppressed_reason"] is None
     card = {r["workflow_id"]: r for r in con.sql("select * from marts.workflow_scorecard").pl().iter_rows(named=True)}
     assert card["wf_none"]["quadrant"] in ("adoption_unknown", "insufficient_data")
@@ -204,14 +232,18 @@ def test_a_small_group_of_users_is_suppressed_and_says_so():
     con = staged()
     con.execute("delete from staging.usage where workflow_id = 'wf_full' and user_id not in ('u0', 'u1')")
     build(con)
-    full = row(con, "select active_users, adoption_rate, suppressed_reason from marts.adoption where workflow_id = 'wf_full'")
+    full = row(
+        con, "select active_users, adoption_rate, suppressed_reason from marts.adoption where workflow_id = 'wf_full'"
+    )
     assert full["active_users"] is None and full["adoption_rate"] == pytest.approx(0.2)
     assert "fewer than 5 users" in full["suppressed_reason"]
     con.close()
 
 
 def test_every_workflow_gets_one_decision_with_reasons(con):
-    card = con.sql("select workflow_id, decision, decision_reasons, quadrant, shows_value from marts.workflow_scorecard").pl()
+    card = con.sql(
+        "select workflow_id, decision, decision_reasons, quadrant, shows_value from marts.workflow_scorecard"
+    ).pl()
     assert card.height == len(REGISTRY)
     decisions = {d.name for d in load_config().decisions}
     assert set(card.get_column("decision")) <= decisions
@@ -236,9 +268,15 @@ def test_a_shift_common_to_all_workflows_is_contested_not_value():
     for column, value in (("name", "'w'"), ("team", "'Ops'"), ("stage", "'production'"), ("business_owner", "'Ann'"),
                           ("primary_metric", "'cycle_time_hours'"), ("target_change_pct", "-20"), ("eligible_users", "10"),
                           ("risk_tier", "'low'"), ("review_point", "'QA'"), ("support_path", "'#help'"), ("data_scope", "'own'")):  # fmt: skip
-        con.execute(f"alter table staging.workflows add column {column} {'double' if column.endswith(('_pct', '_users')) else 'varchar'} default {value}")
+        con.execute(
+            f"alter table staging.workflows add column {column} {'double' if column.endswith(('_pct', '_users')) else 'varchar'} default {value}"
+        )
     con.execute("create table staging.usage (usage_date date, user_id varchar, workflow_id varchar, actions bigint)")
-    run_script(con, sql_text(metrics_assets.__file__, "adoption"), {"adoption_window_days": 28, "habitual_min_weeks": 3, "min_group_size": 5})
+    run_script(
+        con,
+        sql_text(metrics_assets.__file__, "adoption"),
+        {"adoption_window_days": 28, "habitual_min_weeks": 3, "min_group_size": 5},
+    )
     card = compute_scorecard(con, config).filter(pl.col("deployed_on").is_not_null())
     improved = card.filter(pl.col("primary_verdict") == "improved")
     assert improved.height == 4, card  # every before/after reads the shared shock as a gain
@@ -246,7 +284,10 @@ def test_a_shift_common_to_all_workflows_is_contested_not_value():
     assert disagreeing.height >= 1
     assert set(disagreeing.get_column("decision")) == {"contested"}
     assert not any(disagreeing.get_column("shows_value"))
-    assert all("the comparison workflows moved as much over the same weeks" in r for r in disagreeing.get_column("decision_reasons"))
+    assert all(
+        "the comparison workflows moved as much over the same weeks" in r
+        for r in disagreeing.get_column("decision_reasons")
+    )
     # A contested win is never counted as value, whatever else holds.
     assert not any(card.filter(pl.col("decision") == "contested").get_column("shows_value"))
     con.close()

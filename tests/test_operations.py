@@ -218,7 +218,10 @@ def test_a_failed_run_is_recorded_names_the_file_and_publishes_nothing(tiny_inpu
     monkeypatch.setattr(load, "read_source_file", failing_read)
     result = dg.materialize(
         list(defs.assets),
-        resources={"warehouse": WarehouseResource(path=str(warehouse)), "input_folder": InputFolderResource(path=str(tiny_inputs))},
+        resources={
+            "warehouse": WarehouseResource(path=str(warehouse)),
+            "input_folder": InputFolderResource(path=str(tiny_inputs)),
+        },
         raise_on_error=False,
     )
     assert not result.success
@@ -245,17 +248,23 @@ def test_the_sensor_requests_a_run_for_new_or_changed_files_and_keeps_its_cursor
         first = input_files_changed(dg.build_sensor_context(instance=instance, resources=resources))
         assert len(first.run_requests) == 1 and first.cursor
 
-        unchanged = input_files_changed(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=resources))
+        unchanged = input_files_changed(
+            dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=resources)
+        )
         assert not unchanged.run_requests and unchanged.cursor == first.cursor
 
         write_items(tiny_inputs / "work_items" / "items_2026_06.csv", 5)
-        added = input_files_changed(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=resources))
+        added = input_files_changed(
+            dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=resources)
+        )
         assert len(added.run_requests) == 1 and added.cursor != first.cursor
         assert added.run_requests[0].run_key == added.cursor
 
         time.sleep(0.01)
         write_items(tiny_inputs / "work_items" / "items_2026_06.csv", 6)
-        changed = input_files_changed(dg.build_sensor_context(instance=instance, cursor=added.cursor, resources=resources))
+        changed = input_files_changed(
+            dg.build_sensor_context(instance=instance, cursor=added.cursor, resources=resources)
+        )
         assert len(changed.run_requests) == 1 and changed.cursor != added.cursor
 
 
@@ -269,13 +278,17 @@ def test_the_sensor_sees_a_mapping_only_edit_and_a_link_the_build_would_reject(t
 
         time.sleep(0.01)
         mapping.write_text("connector: event_log\nfile: log.xes\nworkflow: {id: wf_b}\n")
-        edited = input_files_changed(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=resources))
+        edited = input_files_changed(
+            dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=resources)
+        )
         assert len(edited.run_requests) == 1 and edited.cursor != first.cursor
 
         outside = tmp_path / "outside.csv"
         outside.write_text("item_id\n")
         (tiny_inputs / "work_items" / "linked.csv").symlink_to(outside)
-        linked = input_files_changed(dg.build_sensor_context(instance=instance, cursor=edited.cursor, resources=resources))
+        linked = input_files_changed(
+            dg.build_sensor_context(instance=instance, cursor=edited.cursor, resources=resources)
+        )
         assert len(linked.run_requests) == 1 and linked.cursor != edited.cursor
 
 
@@ -307,8 +320,10 @@ def test_an_untouched_source_is_not_restaged_but_a_registry_change_restages_its_
     assert con.execute("select count(*) from staging.work_items where source_file like '%2026_03%'").fetchone()[0] == 7
 
     registry = tiny_inputs / "workflows.csv"
-    registry.write_text(registry.read_text().replace("wf_b,Invoice match", "wf_zzz,Late registration", 1)
-                        .rstrip("\n") + "\nwf_b,Invoice match,,Finance,pilot,,,,rework_rate,,,,\n")
+    registry.write_text(
+        registry.read_text().replace("wf_b,Invoice match", "wf_zzz,Late registration", 1).rstrip("\n")
+        + "\nwf_b,Invoice match,,Finance,pilot,,,,rework_rate,,,,\n"
+    )
     for spec in (WORKFLOWS, WORK_ITEMS, USAGE):
         load_source(con, spec, tiny_inputs, dt(2026, 1, 3))
     final = dict(con.execute("select source, staged_at from ops.staging_state").fetchall())
@@ -338,17 +353,18 @@ def test_restaging_by_key_gives_the_warehouse_a_full_restage_gives(tiny_inputs, 
     quarantine row equals what deciding every row again gives on the same folder."""
     from datetime import datetime as dt
 
-    from tests.conftest import ITEMS_HEADER, write
-
     from pipelines.ingest.load import load_source
     from pipelines.ingest.sources import USAGE, WORK_ITEMS, WORKFLOWS
+    from tests.conftest import ITEMS_HEADER, write
 
     def load_all(con: duckdb.DuckDBPyConnection, day: int) -> None:
         for spec in (WORKFLOWS, WORK_ITEMS, USAGE):
             load_source(con, spec, tiny_inputs, dt(2026, 1, day))
 
     def state(con: duckdb.DuckDBPyConnection) -> tuple[str, int]:
-        return con.execute("select restaged, rows_restaged from ops.staging_state where source = 'work_items'").fetchall()[0]
+        return con.execute(
+            "select restaged, rows_restaged from ops.staging_state where source = 'work_items'"
+        ).fetchall()[0]
 
     def matches_a_full_restage(con: duckdb.DuckDBPyConnection, step: int) -> None:
         fresh = duckdb.connect(str(tmp_path / f"fresh_{step}.duckdb"))
@@ -377,21 +393,37 @@ def test_restaging_by_key_gives_the_warehouse_a_full_restage_gives(tiny_inputs, 
     load_all(con, 2)
     restaged, rows = state(con)
     assert restaged == "by_key" and 0 < rows < held
-    assert con.execute("select count(*) from quarantine.rejected_rows where source_file = 'work_items/items_2026_03.csv'").fetchone()[0] == 3
+    assert (
+        con.execute(
+            "select count(*) from quarantine.rejected_rows where source_file = 'work_items/items_2026_03.csv'"
+        ).fetchone()[0]
+        == 3
+    )
     assert con.execute("select closed_at is not null from staging.work_items where item_id = 'i11'").fetchone()[0]
     matches_a_full_restage(con, 1)
 
     # A changed file: dropping i2's later version brings back the earlier file's open version.
     february = tiny_inputs / "work_items" / "items_2026_02.csv"
-    february.write_text("\n".join(line for line in february.read_text().splitlines() if not line.startswith("i2,")) + "\n")
+    february.write_text(
+        "\n".join(line for line in february.read_text().splitlines() if not line.startswith("i2,")) + "\n"
+    )
     load_all(con, 3)
     assert state(con)[0] == "by_key"
-    assert con.execute("select source_file from staging.work_items where item_id = 'i2'").fetchone()[0].endswith("items_2026_01.csv")
+    assert (
+        con.execute("select source_file from staging.work_items where item_id = 'i2'")
+        .fetchone()[0]
+        .endswith("items_2026_01.csv")
+    )
     matches_a_full_restage(con, 2)
 
     # A removed file: i11's earlier version is staged again, and the removed rows leave quarantine.
     added.unlink()
     load_all(con, 4)
     assert state(con)[0] == "by_key"
-    assert con.execute("select count(*) from quarantine.rejected_rows where source_file = 'work_items/items_2026_03.csv'").fetchone()[0] == 0
+    assert (
+        con.execute(
+            "select count(*) from quarantine.rejected_rows where source_file = 'work_items/items_2026_03.csv'"
+        ).fetchone()[0]
+        == 0
+    )
     matches_a_full_restage(con, 3)

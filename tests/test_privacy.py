@@ -78,11 +78,10 @@ def test_user_ids_are_pseudonymised_in_staging_ingest_rows_and_quarantine(tmp_pa
     assert con.execute("select distinct user_id from staging.usage").fetchall() == [(anna,)]
     # Rows that passed the reader's rules (the unknown workflow is decided at staging).
     assert {r[0] for r in con.execute("select user_id from ingest.usage_rows").fetchall()} == {
-        anna, privacy.pseudonym("Bob.Smith@example.com", key)
+        anna,
+        privacy.pseudonym("Bob.Smith@example.com", key),
     }
-    records = dict(
-        con.execute("select rule, record from quarantine.rejected_rows where source = 'usage'").fetchall()
-    )
+    records = dict(con.execute("select rule, record from quarantine.rejected_rows where source = 'usage'").fetchall())
     assert set(records) == {"out_of_range", "unknown_workflow", "wrong_field_count"}
     assert json.loads(records["out_of_range"])["user_id"] == privacy.pseudonym("u2", key)
     assert json.loads(records["unknown_workflow"])["user_id"] == privacy.pseudonym("Bob.Smith@example.com", key)
@@ -129,11 +128,16 @@ def test_the_command_finds_a_persons_pseudonym(tmp_path, key_file):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     done = subprocess.run(
         [sys.executable, "-m", "pipelines.privacy", "pseudonym", "anna.berg@example.com"],
-        capture_output=True, text=True, env=env, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     )
     found = done.stdout.strip()
     assert con.execute("select count(*) from staging.usage where user_id = ?", [found]).fetchone()[0] == 2
-    wrong = subprocess.run([sys.executable, "-m", "pipelines.privacy"], capture_output=True, text=True, env=env, check=False)
+    wrong = subprocess.run(
+        [sys.executable, "-m", "pipelines.privacy"], capture_output=True, text=True, env=env, check=False
+    )
     assert wrong.returncode == 2 and "usage:" in wrong.stderr
 
 
@@ -161,4 +165,9 @@ def test_no_raw_user_id_of_the_sample_appears_anywhere_in_a_built_warehouse(samp
             leaks.append(f"{schema}.{table}.{column}: {hits}")
     assert leaks == []
     # The people are there, under pseudonyms.
-    assert con.execute("select count(distinct user_id) from staging.usage where user_id like 'p\\_%' escape '\\'").fetchone()[0] > 100
+    assert (
+        con.execute(
+            "select count(distinct user_id) from staging.usage where user_id like 'p\\_%' escape '\\'"
+        ).fetchone()[0]
+        > 100
+    )

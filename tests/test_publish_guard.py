@@ -123,8 +123,16 @@ REFUSALS = {
     "mistyped_folder": (None, _mistyped, "the input folder {inputs}_typo does not exist"),
     "input_is_a_file": (None, _a_file, "the input folder {parent}/inputs.txt is not a folder"),
     "missing_registry": (lambda i: (i / "workflows.csv").unlink(), None, "no registry in {inputs}"),
-    "header_only_registry": (_header_only_registry, None, "the registry {inputs}/workflows.csv has no valid row (0 rows read"),
-    "missing_work_items": (lambda i: shutil.rmtree(i / "work_items"), None, "{inputs}/work_items/ is missing, but the published build staged"),
+    "header_only_registry": (
+        _header_only_registry,
+        None,
+        "the registry {inputs}/workflows.csv has no valid row (0 rows read",
+    ),
+    "missing_work_items": (
+        lambda i: shutil.rmtree(i / "work_items"),
+        None,
+        "{inputs}/work_items/ is missing, but the published build staged",
+    ),
     "empty_usage": (
         lambda i: [p.unlink() for p in (i / "usage").iterdir()],
         None,
@@ -134,7 +142,9 @@ REFUSALS = {
 
 
 @pytest.mark.parametrize("case", sorted(REFUSALS))
-def test_finding_1_a_wrong_input_folder_is_refused_and_the_published_warehouse_kept(case, tiny_inputs, published, run_cli):
+def test_finding_1_a_wrong_input_folder_is_refused_and_the_published_warehouse_kept(
+    case, tiny_inputs, published, run_cli
+):
     before = digest(published)
     breaks, folder, expected = REFUSALS[case]
     if breaks:
@@ -200,7 +210,10 @@ def test_finding_1_the_dagster_job_refuses_the_same_way(tiny_inputs, published):
 
     before = digest(published)
     shutil.rmtree(tiny_inputs / "work_items")
-    resources = {"warehouse": WarehouseResource(path=str(published)), "input_folder": InputFolderResource(path=str(tiny_inputs))}
+    resources = {
+        "warehouse": WarehouseResource(path=str(published)),
+        "input_folder": InputFolderResource(path=str(tiny_inputs)),
+    }
     with dg.instance_for_test() as instance:
         result = dg.materialize(list(defs.assets), resources=resources, instance=instance, raise_on_error=False)
     assert not result.success
@@ -239,7 +252,12 @@ def _mount_tmpfs(path: Path, size: str) -> bool:
     path.mkdir(parents=True, exist_ok=True)
     if shutil.which("mount") is None:
         return False
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, check=False).returncode == 0
+    return (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
 
 
 @pytest.fixture
@@ -270,7 +288,12 @@ def test_finding_7_a_read_only_warehouse_folder_prints_why_and_is_recorded_in_th
         folder = small_disk("ro", "64m")
 
         def remount(mode: str) -> None:
-            assert subprocess.run(["mount", "-o", f"remount,{mode}", str(folder)], capture_output=True, check=False).returncode == 0
+            assert (
+                subprocess.run(
+                    ["mount", "-o", f"remount,{mode}", str(folder)], capture_output=True, check=False
+                ).returncode
+                == 0
+            )
 
         read_only, writable = (lambda: remount("ro")), (lambda: remount("rw"))
     code, err, _ = run_cli(tiny_inputs, folder / "w.duckdb")
@@ -301,7 +324,9 @@ def test_finding_7_a_read_only_warehouse_folder_prints_why_and_is_recorded_in_th
     assert any(reason in m for m in messages)
 
 
-def test_finding_7_no_space_for_the_copy_prints_why_leaves_nothing_and_is_recorded(published, tiny_inputs, run_cli, monkeypatch):
+def test_finding_7_no_space_for_the_copy_prints_why_leaves_nothing_and_is_recorded(
+    published, tiny_inputs, run_cli, monkeypatch
+):
     from pipelines import publish
 
     before = digest(published)
@@ -319,7 +344,9 @@ def test_finding_7_no_space_for_the_copy_prints_why_leaves_nothing_and_is_record
     assert "No space left on device" in records(published)[-1]["message"]
 
 
-def test_finding_7_a_full_disk_mid_build_leaves_no_build_file_and_keeps_the_record(published, tiny_inputs, run_cli, monkeypatch):
+def test_finding_7_a_full_disk_mid_build_leaves_no_build_file_and_keeps_the_record(
+    published, tiny_inputs, run_cli, monkeypatch
+):
     """The disk is full while the build file exists: a step fails, and so would any write
     beside the warehouse, until the build's files are gone."""
     import pipelines.ops.assets as ops_assets
@@ -334,8 +361,10 @@ def test_finding_7_a_full_disk_mid_build_leaves_no_build_file_and_keeps_the_reco
         return real_open(self, mode, *args, **kwargs)
 
     def fill_the_disk(con, *args, **kwargs):
-        con.execute("create or replace table ops.ballast as select range as n, repeat('x', 100) as pad from range(200000)")
-        raise duckdb.IOException(f"Could not write file \"{folder}/.w.duckdb.wal\": No space left on device")
+        con.execute(
+            "create or replace table ops.ballast as select range as n, repeat('x', 100) as pad from range(200000)"
+        )
+        raise duckdb.IOException(f'Could not write file "{folder}/.w.duckdb.wal": No space left on device')
 
     monkeypatch.setattr(Path, "open", full_while_building)
     monkeypatch.setattr(ops_assets, "run_script", fill_the_disk)
@@ -369,7 +398,9 @@ def test_finding_7_a_really_full_disk_mid_build_leaves_no_build_file(published, 
 # Finding 13: Dagster's run history.
 
 
-def test_finding_13_run_history_in_dagster_home_stays_bounded(tiny_inputs, tmp_path, run_cli, dagster_home, monkeypatch):
+def test_finding_13_run_history_in_dagster_home_stays_bounded(
+    tiny_inputs, tmp_path, run_cli, dagster_home, monkeypatch
+):
     monkeypatch.setenv("OPVALUE_KEEP_RUNS", "1")
     warehouse = tmp_path / "w.duckdb"
     for _ in range(3):
@@ -394,7 +425,9 @@ def test_finding_13_the_shipped_dagster_yaml_sets_tick_retention_and_make_instal
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
     home = tmp_path / "fresh_home"
-    run = subprocess.run(["make", "-n", "pipeline", f"DAGSTER_HOME={home}"], cwd=ROOT, capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        ["make", "-n", "pipeline", f"DAGSTER_HOME={home}"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert f"cp pipelines/dagster.yaml {home}/dagster.yaml" in run.stdout
 
 
@@ -405,10 +438,15 @@ def test_finding_1_a_run_of_some_assets_only_passes_the_same_gate(tiny_inputs, p
 
     before = digest(published)
     shutil.rmtree(tiny_inputs / "work_items")
-    resources = {"warehouse": WarehouseResource(path=str(published)), "input_folder": InputFolderResource(path=str(tiny_inputs))}
+    resources = {
+        "warehouse": WarehouseResource(path=str(published)),
+        "input_folder": InputFolderResource(path=str(tiny_inputs)),
+    }
     staging_only = ["staging/workflows", "staging/work_items", "staging/usage"]
     with dg.instance_for_test() as instance:
-        dg.materialize(list(defs.assets), selection=staging_only, resources=resources, instance=instance, raise_on_error=False)
+        dg.materialize(
+            list(defs.assets), selection=staging_only, resources=resources, instance=instance, raise_on_error=False
+        )
     assert digest(published) == before
     assert not leftovers(published)
     last = records(published)[-1]

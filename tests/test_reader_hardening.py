@@ -36,7 +36,11 @@ def _own_pseudonym_key(tmp_path, monkeypatch):
 
 
 def registry(root: Path, *rows: str) -> None:
-    write(root / "workflows.csv", "\n".join([REGISTRY_HEADER, "wf_a,Claims,Ann,Ops,production,2026-03-01,10,low,,-20,QA,#help,claims", *rows]) + "\n")
+    write(
+        root / "workflows.csv",
+        "\n".join([REGISTRY_HEADER, "wf_a,Claims,Ann,Ops,production,2026-03-01,10,low,,-20,QA,#help,claims", *rows])
+        + "\n",
+    )
 
 
 def items(root: Path, name: str, *rows: str) -> Path:
@@ -157,10 +161,14 @@ def test_the_range_ends_one_day_after_the_build(tmp_path):
 def test_a_usage_date_far_in_the_future_is_out_of_range(tmp_path):
     root = tmp_path / "in"
     registry(root)
-    write(root / "usage" / "u.csv", "usage_date,user_id,workflow_id,actions\n2026-03-02,u1,wf_a,1\n9999-01-01,u2,wf_a,1\n")
+    write(
+        root / "usage" / "u.csv", "usage_date,user_id,workflow_id,actions\n2026-03-02,u1,wf_a,1\n9999-01-01,u2,wf_a,1\n"
+    )
     con, _ = load_all(root, tmp_path / "w.duckdb")
     bad = quarantined(con, "usage")
-    assert bad[2][0] == "out_of_range" and bad[2][1].startswith("usage_date: '9999-01-01' is outside the accepted range")
+    assert bad[2][0] == "out_of_range" and bad[2][1].startswith(
+        "usage_date: '9999-01-01' is outside the accepted range"
+    )
 
 
 def test_the_accepted_timestamp_forms(tmp_path):
@@ -181,7 +189,9 @@ def test_the_accepted_timestamp_forms(tmp_path):
     assert result.quarantined_count == 0
     assert set(result.valid.get_column("opened_at").to_list()) == {datetime(2026, 3, 1, 9, 30)}
     midnight = items(root, "day.csv", "z,wf_a,2026-03-01,,0,2,no,0,false")
-    assert read_source_file(midnight, WORK_ITEMS, root).valid.get_column("opened_at").to_list() == [datetime(2026, 3, 1)]
+    assert read_source_file(midnight, WORK_ITEMS, root).valid.get_column("opened_at").to_list() == [
+        datetime(2026, 3, 1)
+    ]
 
 
 def test_a_time_zone_setting_reads_naive_timestamps_as_local_time_with_stated_dst_rules(tmp_path, monkeypatch):
@@ -237,7 +247,13 @@ def test_a_short_row_is_quarantined_with_its_line_and_field_count_and_supersedes
     root = tmp_path / "in"
     registry(root)
     items(root, "items_2026_01.csv", "s1,wf_a,2026-01-05T09:00:00Z,2026-01-06T09:00:00Z,1,2,no,0,false")
-    items(root, "items_2026_02.csv", GOOD_ITEM, "s1,wf_a,2026-01-05T09:00:00Z", "g2,wf_a,2026-01-07T09:00:00Z,,0,2,no,0,true")
+    items(
+        root,
+        "items_2026_02.csv",
+        GOOD_ITEM,
+        "s1,wf_a,2026-01-05T09:00:00Z",
+        "g2,wf_a,2026-01-07T09:00:00Z,,0,2,no,0,true",
+    )
     con, summaries = load_all(root, tmp_path / "w.duckdb")
     bad = quarantined(con)
     assert bad == {2: ("wrong_field_count", "line 3: 3 of 9 fields")}
@@ -290,7 +306,13 @@ def test_a_stray_comma_quarantines_its_row_and_keeps_the_rest_of_the_file(tmp_pa
 def test_an_unmatched_quote_is_one_quarantined_row_that_names_its_lines(tmp_path):
     root = tmp_path / "in"
     registry(root)
-    items(root, "items.csv", GOOD_ITEM, '"g2,wf_a,2026-01-07T09:00:00Z,,0,2,no,0,true', "g3,wf_a,2026-01-07T09:00:00Z,,0,2,no,0,true")
+    items(
+        root,
+        "items.csv",
+        GOOD_ITEM,
+        '"g2,wf_a,2026-01-07T09:00:00Z,,0,2,no,0,true',
+        "g3,wf_a,2026-01-07T09:00:00Z,,0,2,no,0,true",
+    )
     con, summaries = load_all(root, tmp_path / "w.duckdb")
     assert quarantined(con) == {
         2: ("wrong_field_count", "line 3: 1 of 9 fields (one quoted field runs from line 3 to 4: an unmatched quote?)")
@@ -349,16 +371,25 @@ def test_links_out_of_the_folder_are_rejected_and_odd_entries_are_listed_as_skip
     assert "leak" not in staged_items(con) and "old" not in staged_items(con)
     rejected = con.execute("select source_file, reason from quarantine.rejected_files").fetchall()
     assert rejected == [
-        ("work_items/items_2026_02.csv", f"symlink to {secret}, outside the input folder; opvalue reads only files inside it")
+        (
+            "work_items/items_2026_02.csv",
+            f"symlink to {secret}, outside the input folder; opvalue reads only files inside it",
+        )
     ]
     assert summaries["work_items"].files_rejected == 1
     skipped = dict(con.execute("select entry, reason from ops.skipped_files where source = 'work_items'").fetchall())
-    assert set(skipped) == {"work_items/.~lock.items_2026_01.csv#", "work_items/archive", "work_items/items_2026_04.csv"}
+    assert set(skipped) == {
+        "work_items/.~lock.items_2026_01.csv#",
+        "work_items/archive",
+        "work_items/items_2026_04.csv",
+    }
     assert skipped["work_items/archive"].startswith("sub-folder")
     assert skipped["work_items/items_2026_04.csv"].startswith("dangling symlink")
     assert skipped["work_items/.~lock.items_2026_01.csv#"].startswith("dot-file")
     assert summaries["work_items"].skipped_entries == skipped
-    loaded = {row[0] for row in con.execute("select source_file from ops.ingested_files where status = 'loaded'").fetchall()}
+    loaded = {
+        row[0] for row in con.execute("select source_file from ops.ingested_files where status = 'loaded'").fetchall()
+    }
     assert {"work_items/items_2026_01.csv", "work_items/items_2026_03.csv"} <= loaded
     # Gone on the next load once the entries are gone.
     (folder / "archive" / "items_2025.csv").unlink()

@@ -40,8 +40,7 @@ def simulate_panel(
     )
     week = pd.Timestamp("2025-01-06") + pd.to_timedelta(7 * wk, unit="D") if dates else wk
     frame = pd.DataFrame(
-        {"workflow_id": [f"wf-{i:02d}" for i in wf], "week": week, "y": y,
-         "treated": treated, "post": post, "n": n}
+        {"workflow_id": [f"wf-{i:02d}" for i in wf], "week": week, "y": y, "treated": treated, "post": post, "n": n}
     )
     return frame if weighted else frame.drop(columns="n")
 

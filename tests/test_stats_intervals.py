@@ -33,9 +33,7 @@ def test_welch_relative_change_matches_reference(field: str, expected: float, ab
     assert getattr(result, field) == pytest.approx(expected, abs=abs_tol)
 
 
-@pytest.mark.parametrize(
-    ("field", "expected"), [("estimate", 0.29), ("ci_low", 0.04538), ("ci_high", 0.53462)]
-)
+@pytest.mark.parametrize(("field", "expected"), [("estimate", 0.29), ("ci_low", 0.04538), ("ci_high", 0.53462)])
 def test_welch_absolute_difference_matches_reference(field: str, expected: float) -> None:
     result = absolute_difference(WELCH_BASE, WELCH_POST)
     assert getattr(result, field) == pytest.approx(expected, abs=5e-6)
@@ -55,9 +53,7 @@ def test_wilson_matches_reference(events: int, n: int, low: float, high: float) 
     assert wilson_interval(events, n) == pytest.approx((low, high), abs=5e-5)
 
 
-@pytest.mark.parametrize(
-    ("field", "expected"), [("estimate", -0.538), ("ci_low", -0.890), ("ci_high", -0.187)]
-)
+@pytest.mark.parametrize(("field", "expected"), [("estimate", -0.538), ("ci_low", -0.890), ("ci_high", -0.187)])
 def test_share_relative_change_matches_reference(field: str, expected: float) -> None:
     result = relative_change(SHARE_BASE, SHARE_POST)
     assert getattr(result, field) == pytest.approx(expected, abs=5e-4)

@@ -18,13 +18,9 @@ from pipelines.stats.medians import (
     order_statistic_ranks,
 )
 
-
 # Below these sizes scipy returns NaN instead of clipping (tested separately).
 _QUANTILE_CASES = [
-    (n, alpha)
-    for n in (6, 7, 10, 31, 100, 101, 1000)
-    for alpha in (0.01, 0.05, 0.1)
-    if not (n <= 7 and alpha == 0.01)
+    (n, alpha) for n in (6, 7, 10, 31, 100, 101, 1000) for alpha in (0.01, 0.05, 0.1) if not (n <= 7 and alpha == 0.01)
 ]
 
 

@@ -44,9 +44,7 @@ def test_benjamini_hochberg_agrees_with_scipy_on_random_p_values() -> None:
         ((np.nan, np.nan), 100, 100, None, "insufficient_data"),
     ],
 )
-def test_verdict(
-    ci: tuple[float, float], n_base: int, n_post: int, events: int | None, expected: str
-) -> None:
+def test_verdict(ci: tuple[float, float], n_base: int, n_post: int, events: int | None, expected: str) -> None:
     assert verdict(ci[0], ci[1], n_base, n_post, events_total=events) == expected
 
 
@@ -83,7 +81,9 @@ def test_negligible_when_the_change_is_smaller_than_the_minimum_meaningful(
     assert verdict(ci[0], ci[1], 100, 100, estimate=estimate, min_meaningful_pct=5.0) == expected
 
 
-@pytest.mark.parametrize(("coverage", "expected"), [(0.79, "insufficient_baseline"), (0.8, "improved"), (None, "improved")])
+@pytest.mark.parametrize(
+    ("coverage", "expected"), [(0.79, "insufficient_baseline"), (0.8, "improved"), (None, "improved")]
+)
 def test_insufficient_baseline_below_the_coverage_threshold(coverage: float | None, expected: str) -> None:
     result = verdict(-30.0, -10.0, 5 if coverage == 0.79 else 100, 100, estimate=-20.0, min_meaningful_pct=5.0,
                      baseline_coverage=coverage, min_baseline_coverage=0.8)  # fmt: skip

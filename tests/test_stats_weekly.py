@@ -76,7 +76,9 @@ def test_week_shocks_raise_the_design_effect_and_independent_items_do_not() -> N
 
     def robust(values: np.ndarray, lags: int) -> float:
         n_w = np.bincount(weeks).astype(float)
-        return week_robust_mean(np.arange(n_weeks), n_w, np.bincount(weeks, weights=values), values.var(ddof=1), lags).design_effect
+        return week_robust_mean(
+            np.arange(n_weeks), n_w, np.bincount(weeks, weights=values), values.var(ddof=1), lags
+        ).design_effect
 
     assert robust(calm, 2) < 2.0
     assert robust(shaken, 2) > 4.0

@@ -89,7 +89,14 @@ def test_the_sections_say_so_on_a_warehouse_without_the_value_marts(monkeypatch,
     bare = tmp_path / "bare.duckdb"
     bare.write_bytes(value_warehouse.read_bytes())
     con = duckdb.connect(str(bare))
-    for table in ("portfolio_value", "portfolio_monthly_value", "workflow_value", "monthly_savings", "monthly_value", "scorecard_history"):
+    for table in (
+        "portfolio_value",
+        "portfolio_monthly_value",
+        "workflow_value",
+        "monthly_savings",
+        "monthly_value",
+        "scorecard_history",
+    ):
         con.execute(f"drop table marts.{table}")
     con.close()
     at = _run(monkeypatch, bare, "wf_priced")

@@ -20,7 +20,10 @@ if "ops.pipeline_runs" in present:
     else:
         last = runs.row(0, named=True)
         report = st.success if last["status"] == "success" else st.error
-        report(text.run_summary(last, now), icon=":material/check_circle:" if last["status"] == "success" else ":material/error:")
+        report(
+            text.run_summary(last, now),
+            icon=":material/check_circle:" if last["status"] == "success" else ":material/error:",
+        )
         with st.expander(f"Recent runs ({runs.height})"):
             st.dataframe(tables.runs_table(runs), hide_index=True)
 else:
@@ -61,10 +64,17 @@ if reasons.is_empty():
     st.success("No row was quarantined: every row read met the data contract.")
 else:
     ui.chart(charts.rejection_reasons(reasons))
-    rules = reasons.group_by("rule").agg(pl.col("rows").sum()).sort(["rows", "rule"], descending=[True, False])["rule"].to_list()
+    rules = (
+        reasons.group_by("rule")
+        .agg(pl.col("rows").sum())
+        .sort(["rows", "rule"], descending=[True, False])["rule"]
+        .to_list()
+    )
     rule = st.selectbox("Sample rows for rule", rules)
     st.dataframe(data.rejected_rows_sample(db, rule), hide_index=True)
-    st.caption("Up to 20 rows per rule: the file, the data row number (header not counted), every reason and the raw values.")
+    st.caption(
+        "Up to 20 rows per rule: the file, the data row number (header not counted), every reason and the raw values."
+    )
 
 st.subheader("Rejected files")
 rejected = data.rejected_files(db)
@@ -72,4 +82,6 @@ if rejected.is_empty():
     st.success("No file was rejected.")
 else:
     st.dataframe(rejected, hide_index=True)
-    st.caption("A rejected file is not read at all (for example a missing required column); fix it and the next run reads it.")
+    st.caption(
+        "A rejected file is not read at all (for example a missing required column); fix it and the next run reads it."
+    )

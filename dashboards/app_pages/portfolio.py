@@ -81,7 +81,10 @@ off_chart = scorecard.filter(pl.col("adoption_rate").is_null() | pl.col("primary
 if not off_chart.is_empty():
     st.caption(
         "Not on the chart (no change or no adoption rate to plot): "
-        + ", ".join(f"{text.md(row['name'])} ({text.label(text.DECISION_LABELS, row['decision']).lower()})" for row in off_chart.to_dicts())
+        + ", ".join(
+            f"{text.md(row['name'])} ({text.label(text.DECISION_LABELS, row['decision']).lower()})"
+            for row in off_chart.to_dicts()
+        )
         + "."
     )
 
@@ -113,7 +116,9 @@ with attention:
             "flag it, do not celebrate it yet."
         )
         for row in flagged.to_dicts():
-            worse = [labels.get(code.strip()) or text.words(code.strip()) for code in row["guardrail_metrics"].split(",")]
+            worse = [
+                labels.get(code.strip()) or text.words(code.strip()) for code in row["guardrail_metrics"].split(",")
+            ]
             st.markdown(
                 f"- **{text.md(row['name'])}**: {labels.get(row['primary_metric'], row['primary_metric']).lower()} "
                 f"{text.pct(row['primary_change_pct'])}, but {text.md(' and '.join(w.lower() for w in worse))} worsened; "
@@ -132,7 +137,10 @@ with st.container(key="wide_only_scorecard"):
                 help="What to do next, from the evidence (sort by clicking the header). The reasons are in \u201cWhy\u201d."
             ),
             "Adoption %": st.column_config.ProgressColumn(
-                format="%.0f%%", min_value=0, max_value=100, color="#7570b3",
+                format="%.0f%%",
+                min_value=0,
+                max_value=100,
+                color="#7570b3",
                 help="Active ÷ eligible users after deployment: use, not value.",
             ),
             "Change % (95% CI)": st.column_config.TextColumn(help="Lower is better for every metric."),

@@ -8,7 +8,9 @@ from dashboards import governance_data as gov
 from dashboards import text, ui
 
 # Served at `/readiness` (the address of the page it replaced), so old links keep working.
-db = ui.page("Ready to scale", "Which workflows are ready to scale, what is missing, and who owns the gap?", "readiness")
+db = ui.page(
+    "Ready to scale", "Which workflows are ready to scale, what is missing, and who owns the gap?", "readiness"
+)
 if not gov.has_governance(db):
     ui.not_yet("marts.readiness", "The ready-to-scale gate and the stage funnel")
     st.stop()
@@ -24,14 +26,27 @@ ready = gate.filter(pl.col("ready")).height
 production_not_ready = gate.filter((pl.col("stage") == "production") & ~pl.col("ready")).height
 late_targets = gate.filter(pl.col("is_target_set_after_results")).height
 tiles = st.columns(4)
-tiles[0].metric("Ready to scale", f"{ready} of {gate.height}", border=True,
-                help="Every one of the eleven requirements passes, value included.")
-tiles[1].metric("In production, not ready", production_not_ready, border=True,
-                help="Running in production while at least one requirement fails.")
-tiles[2].metric("Stalled pilots", stalled.height, border=True,
-                help="In pilot longer than the stall limit with no decision since.")
-tiles[3].metric("Targets set after the results", late_targets, border=True,
-                help="The success target was agreed after go-live, so it may have been fitted to the results.")
+tiles[0].metric(
+    "Ready to scale",
+    f"{ready} of {gate.height}",
+    border=True,
+    help="Every one of the eleven requirements passes, value included.",
+)
+tiles[1].metric(
+    "In production, not ready",
+    production_not_ready,
+    border=True,
+    help="Running in production while at least one requirement fails.",
+)
+tiles[2].metric(
+    "Stalled pilots", stalled.height, border=True, help="In pilot longer than the stall limit with no decision since."
+)
+tiles[3].metric(
+    "Targets set after the results",
+    late_targets,
+    border=True,
+    help="The success target was agreed after go-live, so it may have been fitted to the results.",
+)
 
 st.subheader("The gate, workflow by workflow")
 with st.container(key="wide_only_gate"):
@@ -39,7 +54,9 @@ with st.container(key="wide_only_gate"):
 with st.container(key="narrow_only_gate"):
     # On a phone the eleven-column grid becomes a list: what is missing, workflow by workflow.
     for row in gate.to_dicts():
-        verdict = "ready to scale" if row["ready"] else f"{row['requirements_passed']} of {row['requirements_total']} passed"
+        verdict = (
+            "ready to scale" if row["ready"] else f"{row['requirements_passed']} of {row['requirements_total']} passed"
+        )
         st.markdown(
             f"**{text.md(row['name'])}** · {text.label(text.STAGE_LABELS, row['stage'])} · {verdict}  \n"
             + (f"missing: {text.md(row['missing'])}" if row["missing"] else "everything in place")

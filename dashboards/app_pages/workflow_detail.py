@@ -35,7 +35,10 @@ with st.container(border=True, key="decision"):
     st.markdown(
         "#### "
         + text.summary_sentence(
-            labels.get(primary, primary), primary_result, card["adoption_rate"], card["assisted_share"],
+            labels.get(primary, primary),
+            primary_result,
+            card["adoption_rate"],
+            card["assisted_share"],
             data.min_closed_items(),
             worsened_guardrails=[
                 (labels[metric], by_metric[metric])
@@ -56,7 +59,9 @@ with st.container(border=True, key="decision"):
 tiles = st.columns(4)
 change_value, change_caption = text.change_tile(
     card["primary_verdict"] if primary_result is not None else None,
-    card["primary_change_pct"], card["primary_ci_low_pct"], card["primary_ci_high_pct"],
+    card["primary_change_pct"],
+    card["primary_ci_low_pct"],
+    card["primary_ci_high_pct"],
 )
 tiles[0].metric(
     f"{labels.get(primary, primary)} change",
@@ -66,21 +71,29 @@ tiles[0].metric(
 )
 tiles[0].caption(change_caption)
 tiles[1].metric(
-    "Target", text.whole_pct(card["target_change_pct"]), help="The registry's success target for the primary metric.", border=True
+    "Target",
+    text.whole_pct(card["target_change_pct"]),
+    help="The registry's success target for the primary metric.",
+    border=True,
 )
 tiles[1].caption(text.target_clause(card["target_change_pct"], card["target_met"]))
 tiles[2].metric("Adoption rate", text.share(card["adoption_rate"]), border=True)
 tiles[2].caption(
     f"{card['active_users']:,} of {card['eligible_users']:,} eligible users active after deployment"
-    if card["active_users"] is not None and card["eligible_users"] else "no usage measured"
+    if card["active_users"] is not None and card["eligible_users"]
+    else "no usage measured"
 )
 tiles[3].metric("Items AI-assisted", text.share(card["assisted_share"]), border=True)
-tiles[3].caption(f"of {card['post_items']:,} items after deployment" if card["post_items"] else "no items after deployment")
+tiles[3].caption(
+    f"of {card['post_items']:,} items after deployment" if card["post_items"] else "no items after deployment"
+)
 
 periods = (
     charts.Periods(
-        primary_result["baseline_start_on"], primary_result["deployed_on"],
-        primary_result["post_start_on"], primary_result["post_end_on"],
+        primary_result["baseline_start_on"],
+        primary_result["deployed_on"],
+        primary_result["post_start_on"],
+        primary_result["post_end_on"],
     )
     if primary_result is not None
     else None
@@ -98,11 +111,18 @@ st.subheader("Metric by metric")
 views_present = "marts.effect_views" in present
 checks_present = "marts.method_checks" in present
 if not views_present:
-    ui.not_yet("marts.effect_views", "Three views of each effect (before/after, assisted vs unassisted, difference-in-differences)")
+    ui.not_yet(
+        "marts.effect_views",
+        "Three views of each effect (before/after, assisted vs unassisted, difference-in-differences)",
+    )
 if not checks_present:
-    ui.not_yet("marts.method_checks", "Method checks (placebo, parallel trends, mix shift, censoring, guardrails, novelty)")
+    ui.not_yet(
+        "marts.method_checks", "Method checks (placebo, parallel trends, mix shift, censoring, guardrails, novelty)"
+    )
 ordered = [primary] + [metric for metric in data.METRICS if metric != primary]
-st.caption(f"One tab per metric, the primary metric ({labels.get(primary, primary).lower()}) first. The tab is kept in the address.")
+st.caption(
+    f"One tab per metric, the primary metric ({labels.get(primary, primary).lower()}) first. The tab is kept in the address."
+)
 # Only the open tab is drawn: tabs bound to the address (`?metric=`) track which one is open.
 metric_tabs = st.tabs([labels[m] for m in ordered], key="metric", bind="query-params", default=labels[primary])
 for tab, metric in zip(metric_tabs, ordered):
@@ -125,14 +145,20 @@ for tab, metric in zip(metric_tabs, ordered):
                 )
                 st.caption(data.metric_definitions()[metric].formula)
         with trend:
-            ui.chart(charts.weekly_trend(weekly.filter(pl.col("metric") == metric), labels[metric], unit, periods, result))
+            ui.chart(
+                charts.weekly_trend(weekly.filter(pl.col("metric") == metric), labels[metric], unit, periods, result)
+            )
         if metric == "cycle_time_hours" and result is not None:
-            distribution = st.expander("Cycle time distribution, before vs after", key="show_distribution", on_change="rerun")
+            distribution = st.expander(
+                "Cycle time distribution, before vs after", key="show_distribution", on_change="rerun"
+            )
             if distribution.open:
                 with distribution:
                     ui.chart(
                         charts.cycle_time_distribution(
-                            data.cycle_time_distribution(db, workflow_id), result["baseline_value"], result["post_value"]
+                            data.cycle_time_distribution(db, workflow_id),
+                            result["baseline_value"],
+                            result["post_value"],
                         )
                     )
 
@@ -158,7 +184,9 @@ for tab, metric in zip(metric_tabs, ordered):
             if metric_checks.is_empty():
                 st.caption("No checks for this metric.")
             for row in metric_checks.to_dicts():
-                colour, icon = {"ok": ("green", "check"), "warn": ("orange", "warning")}.get(row["status"], ("gray", "remove"))
+                colour, icon = {"ok": ("green", "check"), "warn": ("orange", "warning")}.get(
+                    row["status"], ("gray", "remove")
+                )
                 st.markdown(
                     f":{colour}-badge[:material/{icon}: {text.label(text.CHECK_LABELS, row['check_name'])}: "
                     f"{text.label(text.CHECK_STATUS_LABELS, row['status'])}] {text.md(row['detail'])}"
@@ -170,7 +198,10 @@ for tab, metric in zip(metric_tabs, ordered):
                 if result is not None:
                     st.dataframe(tables.analyst_table(result), hide_index=True)
                 if views_present:
-                    st.dataframe(tables.views_table(data.effect_views(db, workflow_id).filter(pl.col("metric") == metric)), hide_index=True)
+                    st.dataframe(
+                        tables.views_table(data.effect_views(db, workflow_id).filter(pl.col("metric") == metric)),
+                        hide_index=True,
+                    )
 
 # Lazy sections: drawn only when opened; open or closed is kept in the address (`?value=`, `?exceptions=`).
 worth = st.expander("What it is worth", key="value", bind="query-params", icon=":material/payments:")

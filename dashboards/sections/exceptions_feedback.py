@@ -35,18 +35,31 @@ def render(workflow_id: str) -> None:
     if loop.height:
         row = loop.row(0, named=True)
         tiles = st.columns(4)
-        tiles[0].metric("Feedback loop", "Active" if row["is_loop_active"] else "Inactive", border=True,
-                        help="Active: feedback raised and resolved in the last 60 days before the data cutoff.")
-        tiles[1].metric("Incorporated", text.share(row["incorporated_rate"]), border=True,
-                        help="Share of decided feedback that was incorporated (the rest was declined).")
-        tiles[2].metric("Median days to incorporate",
-                        "—" if text.is_missing(row["median_days_to_incorporate"]) else f"{row['median_days_to_incorporate']:.0f}",
-                        border=True)
-        tiles[3].metric("Open backlog", row["open_backlog"], border=True,
-                        help="Feedback still open; the oldest is listed below.")
+        tiles[0].metric(
+            "Feedback loop",
+            "Active" if row["is_loop_active"] else "Inactive",
+            border=True,
+            help="Active: feedback raised and resolved in the last 60 days before the data cutoff.",
+        )
+        tiles[1].metric(
+            "Incorporated",
+            text.share(row["incorporated_rate"]),
+            border=True,
+            help="Share of decided feedback that was incorporated (the rest was declined).",
+        )
+        tiles[2].metric(
+            "Median days to incorporate",
+            "—" if text.is_missing(row["median_days_to_incorporate"]) else f"{row['median_days_to_incorporate']:.0f}",
+            border=True,
+        )
+        tiles[3].metric(
+            "Open backlog", row["open_backlog"], border=True, help="Feedback still open; the oldest is listed below."
+        )
         details = [f"Status: {row['loop_status']}."]
         if row["oldest_open_raised_on"] is not None:
-            details.append(f"Oldest open item raised {text.day(row['oldest_open_raised_on'])} ({row['oldest_open_days']} days).")
+            details.append(
+                f"Oldest open item raised {text.day(row['oldest_open_raised_on'])} ({row['oldest_open_days']} days)."
+            )
         if not text.is_missing(row["feedback_per_100_items"]):
             details.append(f"{row['feedback_per_100_items']:.1f} feedback items per 100 work items since go-live.")
         st.text(" ".join(details))

@@ -53,12 +53,20 @@ def _tiles(row: dict) -> None:
             help="Estimate for the drive-adoption workflows: their saving scaled up to the adoption target, assuming savings grow with the share of users who use the tool.",
             border=True,
         )
-    st.caption(interval if priced else "No workflow with a value decision has a tool cost and a priced saving yet, so there is no total in money.")
+    st.caption(
+        interval
+        if priced
+        else "No workflow with a value decision has a tool cost and a priced saving yet, so there is no total in money."
+    )
     notes = []
     if row["value_workflows_unpriced"]:
-        notes.append(f"{row['value_workflows_unpriced']} workflow(s) with a value decision have no tool cost or no priced saving, so they are not in the total.")
+        notes.append(
+            f"{row['value_workflows_unpriced']} workflow(s) with a value decision have no tool cost or no priced saving, so they are not in the total."
+        )
     if row["workflows_not_judged"]:
-        notes.append(f"{row['workflows_not_judged']} workflow(s) are not judged yet (contested, waiting for data, a guardrail, unknown adoption); their tool cost is {money(row['cost_not_judged_per_month'], currency)} per month.")
+        notes.append(
+            f"{row['workflows_not_judged']} workflow(s) are not judged yet (contested, waiting for data, a guardrail, unknown adoption); their tool cost is {money(row['cost_not_judged_per_month'], currency)} per month."
+        )
     for note in notes:
         st.caption(note)
 
@@ -76,7 +84,9 @@ def render(db: data.Warehouse) -> None:
     currencies = portfolio["currency"].to_list()
     currency = currencies[0]
     if len(currencies) > 1:
-        currency = st.segmented_control("Currency", currencies, default=currencies[0], key="value_currency") or currencies[0]
+        currency = (
+            st.segmented_control("Currency", currencies, default=currencies[0], key="value_currency") or currencies[0]
+        )
         st.caption("Amounts in different currencies are never added together.")
     _tiles(portfolio.filter(pl.col("currency") == currency).row(0, named=True))
 
@@ -95,8 +105,16 @@ def render(db: data.Warehouse) -> None:
             pl.col("net_value_low").cast(pl.Float64).alias("Net: low"),
             pl.col("net_value_high").cast(pl.Float64).alias("Net: high"),
             pl.col("metrics_not_in_money")
-            .map_elements(lambda codes: ", ".join(data.metric_label(c.strip()) for c in codes.split(",")), return_dtype=pl.String)
+            .map_elements(
+                lambda codes: ", ".join(data.metric_label(c.strip()) for c in codes.split(",")), return_dtype=pl.String
+            )
             .alias("Not in money (no rate or too little data)"),
         )
-        money_format = {name: st.column_config.NumberColumn(format="%,.0f") for name in shown.columns if "/ month" in name or name.startswith("Net")}
-        st.dataframe(shown, hide_index=True, width="stretch", height=ui.table_height(shown.height), column_config=money_format)
+        money_format = {
+            name: st.column_config.NumberColumn(format="%,.0f")
+            for name in shown.columns
+            if "/ month" in name or name.startswith("Net")
+        }
+        st.dataframe(
+            shown, hide_index=True, width="stretch", height=ui.table_height(shown.height), column_config=money_format
+        )

@@ -36,9 +36,21 @@ def _finish(fig: go.Figure, title: str, how_to_read: str, height: int = 380) -> 
 
 def _band(fig: go.Figure, x: list, low: list, high: list, name: str) -> None:
     """A shaded interval between `low` and `high` (gaps where an end is missing)."""
-    fig.add_trace(go.Scatter(x=x, y=high, mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip", connectgaps=False))
     fig.add_trace(
-        go.Scatter(x=x, y=low, mode="lines", line=dict(width=0), fill="tonexty", fillcolor=BAND_FILL, name=name, hoverinfo="skip", connectgaps=False)
+        go.Scatter(x=x, y=high, mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip", connectgaps=False)
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=low,
+            mode="lines",
+            line=dict(width=0),
+            fill="tonexty",
+            fillcolor=BAND_FILL,
+            name=name,
+            hoverinfo="skip",
+            connectgaps=False,
+        )
     )
 
 
@@ -50,9 +62,31 @@ def portfolio_monthly(months: pl.DataFrame, currency: str) -> go.Figure:
         return charts.empty(title, "No month after go-live yet.")
     x = rows["month_on"].to_list()
     fig = go.Figure()
-    _band(fig, x, [None if v is None else float(v) for v in rows["net_value_low"]], [None if v is None else float(v) for v in rows["net_value_high"]], "net value: 95% interval")
-    fig.add_trace(go.Scatter(x=x, y=[float(v) for v in rows["net_value"]], mode="lines+markers", name="realised net value (value workflows)", line=dict(color=NET_COLOR, width=2.5)))
-    fig.add_trace(go.Scatter(x=x, y=[float(v) for v in rows["tool_cost_all"]], mode="lines+markers", name="tool cost (every deployed workflow)", line=dict(color=COST_COLOR, dash="dot")))
+    _band(
+        fig,
+        x,
+        [None if v is None else float(v) for v in rows["net_value_low"]],
+        [None if v is None else float(v) for v in rows["net_value_high"]],
+        "net value: 95% interval",
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=[float(v) for v in rows["net_value"]],
+            mode="lines+markers",
+            name="realised net value (value workflows)",
+            line=dict(color=NET_COLOR, width=2.5),
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=[float(v) for v in rows["tool_cost_all"]],
+            mode="lines+markers",
+            name="tool cost (every deployed workflow)",
+            line=dict(color=COST_COLOR, dash="dot"),
+        )
+    )
     fig.add_hline(y=0, line=dict(color="#c8c8c8", width=1))
     fig.update_xaxes(title_text="month (first and last months are partial)", dtick="M1", tickformat="%b %Y")
     fig.update_yaxes(title_text=f"{currency} per month")
@@ -82,13 +116,33 @@ def monthly_trend(
 
     fig = go.Figure()
     _band(fig, x, values(f"{column}_low"), values(f"{column}_high"), "95% interval")
-    fig.add_trace(go.Scatter(x=x, y=values(column), mode="lines+markers", name="saving that month", line=dict(color=NET_COLOR, width=2.5)))
+    fig.add_trace(
+        go.Scatter(
+            x=x, y=values(column), mode="lines+markers", name="saving that month", line=dict(color=NET_COLOR, width=2.5)
+        )
+    )
     fig.add_hline(y=0, line=dict(color="#c8c8c8", width=1))
     if deployed_on is not None:
-        fig.add_shape(type="line", x0=deployed_on, x1=deployed_on, y0=0, y1=1, yref="paper", line=dict(color="#262730", width=1.5, dash="dash"))
+        fig.add_shape(
+            type="line",
+            x0=deployed_on,
+            x1=deployed_on,
+            y0=0,
+            y1=1,
+            yref="paper",
+            line=dict(color="#262730", width=1.5, dash="dash"),
+        )
         fig.add_annotation(
-            x=deployed_on, y=1, yref="paper", text=f"go-live {text.day(deployed_on)}", showarrow=False,
-            xanchor="left", yanchor="top", xshift=4, font=dict(size=12), bgcolor="rgba(255,255,255,0.85)",
+            x=deployed_on,
+            y=1,
+            yref="paper",
+            text=f"go-live {text.day(deployed_on)}",
+            showarrow=False,
+            xanchor="left",
+            yanchor="top",
+            xshift=4,
+            font=dict(size=12),
+            bgcolor="rgba(255,255,255,0.85)",
         )
     fig.update_xaxes(title_text="month of opening", tickformat="%b %Y")
     fig.update_yaxes(title_text=axis)

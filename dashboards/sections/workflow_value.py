@@ -21,9 +21,14 @@ def _saving_text(row: dict) -> tuple[str, str]:
     """The saving per month and its interval, in money when the row has money, else in units."""
     if row["money_saved_per_month"] is not None:
         currency = row["currency"]
-        return money(row["money_saved_per_month"], currency), f"{money(row['money_saved_low'], currency)} to {money(row['money_saved_high'], currency)}"
+        return money(
+            row["money_saved_per_month"], currency
+        ), f"{money(row['money_saved_low'], currency)} to {money(row['money_saved_high'], currency)}"
     unit = row["unit_saved"]
-    return f"{amount(row['units_saved_per_month'])} {unit}", f"{amount(row['units_saved_low'])} to {amount(row['units_saved_high'])}"
+    return (
+        f"{amount(row['units_saved_per_month'])} {unit}",
+        f"{amount(row['units_saved_low'])} to {amount(row['units_saved_high'])}",
+    )
 
 
 def _tiles(card: dict) -> None:
@@ -40,13 +45,19 @@ def _tiles(card: dict) -> None:
         st.metric(f"Tool cost per month ({currency})", money(card["tool_cost_per_month"], currency), border=True)
         st.metric("Items per month", amount(card["items_per_month"], 0), border=True)
     if card["net_value_low"] is not None:
-        st.caption(f"Net value 95% interval: {money(card['net_value_low'], currency)} to {money(card['net_value_high'], currency)} per month.")
+        st.caption(
+            f"Net value 95% interval: {money(card['net_value_low'], currency)} to {money(card['net_value_high'], currency)} per month."
+        )
     if card["metrics_not_in_money"]:
-        not_in_money = ", ".join(data.metric_label(code.strip()).lower() for code in card["metrics_not_in_money"].split(","))
+        not_in_money = ", ".join(
+            data.metric_label(code.strip()).lower() for code in card["metrics_not_in_money"].split(",")
+        )
         st.text("Not in the money total (no rate in the registry, or too little data): " + not_in_money + ".")
     if card["value_at_stake_basis"]:
         at_stake = card["value_at_stake_per_month"]
-        lead = f"Value at stake: {money(at_stake, currency)} per month — " if at_stake is not None else "Value at stake — "
+        lead = (
+            f"Value at stake: {money(at_stake, currency)} per month — " if at_stake is not None else "Value at stake — "
+        )
         st.text(lead + card["value_at_stake_basis"] + ".")
 
 
@@ -94,14 +105,22 @@ def render(db: data.Warehouse, workflow_id: str) -> None:
         metrics = savings["metric"].to_list()
         primary = card["primary_metric"] if card["primary_metric"] in metrics else metrics[0]
         metric = st.selectbox(
-            "Trend of", metrics, index=metrics.index(primary), format_func=data.metric_label, key=f"value_trend_{workflow_id}"
+            "Trend of",
+            metrics,
+            index=metrics.index(primary),
+            format_func=data.metric_label,
+            key=f"value_trend_{workflow_id}",
         )
         chosen = savings.filter(pl.col("metric") == metric).row(0, named=True)
         use_money = chosen["money_saved_per_month"] is not None
         ui.chart(
             value_charts.monthly_trend(
-                months.filter(pl.col("metric") == metric), data.metric_label(metric), card["deployed_on"], use_money,
-                chosen["unit_saved"], card["currency"],
+                months.filter(pl.col("metric") == metric),
+                data.metric_label(metric),
+                card["deployed_on"],
+                use_money,
+                chosen["unit_saved"],
+                card["currency"],
             )
         )
     _history(db, workflow_id)

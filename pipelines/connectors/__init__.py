@@ -82,14 +82,35 @@ def plan(input_dir: Path) -> list[Entry]:
             continue
         native = mapping.native_path
         if native.name in claimed:
-            entries.append(Entry(mapping.source, mapping_path, None, f"mapping {mapping_path.name}: '{native.name}' is already read by mapping {claimed[native.name]}"))
+            entries.append(
+                Entry(
+                    mapping.source,
+                    mapping_path,
+                    None,
+                    f"mapping {mapping_path.name}: '{native.name}' is already read by mapping {claimed[native.name]}",
+                )
+            )
             continue
         if not native.is_file():
-            entries.append(Entry(mapping.source, mapping_path, None, f"mapping {mapping_path.name}: the file '{native.name}' it names is not in {FOLDER}/"))
+            entries.append(
+                Entry(
+                    mapping.source,
+                    mapping_path,
+                    None,
+                    f"mapping {mapping_path.name}: the file '{native.name}' it names is not in {FOLDER}/",
+                )
+            )
             continue
         seats = mapping.get("seats")
         if seats and not (folder / seats).is_file():
-            entries.append(Entry(mapping.source, mapping_path, None, f"mapping {mapping_path.name}: the seat list '{seats}' it names is not in {FOLDER}/"))
+            entries.append(
+                Entry(
+                    mapping.source,
+                    mapping_path,
+                    None,
+                    f"mapping {mapping_path.name}: the seat list '{seats}' it names is not in {FOLDER}/",
+                )
+            )
             continue
         claimed[native.name] = mapping_path.name
         if mapping.get("seats"):
@@ -99,7 +120,14 @@ def plan(input_dir: Path) -> list[Entry]:
         if path in mappings or path.name in claimed:
             continue
         # A native file nobody maps is reported, not ignored: the user meant it to be read.
-        entries.append(Entry("work_items", path, None, f"no mapping file in {FOLDER}/ names '{path.name}' (add one: see docs/connectors.md)"))
+        entries.append(
+            Entry(
+                "work_items",
+                path,
+                None,
+                f"no mapping file in {FOLDER}/ names '{path.name}' (add one: see docs/connectors.md)",
+            )
+        )
     return entries
 
 
@@ -226,10 +254,16 @@ def _registry_with_seats(path: Path, spec):
         return raw
     seats = pl.DataFrame({"workflow_id": list(counts), "__seats": [str(n) for n in counts.values()]})
     frame = frame.with_row_index("__order").join(seats, on="workflow_id", how="left").sort("__order")
-    log.info("  connector github_copilot seat lists: eligible_users from seats for %s", ", ".join(f"{w}={n}" for w, n in sorted(counts.items())))
+    log.info(
+        "  connector github_copilot seat lists: eligible_users from seats for %s",
+        ", ".join(f"{w}={n}" for w, n in sorted(counts.items())),
+    )
     # The registry keeps its row numbers and malformed rows; only eligible_users changes.
     return dataclasses.replace(
-        raw, frame=frame.with_columns(pl.coalesce("__seats", "eligible_users").alias("eligible_users")).drop("__order", "__seats")
+        raw,
+        frame=frame.with_columns(pl.coalesce("__seats", "eligible_users").alias("eligible_users")).drop(
+            "__order", "__seats"
+        ),
     )
 
 

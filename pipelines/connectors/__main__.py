@@ -36,7 +36,9 @@ def preview(file: Path, mapping_path: Path | None, rows: int) -> int:
             print(f"mapping: {mapping_path}")
         else:
             mapping = guess_mapping(file)
-            print("mapping: none given; a default one for the detected format (workflow id from the file name, naive times read as UTC)")
+            print(
+                "mapping: none given; a default one for the detected format (workflow id from the file name, naive times read as UTC)"
+            )
         print(f"connector: {mapping.connector} -> {mapping.source}")
         conversion = convert(file, mapping)
     except (MappingError, ConnectorError) as error:
@@ -53,8 +55,10 @@ def preview(file: Path, mapping_path: Path | None, rows: int) -> int:
             pl.lit(None, dtype=pl.String).alias(c) for c in spec.columns if c not in conversion.frame.columns
         ).select(list(spec.columns))
         valid, quarantined = _split_rows(raw, spec, file.name, now=build_time())
-        print(f"\n{valid.height:,} rows would be read, {quarantined.height:,} quarantined by the reader's rules "
-              "(the registry check happens at build time)")
+        print(
+            f"\n{valid.height:,} rows would be read, {quarantined.height:,} quarantined by the reader's rules "
+            "(the registry check happens at build time)"
+        )
         if quarantined.height:
             print(f"first {rows} reasons:")
             print(quarantined.select("row_number", "rule", "reason", "record").head(rows))
@@ -66,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     show = commands.add_parser("preview", help="show how a native export maps, without building anything")
     show.add_argument("file", type=Path)
-    show.add_argument("--mapping", type=Path, default=None, help="the mapping file (YAML); default: guessed from the format")
+    show.add_argument(
+        "--mapping", type=Path, default=None, help="the mapping file (YAML); default: guessed from the format"
+    )
     show.add_argument("--rows", type=int, default=5)
     args = parser.parse_args(argv)
     return preview(args.file, args.mapping, max(1, args.rows))

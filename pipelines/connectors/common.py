@@ -112,7 +112,9 @@ def read_table(path: Path, missing_values: list[str]) -> pl.DataFrame:
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as error:
-            raise ConnectorError(f"not valid UTF-8 (first bad byte at offset {error.start}); save the export as UTF-8") from None
+            raise ConnectorError(
+                f"not valid UTF-8 (first bad byte at offset {error.start}); save the export as UTF-8"
+            ) from None
         try:
             frame = pl.read_csv(io.BytesIO(data), infer_schema=False, encoding="utf8", raise_if_empty=False)
         except Exception as error:  # noqa: BLE001 - polars raises several error types for malformed CSV

@@ -99,7 +99,11 @@ def seat_holders(path: Path) -> list[dict]:
             raise ConnectorError(f"seat {number} has no assignee.login")
         team = seat.get("assigning_team") or {}
         seats.append(
-            {"login": str(assignee["login"]), "id": str(assignee.get("id", "")), "team": team.get("slug") if isinstance(team, dict) else None}
+            {
+                "login": str(assignee["login"]),
+                "id": str(assignee.get("id", "")),
+                "team": team.get("slug") if isinstance(team, dict) else None,
+            }
         )
     return seats
 
@@ -136,7 +140,9 @@ def eligible_by_workflow(mapping: Mapping) -> dict[str, int]:
         return {}
     user_key = "id" if mapping.get("user") == "user_id" else "login"
     frame = pl.DataFrame(seats, schema={"login": pl.String, "id": pl.String, "team": pl.String})
-    assigned = frame.select(workflow_of_users(mapping, pl.col(user_key), pl.col("team")).alias("workflow_id"), pl.col(user_key))
+    assigned = frame.select(
+        workflow_of_users(mapping, pl.col(user_key), pl.col("team")).alias("workflow_id"), pl.col(user_key)
+    )
     counts = assigned.drop_nulls("workflow_id").group_by("workflow_id").agg(pl.col(user_key).n_unique().alias("n"))
     return dict(counts.iter_rows())
 
@@ -150,9 +156,18 @@ def convert_github(path: Path, mapping: Mapping) -> Conversion:
     rows = []
     for number, record in enumerate(records, start=1):
         if not isinstance(record, dict):
-            rows.append({"native_row": number, "usage_date": None, "user_id": None, "actions": f"record {number} is not an object"})
+            rows.append(
+                {
+                    "native_row": number,
+                    "usage_date": None,
+                    "user_id": None,
+                    "actions": f"record {number} is not an object",
+                }
+            )
             continue
-        missing = [f for f in GITHUB_ACTION_FIELDS if not isinstance(record.get(f), int) or isinstance(record.get(f), bool)]
+        missing = [
+            f for f in GITHUB_ACTION_FIELDS if not isinstance(record.get(f), int) or isinstance(record.get(f), bool)
+        ]
         if missing:
             # Handed on as text, so the reader quarantines the row and quotes the field.
             shown = ", ".join(f"{f}={record.get(f)!r}" if f in record else f"{f} missing" for f in missing)
@@ -168,13 +183,17 @@ def convert_github(path: Path, mapping: Mapping) -> Conversion:
                 "actions": actions,
             }
         )
-    frame = pl.DataFrame(rows, schema={"native_row": pl.Int64, "usage_date": pl.String, "user_id": pl.String, "actions": pl.String})
+    frame = pl.DataFrame(
+        rows, schema={"native_row": pl.Int64, "usage_date": pl.String, "user_id": pl.String, "actions": pl.String}
+    )
     seats = _seat_list(mapping)
     if seats is not None:
         key = "id" if user_field == "user_id" else "login"
-        teams = pl.DataFrame(seats, schema={"login": pl.String, "id": pl.String, "team": pl.String}).select(
-            pl.col(key).alias("user_id"), pl.col("team").alias("__team")
-        ).unique("user_id", keep="first")
+        teams = (
+            pl.DataFrame(seats, schema={"login": pl.String, "id": pl.String, "team": pl.String})
+            .select(pl.col(key).alias("user_id"), pl.col("team").alias("__team"))
+            .unique("user_id", keep="first")
+        )
         frame = frame.join(teams, on="user_id", how="left")
     else:
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("__team"))
@@ -189,7 +208,12 @@ def convert_github(path: Path, mapping: Mapping) -> Conversion:
     note = f"{len(records):,} user-day records ({users:,} users) -> {usage.height:,} usage rows"
     if seats is not None:
         note += f"; seat list: {len(seats):,} seats"
-    return Conversion(frame=usage, unit="user and day (native_row = the record's position in the report)", note=note, stats={"records": len(records), "users": users})
+    return Conversion(
+        frame=usage,
+        unit="user and day (native_row = the record's position in the report)",
+        note=note,
+        stats={"records": len(records), "users": users},
+    )
 
 
 def convert_m365(path: Path, mapping: Mapping) -> Conversion:
@@ -204,7 +228,12 @@ def convert_m365(path: Path, mapping: Mapping) -> Conversion:
     workflow = mapping.get("workflow", {})
     app_of_column = {column: app for app, column in M365_APPS.items()}
     frame = frame.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("__row"))
-    long = frame.unpivot(index=["__row", M365_USER, *([M365_REPORT_DATE] if M365_REPORT_DATE in frame.columns else [])], on=present, variable_name="__column", value_name="__date")
+    long = frame.unpivot(
+        index=["__row", M365_USER, *([M365_REPORT_DATE] if M365_REPORT_DATE in frame.columns else [])],
+        on=present,
+        variable_name="__column",
+        value_name="__date",
+    )
     long = long.filter(pl.col("__date").is_not_null()).with_columns(
         pl.col("__column").replace_strict(app_of_column, return_dtype=pl.String).alias("__app"),
         date_expr("__date", fmt=mapping.get("timestamp_format")).alias("__day"),
@@ -216,7 +245,9 @@ def convert_m365(path: Path, mapping: Mapping) -> Conversion:
     app_map = workflow.get("apps")
     user_workflow = workflow_of_users(mapping, pl.col(M365_USER), pl.lit(None, dtype=pl.String))
     if app_map:
-        long = long.with_columns(pl.col("__app").replace_strict(app_map, default=user_workflow, return_dtype=pl.String).alias("__workflow"))
+        long = long.with_columns(
+            pl.col("__app").replace_strict(app_map, default=user_workflow, return_dtype=pl.String).alias("__workflow")
+        )
     else:
         long = long.with_columns(user_workflow.alias("__workflow"))
     usage = (
@@ -226,7 +257,9 @@ def convert_m365(path: Path, mapping: Mapping) -> Conversion:
     )
     # A native row can give several usage rows (one per day and workflow): native_row is
     # row * 100 + position within the native row.
-    usage = usage.with_columns((pl.col("__row") * 100 + pl.int_range(1, pl.len() + 1).over("__row")).cast(pl.Int64).alias("native_row"))
+    usage = usage.with_columns(
+        (pl.col("__row") * 100 + pl.int_range(1, pl.len() + 1).over("__row")).cast(pl.Int64).alias("native_row")
+    )
     out = usage.select(
         "native_row",
         pl.col("__day").alias("usage_date"),

@@ -83,6 +83,7 @@ def read_xes(path: Path, wanted: set[str] | None) -> pl.DataFrame:
             names = sorted({name for row in rows for name in row} - {CASE_ORDINAL})
             chunks.append(pl.from_dicts(rows, schema={CASE_ORDINAL: pl.Int64, **{n: pl.String for n in names}}))
             rows.clear()
+
     opener = gzip.open if sniff(path)[:2] == b"\x1f\x8b" else open
     traces = 0
     pending: list[dict[str, str]] = []
@@ -170,7 +171,10 @@ def convert(path: Path, mapping: Mapping, fmt_kind: str) -> Conversion:
         events = events.join(first_row, on=columns["case"], how="left", nulls_equal=True)
         # An event without a case id cannot join a case: it becomes its own row, quarantined.
         events = events.with_columns(
-            pl.when(pl.col(columns["case"]).is_null()).then(pl.col(EVENT_ORDINAL)).otherwise(pl.col(CASE_ORDINAL)).alias(CASE_ORDINAL)
+            pl.when(pl.col(columns["case"]).is_null())
+            .then(pl.col(EVENT_ORDINAL))
+            .otherwise(pl.col(CASE_ORDINAL))
+            .alias(CASE_ORDINAL)
         )
     items, stats = cases_to_items(events, mapping, columns)
     stats = {"events": events.height, **stats}
@@ -178,7 +182,9 @@ def convert(path: Path, mapping: Mapping, fmt_kind: str) -> Conversion:
         f"{events.height:,} events ({stats['events_counted']:,} counted after lifecycle) -> {items.height:,} cases "
         f"({stats['complete']:,} complete, {stats['open']:,} open)"
     )
-    return Conversion(frame=items, unit=f"case (native_row = the case's first {unit} in the log)", note=note, stats=stats)
+    return Conversion(
+        frame=items, unit=f"case (native_row = the case's first {unit} in the log)", note=note, stats=stats
+    )
 
 
 def _match(section: dict, activity: str) -> pl.Expr | None:
@@ -233,7 +239,8 @@ def cases_to_items(events: pl.DataFrame, mapping: Mapping, columns: dict[str, st
         pl.col("__ts").max().alias("__last"),
         # The first unreadable timestamp of the case, as written: the case is quarantined with it.
         pl.col("__ts_text").filter(pl.col("__ts").is_null()).first().alias("__bad_ts"),
-        pl.col(touch_column).drop_nulls().n_unique().alias("__touch") if touch == "resources"
+        pl.col(touch_column).drop_nulls().n_unique().alias("__touch")
+        if touch == "resources"
         else pl.col(touch_column).drop_nulls().first().alias("__touch"),
         pl.col("__counted").sum().alias("__counted_events"),
     ]
@@ -248,17 +255,18 @@ def cases_to_items(events: pl.DataFrame, mapping: Mapping, columns: dict[str, st
     ai = mapping.get("ai_assisted")
     if ai:
         values = ai.get("values")
-        flag = pl.col(ai["attribute"]).is_in(values) if values else pl.col(ai["attribute"]).str.to_lowercase().is_in(["true", "1", "yes"])
+        flag = (
+            pl.col(ai["attribute"]).is_in(values)
+            if values
+            else pl.col(ai["attribute"]).str.to_lowercase().is_in(["true", "1", "yes"])
+        )
         aggregations.append(flag.any().alias("__ai"))
     workflow = mapping.get("workflow", {})
     if workflow.get("attribute"):
         aggregations.append(pl.col(workflow["attribute"]).drop_nulls().first().alias("__workflow_value"))
 
     per_case = (
-        frame.group_by(CASE_ORDINAL)
-        .agg(aggregations)
-        .join(repeats, on=CASE_ORDINAL, how="left")
-        .sort(CASE_ORDINAL)
+        frame.group_by(CASE_ORDINAL).agg(aggregations).join(repeats, on=CASE_ORDINAL, how="left").sort(CASE_ORDINAL)
     )
     is_complete = pl.col("__complete") if complete is not None else pl.lit(False)
     fmt_ts = "%Y-%m-%dT%H:%M:%S%.6f+00:00"
@@ -275,9 +283,13 @@ def cases_to_items(events: pl.DataFrame, mapping: Mapping, columns: dict[str, st
             if touch == "resources"
             else pl.col("__touch").cast(pl.String)
         ).alias("touchpoints"),
-        (pl.col("__error").cast(pl.String).str.to_lowercase() if error is not None else pl.lit(None, dtype=pl.String)).alias("had_error"),
+        (
+            pl.col("__error").cast(pl.String).str.to_lowercase() if error is not None else pl.lit(None, dtype=pl.String)
+        ).alias("had_error"),
         (pl.col("__spend") if mapping.get("spend") else pl.lit(None, dtype=pl.String)).alias("external_spend"),
-        (pl.col("__ai").cast(pl.String).str.to_lowercase() if ai else pl.lit(None, dtype=pl.String)).alias("ai_assisted"),
+        (pl.col("__ai").cast(pl.String).str.to_lowercase() if ai else pl.lit(None, dtype=pl.String)).alias(
+            "ai_assisted"
+        ),
         pl.lit(None, dtype=pl.String).alias("escalated"),
         (pl.col("__team") if mapping.get("team") else pl.lit(None, dtype=pl.String)).alias("team"),
     )

@@ -83,7 +83,9 @@ def _section(keys: dict[str, Any], *, one_of: tuple[str, ...] = (), requires: di
 def _check_keys(raw: dict, keys: dict[str, Any], where: str) -> dict[str, Any]:
     unknown = sorted(str(k) for k in raw if k not in keys)
     if unknown:
-        raise MappingError(f"{where}: unknown key(s) {', '.join(repr(k) for k in unknown)}; known keys: {', '.join(keys)}")
+        raise MappingError(
+            f"{where}: unknown key(s) {', '.join(repr(k) for k in unknown)}; known keys: {', '.join(keys)}"
+        )
     return {key: keys[key](value, f"{where}.{key}" if where else key) for key, value in raw.items()}
 
 
@@ -97,10 +99,20 @@ def _timezone(value: Any, where: str) -> str:
 
 
 WORKFLOW = _section(
-    {"id": _text, "attribute": _text, "values": _value_map, "default": _text, "users": _value_map, "teams": _value_map, "apps": _value_map},
+    {
+        "id": _text,
+        "attribute": _text,
+        "values": _value_map,
+        "default": _text,
+        "users": _value_map,
+        "teams": _value_map,
+        "apps": _value_map,
+    },
     requires={"values": ("attribute",)},
 )
-MATCH = _section({"activities": _text_list, "attribute": _text, "values": _text_list}, requires={"values": ("attribute",)})
+MATCH = _section(
+    {"activities": _text_list, "attribute": _text, "values": _text_list}, requires={"values": ("attribute",)}
+)
 
 COMMON = {
     "connector": _text,
@@ -114,7 +126,9 @@ COMMON = {
 SCHEMAS: dict[str, dict[str, Any]] = {
     "event_log": {
         **COMMON,
-        "columns": _section({"case": _text, "activity": _text, "timestamp": _text, "resource": _text, "lifecycle": _text}),
+        "columns": _section(
+            {"case": _text, "activity": _text, "timestamp": _text, "resource": _text, "lifecycle": _text}
+        ),
         "lifecycle_counted": _text_list,
         "complete": MATCH,
         "rework": _section({"activities": _text_list}),
@@ -155,7 +169,13 @@ SCHEMAS["jira"] = SCHEMAS["tickets"]
 JIRA_PRESET = {
     "rows": "ticket",
     "timestamp_format": "%d/%b/%y %I:%M %p",
-    "columns": {"key": "Issue key", "opened": "Created", "resolved": "Resolved", "updated": "Updated", "state": "Status"},
+    "columns": {
+        "key": "Issue key",
+        "opened": "Created",
+        "resolved": "Resolved",
+        "updated": "Updated",
+        "state": "Status",
+    },
 }
 
 
@@ -196,7 +216,9 @@ def parse_mapping(text: str, path: Path) -> Mapping:
         raise MappingError(f"mapping {path.name}: expected key: value lines, got {type(raw).__name__}")
     connector = raw.get("connector")
     if connector not in CONNECTORS:
-        raise MappingError(f"mapping {path.name}: 'connector' must be one of {', '.join(CONNECTORS)}, got {connector!r}")
+        raise MappingError(
+            f"mapping {path.name}: 'connector' must be one of {', '.join(CONNECTORS)}, got {connector!r}"
+        )
     try:
         options = _check_keys(raw, SCHEMAS[connector], "")
     except MappingError as error:
@@ -207,17 +229,23 @@ def parse_mapping(text: str, path: Path) -> Mapping:
     for key in ("file", "seats"):
         name = options.get(key)
         if name is not None and ("/" in name or "\\" in name or name.startswith(".")):
-            raise MappingError(f"mapping {path.name}: '{key}' must name a file in the mapping's own folder, got {name!r}")
+            raise MappingError(
+                f"mapping {path.name}: '{key}' must name a file in the mapping's own folder, got {name!r}"
+            )
     if connector in ("jira",):
         options = _with_preset(options, JIRA_PRESET)
     if "workflow" not in options:
-        raise MappingError(f"mapping {path.name}: 'workflow' is required (id, attribute + values, users, teams or apps)")
+        raise MappingError(
+            f"mapping {path.name}: 'workflow' is required (id, attribute + values, users, teams or apps)"
+        )
     if connector == "tickets" and options.get("rows", "ticket") not in ("ticket", "update"):
         raise MappingError(f"mapping {path.name}: 'rows' must be 'ticket' or 'update', got {options['rows']!r}")
     if connector in ("tickets", "jira"):
         # Ticket tools write local times without an offset: the zone must be said, not assumed.
         if "timezone" not in options:
-            raise MappingError(f"mapping {path.name}: 'timezone' is required for ticket exports (e.g. UTC, Europe/London)")
+            raise MappingError(
+                f"mapping {path.name}: 'timezone' is required for ticket exports (e.g. UTC, Europe/London)"
+            )
         columns = options.get("columns", {})
         for needed in ("key", "opened"):
             if needed not in columns:

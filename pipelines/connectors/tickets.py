@@ -31,7 +31,11 @@ def convert(path: Path, mapping: Mapping) -> Conversion:
             f"it has: {', '.join(frame.columns[:30])}"
         )
     workflow = mapping.get("workflow", {})
-    for extra in (workflow.get("attribute"), mapping.get("error", {}).get("column"), mapping.get("ai_assisted", {}).get("column")):
+    for extra in (
+        workflow.get("attribute"),
+        mapping.get("error", {}).get("column"),
+        mapping.get("ai_assisted", {}).get("column"),
+    ):
         if extra and extra not in frame.columns:
             raise ConnectorError(f"the export has no column '{extra}' named in the mapping")
     frame = frame.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW))
@@ -57,7 +61,10 @@ def convert(path: Path, mapping: Mapping) -> Conversion:
         if only:
             visits = visits.filter(pl.col(state).is_in(only))
         rework = (
-            visits.group_by(key, state).agg(pl.len().alias("__n")).group_by(key).agg((pl.col("__n") - 1).sum().alias("__rework"))
+            visits.group_by(key, state)
+            .agg(pl.len().alias("__n"))
+            .group_by(key)
+            .agg((pl.col("__n") - 1).sum().alias("__rework"))
         )
 
     if per_update:
@@ -97,7 +104,11 @@ def convert(path: Path, mapping: Mapping) -> Conversion:
     if "reassignment_count" in columns:
         # The first assignment plus every reassignment: the hand-offs the ticket went through.
         reassigned = col("reassignment_count").cast(pl.Int64, strict=False)
-        touch = pl.when(reassigned.is_not_null()).then((reassigned + 1).cast(pl.String)).otherwise(col("reassignment_count"))
+        touch = (
+            pl.when(reassigned.is_not_null())
+            .then((reassigned + 1).cast(pl.String))
+            .otherwise(col("reassignment_count"))
+        )
     else:
         touch = pl.lit(None, dtype=pl.String)
     error = mapping.get("error", {})
@@ -107,13 +118,21 @@ def convert(path: Path, mapping: Mapping) -> Conversion:
         error_expr = pl.when(pl.col(error["column"]).is_null()).then(None).otherwise(error_expr)
     elif error.get("reopened") and "reopen_count" in columns:
         reopened = col("reopen_count").cast(pl.Int64, strict=False)
-        error_expr = pl.when(reopened.is_not_null()).then((reopened > 0).cast(pl.String).str.to_lowercase()).otherwise(col("reopen_count"))
+        error_expr = (
+            pl.when(reopened.is_not_null())
+            .then((reopened > 0).cast(pl.String).str.to_lowercase())
+            .otherwise(col("reopen_count"))
+        )
     else:
         error_expr = pl.lit(None, dtype=pl.String)
     ai = mapping.get("ai_assisted", {})
     if ai:
         values = ai.get("values") or ["true", "yes", "1"]
-        ai_expr = pl.when(pl.col(ai["column"]).is_null()).then(None).otherwise(pl.col(ai["column"]).is_in(values).cast(pl.String).str.to_lowercase())
+        ai_expr = (
+            pl.when(pl.col(ai["column"]).is_null())
+            .then(None)
+            .otherwise(pl.col(ai["column"]).is_in(values).cast(pl.String).str.to_lowercase())
+        )
     else:
         ai_expr = pl.lit(None, dtype=pl.String)
 
@@ -137,9 +156,7 @@ def convert(path: Path, mapping: Mapping) -> Conversion:
         "complete": int(items.get_column("closed_at").is_not_null().sum()),
         "open": int(items.get_column("closed_at").is_null().sum()),
     }
-    note = (
-        f"{frame.height:,} rows -> {items.height:,} tickets ({stats['complete']:,} resolved or closed, {stats['open']:,} open)"
-    )
+    note = f"{frame.height:,} rows -> {items.height:,} tickets ({stats['complete']:,} resolved or closed, {stats['open']:,} open)"
     unit = "ticket (native_row = the ticket's first data row in the export)"
     return Conversion(frame=items, unit=unit, note=note, stats=stats)
 

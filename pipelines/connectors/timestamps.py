@@ -67,7 +67,9 @@ def date_expr(column: str, *, fmt: str | None) -> pl.Expr:
     """A native date column as ISO `YYYY-MM-DD` text, or the native text when it cannot be read."""
     text = pl.col(column).str.strip_chars()
     if fmt is None:
-        parsed = pl.coalesce(text.str.to_date("%Y-%m-%d", strict=False), text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False))
+        parsed = pl.coalesce(
+            text.str.to_date("%Y-%m-%d", strict=False), text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+        )
     else:
         parsed = text.str.to_date(fmt, strict=False)
     return pl.when(parsed.is_not_null()).then(parsed.dt.strftime("%Y-%m-%d")).otherwise(text)

@@ -85,7 +85,9 @@ def stage_spells(warehouse: WarehouseResource) -> dg.MaterializeResult:
     from the registry's current stage with unknown dates. Internal: used by the funnel marts."""
     with step("intermediate/stage_spells"), warehouse.connect() as con:
         run_script(con, sql_text(__file__, "stage_spells"))
-        bases = con.execute("select basis, count(distinct workflow_id) from intermediate.stage_spells group by 1").fetchall()
+        bases = con.execute(
+            "select basis, count(distinct workflow_id) from intermediate.stage_spells group by 1"
+        ).fetchall()
     return dg.MaterializeResult(metadata={f"workflows_from_{basis}": n for basis, n in bases})
 
 
@@ -183,12 +185,17 @@ def exception_guardrails(warehouse: WarehouseResource) -> dg.MaterializeResult:
     worsened error rate: `has_exception_guardrail` feeds the workflow's decision."""
     settings = load_settings()
     with step("marts/exception_guardrails"), warehouse.connect() as con:
-        run_script(con, sql_text(__file__, "exception_window_counts"), {"window_days": settings["guardrail_window_days"]})
+        run_script(
+            con, sql_text(__file__, "exception_window_counts"), {"window_days": settings["guardrail_window_days"]}
+        )
         windows = con.sql("select * from intermediate.exception_window_counts").pl()
         table = guardrails(windows, settings["confidence_level"], int(settings["min_assisted_items"]))
         write_table(con, "marts.exception_guardrails", table)
         check = _grain(
-            con, "marts.exception_guardrails", ["workflow_id"], "select count(*) from staging.workflows where deployed_on is not null"
+            con,
+            "marts.exception_guardrails",
+            ["workflow_id"],
+            "select count(*) from staging.workflows where deployed_on is not null",
         )
         flagged = table.filter("has_exception_guardrail")["workflow_id"].to_list()
     return dg.MaterializeResult(
@@ -211,7 +218,9 @@ def feedback_loops(warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = load_settings()
     with step("marts/feedback_loops"), warehouse.connect() as con:
         run_script(con, sql_text(__file__, "feedback_loops"), {"active_days": settings["feedback_active_days"]})
-        active = con.execute("select count(*) filter (where is_loop_active), count(*) from marts.feedback_loops").fetchone()
+        active = con.execute(
+            "select count(*) filter (where is_loop_active), count(*) from marts.feedback_loops"
+        ).fetchone()
         check = _grain(con, "marts.feedback_loops", ["workflow_id"], "select count(*) from staging.workflows")
     return dg.MaterializeResult(
         metadata={"dagster/row_count": active[1], "active_loops": active[0]}, check_results=[check]

@@ -64,10 +64,14 @@ def guardrails(windows: pl.DataFrame, confidence_level: float, min_items: int) -
         n1 = windows[f"recent_{known}"].to_numpy().astype(float)
         # The house share difference: Bernoulli variance, normal critical value (pipelines/stats/intervals.py).
         change = absolute_difference(MomentStats.from_events(k0, n0), MomentStats.from_events(k1, n1), alpha)
-        diff, low, high = (np.atleast_1d(np.asarray(x, dtype=float)) for x in (change.estimate, change.ci_low, change.ci_high))
+        diff, low, high = (
+            np.atleast_1d(np.asarray(x, dtype=float)) for x in (change.estimate, change.ci_low, change.ci_high)
+        )
         overlap = windows["windows_overlap"].to_numpy().astype(bool)
         thin = (n0 < min_items) | (n1 < min_items) | overlap
-        status = np.where(thin, "insufficient_data", np.where(low > 0, "rising", np.where(high < 0, "falling", "no_clear_change")))
+        status = np.where(
+            thin, "insufficient_data", np.where(low > 0, "rising", np.where(high < 0, "falling", "no_clear_change"))
+        )
         with np.errstate(invalid="ignore", divide="ignore"):
             early, recent = np.where(n0 > 0, k0 / n0, np.nan), np.where(n1 > 0, k1 / n1, np.nan)
         out = out.with_columns(
@@ -82,7 +86,10 @@ def guardrails(windows: pl.DataFrame, confidence_level: float, min_items: int) -
         )
         statuses.append(f"{measure}_status")
     rising = [pl.col(s) == "rising" for s in statuses]
-    reasons = [pl.when(pl.col(s) == "rising").then(pl.lit(f"{s.removesuffix('_status')} rate rising since go-live")) for s in statuses]
+    reasons = [
+        pl.when(pl.col(s) == "rising").then(pl.lit(f"{s.removesuffix('_status')} rate rising since go-live"))
+        for s in statuses
+    ]
     return out.with_columns(
         pl.any_horizontal(rising).fill_null(False).alias("has_exception_guardrail"),
         pl.concat_str(reasons, separator="; ", ignore_nulls=True).replace("", None).alias("guardrail_reason"),

@@ -1,6 +1,5 @@
 """Dagster assets that load each input source into staging, with quarantine and checks."""
 
-
 from datetime import UTC, datetime
 
 import dagster as dg

@@ -47,8 +47,7 @@ FULL_RESTAGE = {
         "select {business_columns}, source_file from row_outcomes where outcome = 'staged'"
     ),
     "replace_outcomes": (
-        "create or replace table ingest.{source}_outcomes as\n"
-        "select source_file, row_number, outcome from row_outcomes"
+        "create or replace table ingest.{source}_outcomes as\nselect source_file, row_number, outcome from row_outcomes"
     ),
     "clear_quarantine": (
         "delete from quarantine.rejected_rows\n"
@@ -112,7 +111,9 @@ class SourceSummary:
     @property
     def reconciles(self) -> bool:
         """rows read = staged + quarantined + de-duplicated + superseded."""
-        return self.rows_read == self.rows_staged + self.rows_quarantined + self.rows_deduplicated + self.rows_superseded
+        return (
+            self.rows_read == self.rows_staged + self.rows_quarantined + self.rows_deduplicated + self.rows_superseded
+        )
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -203,7 +204,9 @@ def load_source(
     con.execute("begin transaction")
     try:
         key_list = ", ".join(spec.key)
-        con.execute(f"create or replace temp table scope_keys as select {key_list} from ingest.{spec.name}_rows limit 0")
+        con.execute(
+            f"create or replace temp table scope_keys as select {key_list} from ingest.{spec.name}_rows limit 0"
+        )
         gone = sorted(set(known) - set(current))
         for source_file in gone:
             _note_keys(con, spec, source_file)
@@ -393,7 +396,9 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, ingested_at: dateti
         key_label=" + ".join(spec.key),
         known_workflow=known,
         # The registry itself has no registry to be missing from.
-        registry_match="quarantined_registry.workflow_id = source_rows.workflow_id" if spec.checks_registry else "false",
+        registry_match="quarantined_registry.workflow_id = source_rows.workflow_id"
+        if spec.checks_registry
+        else "false",
         record_fields=", ".join(f"{name} := source_rows.{name}" for name in business),
         staged_key_match=" and ".join(f"{spec.name}.{name} = scope_keys.{name}" for name in spec.key),
         differing_columns=", ".join(

@@ -50,8 +50,20 @@ TIMESTAMP_PATTERN = (
 )
 # Words databases and spreadsheets accept as timestamps; none is a moment in an export.
 SPECIAL_TIMESTAMPS = (
-    "infinity", "+infinity", "-infinity", "inf", "+inf", "-inf", "epoch", "now", "today",
-    "tomorrow", "yesterday", "allballs", "nan", "nat",
+    "infinity",
+    "+infinity",
+    "-infinity",
+    "inf",
+    "+inf",
+    "-inf",
+    "epoch",
+    "now",
+    "today",
+    "tomorrow",
+    "yesterday",
+    "allballs",
+    "nan",
+    "nat",
 )
 EARLIEST_ACCEPTED = datetime(1990, 1, 1)
 FUTURE_SLACK = timedelta(days=1)
@@ -242,7 +254,9 @@ def _read_csv(path: Path, head: bytes) -> RawRows:
         raise FileRejected("binary content (NUL bytes), not a text CSV")
     bad_at = _first_invalid_utf8(path)
     if bad_at is not None:
-        raise FileRejected(f"not valid UTF-8 (first bad byte at offset {bad_at}; Latin-1 or Windows-1252?); save the file as UTF-8")
+        raise FileRejected(
+            f"not valid UTF-8 (first bad byte at offset {bad_at}; Latin-1 or Windows-1252?); save the file as UTF-8"
+        )
     header = _header(head)
     if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
         delimiter = "';'" if ";" in header[0] else "a tab"
@@ -425,9 +439,18 @@ def _parse_timestamps(raw: pl.DataFrame, names: list[str], time_zone: str | None
         offset_minutes = part("offset_minutes").fill_null("0").cast(pl.Int64)
         raw = raw.with_columns(
             pl.concat_str(
-                part("date"), pl.lit(" "), part("hour").fill_null("00"), pl.lit(":"), part("minute").fill_null("00"),
-                pl.lit(":"), part("second").fill_null("00"), pl.lit("."), part("fraction").fill_null("0").str.slice(0, 6),
-            ).str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us").alias(tmp("local")),
+                part("date"),
+                pl.lit(" "),
+                part("hour").fill_null("00"),
+                pl.lit(":"),
+                part("minute").fill_null("00"),
+                pl.lit(":"),
+                part("second").fill_null("00"),
+                pl.lit("."),
+                part("fraction").fill_null("0").str.slice(0, 6),
+            )
+            .str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
+            .alias(tmp("local")),
             pl.when(part("zone").str.to_uppercase() == "Z")
             .then(pl.lit(0, dtype=pl.Int64))
             .when(part("sign").is_not_null())
@@ -452,10 +475,15 @@ def _parse_timestamps(raw: pl.DataFrame, names: list[str], time_zone: str | None
                 .dt.replace_time_zone(None)
             )
         raw = raw.with_columns(
-            pl.when(part("zone").is_not_null()).then(local - pl.duration(minutes=part("offset"))).otherwise(naive).alias(tmp("utc"))
+            pl.when(part("zone").is_not_null())
+            .then(local - pl.duration(minutes=part("offset")))
+            .otherwise(naive)
+            .alias(tmp("utc"))
         )
         utc, bad_offset, shown = part("utc"), part("bad_offset"), text.str.slice(0, 60)
-        raw = raw.with_columns(((utc < pl.lit(EARLIEST_ACCEPTED)) | (utc > pl.lit(latest))).fill_null(False).alias(tmp("outside")))
+        raw = raw.with_columns(
+            ((utc < pl.lit(EARLIEST_ACCEPTED)) | (utc > pl.lit(latest))).fill_null(False).alias(tmp("outside"))
+        )
         outside = part("outside")
         raw = raw.with_columns(
             pl.when(text.is_null())
@@ -472,14 +500,18 @@ def _parse_timestamps(raw: pl.DataFrame, names: list[str], time_zone: str | None
             .then(
                 pl.format(
                     "{}: '{}' does not exist in {} (the clocks skipped that hour for daylight saving time)",
-                    pl.lit(name), shown, pl.lit(time_zone or "UTC"),
+                    pl.lit(name),
+                    shown,
+                    pl.lit(time_zone or "UTC"),
                 )
             )
             .when(outside)
             .then(
                 pl.format(
                     "{}: '{}' is outside the accepted range 1990-01-01 to {} UTC (build time + 1 day)",
-                    pl.lit(name), shown, pl.lit(latest_text),
+                    pl.lit(name),
+                    shown,
+                    pl.lit(latest_text),
                 )
             )
             .alias(_failure_column(name))
@@ -506,7 +538,9 @@ def _date_range_failures(names: tuple[str, ...], now: datetime) -> list[pl.Expr]
         .then(
             pl.format(
                 "{}: '{}' is outside the accepted range 1990-01-01 to {} (build time + 1 day)",
-                pl.lit(name), pl.col(name).str.slice(0, 60), pl.lit(latest.isoformat()),
+                pl.lit(name),
+                pl.col(name).str.slice(0, 60),
+                pl.lit(latest.isoformat()),
             )
         )
         .alias(name)
@@ -522,7 +556,12 @@ def _failure_rule_column(name: str) -> str:
     return f"__failure_rule_{name}"
 
 
-KIND_NAMES = {pl.Int64: "whole number", pl.Float64: "number", pl.Boolean: "boolean (true/false, 1/0, yes/no)", pl.Date: "date (YYYY-MM-DD)"}
+KIND_NAMES = {
+    pl.Int64: "whole number",
+    pl.Float64: "number",
+    pl.Boolean: "boolean (true/false, 1/0, yes/no)",
+    pl.Date: "date (YYYY-MM-DD)",
+}
 
 
 def _kind_name(dtype: pl.DataType) -> str:
@@ -562,18 +601,26 @@ def _split_rows(
     # A value that was there but did not parse is `unparseable`, named per column.
     parse_errors = [
         pl.when(pl.col(name).is_not_null() & pl.col(f"__typed_{name}").is_null())
-        .then(pl.format("{}: cannot read '{}' as a {}", pl.lit(name), pl.col(name).str.slice(0, 60), pl.lit(_kind_name(dtype))))
+        .then(
+            pl.format(
+                "{}: cannot read '{}' as a {}", pl.lit(name), pl.col(name).str.slice(0, 60), pl.lit(_kind_name(dtype))
+            )
+        )
         .alias(name)
         for name, dtype in columns.items()
         if dtype != pl.String and name not in timestamps
     ]
     failure_schema = {"__index": pl.UInt32, "column": pl.String, "reason": pl.String, "rule": pl.String}
     parse_failures = (
-        raw.select(pl.col("__index"), *parse_errors)
-        .unpivot(index="__index", variable_name="column", value_name="reason")
-        .drop_nulls("reason")
-        .with_columns(pl.lit("unparseable").alias("rule"))
-    ) if parse_errors else pl.DataFrame(schema=failure_schema)
+        (
+            raw.select(pl.col("__index"), *parse_errors)
+            .unpivot(index="__index", variable_name="column", value_name="reason")
+            .drop_nulls("reason")
+            .with_columns(pl.lit("unparseable").alias("rule"))
+        )
+        if parse_errors
+        else pl.DataFrame(schema=failure_schema)
+    )
     # Timestamps carry their own rule: unparseable (form, special value, DST gap) or out_of_range.
     timestamp_failures = [
         raw.select(
@@ -593,14 +640,21 @@ def _split_rows(
         else pl.DataFrame(schema=failure_schema)
     )
     parse_failures = pl.concat(
-        [frame.select(failure_schema.keys()).cast(failure_schema) for frame in (parse_failures, *timestamp_failures, date_failures)],
+        [
+            frame.select(failure_schema.keys()).cast(failure_schema)
+            for frame in (parse_failures, *timestamp_failures, date_failures)
+        ],
         how="vertical",
     )
 
     schema_failures = _schema_failures(typed.drop("__index", "row_number"), spec)
     # A parse failure already explains the null pandera sees in that cell.
-    schema_failures = schema_failures.join(parse_failures.select("__index", "column"), on=["__index", "column"], how="anti")
-    failures = pl.concat([parse_failures.select("__index", "column", "rule", "reason"), schema_failures], how="vertical")
+    schema_failures = schema_failures.join(
+        parse_failures.select("__index", "column"), on=["__index", "column"], how="anti"
+    )
+    failures = pl.concat(
+        [parse_failures.select("__index", "column", "rule", "reason"), schema_failures], how="vertical"
+    )
 
     rank = {rule: i for i, rule in enumerate(RULE_ORDER)}
     per_row = (
@@ -649,10 +703,19 @@ def _schema_failures(typed: pl.DataFrame, spec: SourceSpec) -> pl.DataFrame:
         return empty
     if cases.is_empty():
         return empty
-    described = [_describe(row) for row in cases.select("column", "check", "failure_case").unique().iter_rows(named=True)]
+    described = [
+        _describe(row) for row in cases.select("column", "check", "failure_case").unique().iter_rows(named=True)
+    ]
     lookup = pl.DataFrame(
         described,
-        schema={"column": pl.String, "check": pl.String, "failure_case": pl.String, "out_column": pl.String, "rule": pl.String, "reason": pl.String},
+        schema={
+            "column": pl.String,
+            "check": pl.String,
+            "failure_case": pl.String,
+            "out_column": pl.String,
+            "rule": pl.String,
+            "reason": pl.String,
+        },
         orient="row",
     )
     joined = cases.join(lookup, on=["column", "check", "failure_case"], how="left", nulls_equal=True)
@@ -672,7 +735,14 @@ def _describe(case: dict) -> tuple:
         return column, case["check"], value, column, "missing_value", f"{column}: required value is missing"
     if check.startswith("greater_than_or_equal_to("):
         bound = check[len("greater_than_or_equal_to(") : -1]
-        return column, case["check"], value, column, "out_of_range", f"{column}: {shown} is out of range (must be >= {bound})"
+        return (
+            column,
+            case["check"],
+            value,
+            column,
+            "out_of_range",
+            f"{column}: {shown} is out of range (must be >= {bound})",
+        )
     if check.startswith("isin("):
         allowed = check[len("isin(") : -1].replace("'", "").strip("[]")
         return column, case["check"], value, column, "out_of_range", f"{column}: '{shown}' is not one of {allowed}"
@@ -681,11 +751,32 @@ def _describe(case: dict) -> tuple:
     if check == "closed_at_not_before_opened_at":
         return column, case["check"], value, "closed_at", "closed_before_opened", "closed_at: earlier than opened_at"
     if check == "resolved_on_not_before_raised_on":
-        return column, case["check"], value, "resolved_on", "resolved_before_raised", "resolved_on: earlier than raised_on"
+        return (
+            column,
+            case["check"],
+            value,
+            "resolved_on",
+            "resolved_before_raised",
+            "resolved_on: earlier than raised_on",
+        )
     if check == "open_feedback_has_no_resolved_on":
-        return column, case["check"], value, "resolved_on", "invalid", "resolved_on: set on feedback whose status is open"
+        return (
+            column,
+            case["check"],
+            value,
+            "resolved_on",
+            "invalid",
+            "resolved_on: set on feedback whose status is open",
+        )
     if check == "eligible_users_required_when_deployed":
-        return column, case["check"], value, "eligible_users", "missing_value", "eligible_users: required when deployed_on is set"
+        return (
+            column,
+            case["check"],
+            value,
+            "eligible_users",
+            "missing_value",
+            "eligible_users: required when deployed_on is set",
+        )
     return column, case["check"], value, column, "invalid", f"{column}: fails {check} (value {shown})"
 
 

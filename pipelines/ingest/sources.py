@@ -87,12 +87,20 @@ class SourceSpec:
             if path.name.startswith("."):
                 listing.skipped.append((relative, "dot-file (hidden); not read"))
             elif path.is_symlink() and not path.exists():
-                listing.skipped.append((relative, f"dangling symlink (target {_link_target(path)} does not exist); not read"))
+                listing.skipped.append(
+                    (relative, f"dangling symlink (target {_link_target(path)} does not exist); not read")
+                )
             elif path.is_dir():
-                listing.skipped.append((relative, "sub-folder; opvalue reads only the files directly in the source's folder"))
+                listing.skipped.append(
+                    (relative, "sub-folder; opvalue reads only the files directly in the source's folder")
+                )
             elif not path.resolve().is_relative_to(root):
                 # Through a link to the file itself, or to a folder on its way.
-                how = f"symlink to {_link_target(path)}" if path.is_symlink() else f"resolves to {path.resolve()} through a linked folder"
+                how = (
+                    f"symlink to {_link_target(path)}"
+                    if path.is_symlink()
+                    else f"resolves to {path.resolve()} through a linked folder"
+                )
                 listing.rejected_links[relative] = (
                     path,
                     f"{how}, outside the input folder; opvalue reads only files inside it",

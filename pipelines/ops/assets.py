@@ -22,7 +22,10 @@ FRESHNESS_LIMIT_HOURS = {
 
 def freshness_limits() -> dict[str, float]:
     """Hours after which each source counts as stale, read when the asset runs."""
-    return {source: float(os.environ.get(variable) or default) for source, (variable, default) in FRESHNESS_LIMIT_HOURS.items()}
+    return {
+        source: float(os.environ.get(variable) or default)
+        for source, (variable, default) in FRESHNESS_LIMIT_HOURS.items()
+    }
 
 
 @dg.asset(

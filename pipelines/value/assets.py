@@ -61,7 +61,9 @@ def value_workflows(warehouse: WarehouseResource) -> dg.MaterializeResult:
     DECIMAL). Internal: the one place where the value marts meet the scorecard's columns."""
     with step("intermediate/value_workflows"), warehouse.connect() as con:
         run_script(con, sql_text(__file__, "value_workflows"))
-        decisions = con.execute("select decision, count(*) from intermediate.value_workflows group by 1 order by 1").fetchall()
+        decisions = con.execute(
+            "select decision, count(*) from intermediate.value_workflows group by 1 order by 1"
+        ).fetchall()
     return dg.MaterializeResult(
         metadata={"dagster/row_count": sum(n for _, n in decisions), **{f"decision_{d}": n for d, n in decisions}}
     )
@@ -84,7 +86,9 @@ def value_changes(warehouse: WarehouseResource) -> dg.MaterializeResult:
     group_name=VALUE_GROUP,
     kinds={"duckdb", "sql"},
     deps=[VALUE_WORKFLOWS, VALUE_CHANGES, VALUE_METRICS],
-    check_specs=[dg.AssetCheckSpec("grain", asset=MONTHLY_SAVINGS, description="One row per deployed workflow and metric.")],
+    check_specs=[
+        dg.AssetCheckSpec("grain", asset=MONTHLY_SAVINGS, description="One row per deployed workflow and metric.")
+    ],
 )
 def monthly_savings(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """What each deployed workflow's change saves in an average post-period month, per metric:
@@ -112,7 +116,9 @@ def monthly_savings(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "dagster/row_count": rows,
             "rows_in_money": priced,
             "preview": dg.MetadataValue.md(
-                markdown_table(preview, ["workflow_id", "metric", "items/month", "saved/month", "unit", "money/month", "currency"])
+                markdown_table(
+                    preview, ["workflow_id", "metric", "items/month", "saved/month", "unit", "money/month", "currency"]
+                )
             ),
         },
         check_results=[check],
@@ -125,7 +131,11 @@ def monthly_savings(warehouse: WarehouseResource) -> dg.MaterializeResult:
     kinds={"duckdb", "sql"},
     deps=[MONTHLY_SAVINGS, VALUE_CHANGES, ITEM_PERIODS],
     check_specs=[
-        dg.AssetCheckSpec("grain", asset=MONTHLY_VALUE, description="One row per deployed workflow, metric and calendar month of the post period.")
+        dg.AssetCheckSpec(
+            "grain",
+            asset=MONTHLY_VALUE,
+            description="One row per deployed workflow, metric and calendar month of the post period.",
+        )
     ],
 )
 def monthly_value(warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -167,7 +177,9 @@ def workflow_value(warehouse: WarehouseResource) -> dg.MaterializeResult:
         metadata={
             "dagster/row_count": len(preview),
             "preview": dg.MetadataValue.md(
-                markdown_table(preview, ["workflow_id", "decision", "saved", "tool cost", "net", "net low", "net high", "currency"])
+                markdown_table(
+                    preview, ["workflow_id", "decision", "saved", "tool cost", "net", "net low", "net high", "currency"]
+                )
             ),
         },
         check_results=[check],
@@ -209,7 +221,11 @@ def portfolio_value(warehouse: WarehouseResource) -> dg.MaterializeResult:
     group_name=VALUE_GROUP,
     kinds={"duckdb", "sql"},
     deps=[MONTHLY_VALUE, WORKFLOW_VALUE],
-    check_specs=[dg.AssetCheckSpec("grain", asset=PORTFOLIO_MONTHLY_VALUE, description="One row per currency and calendar month.")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "grain", asset=PORTFOLIO_MONTHLY_VALUE, description="One row per currency and calendar month."
+        )
+    ],
 )
 def portfolio_monthly_value(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Month by month, per currency: the realised net value of the workflows with a value
@@ -270,9 +286,12 @@ def scorecard_history(warehouse: WarehouseResource) -> dg.MaterializeResult:
     next; a warehouse rebuilt from scratch starts it again (docs/warehouse.md)."""
     with step("marts/scorecard_history"), warehouse.connect() as con:
         carried = carry_history(con, warehouse)
-        before = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'scorecard_history'"
-        ).fetchone()[0] and con.execute("select count(*) from marts.scorecard_history").fetchone()[0]
+        before = (
+            con.execute(
+                "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'scorecard_history'"
+            ).fetchone()[0]
+            and con.execute("select count(*) from marts.scorecard_history").fetchone()[0]
+        )
         run_script(
             con, sql_text(__file__, "scorecard_history"), {"recorded_at": datetime.now(UTC).replace(tzinfo=None)}
         )
