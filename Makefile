@@ -14,7 +14,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # Dagster's instance settings (tick retention); copied once, so later edits in DAGSTER_HOME stay.
 DAGSTER_YAML := $(DAGSTER_HOME)/dagster.yaml
 
-.PHONY: help setup run pipeline dashboard dev test sample calibrate bench browser clean
+.PHONY: help setup run pipeline dashboard dev test lint sample calibrate bench browser clean
 
 help:
 	@echo "make run        set up, build the warehouse from the sample data, start the dashboard"
@@ -22,6 +22,7 @@ help:
 	@echo "make dashboard  start the dashboard on the existing warehouse (127.0.0.1; HOST=0.0.0.0 to share)"
 	@echo "make dev        the Dagster UI: asset graph, checks, schedule and sensor"
 	@echo "make test       set up and run the whole test suite"
+	@echo "make lint       ruff (format and lint) and sqlfluff (DuckDB dialect); what CI runs before the tests"
 	@echo "make sample     regenerate the bundled sample in data/sample"
 	@echo "make calibrate  simulated worlds with known truth (week shocks, common shocks, trends): every target, pass/miss; the sample on 10 seeds"
 	@echo "make bench      time the pipeline against raw DuckDB (BENCH_ITEMS=1000000)"
@@ -62,6 +63,12 @@ browser:
 
 test: setup browser
 	$(PY) -m pytest
+
+# Settings in pyproject.toml ([tool.ruff], [tool.sqlfluff]).
+lint: setup
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/sqlfluff lint pipelines dashboards benchmarks
 
 sample: setup
 	$(PY) -m pipelines.sample.generate --out data/sample

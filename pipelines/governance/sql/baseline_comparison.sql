@@ -6,7 +6,8 @@ create schema if not exists marts;
 create or replace table marts.baseline_comparison as
 with
 
-in_force as (
+-- Both CTEs are used below; sqlfluff cannot parse `is distinct from`, so it thinks not.
+in_force as (  -- noqa: ST03
     select frozen.*
     from marts.frozen_baselines as frozen
     inner join staging.workflows as workflows
@@ -14,7 +15,7 @@ in_force as (
         and frozen.baseline_frozen_on = workflows.baseline_frozen_on
 ),
 
-live as (
+live as (  -- noqa: ST03
     select * from marts.value_metrics
 )
 
