@@ -142,7 +142,9 @@ def test_a_claim_is_contested_when_the_did_disagrees():
     ("placebo", "contested"),
     [
         ((-20.0, -35.0, -5.0), True),  # the placebo's interval excludes 0 in the same direction
-        ((-18.0, -50.0, 25.0), True),  # at least half the claimed -35%
+        ((-18.0, -40.0, 8.0), True),  # at least half the claimed -35%, and precise enough to say so
+        ((-18.0, -50.0, 25.0), False),  # as much, but its own interval is wider than the claim
+        ((-26.9, -64.0, 50.0), False),  # issue 11's sample case, against a claimed -35%
         ((-10.0, -40.0, 30.0), False),
         ((15.0, -5.0, 40.0), False),
     ],
@@ -150,6 +152,15 @@ def test_a_claim_is_contested_when_the_did_disagrees():
 def test_a_claim_is_contested_when_the_placebo_finds_as_much(placebo, contested):
     evidence = ClaimEvidence(placebo_change_pct=placebo[0], placebo_ci_low_pct=placebo[1], placebo_ci_high_pct=placebo[2])
     assert bool(rules.contested_reasons("improved", -35.0, evidence)) is contested
+
+
+def test_a_placebo_is_precise_when_its_interval_is_no_wider_than_the_claim():
+    # Half-width on the log scale against |log(1 + claim)|: 0.294 <= 0.431; 0.458 > 0.431.
+    assert rules.placebo_is_precise(-35.0, -40.0, 8.0)
+    assert not rules.placebo_is_precise(-35.0, -50.0, 25.0)
+    # issue 11: a placebo of -26.9% (-64% to +50%) against a real -44.7% win (0.71 > 0.59)
+    assert not rules.placebo_is_precise(-44.7, -64.0, 50.0)
+    assert not rules.placebo_is_precise(-35.0, None, 8.0)
 
 
 def test_a_claim_is_contested_when_the_pre_trends_warn():

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from pipelines.stats.weekly import long_run_variance
+from pipelines.stats.weekly import week_long_run_variance
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -106,13 +106,14 @@ def _period_log_variance(a: FloatArray, c: FloatArray, w: FloatArray, lags: int 
     Linearisation ``z = a / mean(a) - c / mean(c)`` (a ratio-estimator variance with
     weeks as clusters): robust to unequal week sizes, and a shock shared by the workflow
     and the comparisons in one week cancels in ``z``. With ``lags > 0`` the weekly scores'
-    Newey-West long-run variance (``pipelines.stats.weekly``) also counts shocks that
-    persist over that many weeks. Both means must be positive.
+    Newey-West long-run variance also counts shocks that persist over that many weeks, and
+    the AR(1) factor of the weekly scores' own autocorrelation those that persist longer
+    (``pipelines.stats.weekly.week_long_run_variance``). Both means must be positive.
     """
     k = a.size
     z = a / float(w @ a / w.sum()) - c / float(w @ c / w.sum())
     z = z - float(w @ z / w.sum())
-    return float(long_run_variance(w * z, lags) / w.sum() ** 2 * k / (k - 1))
+    return float(week_long_run_variance(w * z, lags) / w.sum() ** 2 * k / (k - 1))
 
 
 def ratio_did(

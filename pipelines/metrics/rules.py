@@ -120,6 +120,26 @@ class ClaimEvidence:
     pre_trend_warns: bool = False
 
 
+def placebo_is_precise(
+    change_pct: float | None,
+    placebo_ci_low_pct: float | None,
+    placebo_ci_high_pct: float | None,
+    config: MetricsConfig | None = None,
+) -> bool:
+    """Whether the placebo's estimate says anything about the claim: its interval's half-width on
+    the log scale is at most ``placebo_max_halfwidth_of_claim`` times the claimed change's size
+    (``|log(1 + change)|``). A placebo of -26.9% (-64% to +50%) cannot contest a -44.7% claim:
+    its own interval is wider than the claim (half-width 0.71 against 0.59 on the log scale)."""
+    config = config or load_config()
+    if not (_finite(change_pct) and _finite(placebo_ci_low_pct) and _finite(placebo_ci_high_pct)):
+        return False
+    if not (change_pct > -100 and placebo_ci_low_pct > -100 and placebo_ci_high_pct > -100):  # type: ignore[operator]
+        return False
+    claim = abs(math.log1p(change_pct / 100))  # type: ignore[operator]
+    half_width = (math.log1p(placebo_ci_high_pct / 100) - math.log1p(placebo_ci_low_pct / 100)) / 2  # type: ignore[operator]
+    return half_width <= float(config.method_checks["placebo_max_halfwidth_of_claim"]) * claim
+
+
 def contested_reasons(
     primary_verdict: str | None,
     change_pct: float | None,
@@ -129,8 +149,9 @@ def contested_reasons(
     """Why a before/after ``improved`` is contested (empty: not contested, or no claim).
 
     Contested when the difference-in-differences is identifiable and its interval reaches 0
-    or beyond; when the placebo's interval excludes 0 in the same direction or its estimate
-    is at least half the claimed change; or when the pre-trend check warns.
+    or beyond; when the placebo's interval excludes 0 in the same direction, or its estimate
+    is at least half the claimed change and the placebo is precise (:func:`placebo_is_precise`);
+    or when the pre-trend check warns.
     """
     config = config or load_config()
     if primary_verdict != "improved":
@@ -145,7 +166,13 @@ def contested_reasons(
     half = float(config.method_checks["placebo_half_of_claim"])
     if _finite(e.placebo_ci_high_pct) and e.placebo_ci_high_pct < 0:  # type: ignore[operator]
         reasons.append(f"a fake go-live inside the baseline also 'finds' a fall ({e.placebo_change_pct:+.1f}%)")
-    elif _finite(e.placebo_change_pct) and _finite(change_pct) and change_pct < 0 and e.placebo_change_pct <= half * change_pct:  # type: ignore[operator]
+    elif (
+        _finite(e.placebo_change_pct)
+        and _finite(change_pct)
+        and change_pct < 0  # type: ignore[operator]
+        and e.placebo_change_pct <= half * change_pct  # type: ignore[operator]
+        and placebo_is_precise(change_pct, e.placebo_ci_low_pct, e.placebo_ci_high_pct, config)
+    ):
         reasons.append(
             f"a fake go-live inside the baseline shows {e.placebo_change_pct:+.1f}%, at least half the claimed {change_pct:+.1f}%"
         )

@@ -10,7 +10,9 @@ items below it per week), never on items:
 * their long-run variance is the Newey-West (Bartlett kernel) sum over consecutive weeks,
   ``statsmodels.stats.sandwich_covariance.S_hac_simple``: with 0 lags this is the
   week-clustered (CR0) variance, with L lags it also counts the covariance of shocks up to
-  L weeks apart;
+  L weeks apart; or, when larger, the week-clustered sum of squares times the variance factor
+  of an AR(1) mean from the scores' own autocorrelation (:func:`week_long_run_variance`), for
+  shocks that persist longer than the lags can see;
 * ``var(m) = G / (G - 1) * S / N**2`` (the CR1 small-sample factor, G weeks with items),
   and never less than the item-level variance (design effect at least 1: with few weeks the
   week-level estimate is itself noisy, and weeks cannot carry less information than items);
@@ -44,6 +46,57 @@ def long_run_variance(scores: npt.ArrayLike, lags: int) -> float:
         return math.nan
     lags = max(0, min(int(lags), s.size - 1))
     return float(S_hac_simple(s, nlags=lags)[0, 0])
+
+
+def ar1_variance_factor(scores: npt.ArrayLike) -> float:
+    """How much persistent week shocks inflate the variance of a period's mean, from the
+    weekly scores' own lag-1 autocorrelation (below 1 when it is negative; NaN with fewer than ``AR1_MIN_WEEKS``
+    weeks, where an autocorrelation is too noisy to estimate: a 6-week placebo half keeps
+    Newey-West and its t on 5 degrees of freedom).
+
+    The scores are first freed of their mean and a straight line over the weeks, so that a
+    steady drift (which the placebo and the pre-trend check must see as a change) does not
+    read as persistence and widen their intervals. The lag-1 autocorrelation ``r`` of the
+    residuals is biased towards 0 in short series; the correction ``(G r + 2) / (G - 4)``
+    (Kendall's, for a series with a fitted mean and slope) removes most of the bias, and the
+    result is kept in [-0.9, 0.9]: not clipped at 0, which would bias the factor upwards where
+    weeks are independent (:func:`week_long_run_variance` takes the larger of it and
+    Newey-West, and the item-level variance stays the floor). For a stationary AR(1) series with that autocorrelation the
+    variance of the mean of ``G`` weeks is the independent-weeks variance times
+    ``1 + 2 * sum_k (1 - k / G) r**k``. Newey-West with a few lags cannot reach this factor on
+    13 to 18 weeks (at rho 0.8 the Bartlett weights stop at lag 2 and the demeaning eats the
+    rest); the parametric factor can, at the cost of a wider interval when ``r`` is
+    overestimated by chance (docs/methods.md, "How sure: the change and its interval").
+    """
+    s = np.asarray(scores, dtype=float).ravel()
+    g = s.size
+    if g < AR1_MIN_WEEKS:
+        return math.nan
+    t = np.arange(g) - (g - 1) / 2
+    e = s - s.mean() - t * float(t @ s) / float(t @ t)
+    ee = float(e @ e)
+    if not ee > 0:
+        return math.nan
+    r = float(e[1:] @ e[:-1]) / ee
+    r = min(max((g * r + 2) / (g - 4), -AR1_MAX), AR1_MAX)
+    k = np.arange(1, g)
+    return float(1 + 2 * np.sum((1 - k / g) * r**k))
+
+
+AR1_MAX = 0.9
+AR1_MIN_WEEKS = 10
+"""Bound of the bias-corrected week autocorrelation's size (a factor of at most about 8 on 13 weeks)."""
+
+
+def week_long_run_variance(scores: npt.ArrayLike, lags: int) -> float:
+    """The week-robust long-run variance of a score series: the larger of Newey-West with
+    ``lags`` lags and the week-clustered sum of squares times :func:`ar1_variance_factor`."""
+    s = np.asarray(scores, dtype=float).ravel()
+    hac = long_run_variance(s, lags)
+    factor = ar1_variance_factor(s)
+    if not math.isfinite(factor):
+        return hac
+    return max(hac, float(s @ s) * factor)
 
 
 @dataclass(frozen=True)
@@ -92,7 +145,7 @@ def week_robust_mean(
     if not m > 0 or g < 2:
         return WeekRobust(m, math.nan, g, math.nan)
     scores = _grid(w, t_w - m * n_w)
-    var_m = g / (g - 1) * long_run_variance(scores, lags) / n**2
+    var_m = g / (g - 1) * week_long_run_variance(scores, lags) / n**2
     iid = item_var / n
     effect = var_m / iid if iid > 0 else math.nan
     var_m = max(var_m, iid) if math.isfinite(iid) else var_m
@@ -117,7 +170,7 @@ def median_design_effect(week: npt.ArrayLike, week_n: npt.ArrayLike, week_below:
         return math.nan
     scores = _grid(w, b_w - n_w / 2)
     scores = scores - scores.sum() * _grid(w, n_w) / n  # exactly zero-sum, as at the median
-    effect = g / (g - 1) * long_run_variance(scores, lags) / (n / 4)
+    effect = g / (g - 1) * week_long_run_variance(scores, lags) / (n / 4)
     return max(effect, 1.0)
 
 
