@@ -58,6 +58,7 @@ def test_week_shocks_make_weeks_move_together_and_persist():
     # Independent items: weekly means of log hours scatter by sampling noise alone (~0.1);
     # shocks of sd 0.15 + 0.15 on top roughly double that, and persist from week to week.
     assert np.mean([s.std() for s in stormy]) > 1.5 * calm
+
     def lag1(series):
         return np.mean([np.corrcoef(s[:-1], s[1:])[0, 1] for s in series])
 
@@ -84,7 +85,9 @@ def test_build_marts_runs_the_published_assets_on_the_batch(tmp_path):
     con.close()
     build_marts(path)
     con = duckdb.connect(path, read_only=True)
-    tables = {r[0] for r in con.execute("select table_schema || '.' || table_name from information_schema.tables").fetchall()}
+    tables = {
+        r[0] for r in con.execute("select table_schema || '.' || table_name from information_schema.tables").fetchall()
+    }
     assert {"marts.value_metrics", "marts.effect_views", "marts.workflow_scorecard"} <= tables
     assert con.execute("select count(*) from marts.value_metrics").fetchone()[0] == 3 * 5
     assert con.execute("select count(*) from marts.workflow_scorecard where deployed_on is not null").fetchone()[0] == 3

@@ -17,13 +17,38 @@ from pipelines.ingest.sources import FEEDBACK, WORKFLOW_STAGES, WORKFLOWS
 from tests.conftest import build_warehouse, write
 
 REGISTRY_COLUMNS = [
-    "workflow_id", "name", "business_owner", "team", "stage", "deployed_on", "eligible_users", "risk_tier",
-    "primary_metric", "target_change_pct", "review_point", "support_path", "data_scope", "exception_path",
-    "target_set_on", "baseline_frozen_on", "last_reviewed_on", "review_every_days",
+    "workflow_id",
+    "name",
+    "business_owner",
+    "team",
+    "stage",
+    "deployed_on",
+    "eligible_users",
+    "risk_tier",
+    "primary_metric",
+    "target_change_pct",
+    "review_point",
+    "support_path",
+    "data_scope",
+    "exception_path",
+    "target_set_on",
+    "baseline_frozen_on",
+    "last_reviewed_on",
+    "review_every_days",
 ]
 ITEM_COLUMNS = [
-    "item_id", "workflow_id", "opened_at", "closed_at", "rework_count", "touchpoints", "had_error",
-    "external_spend", "ai_assisted", "escalated", "overridden", "corrected",
+    "item_id",
+    "workflow_id",
+    "opened_at",
+    "closed_at",
+    "rework_count",
+    "touchpoints",
+    "had_error",
+    "external_spend",
+    "ai_assisted",
+    "escalated",
+    "overridden",
+    "corrected",
 ]
 CUTOFF = date(2025, 10, 28)
 GO_LIVE = date(2025, 4, 1)
@@ -41,12 +66,24 @@ def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
 def ready_registry_row(workflow_id: str, **changes) -> dict:
     """A registry row that passes every governance requirement, with `changes` applied."""
     row = {
-        "workflow_id": workflow_id, "name": workflow_id.replace("_", " "), "business_owner": "Ann Owner",
-        "team": "Ops", "stage": "pilot", "deployed_on": GO_LIVE.isoformat(), "eligible_users": "20",
-        "risk_tier": "low", "primary_metric": "cycle_time_hours", "target_change_pct": "-20",
-        "review_point": "team lead checks each reply", "support_path": "#ai-help", "data_scope": "tickets only",
-        "exception_path": "escalate to team lead; logged in the ticket", "target_set_on": "2025-03-01",
-        "baseline_frozen_on": None, "last_reviewed_on": "2025-10-01", "review_every_days": "90",
+        "workflow_id": workflow_id,
+        "name": workflow_id.replace("_", " "),
+        "business_owner": "Ann Owner",
+        "team": "Ops",
+        "stage": "pilot",
+        "deployed_on": GO_LIVE.isoformat(),
+        "eligible_users": "20",
+        "risk_tier": "low",
+        "primary_metric": "cycle_time_hours",
+        "target_change_pct": "-20",
+        "review_point": "team lead checks each reply",
+        "support_path": "#ai-help",
+        "data_scope": "tickets only",
+        "exception_path": "escalate to team lead; logged in the ticket",
+        "target_set_on": "2025-03-01",
+        "baseline_frozen_on": None,
+        "last_reviewed_on": "2025-10-01",
+        "review_every_days": "90",
     }
     row.update(changes)
     return row
@@ -75,9 +112,15 @@ def item_rows(
         every = override_early if (day - GO_LIVE).days < 90 else override_late
         rows.append(
             {
-                "item_id": f"{prefix}{n:05d}", "workflow_id": workflow_id, "opened_at": opened.isoformat() + "Z",
-                "closed_at": (opened + timedelta(hours=hours)).isoformat() + "Z", "rework_count": "0",
-                "touchpoints": "2", "had_error": "false", "external_spend": "0", "ai_assisted": str(post).lower(),
+                "item_id": f"{prefix}{n:05d}",
+                "workflow_id": workflow_id,
+                "opened_at": opened.isoformat() + "Z",
+                "closed_at": (opened + timedelta(hours=hours)).isoformat() + "Z",
+                "rework_count": "0",
+                "touchpoints": "2",
+                "had_error": "false",
+                "external_spend": "0",
+                "ai_assisted": str(post).lower(),
                 "escalated": str(post and escalate and n % 15 == 0).lower(),
                 "overridden": str(post and n % every == 0).lower() if post else None,
                 "corrected": "false" if post else None,
@@ -90,10 +133,22 @@ def item_rows(
 def feedback_rows(workflow_id: str, *, recent: bool = True) -> list[dict]:
     last = CUTOFF - timedelta(days=10) if recent else CUTOFF - timedelta(days=200)
     return [
-        {"feedback_id": "f1", "workflow_id": workflow_id, "raised_on": (last - timedelta(days=30)).isoformat(),
-         "kind": "correction", "status": "incorporated", "resolved_on": last.isoformat()},
-        {"feedback_id": "f2", "workflow_id": workflow_id, "raised_on": (last - timedelta(days=5)).isoformat(),
-         "kind": "suggestion", "status": "open", "resolved_on": None},
+        {
+            "feedback_id": "f1",
+            "workflow_id": workflow_id,
+            "raised_on": (last - timedelta(days=30)).isoformat(),
+            "kind": "correction",
+            "status": "incorporated",
+            "resolved_on": last.isoformat(),
+        },
+        {
+            "feedback_id": "f2",
+            "workflow_id": workflow_id,
+            "raised_on": (last - timedelta(days=5)).isoformat(),
+            "kind": "suggestion",
+            "status": "open",
+            "resolved_on": None,
+        },
     ]
 
 
@@ -150,8 +205,12 @@ def gate_warehouse(tmp_path_factory) -> Path:
     # 15 of 20 eligible users active every few days in the four weeks before each workflow's
     # own cutoff (its newest item): adopted.
     usage = [
-        {"usage_date": (CUTOFF - timedelta(days=d + (60 if row["workflow_id"] == "gap_fresh" else 0))).isoformat(),
-         "user_id": f"u{u:02d}", "workflow_id": row["workflow_id"], "actions": "3"}
+        {
+            "usage_date": (CUTOFF - timedelta(days=d + (60 if row["workflow_id"] == "gap_fresh" else 0))).isoformat(),
+            "user_id": f"u{u:02d}",
+            "workflow_id": row["workflow_id"],
+            "actions": "3",
+        }
         for row in registry
         for u in range(15)
         for d in range(0, 28, 3)
@@ -185,10 +244,14 @@ def test_an_exception_path_without_logged_escalations_is_a_gap(gate_warehouse):
 
 
 def test_a_target_set_after_go_live_is_flagged_set_after_the_results(gate_warehouse):
-    flags = dict(query(gate_warehouse, "select workflow_id, is_target_set_after_results from marts.readiness").iter_rows())
+    flags = dict(
+        query(gate_warehouse, "select workflow_id, is_target_set_after_results from marts.readiness").iter_rows()
+    )
     assert flags["gap_target"] is True
     assert [wf for wf, flagged in flags.items() if flagged] == ["gap_target"]
-    reason = query(gate_warehouse, "select target_up_front_reason from marts.readiness where workflow_id = 'gap_target'").item()
+    reason = query(
+        gate_warehouse, "select target_up_front_reason from marts.readiness where workflow_id = 'gap_target'"
+    ).item()
     assert reason.startswith("set after the results")
 
 
@@ -210,19 +273,26 @@ def test_a_climbing_override_rate_raises_the_exception_guardrail(gate_warehouse)
 
 
 def test_a_climbing_override_rate_makes_the_decision_fix_guardrail(gate_warehouse):
-    card = query(gate_warehouse, "select * from marts.workflow_scorecard where workflow_id = 'late_rise'").row(0, named=True)
+    card = query(gate_warehouse, "select * from marts.workflow_scorecard where workflow_id = 'late_rise'").row(
+        0, named=True
+    )
     assert card["primary_verdict"] == "improved" and card["is_adopted"] is True
     assert card["decision"] == "fix_guardrail"
     assert card["guardrail_metrics"] == "override_rate"
     assert "override rate worsened" in card["decision_reasons"]
     # The same evidence without the climb: it scales.
-    assert query(gate_warehouse, "select decision from marts.workflow_scorecard where workflow_id = 'complete'").item() == "scale"
+    assert (
+        query(gate_warehouse, "select decision from marts.workflow_scorecard where workflow_id = 'complete'").item()
+        == "scale"
+    )
 
 
 @pytest.mark.parametrize("requirement", [r for r in REQUIREMENTS if r not in ("eligible_users", "value")])
 def test_scale_requires_ready_and_a_missing_requirement_closes_gaps(gate_warehouse, requirement):
     workflow_id = MISSING_ONE[requirement][0]
-    card = query(gate_warehouse, "select * from marts.workflow_scorecard where workflow_id = ?", [workflow_id]).row(0, named=True)
+    card = query(gate_warehouse, "select * from marts.workflow_scorecard where workflow_id = ?", [workflow_id]).row(
+        0, named=True
+    )
     gate = query(gate_warehouse, "select missing from marts.readiness where workflow_id = ?", [workflow_id]).item()
     assert card["primary_verdict"] == "improved" and card["is_adopted"] is True
     assert card["decision"] == "close_gaps"
@@ -247,7 +317,9 @@ def test_feedback_loop_health_is_counted_per_workflow(gate_warehouse):
     assert row["incorporated_rate"] == 1.0 and row["median_days_to_incorporate"] == 30
     assert row["oldest_open_raised_on"] == CUTOFF - timedelta(days=15) and row["oldest_open_days"] == 15
     assert row["is_loop_active"] is True
-    gap = query(gate_warehouse, "select * from marts.feedback_loops where workflow_id = 'gap_feedback'").row(0, named=True)
+    gap = query(gate_warehouse, "select * from marts.feedback_loops where workflow_id = 'gap_feedback'").row(
+        0, named=True
+    )
     assert gap["is_loop_active"] is False and gap["loop_status"] == "no feedback recorded"
 
 
@@ -263,10 +335,14 @@ def test_guardrail_needs_enough_items_and_separate_windows():
             "recent_start_on": [date(2025, 8, 1), date(2025, 8, 1), date(2025, 3, 1)],
             "as_of_on": [date(2025, 10, 30)] * 3,
             "windows_overlap": [False, False, True],
-            "early_overridden": [10, 1, 10], "early_override_known": [100, 10, 100],
-            "recent_overridden": [40, 5, 40], "recent_override_known": [100, 10, 100],
-            "early_corrected": [10, 1, 10], "early_correction_known": [100, 10, 100],
-            "recent_corrected": [10, 1, 10], "recent_correction_known": [100, 10, 100],
+            "early_overridden": [10, 1, 10],
+            "early_override_known": [100, 10, 100],
+            "recent_overridden": [40, 5, 40],
+            "recent_override_known": [100, 10, 100],
+            "early_corrected": [10, 1, 10],
+            "early_correction_known": [100, 10, 100],
+            "recent_corrected": [10, 1, 10],
+            "recent_correction_known": [100, 10, 100],
         }
     )
     out = guardrails(windows, 0.95, 30)
@@ -299,17 +375,29 @@ wf_g,PILOT,2025-02-01,board,still waiting
 @pytest.fixture(scope="module")
 def funnel_warehouse(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("funnel") / "inputs"
-    stages = {"wf_a": "production", "wf_b": "retired", "wf_c": "pilot", "wf_d": "retired", "wf_e": "investigation",
-              "wf_f": "pilot", "wf_g": "pilot"}
-    write_csv(root / "workflows.csv", REGISTRY_COLUMNS,
-              [ready_registry_row(wf, stage=stage, deployed_on=None, eligible_users=None) for wf, stage in stages.items()])
+    stages = {
+        "wf_a": "production",
+        "wf_b": "retired",
+        "wf_c": "pilot",
+        "wf_d": "retired",
+        "wf_e": "investigation",
+        "wf_f": "pilot",
+        "wf_g": "pilot",
+    }
+    write_csv(
+        root / "workflows.csv",
+        REGISTRY_COLUMNS,
+        [ready_registry_row(wf, stage=stage, deployed_on=None, eligible_users=None) for wf, stage in stages.items()],
+    )
     write_csv(root / "work_items" / "items.csv", ITEM_COLUMNS, item_rows("wf_a", start=CUTOFF - timedelta(days=5)))
     write(root / "workflow_stages" / "history.csv", STAGE_HISTORY)
     return build_warehouse(root, tmp_path_factory.mktemp("funnel_wh") / "w.duckdb")
 
 
 def test_the_funnel_equals_a_hand_count(funnel_warehouse):
-    funnel = {row["stage"]: row for row in query(funnel_warehouse, "select * from marts.stage_funnel").iter_rows(named=True)}
+    funnel = {
+        row["stage"]: row for row in query(funnel_warehouse, "select * from marts.stage_funnel").iter_rows(named=True)
+    }
     counted = {
         stage: (r["workflows_entered"], r["workflows_moved_on"], r["workflows_retired"], r["workflows_still_there"])
         for stage, r in funnel.items()
@@ -328,7 +416,9 @@ def test_the_funnel_equals_a_hand_count(funnel_warehouse):
 
 
 def test_days_in_stage_count_a_workflow_still_there_as_censored(funnel_warehouse):
-    funnel = {row["stage"]: row for row in query(funnel_warehouse, "select * from marts.stage_funnel").iter_rows(named=True)}
+    funnel = {
+        row["stage"]: row for row in query(funnel_warehouse, "select * from marts.stage_funnel").iter_rows(named=True)
+    }
     # Pilot stays: b 40 days (left), c 57 (still there), a 120 (left), g 269 (still there).
     # Kaplan-Meier: S(40) = 3/4; c is censored at 57; S(120) = 3/4 * 1/2 = 3/8 <= 1/2, so 120.
     # Treating c's 57 days as finished would give 88.5; dropping c would give 80.
@@ -336,7 +426,9 @@ def test_days_in_stage_count_a_workflow_still_there_as_censored(funnel_warehouse
     assert (funnel["pilot"]["stays_timed"], funnel["pilot"]["stays_censored"]) == (4, 2)
     # Investigation: 17, 30, 60, 60, 184 and e censored at 180: S(60) = 5/6 * 4/5 * 2/4 = 1/3.
     assert funnel["investigation"]["median_days_in_stage"] == 60
-    spells = query(funnel_warehouse, "select * from intermediate.stage_spells where workflow_id = 'wf_c' order by spell_number")
+    spells = query(
+        funnel_warehouse, "select * from intermediate.stage_spells where workflow_id = 'wf_c' order by spell_number"
+    )
     assert spells["days_in_stage"].to_list() == [184, 57]
     assert spells["is_censored"].to_list() == [False, True]
 
@@ -355,7 +447,11 @@ def test_the_funnel_by_quarter_and_the_stalled_pilot(funnel_warehouse):
 
 def test_without_stage_history_the_funnel_says_time_in_stage_is_unknown(tmp_path):
     root = tmp_path / "inputs"
-    write_csv(root / "workflows.csv", REGISTRY_COLUMNS, [ready_registry_row("wf_a"), ready_registry_row("wf_b", stage="production")])
+    write_csv(
+        root / "workflows.csv",
+        REGISTRY_COLUMNS,
+        [ready_registry_row("wf_a"), ready_registry_row("wf_b", stage="production")],
+    )
     write_csv(root / "work_items" / "items.csv", ITEM_COLUMNS, item_rows("wf_a", start=CUTOFF - timedelta(days=5)))
     warehouse = build_warehouse(root, tmp_path / "w.duckdb")
     funnel = {r["stage"]: r for r in query(warehouse, "select * from marts.stage_funnel").iter_rows(named=True)}
@@ -388,7 +484,9 @@ def test_a_frozen_baseline_holds_when_older_items_are_added_later(tmp_path):
     write_csv(root / "work_items" / "items_backfill.csv", ITEM_COLUMNS, late)
     build_warehouse(root, warehouse)
     assert query(warehouse, sql).equals(first)
-    comparison = query(warehouse, "select * from marts.baseline_comparison where metric = 'cycle_time_hours'").row(0, named=True)
+    comparison = query(warehouse, "select * from marts.baseline_comparison where metric = 'cycle_time_hours'").row(
+        0, named=True
+    )
     assert comparison["frozen_baseline_value"] == first["baseline_value"].item()
     assert comparison["live_baseline_value"] > comparison["frozen_baseline_value"]
     assert comparison["live_n_baseline"] == 2 * comparison["frozen_n_baseline"]
@@ -446,7 +544,12 @@ def test_bad_rows_in_the_new_sources_are_quarantined_with_reasons_and_counts_rec
 
     assert stages.reconciles and feedback.reconciles
     assert (stages.rows_read, stages.rows_staged, stages.rows_quarantined, stages.rows_deduplicated) == (8, 3, 4, 1)
-    assert (feedback.rows_read, feedback.rows_staged, feedback.rows_quarantined, feedback.rows_superseded) == (9, 1, 7, 1)
+    assert (feedback.rows_read, feedback.rows_staged, feedback.rows_quarantined, feedback.rows_superseded) == (
+        9,
+        1,
+        7,
+        1,
+    )
 
     reasons = dict(
         con.execute(
@@ -467,14 +570,22 @@ def test_bad_rows_in_the_new_sources_are_quarantined_with_reasons_and_counts_rec
     assert reasons["feedback/feedback_1.csv:8"] == "invalid | resolved_on: set on feedback whose status is open"
     # The later file's status wins; the note is kept as text, never interpreted.
     assert con.execute("select status from staging.feedback where feedback_id = 'f1'").fetchall() == [("incorporated",)]
-    assert con.execute("select note from staging.workflow_stages where stage = 'production'").fetchall() == [('=HYPERLINK("x")',)]
+    assert con.execute("select note from staging.workflow_stages where stage = 'production'").fetchall() == [
+        ('=HYPERLINK("x")',)
+    ]
 
 
 # -- the documentation keeps up ---------------------------------------------------------------
 
 GOVERNANCE_MARTS = [
-    "marts.stage_funnel", "marts.stage_funnel_quarterly", "marts.stalled_workflows", "marts.exception_rates",
-    "marts.exception_guardrails", "marts.feedback_loops", "marts.frozen_baselines", "marts.baseline_comparison",
+    "marts.stage_funnel",
+    "marts.stage_funnel_quarterly",
+    "marts.stalled_workflows",
+    "marts.exception_rates",
+    "marts.exception_guardrails",
+    "marts.feedback_loops",
+    "marts.frozen_baselines",
+    "marts.baseline_comparison",
     "marts.readiness",
 ]
 
@@ -484,8 +595,12 @@ def test_every_governance_mart_column_is_documented(gate_warehouse, table):
     columns = query(gate_warehouse, f"describe {table}")["column_name"].to_list()
     doc = (Path(__file__).parents[1] / "docs" / "warehouse.md").read_text()
     section = doc.split(f"### `{table}`")[1].split("\n### ")[0].split("\n## ")[0]
-    requirements = {c.removesuffix("_pass").removesuffix("_reason") for c in columns if c.endswith(("_pass", "_reason"))}
+    requirements = {
+        c.removesuffix("_pass").removesuffix("_reason") for c in columns if c.endswith(("_pass", "_reason"))
+    }
     for column in columns:
         name = column.removesuffix("_pass").removesuffix("_reason")
-        documented = f"`{column}`" in section or (table == "marts.readiness" and name in requirements and f"`{name}`" in section)
+        documented = f"`{column}`" in section or (
+            table == "marts.readiness" and name in requirements and f"`{name}`" in section
+        )
         assert documented, f"{table}.{column} is not documented in docs/warehouse.md"

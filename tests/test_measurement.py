@@ -91,7 +91,9 @@ def hand_weekly() -> pl.DataFrame:
 
 def _value(frame: pl.DataFrame, workflow_id: str, metric: str, week: str) -> dict:
     rows = frame.filter(
-        (pl.col("workflow_id") == workflow_id) & (pl.col("metric") == metric) & (pl.col("week_start_on") == dt.date.fromisoformat(week))
+        (pl.col("workflow_id") == workflow_id)
+        & (pl.col("metric") == metric)
+        & (pl.col("week_start_on") == dt.date.fromisoformat(week))
     ).to_dicts()
     assert len(rows) == 1, (workflow_id, metric, week, rows)
     return rows[0]
@@ -109,7 +111,9 @@ def test_weekly_metrics_match_a_hand_computation(hand_weekly):
     assert cap < 40
     assert _value(w, "wf_t", "touchpoints_per_item", "2026-02-23")["value"] == pytest.approx((2 + 3 + cap) / 3)
     spend_cap = np.quantile([10.0, 20.0], 0.99)  # spend: the 99th percentile of the non-zero amounts
-    assert _value(w, "wf_t", "external_spend_per_item", "2026-02-23")["value"] == pytest.approx((0 + 10 + spend_cap) / 3)
+    assert _value(w, "wf_t", "external_spend_per_item", "2026-02-23")["value"] == pytest.approx(
+        (0 + 10 + spend_cap) / 3
+    )
 
     post = _value(w, "wf_t", "cycle_time_hours", "2026-03-02")
     assert post["value"] == pytest.approx(6.0)  # median of 5 and 7 hours
@@ -171,7 +175,9 @@ def built(tmp_path_factory):
             to '{inputs / "work_items" / "items.csv"}' (header, delimiter ',')"""
     )
     assert (inputs / "work_items" / "items.csv").read_text().splitlines()[0].startswith(ITEMS_HEADER)
-    write(inputs / "usage" / "usage.csv", f"usage_date,user_id,workflow_id,actions\n{deployed},u1,{batch.treated[0]},3\n")
+    write(
+        inputs / "usage" / "usage.csv", f"usage_date,user_id,workflow_id,actions\n{deployed},u1,{batch.treated[0]},3\n"
+    )
     warehouse = root / "opvalue.duckdb"
     result = dg.materialize(
         list(defs.assets or []),
@@ -230,10 +236,14 @@ def test_placebo_in_space_runs_with_five_comparison_workflows_and_not_with_fewer
     did = views.filter(pl.col("view") == "diff_in_diff")
     p = did.get_column("placebo_p_value").drop_nulls()
     assert p.len() >= 4 and ((p > 0) & (p <= 1)).all()
-    assert all("placebo-in-space: 5 comparison workflows" in label for label in did.get_column("label") if "vs 5" in label)
+    assert all(
+        "placebo-in-space: 5 comparison workflows" in label for label in did.get_column("label") if "vs 5" in label
+    )
     con.close()
     con, _, views, _ = simulated_warehouse(Scenario("four", "", effect=-0.3), seed=5, treated=1, comparison=4)
-    assert views.filter(pl.col("view") == "diff_in_diff").get_column("placebo_p_value").null_count() == len(load_config().metrics)
+    assert views.filter(pl.col("view") == "diff_in_diff").get_column("placebo_p_value").null_count() == len(
+        load_config().metrics
+    )
     con.close()
 
 

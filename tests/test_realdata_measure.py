@@ -31,7 +31,8 @@ from tests.realdata_convert import helpdesk_items, registry_row, servicenow_item
 
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
 pytestmark = pytest.mark.skipif(
-    not REALDATA.is_dir(), reason=f"the public logs are not here ({REALDATA}): nothing real to measure; see tests/realdata_convert.py"
+    not REALDATA.is_dir(),
+    reason=f"the public logs are not here ({REALDATA}): nothing real to measure; see tests/realdata_convert.py",
 )
 HELPDESK_GO_LIVE = "2012-01-02"
 SERVICENOW_GO_LIVE = "2016-04-04"
@@ -79,7 +80,9 @@ def expected_values(items: pd.DataFrame, registry: list[dict], baseline_days: in
         spend_known = closed_pooled["external_spend"].dropna().astype(float)
         caps = {
             "touchpoints": float(np.quantile(touch_known, cap_quantile)) if len(touch_known) else math.nan,
-            "external_spend": float(np.quantile(spend_known[spend_known > 0], cap_quantile)) if (spend_known > 0).any() else math.nan,
+            "external_spend": float(np.quantile(spend_known[spend_known > 0], cap_quantile))
+            if (spend_known > 0).any()
+            else math.nan,
         }
         for period, frame in periods.items():
             closed = frame[frame["closed_at"].notna()]
@@ -113,11 +116,15 @@ def published(warehouse: Path) -> pd.DataFrame:
     """marts.value_metrics in the long shape of expected_values."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        wide = con.sql("select workflow_id, metric, n_baseline, n_post, baseline_value, post_value from marts.value_metrics").df()
+        wide = con.sql(
+            "select workflow_id, metric, n_baseline, n_post, baseline_value, post_value from marts.value_metrics"
+        ).df()
     finally:
         con.close()
     parts = [
-        wide.rename(columns={f"n_{p}": "n", f"{p}_value": "value"})[["workflow_id", "metric", "n", "value"]].assign(period=p)
+        wide.rename(columns={f"n_{p}": "n", f"{p}_value": "value"})[["workflow_id", "metric", "n", "value"]].assign(
+            period=p
+        )
         for p in ("baseline", "post")
     ]
     return pd.concat(parts, ignore_index=True)
@@ -125,7 +132,9 @@ def published(warehouse: Path) -> pd.DataFrame:
 
 def compare(expected: pd.DataFrame, got: pd.DataFrame, metric: str) -> list[str]:
     """Every mismatch of n or value for one metric, as readable lines."""
-    joined = expected[expected["metric"] == metric].merge(got, on=["workflow_id", "metric", "period"], how="left", suffixes=("", "_got"))
+    joined = expected[expected["metric"] == metric].merge(
+        got, on=["workflow_id", "metric", "period"], how="left", suffixes=("", "_got")
+    )
     problems = []
     for r in joined.itertuples():
         if pd.isna(r.n_got) or int(r.n_got) != r.n:
@@ -133,7 +142,9 @@ def compare(expected: pd.DataFrame, got: pd.DataFrame, metric: str) -> list[str]
         expected_value, value = r.value, r.value_got
         if math.isnan(expected_value):
             if not pd.isna(value):
-                problems.append(f"{r.workflow_id} {r.period} value: published {value}, expected blank (no known values)")
+                problems.append(
+                    f"{r.workflow_id} {r.period} value: published {value}, expected blank (no known values)"
+                )
         elif pd.isna(value) or not math.isclose(value, expected_value, rel_tol=1e-9, abs_tol=1e-9):
             problems.append(f"{r.workflow_id} {r.period} value: published {value}, expected {expected_value}")
     return problems
@@ -159,8 +170,6 @@ def test_the_helpdesk_conversion_is_one_row_per_case(helpdesk):
     assert len(items) == 4580 and items["item_id"].is_unique  # the README's 4,580 tickets
     assert items["touchpoints"].isna().sum() == sum(int(c.split()[-1]) % 3 == 0 for c in items["item_id"])
     assert (items["closed_at"].dropna() >= items.loc[items["closed_at"].notna(), "opened_at"]).all()
-
-
 
 
 @pytest.mark.parametrize("metric", METRICS)
@@ -227,8 +236,6 @@ def test_the_servicenow_conversion_keeps_the_latest_update_of_each_incident(serv
     assert (every["touchpoints"] >= 1).all()
 
 
-
-
 @pytest.mark.parametrize("metric", METRICS)
 def test_servicenow_values_match_an_independent_computation(servicenow, metric):
     _, expected, warehouse = servicenow
@@ -240,7 +247,9 @@ def test_servicenow_no_value_decision_without_the_difference_in_differences(serv
     _, _, warehouse = servicenow
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        scorecard = con.sql("select workflow_id, primary_metric, primary_verdict, decision from marts.workflow_scorecard").df()
+        scorecard = con.sql(
+            "select workflow_id, primary_metric, primary_verdict, decision from marts.workflow_scorecard"
+        ).df()
         did = con.sql("select * from marts.effect_views where view = 'diff_in_diff'").df()
     finally:
         con.close()

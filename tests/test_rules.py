@@ -62,7 +62,9 @@ def test_the_metric_list_of_the_docs_is_metrics_yaml():
 
 
 def test_the_method_check_thresholds_of_the_docs_are_metrics_yaml():
-    table = {name: float(row[1]) for name, row in zip(names(doc_table("threshold")), doc_table("threshold"), strict=True)}
+    table = {
+        name: float(row[1]) for name, row in zip(names(doc_table("threshold")), doc_table("threshold"), strict=True)
+    }
     assert table == {k: float(v) for k, v in load_config().method_checks.items()}
 
 
@@ -93,7 +95,10 @@ def test_insufficient_baseline_when_the_data_covers_too_little_of_the_window():
     assert rules.metric_verdict("touchpoints_per_item", -20.0, -30.0, -10.0, 100, 100, baseline_coverage=0.5) == (
         "insufficient_baseline"
     )
-    assert rules.metric_verdict("touchpoints_per_item", -20.0, -30.0, -10.0, 100, 100, baseline_coverage=0.85) == "improved"
+    assert (
+        rules.metric_verdict("touchpoints_per_item", -20.0, -30.0, -10.0, 100, 100, baseline_coverage=0.85)
+        == "improved"
+    )
 
 
 @pytest.mark.parametrize(
@@ -124,7 +129,9 @@ def test_guardrails_key_on_the_primary_metric():
     assert rules.guardrail_breaches("rework_rate", verdicts) == []  # the primary did not improve
     verdicts["rework_rate"] = "improved"
     assert rules.guardrail_breaches("rework_rate", verdicts) == ["error_rate"]
-    assert rules.guardrail_breaches("error_rate", {"error_rate": "improved", "rework_rate": "worsened"}) == ["rework_rate"]
+    assert rules.guardrail_breaches("error_rate", {"error_rate": "improved", "rework_rate": "worsened"}) == [
+        "rework_rate"
+    ]
 
 
 def test_a_claim_is_contested_when_the_did_disagrees():
@@ -150,7 +157,9 @@ def test_a_claim_is_contested_when_the_did_disagrees():
     ],
 )
 def test_a_claim_is_contested_when_the_placebo_finds_as_much(placebo, contested):
-    evidence = ClaimEvidence(placebo_change_pct=placebo[0], placebo_ci_low_pct=placebo[1], placebo_ci_high_pct=placebo[2])
+    evidence = ClaimEvidence(
+        placebo_change_pct=placebo[0], placebo_ci_low_pct=placebo[1], placebo_ci_high_pct=placebo[2]
+    )
     assert bool(rules.contested_reasons("improved", -35.0, evidence)) is contested
 
 
@@ -171,7 +180,14 @@ def test_a_claim_is_contested_when_the_pre_trends_warn():
 
 
 def facts(**overrides) -> WorkflowFacts:
-    base = {"is_deployed": True, "primary_verdict": "improved", "is_adopted": True, "contested": [], "guardrails": [], "readiness_gaps": []}
+    base = {
+        "is_deployed": True,
+        "primary_verdict": "improved",
+        "is_adopted": True,
+        "contested": [],
+        "guardrails": [],
+        "readiness_gaps": [],
+    }
     return WorkflowFacts(**(base | overrides))
 
 
@@ -247,8 +263,8 @@ def test_quadrant(deployed, verdict, rate, unknown, value, expected):
 
 def test_one_metric_list_metrics_yaml_is_the_contract_and_every_sql_reads_each_metric():
     import schemas
-    from pipelines.metrics import value_metrics
     from pipelines.measurement import views
+    from pipelines.metrics import value_metrics
     from pipelines.sqlfiles import sql_text
 
     metrics = list(load_config().metrics)

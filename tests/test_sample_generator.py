@@ -17,7 +17,14 @@ import pytest
 from pipelines.sample.generate import generate
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
-KINDS = {"missing_value", "unparseable", "out_of_range", "closed_before_opened", "unknown_workflow", "conflicting_duplicate"}
+KINDS = {
+    "missing_value",
+    "unparseable",
+    "out_of_range",
+    "closed_before_opened",
+    "unknown_workflow",
+    "conflicting_duplicate",
+}
 QUADRANTS = {
     "value_with_adoption",
     "adoption_without_value",
@@ -26,13 +33,25 @@ QUADRANTS = {
     "not_deployed",
     "insufficient_data",
 }
-KEYS = {"work_items": ("workflow_id", "item_id"), "usage": ("workflow_id", "user_id", "usage_date"), "workflows": ("workflow_id",)}
+KEYS = {
+    "work_items": ("workflow_id", "item_id"),
+    "usage": ("workflow_id", "user_id", "usage_date"),
+    "workflows": ("workflow_id",),
+}
 FAMILY = {
-    "opened_at": "timestamp", "closed_at": "timestamp",
-    "rework_count": "int", "touchpoints": "int", "actions": "int", "eligible_users": "int",
-    "had_error": "bool", "ai_assisted": "bool", "escalated": "bool",
-    "external_spend": "number", "target_change_pct": "number",
-    "usage_date": "date", "deployed_on": "date",
+    "opened_at": "timestamp",
+    "closed_at": "timestamp",
+    "rework_count": "int",
+    "touchpoints": "int",
+    "actions": "int",
+    "eligible_users": "int",
+    "had_error": "bool",
+    "ai_assisted": "bool",
+    "escalated": "bool",
+    "external_spend": "number",
+    "target_change_pct": "number",
+    "usage_date": "date",
+    "deployed_on": "date",
 }
 LOWER_BOUND = {"touchpoints": 1}
 STAGES = {"investigation", "pilot", "production", "retired"}
@@ -96,7 +115,9 @@ def test_the_same_seed_writes_byte_identical_files_and_another_seed_does_not(tmp
     tree = _tree(first)
     assert len(tree) > 20
     assert tree == _tree(second)
-    changed = [name for name, data in _tree(other).items() if name.startswith("work_items/items_2") and tree.get(name) != data]
+    changed = [
+        name for name, data in _tree(other).items() if name.startswith("work_items/items_2") and tree.get(name) != data
+    ]
     assert changed, "the seed does not reach the item draws"
 
 
@@ -132,8 +153,22 @@ def test_every_kind_of_bad_row_and_file_is_in_the_sample():
     item_files = files.filter(pl.col("source") == "work_items", pl.col("status") == "loaded")["source_file"]
     headers = [set((SAMPLE / f).read_text().splitlines()[0].split(",")) for f in item_files]
     assert any("escalated" not in h for h in headers), "no file leaves out the optional escalated column"
-    assert any(h - {"item_id", "workflow_id", "opened_at", "closed_at", "rework_count", "touchpoints", "had_error",
-                    "external_spend", "ai_assisted", "escalated"} for h in headers), "no file has an unknown column"
+    assert any(
+        h
+        - {
+            "item_id",
+            "workflow_id",
+            "opened_at",
+            "closed_at",
+            "rework_count",
+            "touchpoints",
+            "had_error",
+            "external_spend",
+            "ai_assisted",
+            "escalated",
+        }
+        for h in headers
+    ), "no file has an unknown column"
 
 
 def test_each_listed_bad_row_is_broken_the_way_it_says():
@@ -184,7 +219,9 @@ def test_row_outcomes_and_file_counts_reconcile_with_the_rows_in_the_files(sourc
 
     bad = _expected(SAMPLE, "bad_rows.csv").filter(pl.col("source") == source).select("source_file", "row_number")
     good = rows.join(bad, on=["source_file", "row_number"], how="anti")
-    copies = good.with_columns(pl.int_range(pl.len()).over("source_file", *contract, order_by="row_number").alias("copy"))
+    copies = good.with_columns(
+        pl.int_range(pl.len()).over("source_file", *contract, order_by="row_number").alias("copy")
+    )
     deduplicated = copies.filter(pl.col("copy") > 0)
     unique = copies.filter(pl.col("copy") == 0)
     assert unique.group_by("source_file", *key).len()["len"].max() == 1, "a key repeats within a file"
@@ -200,7 +237,9 @@ def test_row_outcomes_and_file_counts_reconcile_with_the_rows_in_the_files(sourc
     assert positions(deduplicated) == positions(outcomes.filter(pl.col("outcome") == "deduplicated"))
     assert positions(superseded) == positions(outcomes.filter(pl.col("outcome") == "superseded"))
     assert staged.height == loaded["staged"].sum()
-    assert (loaded["rows"] == loaded["staged"] + loaded["quarantined"] + loaded["deduplicated"] + loaded["superseded"]).all()
+    assert (
+        loaded["rows"] == loaded["staged"] + loaded["quarantined"] + loaded["deduplicated"] + loaded["superseded"]
+    ).all()
     if source == "work_items":
         assert superseded["closed_at"].null_count() == superseded.height, "a superseded export should be the open one"
 
@@ -219,8 +258,12 @@ def test_the_sample_covers_every_quadrant_stage_and_readiness_gap():
         assert registry[gap].null_count() >= 1, f"no workflow lacks {gap}"
     deployed = registry["deployed_on"].drop_nulls().str.to_date()
     assert deployed.n_unique() >= 5, "deployment dates are not staggered"
-    first_item = min(_utc(v) for f in sorted((SAMPLE / "work_items").glob("items_2*.csv"))[:1]
-                     for v in pl.read_csv(f, infer_schema=False)["opened_at"].drop_nulls() if _parses("timestamp", v))
+    first_item = min(
+        _utc(v)
+        for f in sorted((SAMPLE / "work_items").glob("items_2*.csv"))[:1]
+        for v in pl.read_csv(f, infer_schema=False)["opened_at"].drop_nulls()
+        if _parses("timestamp", v)
+    )
     assert (deployed.min() - first_item.date()).days >= 90
 
 
@@ -274,7 +317,9 @@ def test_week_shocks_move_whole_weeks_persist_are_shared_and_can_be_turned_off(t
     both = _durations(calm).join(_durations(shocked), on=["workflow_id", "item_id", "week"], suffix="_shocked")
     both = both.with_columns((pl.col("log_hours_shocked") - pl.col("log_hours")).alias("shock"))
     both = both.filter(pl.col("log_hours") > math.log(3600))  # minute rounding blurs the shortest items
-    weekly = both.group_by("workflow_id", "week").agg(pl.col("shock").mean(), pl.col("shock").std().alias("within"), pl.len())
+    weekly = both.group_by("workflow_id", "week").agg(
+        pl.col("shock").mean(), pl.col("shock").std().alias("within"), pl.len()
+    )
     assert weekly.filter(pl.col("len") > 1)["within"].max() < 0.01, "one multiplier per workflow and week"
     sd = weekly["shock"].std()
     assert 0.05 < sd < 0.1, f"own sd 0.06 and common sd 0.04 give about 0.072, got {sd:.3f}"
@@ -296,8 +341,12 @@ def test_injected_effects_match_the_truth_on_a_large_draw(tmp_path):
     """
     out = tmp_path / "big"
     generate(out, items=400_000, workflows=3, bad_rows=False, week_shocks=False, log=_quiet)
-    joined = _expected(out, "true_effects.csv").join(_expected(out, "realised_effects.csv"), on=["workflow_id", "metric"])
-    joined = joined.filter(pl.col("expected_verdict").is_in(["improved", "worsened", "no_clear_change"]), pl.col("se").is_not_null())
+    joined = _expected(out, "true_effects.csv").join(
+        _expected(out, "realised_effects.csv"), on=["workflow_id", "metric"]
+    )
+    joined = joined.filter(
+        pl.col("expected_verdict").is_in(["improved", "worsened", "no_clear_change"]), pl.col("se").is_not_null()
+    )
     assert joined.height == 15 and (joined["true_change_pct"] != 0).sum() >= 5
     for row in joined.iter_rows(named=True):
         truth, measured = row["true_change_pct"] / 100, row["change_pct"] / 100
@@ -305,4 +354,9 @@ def test_injected_effects_match_the_truth_on_a_large_draw(tmp_path):
             truth, measured = math.log1p(truth), math.log1p(measured)
         if row["metric"] in ("touchpoints_per_item", "external_spend_per_item"):
             measured = row["uncapped_change_pct"] / 100  # the truth is defined before capping
-        assert abs(measured - truth) < 4 * row["se"], (row["workflow_id"], row["metric"], row["true_change_pct"], row["change_pct"])
+        assert abs(measured - truth) < 4 * row["se"], (
+            row["workflow_id"],
+            row["metric"],
+            row["true_change_pct"],
+            row["change_pct"],
+        )

@@ -23,9 +23,7 @@ def test_the_reported_confidence_intervals_cover_the_true_effects(con):
     may miss a few (the sample has persistent week shocks). More than 6 misses in 40 has a
     chance below 0.5% for an honest interval. Per-seed figures: `make calibrate`."""
     truth = pl.read_csv(EXPECTED / "true_effects.csv").filter(pl.col("expected_verdict") != "not_deployed")
-    results = con.sql(
-        "select workflow_id, metric, ci_low_pct, ci_high_pct, verdict from marts.value_metrics"
-    ).pl()
+    results = con.sql("select workflow_id, metric, ci_low_pct, ci_high_pct, verdict from marts.value_metrics").pl()
     joined = truth.join(results, on=["workflow_id", "metric"], how="left")
     assert joined.get_column("verdict").null_count() == 0, "a deployed workflow x metric has no result"
     claimed = joined.filter(~pl.col("verdict").is_in(["insufficient_data", "insufficient_baseline"]))
@@ -39,7 +37,9 @@ def test_the_reported_confidence_intervals_cover_the_true_effects(con):
 def test_primary_verdicts_are_the_stories_the_sample_tells(con):
     """The stories live in the primary metrics (a secondary metric without an effect may show one
     by chance on any draw). How often each story comes out right over ten seeds: `make calibrate`."""
-    truth = pl.read_csv(EXPECTED / "true_effects.csv").filter(pl.col("expected_verdict") != "not_deployed", pl.col("is_primary"))
+    truth = pl.read_csv(EXPECTED / "true_effects.csv").filter(
+        pl.col("expected_verdict") != "not_deployed", pl.col("is_primary")
+    )
     results = con.sql("select workflow_id, metric, verdict from marts.value_metrics").pl()
     joined = truth.join(results, on=["workflow_id", "metric"])
     assert joined.height == truth.height
@@ -88,7 +88,12 @@ def test_every_bad_row_lands_in_quarantine_with_its_rule(con):
     named = joined.filter(pl.col("column").is_not_null())
     assert all(column in reason for column, reason in named.select("column", "reason").iter_rows())
     assert set(bad.get_column("expected_reason_kind")) >= {
-        "missing_value", "unparseable", "out_of_range", "closed_before_opened", "unknown_workflow", "conflicting_duplicate",
+        "missing_value",
+        "unparseable",
+        "out_of_range",
+        "closed_before_opened",
+        "unknown_workflow",
+        "conflicting_duplicate",
     }
 
 
@@ -99,7 +104,13 @@ def test_per_file_counts_reconcile_with_the_generators_ledger(con):
         "rows_deduplicated as deduplicated, rows_superseded as superseded from ops.ingested_files"
     ).pl()
     loaded = expected.filter(pl.col("status") == "loaded").drop("status").sort("source_file")
-    assert actual.filter(pl.col("status") == "loaded").drop("status").sort("source_file").select(loaded.columns).equals(loaded)
+    assert (
+        actual.filter(pl.col("status") == "loaded")
+        .drop("status")
+        .sort("source_file")
+        .select(loaded.columns)
+        .equals(loaded)
+    )
     # A rejected file's rows are never parsed; the file is the unit of rejection.
     rejected = pl.read_csv(EXPECTED / "rejected_files.csv")
     got = con.sql("select source, source_file, reason from quarantine.rejected_files").pl()

@@ -100,7 +100,9 @@ def test_the_value_estimator_agrees_with_the_before_after_over_the_whole_post_pe
         "select * from intermediate.value_changes where workflow_id = 'wf_priced' and metric = ? and month_on is null",
         [metric],
     )[0]
-    theirs = _rows(value_warehouse, "select * from marts.value_metrics where workflow_id = 'wf_priced' and metric = ?", [metric])[0]
+    theirs = _rows(
+        value_warehouse, "select * from marts.value_metrics where workflow_id = 'wf_priced' and metric = ?", [metric]
+    )[0]
     assert mine["baseline_per_item"] == pytest.approx(theirs["baseline_value"])
     assert mine["post_per_item"] == pytest.approx(theirs["post_value"])
     for column in ("change_pct", "ci_low_pct", "ci_high_pct"):
@@ -112,7 +114,9 @@ def test_the_value_estimator_agrees_with_the_before_after_over_the_whole_post_pe
 
 
 def _items_per_month(path: Path, workflow: str) -> float:
-    window = _rows(path, "select post_start_on, post_end_on from intermediate.workflow_windows where workflow_id = ?", [workflow])[0]
+    window = _rows(
+        path, "select post_start_on, post_end_on from intermediate.workflow_windows where workflow_id = ?", [workflow]
+    )[0]
     days = (window["post_end_on"] - window["post_start_on"]).days + 1
     return N_PER_PERIOD / (days / (365.25 / 12))
 
@@ -129,8 +133,16 @@ def test_savings_are_volume_times_difference_times_rate_with_the_interval(value_
         "where workflow_id = 'wf_priced' and metric = ?",
         [metric],
     )[0]
-    saving = _rows(value_warehouse, "select * from marts.monthly_savings where workflow_id = 'wf_priced' and metric = ?", [metric])[0]
-    rate = RATES[{"rework_rate": "cost_per_rework", "error_rate": "cost_per_error", "touchpoints_per_item": "cost_per_touchpoint"}[metric]]
+    saving = _rows(
+        value_warehouse, "select * from marts.monthly_savings where workflow_id = 'wf_priced' and metric = ?", [metric]
+    )[0]
+    rate = RATES[
+        {
+            "rework_rate": "cost_per_rework",
+            "error_rate": "cost_per_error",
+            "touchpoints_per_item": "cost_per_touchpoint",
+        }[metric]
+    ]
     per_month = _items_per_month(value_warehouse, "wf_priced")
     units = (change["baseline_value"] - change["post_value"]) * per_month
     low = -change["ci_high_pct"] / 100 * change["baseline_value"] * per_month
@@ -153,7 +165,8 @@ def test_cycle_time_saves_item_hours_from_the_capped_mean_of_closed_items(value_
     cap = np.quantile(np.concatenate([hours["baseline"], hours["post"]]), 0.99)
     base, post = np.minimum(hours["baseline"], cap).mean(), np.minimum(hours["post"], cap).mean()
     saving = _rows(
-        value_warehouse, "select * from marts.monthly_savings where workflow_id = 'wf_priced' and metric = 'cycle_time_hours'"
+        value_warehouse,
+        "select * from marts.monthly_savings where workflow_id = 'wf_priced' and metric = 'cycle_time_hours'",
     )[0]
     per_month = _items_per_month(value_warehouse, "wf_priced")
     assert saving["baseline_per_item"] == pytest.approx(base)
@@ -168,7 +181,9 @@ def test_cycle_time_saves_item_hours_from_the_capped_mean_of_closed_items(value_
 
 def test_without_a_rate_savings_are_in_units_only(value_warehouse):
     rows = _rows(value_warehouse, "select * from marts.monthly_savings where workflow_id = 'wf_units' order by metric")
-    priced = _rows(value_warehouse, "select * from marts.monthly_savings where workflow_id = 'wf_priced' order by metric")
+    priced = _rows(
+        value_warehouse, "select * from marts.monthly_savings where workflow_id = 'wf_priced' order by metric"
+    )
     assert [r["metric"] for r in rows] == [r["metric"] for r in priced]
     for row, twin in zip(rows, priced):
         # The same items: the same units saved; money only where the registry gives a rate.
@@ -213,7 +228,10 @@ def test_portfolio_adds_value_decisions_only_and_never_across_currencies(value_w
     assert priced["decision"] in value_decisions()
     assert portfolio["EUR"]["value_workflows"] == 1
     assert portfolio["EUR"]["net_value_per_month"] == priced["net_value_per_month"]
-    assert (portfolio["EUR"]["net_value_low"], portfolio["EUR"]["net_value_high"]) == (priced["net_value_low"], priced["net_value_high"])
+    assert (portfolio["EUR"]["net_value_low"], portfolio["EUR"]["net_value_high"]) == (
+        priced["net_value_low"],
+        priced["net_value_high"],
+    )
     # wf_units has no tool cost: never added up as value, counted as unpriced instead.
     assert decisions["wf_units"]["decision"] in value_decisions()
     assert portfolio["USD"]["value_workflows"] == 0
@@ -222,7 +240,10 @@ def test_portfolio_adds_value_decisions_only_and_never_across_currencies(value_w
 
 
 def test_the_portfolio_month_pays_the_tool_for_the_days_it_was_live(value_warehouse):
-    months = {r["month_on"]: r for r in _rows(value_warehouse, "select * from marts.portfolio_monthly_value where currency = 'EUR'")}
+    months = {
+        r["month_on"]: r
+        for r in _rows(value_warehouse, "select * from marts.portfolio_monthly_value where currency = 'EUR'")
+    }
     full = Decimal(str(TOOL_COST_PER_USER * ELIGIBLE)).quantize(Decimal("0.01"))
     assert months[dt.date(2026, 4, 1)]["tool_cost_all"] == full
     march = months[dt.date(2026, 3, 1)]  # live from 2 March: 30 of 31 days
@@ -231,8 +252,14 @@ def test_the_portfolio_month_pays_the_tool_for_the_days_it_was_live(value_wareho
 
 
 def test_monthly_value_has_one_row_per_metric_and_post_month_with_that_months_items(value_warehouse):
-    rows = _rows(value_warehouse, "select * from marts.monthly_value where workflow_id = 'wf_priced' and metric = 'rework_rate' order by month_on")
-    window = _rows(value_warehouse, "select post_start_on, post_end_on from intermediate.workflow_windows where workflow_id = 'wf_priced'")[0]
+    rows = _rows(
+        value_warehouse,
+        "select * from marts.monthly_value where workflow_id = 'wf_priced' and metric = 'rework_rate' order by month_on",
+    )
+    window = _rows(
+        value_warehouse,
+        "select post_start_on, post_end_on from intermediate.workflow_windows where workflow_id = 'wf_priced'",
+    )[0]
     months = []
     month = window["post_start_on"].replace(day=1)
     while month <= window["post_end_on"]:
@@ -242,7 +269,9 @@ def test_monthly_value_has_one_row_per_metric_and_post_month_with_that_months_it
     assert sum(r["items"] for r in rows) == N_PER_PERIOD
     for row in rows:
         if row["change_pct"] is not None and row["ci_low_pct"] is not None:
-            assert row["units_saved"] == pytest.approx(-row["change_pct"] / 100 * row["baseline_per_item"] * row["items"])
+            assert row["units_saved"] == pytest.approx(
+                -row["change_pct"] / 100 * row["baseline_per_item"] * row["items"]
+            )
             assert row["money_saved"] == _money(row["units_saved"] * RATES["cost_per_rework"])
 
 
@@ -340,10 +369,14 @@ def test_a_blank_rate_gives_units_only_and_leaves_that_metric_out_of_the_money_t
     assert [errors[c] for c in money] == [None] * 4
     assert errors["counts_in_money_total"] is False and errors["note"] == "no rate in the registry: units only"
     priced = _rows(
-        skewed_warehouse, "select * from marts.monthly_savings where workflow_id = 'wf_skewed' and counts_in_money_total"
+        skewed_warehouse,
+        "select * from marts.monthly_savings where workflow_id = 'wf_skewed' and counts_in_money_total",
     )
     assert sorted(r["metric"] for r in priced) == [
-        "cycle_time_hours", "external_spend_per_item", "rework_rate", "touchpoints_per_item"
+        "cycle_time_hours",
+        "external_spend_per_item",
+        "rework_rate",
+        "touchpoints_per_item",
     ]
     value = _rows(skewed_warehouse, "select * from marts.workflow_value where workflow_id = 'wf_skewed'")[0]
     assert value["metrics_in_money"] == 4 and value["metrics_not_in_money"] == "error_rate"
@@ -411,7 +444,10 @@ def test_scorecard_history_is_idempotent_and_grows_by_one_row_per_workflow_for_n
     second = _history(warehouse)
     assert len(second) == 6
     assert set(first) <= set(second)  # the earlier cutoff's rows are kept untouched
-    per_workflow = _rows(warehouse, "select workflow_id, count(*) as n, max(data_cutoff_at) as latest from marts.scorecard_history group by 1")
+    per_workflow = _rows(
+        warehouse,
+        "select workflow_id, count(*) as n, max(data_cutoff_at) as latest from marts.scorecard_history group by 1",
+    )
     assert {r["workflow_id"]: r["n"] for r in per_workflow} == {"wf_priced": 2, "wf_units": 2, "wf_comparison": 2}
     assert all(r["latest"] >= dt.datetime(2026, 6, 10) for r in per_workflow)
 
@@ -423,7 +459,9 @@ def test_history_is_read_from_the_published_file_when_a_build_starts_empty(tmp_p
     published = tmp_path / "published.duckdb"
     con = duckdb.connect(str(published))
     con.execute("create schema marts")
-    con.execute("create table marts.scorecard_history as select 'wf_a' as workflow_id, timestamp '2026-01-01' as data_cutoff_at")
+    con.execute(
+        "create table marts.scorecard_history as select 'wf_a' as workflow_id, timestamp '2026-01-01' as data_cutoff_at"
+    )
     con.close()
     build = duckdb.connect(str(tmp_path / "fresh_build.duckdb"))
     try:
@@ -472,7 +510,9 @@ def test_registry_money_columns_are_optional_and_validated(tmp_path):
         """,
     )
     result = read_source_file(tmp_path / "workflows.csv", WORKFLOWS, tmp_path)
-    assert result.valid.select("workflow_id", "currency", "cost_per_hour", "tool_cost_per_user_month").rows() == [("ok", "USD", 12.5, 30.0)]
+    assert result.valid.select("workflow_id", "currency", "cost_per_hour", "tool_cost_per_user_month").rows() == [
+        ("ok", "USD", 12.5, 30.0)
+    ]
     reasons = dict(zip(result.quarantined["row_number"], result.quarantined["reason"]))
     assert "currency" in reasons[2] and "currency" in reasons[3]
     assert "cost_per_rework" in reasons[4] and ">= 0" in reasons[4]

@@ -33,13 +33,17 @@ DEFAULT_BATCHES = 10
 def main(argv: list[str] | None = None) -> int:
     """Run, print, optionally write docs/methods.md; 0 when every target is met."""
     parser = argparse.ArgumentParser(prog="python -m pipelines.calibration", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a small run (seconds): 2 batches per scenario, 3 sample seeds")
+    parser.add_argument(
+        "--quick", action="store_true", help="a small run (seconds): 2 batches per scenario, 3 sample seeds"
+    )
     parser.add_argument("--batches", type=int, help=f"simulated warehouses per scenario (default {DEFAULT_BATCHES})")
     parser.add_argument("--treated", type=int, help="deployed workflows per warehouse (default 8)")
     parser.add_argument("--workers", type=int, help="processes (default 2)")
     parser.add_argument("--seed", type=int, help="base random seed")
     parser.add_argument("--scenario", action="append", choices=[s.name for s in SCENARIOS], help="only these scenarios")
-    parser.add_argument("--sample-seeds", type=int, help=f"bundled-sample seeds to check (default {len(DEFAULT_SEEDS)}; 0 skips)")
+    parser.add_argument(
+        "--sample-seeds", type=int, help=f"bundled-sample seeds to check (default {len(DEFAULT_SEEDS)}; 0 skips)"
+    )
     parser.add_argument("--write-docs", action="store_true", help=f"replace the calibration section of {DOCS.name}")
     args = parser.parse_args(argv)
 
@@ -61,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
 
     sample_body = ""
     if n_seeds:
-        rates = story_rates(DEFAULT_SEEDS[:n_seeds] if n_seeds <= len(DEFAULT_SEEDS) else range(1, n_seeds + 1), workers=settings.workers)
+        rates = story_rates(
+            DEFAULT_SEEDS[:n_seeds] if n_seeds <= len(DEFAULT_SEEDS) else range(1, n_seeds + 1),
+            workers=settings.workers,
+        )
         sample_body = sample_markdown(rates)
         print()
         print(sample_body)
@@ -74,11 +81,15 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     if pending:
-        print(f"not yet available in {len(pending)} scenario(s): value decisions on null workflows "
-              "(marts.workflow_scorecard has no decision column yet)")
+        print(
+            f"not yet available in {len(pending)} scenario(s): value decisions on null workflows "
+            "(marts.workflow_scorecard has no decision column yet)"
+        )
     judged = settings.batches >= MIN_BATCHES_TO_JUDGE
     if not judged:
-        print(f"fewer than {MIN_BATCHES_TO_JUDGE} batches per scenario: too few to judge the targets (run without --quick)")
+        print(
+            f"fewer than {MIN_BATCHES_TO_JUDGE} batches per scenario: too few to judge the targets (run without --quick)"
+        )
     else:
         print("all targets met" if not failures else f"targets missed ({len(failures)}):\n  " + "\n  ".join(failures))
     print(f"finished in {elapsed:.0f}s", file=sys.stderr)

@@ -85,7 +85,9 @@ def conform_staging(path: str) -> None:
             have = {r[0] for r in con.execute(
                 "select column_name from information_schema.columns where table_schema = 'staging' and table_name = ?", [spec.name]
             ).fetchall()}  # fmt: skip
-            for name, type_ in con.execute("select column_name, column_type from (describe select * from _empty)").fetchall():
+            for name, type_ in con.execute(
+                "select column_name, column_type from (describe select * from _empty)"
+            ).fetchall():
                 if name not in have:
                     con.execute(f'alter table staging.{spec.name} add column "{name}" {type_}')
             con.unregister("_empty")
@@ -145,7 +147,9 @@ def run_batch(args: tuple[World, int, Settings]) -> tuple[pl.DataFrame, pl.DataF
         path = str(Path(folder) / "batch.duckdb")
         con = duckdb.connect(path)
         try:
-            batch = write_batch(con, scenario, seed=settings.seed + 1000 * index + SCENARIOS.index(scenario), n_treated=settings.treated)
+            batch = write_batch(
+                con, scenario, seed=settings.seed + 1000 * index + SCENARIOS.index(scenario), n_treated=settings.treated
+            )
         finally:
             con.close()
         build_marts(path)
@@ -186,7 +190,10 @@ def run_batch(args: tuple[World, int, Settings]) -> tuple[pl.DataFrame, pl.DataF
     ).select("workflow_id", pl.col("verdict").alias("did_status"))
     outcomes = (
         deployed.select(
-            "workflow_id", "primary_metric", "primary_verdict", decision.alias("decision"),
+            "workflow_id",
+            "primary_metric",
+            "primary_verdict",
+            decision.alias("decision"),
             pl.lit("decision" in deployed.columns).alias("has_decision"),
         )  # fmt: skip
         .join(primary_did, on="workflow_id", how="left")
@@ -266,7 +273,9 @@ def score(estimates: pl.DataFrame, outcomes: pl.DataFrame, scenarios: tuple[Worl
             continue
         low, high = COVERAGE_TARGET
         for view, label in (("before_after", "coverage, before/after"), ("diff_in_diff", "coverage, diff-in-diff")):
-            rows = est.filter((pl.col("view") == view) & pl.col("ci_low_pct").is_not_null() & pl.col("ci_high_pct").is_not_null())
+            rows = est.filter(
+                (pl.col("view") == view) & pl.col("ci_low_pct").is_not_null() & pl.col("ci_high_pct").is_not_null()
+            )
             value = _pct(_covered(rows)) if rows.height else None
             if view not in s.valid:
                 status, target = "not applicable", f"n/a: {_why_invalid(s, view)}"
@@ -276,7 +285,9 @@ def score(estimates: pl.DataFrame, outcomes: pl.DataFrame, scenarios: tuple[Worl
                 status, target = ("pass" if low <= value <= high else "miss"), f"{low:.0f}-{high:.0f}%"
             figures.append(Figure(s.name, label, value, target, status, rows.height))
         tolerance = s.fp_tolerance_pct
-        nulls = est.filter((pl.col("view") == "before_after") & (pl.col("truth") == 0) & pl.col("verdict").is_not_null())
+        nulls = est.filter(
+            (pl.col("view") == "before_after") & (pl.col("truth") == 0) & pl.col("verdict").is_not_null()
+        )
         value = _pct(nulls["verdict"].is_in(CONFIDENT)) if nulls.height else None
         if "before_after" not in s.valid:
             status, target = "not applicable", f"n/a: {_why_invalid(s, 'before_after')}; see safe endings"
@@ -286,14 +297,20 @@ def score(estimates: pl.DataFrame, outcomes: pl.DataFrame, scenarios: tuple[Worl
             status, target = ("pass" if value <= tolerance else "miss"), f"<= {tolerance:.0f}%"
         figures.append(Figure(s.name, "confident verdicts on null metrics", value, target, status, nulls.height))
         if s.show_association:
-            rows = est.filter((pl.col("view") == "assisted_vs_unassisted") & pl.col("ci_low_pct").is_not_null() & (pl.col("truth") == 0))
+            rows = est.filter(
+                (pl.col("view") == "assisted_vs_unassisted")
+                & pl.col("ci_low_pct").is_not_null()
+                & (pl.col("truth") == 0)
+            )
             value = _pct((rows["ci_low_pct"] > 0) | (rows["ci_high_pct"] < 0)) if rows.height else None
             figures.append(Figure(s.name, "assisted vs unassisted excludes 0 (association, informational)", value,
                                   "none: self-selection, not an effect", "info", rows.height))  # fmt: skip
         null_wf = out.filter(pl.col("primary_truth") == 0)
         has_decision = bool(out["has_decision"].any()) if out.height else False
         if not null_wf.height:
-            figures.append(Figure(s.name, "value decisions on null workflows", None, "n/a: no null workflow", "not applicable", 0))
+            figures.append(
+                Figure(s.name, "value decisions on null workflows", None, "n/a: no null workflow", "not applicable", 0)
+            )
         elif not has_decision:
             figures.append(Figure(s.name, "value decisions on null workflows", None, f"<= {VALUE_DECISION_TARGET:.0f}%",
                                   "not available", null_wf.height))  # fmt: skip

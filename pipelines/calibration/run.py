@@ -89,11 +89,13 @@ def _twfe_rows(con: duckdb.DuckDBPyConnection, treated: list[str], comparison: l
         for metric in TWFE_METRICS:
             of_metric = weekly[weekly.metric == metric]
             mine = of_metric[of_metric.workflow_id == workflow_id]
-            others = of_metric[of_metric.workflow_id.isin(comparison) & of_metric.week_start_on.isin(mine.week_start_on)]
+            others = of_metric[
+                of_metric.workflow_id.isin(comparison) & of_metric.week_start_on.isin(mine.week_start_on)
+            ]
             panel = pd.concat([mine, others]).assign(
                 week=lambda f: pd.to_datetime(f.week_start_on),
                 y=lambda f: f.value,
-                treated=lambda f: f.workflow_id == workflow_id,
+                treated=lambda f, treated_id=workflow_id: f.workflow_id == treated_id,
                 post=lambda f: pd.to_datetime(f.week_start_on) >= deployed_on,
             )
             result = did_relative(panel, alpha, n_resamples=999)
@@ -129,8 +131,15 @@ def run_batch(args: tuple[Scenario, int, Settings]) -> tuple[pl.DataFrame, pl.Da
     estimates = pl.concat(
         [
             views.select("workflow_id", "metric", "view", "estimate_pct", "ci_low_pct", "ci_high_pct"),
-            pl.DataFrame(extra, schema=dict(zip(("workflow_id", "metric", "view", "estimate_pct", "ci_low_pct", "ci_high_pct"),
-                                                (pl.String,) * 3 + (pl.Float64,) * 3))),
+            pl.DataFrame(
+                extra,
+                schema=dict(
+                    zip(
+                        ("workflow_id", "metric", "view", "estimate_pct", "ci_low_pct", "ci_high_pct"),
+                        (pl.String,) * 3 + (pl.Float64,) * 3,
+                    )
+                ),
+            ),
         ]  # fmt: skip
     ).with_columns(pl.col(pl.Float64).fill_nan(None))
     effects = {metric: 100 * scenario.true_effect(metric) for metric in config.metrics}
@@ -184,7 +193,17 @@ def score(estimates: pl.DataFrame) -> pl.DataFrame:
     order_m = {m: i for i, m in enumerate(METHOD_LABELS)}
     return table.sort(
         pl.col("scenario").replace_strict(order_s, default=99), pl.col("view").replace_strict(order_m, default=99)
-    ).select("scenario", "view", "rows", "estimated", "coverage_pct", "false_positive_pct", "median_bias_points", "median_abs_error_points", "median_ci_width_points")
+    ).select(
+        "scenario",
+        "view",
+        "rows",
+        "estimated",
+        "coverage_pct",
+        "false_positive_pct",
+        "median_bias_points",
+        "median_abs_error_points",
+        "median_ci_width_points",
+    )
 
 
 def check_rates(checks: pl.DataFrame) -> pl.DataFrame:
@@ -277,14 +296,18 @@ def markdown(table: pl.DataFrame, rates: pl.DataFrame, valid_only: bool = False)
     return "\n".join(lines)
 
 
-def quick_coverage(settings: Settings = QUICK, scenario_names: tuple[str, ...] = ("null", "effect")) -> dict[str, float]:
+def quick_coverage(
+    settings: Settings = QUICK, scenario_names: tuple[str, ...] = ("null", "effect")
+) -> dict[str, float]:
     """Coverage of before/after and DiD on a small run (for the test suite)."""
     scenarios = tuple(s for s in SCENARIOS if s.name in scenario_names)
     estimates, _ = run(settings, scenarios)
     out = {}
     for method in ("before_after", "diff_in_diff"):
         rows = estimates.filter((pl.col("view") == method) & pl.col("ci_low_pct").is_not_null())
-        out[method] = 100 * float(((rows["ci_low_pct"] <= rows["truth"]) & (rows["truth"] <= rows["ci_high_pct"])).mean())
+        out[method] = 100 * float(
+            ((rows["ci_low_pct"] <= rows["truth"]) & (rows["truth"] <= rows["ci_high_pct"])).mean()
+        )
     return out
 
 

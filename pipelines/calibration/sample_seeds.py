@@ -41,7 +41,12 @@ def check_seed(seed: int) -> pl.DataFrame:
         env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
         env.update(OPVALUE_INPUT_DIR=str(inputs), OPVALUE_WAREHOUSE=str(warehouse), PYTHONPATH=str(ROOT))
         done = subprocess.run(
-            [sys.executable, "-m", "pipelines.cli", "build"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+            [sys.executable, "-m", "pipelines.cli", "build"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if not warehouse.exists():
             raise RuntimeError(f"the build of sample seed {seed} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
@@ -58,7 +63,10 @@ def check_seed(seed: int) -> pl.DataFrame:
 def compare(scorecard: pl.DataFrame, stories: pl.DataFrame, effects: pl.DataFrame) -> pl.DataFrame:
     """Per story: what was expected, what the build published, and whether it is right."""
     primary = effects.filter(pl.col("is_primary") == "true").select(
-        "workflow_id", pl.when(pl.col("expected_verdict") != "not_deployed").then(pl.col("expected_verdict")).alias("expected_verdict")
+        "workflow_id",
+        pl.when(pl.col("expected_verdict") != "not_deployed")
+        .then(pl.col("expected_verdict"))
+        .alias("expected_verdict"),
     )
     by_decision = "decision" in scorecard.columns and "expected_decision" in stories.columns
     published = scorecard.select(
@@ -67,8 +75,11 @@ def compare(scorecard: pl.DataFrame, stories: pl.DataFrame, effects: pl.DataFram
     )  # fmt: skip
     joined = (
         stories.select(
-            "workflow_id", "expected_quadrant",
-            (pl.col("expected_decision") if "expected_decision" in stories.columns else pl.lit(None, dtype=pl.String)).alias("expected_decision"),
+            "workflow_id",
+            "expected_quadrant",
+            (
+                pl.col("expected_decision") if "expected_decision" in stories.columns else pl.lit(None, dtype=pl.String)
+            ).alias("expected_decision"),
         )  # fmt: skip
         .join(primary, on="workflow_id", how="left")
         .join(published, on="workflow_id", how="left")
@@ -81,7 +92,9 @@ def compare(scorecard: pl.DataFrame, stories: pl.DataFrame, effects: pl.DataFram
         right = pl.col("quadrant").eq_missing(pl.col("expected_quadrant")) & (
             pl.col("expected_verdict").is_null() | pl.col("primary_verdict").eq_missing(pl.col("expected_verdict"))
         )
-    return joined.with_columns(right.alias("right"), pl.lit("decision" if by_decision else "verdict and quadrant").alias("judged_on"))
+    return joined.with_columns(
+        right.alias("right"), pl.lit("decision" if by_decision else "verdict and quadrant").alias("judged_on")
+    )
 
 
 def story_rates(seeds, workers: int = 2) -> pl.DataFrame:
@@ -96,8 +109,12 @@ def story_rates(seeds, workers: int = 2) -> pl.DataFrame:
     else:
         parts = [check_seed(seed) for seed in seeds]
     checks = pl.concat(parts)
-    wrong_as = pl.when(pl.col("judged_on") == "decision").then(pl.col("decision")).otherwise(
-        pl.concat_str(pl.col("quadrant").fill_null("-"), pl.col("primary_verdict").fill_null("-"), separator="/")
+    wrong_as = (
+        pl.when(pl.col("judged_on") == "decision")
+        .then(pl.col("decision"))
+        .otherwise(
+            pl.concat_str(pl.col("quadrant").fill_null("-"), pl.col("primary_verdict").fill_null("-"), separator="/")
+        )
     )
     return (
         checks.group_by("workflow_id", maintain_order=True)
@@ -127,7 +144,11 @@ def sample_markdown(rates: pl.DataFrame) -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for r in rates.iter_rows(named=True):
-        expected = r["expected_decision"] if r["judged_on"] == "decision" else f"{r['expected_quadrant']} / {r['expected_verdict'] or '-'}"
+        expected = (
+            r["expected_decision"]
+            if r["judged_on"] == "decision"
+            else f"{r['expected_quadrant']} / {r['expected_verdict'] or '-'}"
+        )
         status = "pass" if r["right_pct"] >= STORY_TARGET else "miss"
         lines.append(f"| {r['workflow_id']} | {expected} | {r['right_pct']:.0f} | {status} | {r['wrong'] or ''} |")
     return "\n".join(lines)

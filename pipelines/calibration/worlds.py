@@ -110,7 +110,9 @@ SCENARIOS: tuple[World, ...] = (
         rho=0.5,
         metric_effects=(("cycle_time_hours", -0.25), ("rework_rate", -0.25)),
     ),
-    World("ar05_staggered", "no effect; go-lives staggered over 14 weeks; week shocks rho 0.5", rho=0.5, staggered=True),
+    World(
+        "ar05_staggered", "no effect; go-lives staggered over 14 weeks; week shocks rho 0.5", rho=0.5, staggered=True
+    ),
     World(
         "ar05_trend",
         "no effect; every workflow drifts down 0.5% a week (parallel); week shocks rho 0.5",

@@ -74,9 +74,13 @@ def weekly_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
             dg.AssetCheckResult(
                 check_name="weeks_start_on_monday",
                 passed=not bad_weeks,
-                metadata={"first_failing_rows": dg.MetadataValue.md(
-                    markdown_table(bad_weeks, ["workflow_id", "metric", "week_start_on", "is_post", "weeks_since_deployment"])
-                )},
+                metadata={
+                    "first_failing_rows": dg.MetadataValue.md(
+                        markdown_table(
+                            bad_weeks, ["workflow_id", "metric", "week_start_on", "is_post", "weeks_since_deployment"]
+                        )
+                    )
+                },
             ),
         ],
     )
@@ -125,8 +129,8 @@ METHOD_CHECKS_CHECKS = [
                 "The checks shown beside every headline number, one plain sentence each: a placebo "
                 "go-live inside the baseline, parallel trends before go-live, a shift in the team mix "
                 "(with the team-weighted estimate), open items near the cutoff, a speed gain bought with "
-                "quality, a fading improvement, and too little data. A warning means \"read with care\", "
-                "not \"wrong\"."
+                'quality, a fading improvement, and too little data. A warning means "read with care", '
+                'not "wrong".'
             ),
         ),
     ],
@@ -173,7 +177,9 @@ def _effect_views_result(con: duckdb.DuckDBPyConnection, config: MetricsConfig) 
             "dagster/row_count": sum(n for _, n, _ in counts),
             **{f"{view}_estimated": estimated for view, _, estimated in counts},
             "preview": dg.MetadataValue.md(
-                markdown_table(preview, ["workflow_id", "metric", "view", "estimate_pct", "ci_low_pct", "ci_high_pct", "label"])
+                markdown_table(
+                    preview, ["workflow_id", "metric", "view", "estimate_pct", "ci_low_pct", "ci_high_pct", "label"]
+                )
             ),
         },
         check_results=[
@@ -182,7 +188,11 @@ def _effect_views_result(con: duckdb.DuckDBPyConnection, config: MetricsConfig) 
                 asset_key=EFFECT_VIEWS,
                 check_name="every_row_labelled",
                 passed=not unlabelled,
-                metadata={"first_failing_rows": dg.MetadataValue.md(markdown_table(unlabelled, ["workflow_id", "metric", "view"]))},
+                metadata={
+                    "first_failing_rows": dg.MetadataValue.md(
+                        markdown_table(unlabelled, ["workflow_id", "metric", "view"])
+                    )
+                },
             ),
         ],
     )
@@ -217,7 +227,11 @@ def _method_checks_result(con: duckdb.DuckDBPyConnection, config: MetricsConfig)
                 asset_key=METHOD_CHECKS,
                 check_name="statuses_known",
                 passed=not bad,
-                metadata={"first_failing_rows": dg.MetadataValue.md(markdown_table(bad, ["workflow_id", "metric", "check", "status"]))},
+                metadata={
+                    "first_failing_rows": dg.MetadataValue.md(
+                        markdown_table(bad, ["workflow_id", "metric", "check", "status"])
+                    )
+                },
             ),
         ],
     )

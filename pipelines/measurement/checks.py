@@ -44,6 +44,7 @@ def _threshold(name: str) -> float:
     """A method-check threshold from metrics.yaml's ``method_checks``."""
     return float(load_config().method_checks[name])
 
+
 METHOD_CHECKS_SCHEMA: dict[str, pl.DataType] = {
     "workflow_id": pl.String,
     "metric": pl.String,
@@ -74,7 +75,12 @@ def p_text(p: float) -> str:
 
 
 def _row(
-    workflow_id: str, metric: str, check: str, status: str, detail: str, numbers: tuple[Any, Any, Any] = (None, None, None)
+    workflow_id: str,
+    metric: str,
+    check: str,
+    status: str,
+    detail: str,
+    numbers: tuple[Any, Any, Any] = (None, None, None),
 ) -> dict[str, Any]:
     estimate, low, high = numbers
     return {
@@ -187,7 +193,9 @@ def team_weighted_changes(
     if not workflow_ids:
         return {}
     alpha = config.alpha
-    stats_sql = period_stats_sql("(select * from intermediate.item_periods where team is not null)", "workflow_id, team, period")
+    stats_sql = period_stats_sql(
+        "(select * from intermediate.item_periods where team is not null)", "workflow_id, team, period"
+    )
     moments = con.sql(f"select * from ({stats_sql}) where list_contains(?, workflow_id)", params=[workflow_ids]).pl()
     durations = con.sql(
         "select workflow_id, team, period, cycle_time_hours, is_closed from intermediate.item_periods "
@@ -233,7 +241,7 @@ def team_weighted_changes(
                     for c in ("n_baseline", "total_baseline", "total_sq_baseline", "n_post", "total_post", "total_sq_post")}  # fmt: skip
             binary = definition.aggregation == "share"
 
-            def stats_of(period: str) -> MomentStats:
+            def stats_of(period: str, cols: dict = cols, binary: bool = binary) -> MomentStats:
                 n, total, total_sq = cols[f"n_{period}"], cols[f"total_{period}"], cols[f"total_sq_{period}"]
                 return MomentStats.from_events(total, n) if binary else MomentStats(n, total, total_sq)
 
@@ -275,17 +283,25 @@ def mix_shift_rows(
     for workflow_id in (w.workflow_id for w in deployed_workflows(con)):
         teams = table.get(workflow_id, [])
         if not teams:
-            verdicts[workflow_id] = ("not_applicable", "No team recorded on this workflow's items, so the team mix cannot be checked.")
+            verdicts[workflow_id] = (
+                "not_applicable",
+                "No team recorded on this workflow's items, so the team mix cannot be checked.",
+            )
             continue
         matrix, pooled = pool_small_groups(np.array([[b, p] for _, b, p in teams], dtype=float), min_group)
         test = mix_shift_chi2(matrix)
         if not math.isfinite(test.p_value):
-            verdicts[workflow_id] = ("not_applicable", f"Items come from {len(teams)} team(s) with items in both periods too few to compare mixes.")
+            verdicts[workflow_id] = (
+                "not_applicable",
+                f"Items come from {len(teams)} team(s) with items in both periods too few to compare mixes.",
+            )
             continue
         moved = total_variation_points(matrix[:, 0], matrix[:, 1])
         summary = f"chi-square {p_text(test.p_value)} over {len(teams)} teams; shares moved by {moved:.1f} points"
         if pooled:
-            summary += f"; {pooled} team(s) with fewer than {min_group} items in a period pooled as one group (min_group_size)"
+            summary += (
+                f"; {pooled} team(s) with fewer than {min_group} items in a period pooled as one group (min_group_size)"
+            )
         if test.p_value < alpha and moved >= min_points:
             verdicts[workflow_id] = ("warn", summary)
             flagged.append(workflow_id)
@@ -313,7 +329,9 @@ def mix_shift_rows(
 # --- censoring, guardrail, sample size --------------------------------------------------------
 
 
-def censoring_rows(con: duckdb.DuckDBPyConnection, value_rows: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, str]]:
+def censoring_rows(
+    con: duckdb.DuckDBPyConnection, value_rows: dict[tuple[str, str], dict[str, Any]]
+) -> list[dict[str, str]]:
     """Share of open items per period; flag a gap of more than metrics.yaml's ``censoring_gap_points``."""
     gap_points = _threshold("censoring_gap_points")
     counts = {
@@ -341,7 +359,9 @@ def censoring_rows(con: duckdb.DuckDBPyConnection, value_rows: dict[tuple[str, s
             )
             rows.append(_row(workflow_id, metric, "censoring", "warn", f"{shares.capitalize()}: {consequence}."))
         else:
-            rows.append(_row(workflow_id, metric, "censoring", "ok", f"{shares.capitalize()}, within {gap_points:.0f}."))
+            rows.append(
+                _row(workflow_id, metric, "censoring", "ok", f"{shares.capitalize()}, within {gap_points:.0f}.")
+            )
     return rows
 
 
@@ -357,11 +377,19 @@ def guardrail_rows(
         worse = guardrail_breaches(primary, verdicts)
         label = primary.replace("_", " ").capitalize()
         if won is None or won["verdict"] in NO_CLAIM:
-            status, detail = "not_applicable", f"{label} (the primary metric) has too little data for a verdict, so there is no win to guard."
+            status, detail = (
+                "not_applicable",
+                f"{label} (the primary metric) has too little data for a verdict, so there is no win to guard.",
+            )
         elif won["verdict"] != "improved":
-            status, detail = "ok", f"{label} (the primary metric) did not improve ({won['verdict']}), so there is no win to guard."
+            status, detail = (
+                "ok",
+                f"{label} (the primary metric) did not improve ({won['verdict']}), so there is no win to guard.",
+            )
         elif worse:
-            names = " and ".join(f"{m.replace('_', ' ')} worsened ({pct(value_rows[(workflow_id, m)]['change_pct'])})" for m in worse)
+            names = " and ".join(
+                f"{m.replace('_', ' ')} worsened ({pct(value_rows[(workflow_id, m)]['change_pct'])})" for m in worse
+            )
             status, detail = (
                 "warn",
                 f"{label} improved ({pct(won['change_pct'])}) while {names}: a gain bought with quality is flagged, not celebrated.",
@@ -385,10 +413,16 @@ def sample_size_rows(value_rows: dict[tuple[str, str], dict[str, Any]], config: 
         if r.get("n_events") is not None:
             counts += f", {r['n_events']} events in both periods together ({min_events} needed)"
         if r["verdict"] == "insufficient_baseline":
-            rows.append(_row(workflow_id, metric, "sample_size", "warn", f"Too little baseline to claim a change: {r['note']}."))
+            rows.append(
+                _row(workflow_id, metric, "sample_size", "warn", f"Too little baseline to claim a change: {r['note']}.")
+            )
         elif r["verdict"] == "insufficient_data":
             reason = f"; {r['note']}" if r.get("note") and "fewer than" not in (r["note"] or "") else ""
-            rows.append(_row(workflow_id, metric, "sample_size", "warn", f"Too little data to claim a change: {counts}{reason}."))
+            rows.append(
+                _row(
+                    workflow_id, metric, "sample_size", "warn", f"Too little data to claim a change: {counts}{reason}."
+                )
+            )
         else:
             rows.append(_row(workflow_id, metric, "sample_size", "ok", f"Enough data: {counts}."))
     return rows

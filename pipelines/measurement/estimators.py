@@ -343,7 +343,9 @@ def placebo_in_space_pct(
     with np.errstate(invalid="ignore", divide="ignore"):
         base_mean = (w[:, base] * y[:, base]).sum(axis=1) / w[:, base].sum(axis=1)
     usable = np.isfinite(base_mean) & (base_mean > 0)
-    num = np.where(usable[:, None], w * np.divide(y, base_mean[:, None], out=np.zeros_like(y), where=usable[:, None]), 0.0)
+    num = np.where(
+        usable[:, None], w * np.divide(y, base_mean[:, None], out=np.zeros_like(y), where=usable[:, None]), 0.0
+    )
     den = np.where(usable[:, None], w, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         composite = (num.sum(axis=0) - num) / (den.sum(axis=0) - den)  # row j: without j

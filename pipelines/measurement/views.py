@@ -100,7 +100,9 @@ def two_group_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> 
             n_b, _ = groups.counts.get((comparison, window.workflow_id, "baseline"), (0, 0))
             n_p, _ = groups.counts.get((comparison, window.workflow_id, "post"), (0, 0))
             for name, definition in config.metrics.items():
-                result = compare(name, definition, groups, (comparison, window.workflow_id), ("baseline", "post"), config)
+                result = compare(
+                    name, definition, groups, (comparison, window.workflow_id), ("baseline", "post"), config
+                )
                 rows.append(
                     {**result, "comparison": comparison, "workflow_id": window.workflow_id, "metric": name,
                      "items_baseline": n_b, "items_post": n_p, "events": result["n_events"]}
@@ -157,8 +159,7 @@ def weekly_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> lis
     calendar weeks; workflows are estimated one at a time (no staggered-TWFE bias).
     """
     weekly = con.sql(
-        "select workflow_id, metric, week_start_on, value, n, is_post, weeks_since_deployment "
-        "from marts.weekly_metrics"
+        "select workflow_id, metric, week_start_on, value, n, is_post, weeks_since_deployment from marts.weekly_metrics"
     ).pl()
     comparisons = [
         r[0]
@@ -178,9 +179,7 @@ def weekly_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> lis
             pl.col("week_start_on").replace_strict(week_index, return_dtype=pl.Int64).alias("week")
         )
         comp_values, comp_counts = _comparison_matrix(of_metric, comparisons, n_weeks)
-        by_workflow = of_metric.filter(pl.col("workflow_id").is_in(deployed)).partition_by(
-            "workflow_id", as_dict=True
-        )
+        by_workflow = of_metric.filter(pl.col("workflow_id").is_in(deployed)).partition_by("workflow_id", as_dict=True)
         for workflow_id in deployed:
             part = by_workflow.get((workflow_id,))
             if part is None:
@@ -287,7 +286,9 @@ def did_label(result: WeeklyResult, n_comparison_workflows_total: int, config: M
             f"{needed} needed"
         )
     if result.n_comparison_workflows == 0:
-        return f"{prefix} not estimable: no comparison workflow has data in this workflow's weeks with a non-zero baseline"
+        return (
+            f"{prefix} not estimable: no comparison workflow has data in this workflow's weeks with a non-zero baseline"
+        )
     if not math.isfinite(result.did.estimate_pct):
         return f"{prefix} not estimable: {result.did.note}"
     k = result.n_comparison_workflows
@@ -376,7 +377,9 @@ def compute_effect_views(
     parts = [
         part.with_columns(
             *(pl.lit(None, dtype=dtype).alias(c) for c, dtype in EFFECT_VIEWS_SCHEMA.items() if c not in part.columns)
-        ).select(list(EFFECT_VIEWS_SCHEMA)).cast(EFFECT_VIEWS_SCHEMA)
+        )
+        .select(list(EFFECT_VIEWS_SCHEMA))
+        .cast(EFFECT_VIEWS_SCHEMA)
         for part in (before_after, assisted, did)
     ]
     frame = pl.concat(parts, how="vertical")

@@ -1,6 +1,5 @@
 """Dagster assets that turn staging into the analyst-facing marts."""
 
-
 import dagster as dg
 
 from pipelines.asset_helpers import grain_check, markdown_table, write_table
@@ -27,7 +26,9 @@ def item_periods_params(settings: dict) -> dict[str, object]:
     return {k: settings[k] for k in ("baseline_days", "ramp_days", "cap_quantile")}
 
 
-@dg.asset(key=ITEM_PERIODS, group_name=MARTS_GROUP, kinds={"duckdb", "sql"}, deps=[STAGING_WORKFLOWS, STAGING_WORK_ITEMS])
+@dg.asset(
+    key=ITEM_PERIODS, group_name=MARTS_GROUP, kinds={"duckdb", "sql"}, deps=[STAGING_WORKFLOWS, STAGING_WORK_ITEMS]
+)
 def item_periods(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Work items placed in their workflow's baseline or post window, with every measure
     the metrics need (cycle time censored at the workflow's own cutoff for open items;
@@ -54,7 +55,9 @@ def item_periods(warehouse: WarehouseResource) -> dg.MaterializeResult:
     group_name=MARTS_GROUP,
     kinds={"duckdb", "python", "scipy"},
     deps=[ITEM_PERIODS],
-    check_specs=[dg.AssetCheckSpec("grain", asset=VALUE_METRICS, description="One row per deployed workflow and metric.")],
+    check_specs=[
+        dg.AssetCheckSpec("grain", asset=VALUE_METRICS, description="One row per deployed workflow and metric.")
+    ],
 )
 def value_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Before/after change per deployed workflow and metric, with honest uncertainty: the
@@ -108,7 +111,9 @@ def adoption(warehouse: WarehouseResource) -> dg.MaterializeResult:
             {k: settings[k] for k in ("adoption_window_days", "habitual_min_weeks", "min_group_size")},
         )
         rows = con.execute("select count(*) from marts.adoption").fetchone()[0]
-        check = grain_check(con, "marts.adoption", ["workflow_id"], "select count(*) from intermediate.workflow_windows")
+        check = grain_check(
+            con, "marts.adoption", ["workflow_id"], "select count(*) from intermediate.workflow_windows"
+        )
     return dg.MaterializeResult(metadata={"dagster/row_count": rows}, check_results=[check])
 
 
@@ -118,8 +123,14 @@ def adoption(warehouse: WarehouseResource) -> dg.MaterializeResult:
     kinds={"duckdb", "python"},
     # marts.readiness and marts.exception_guardrails come from pipelines/governance (keys spelled
     # out: governance imports this module).
-    deps=[VALUE_METRICS, ADOPTION, EFFECT_VIEWS, METHOD_CHECKS, dg.AssetKey(["marts", "readiness"]),
-          dg.AssetKey(["marts", "exception_guardrails"])],
+    deps=[
+        VALUE_METRICS,
+        ADOPTION,
+        EFFECT_VIEWS,
+        METHOD_CHECKS,
+        dg.AssetKey(["marts", "readiness"]),
+        dg.AssetKey(["marts", "exception_guardrails"]),
+    ],
     check_specs=[dg.AssetCheckSpec("grain", asset=SCORECARD, description="One row per registry workflow.")],
 )
 def workflow_scorecard(warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -131,8 +142,12 @@ def workflow_scorecard(warehouse: WarehouseResource) -> dg.MaterializeResult:
     config = load_config()
     with step("marts/workflow_scorecard"), warehouse.connect() as con:
         write_table(con, "marts.workflow_scorecard", compute_scorecard(con, config))
-        decisions = con.execute("select decision, count(*) from marts.workflow_scorecard group by 1 order by 1").fetchall()
-        quadrants = con.execute("select quadrant, count(*) from marts.workflow_scorecard group by 1 order by 1").fetchall()
+        decisions = con.execute(
+            "select decision, count(*) from marts.workflow_scorecard group by 1 order by 1"
+        ).fetchall()
+        quadrants = con.execute(
+            "select quadrant, count(*) from marts.workflow_scorecard group by 1 order by 1"
+        ).fetchall()
         check = grain_check(con, "marts.workflow_scorecard", ["workflow_id"], "select count(*) from staging.workflows")
     return dg.MaterializeResult(
         metadata={

@@ -244,8 +244,12 @@ def metric_label(metric: str | None, config: MetricsConfig) -> str:
 
 def _reasons(name: str, f: WorkflowFacts, primary_metric: str | None, config: MetricsConfig) -> list[str]:
     metric = metric_label(primary_metric, config)
-    adoption = {True: "the tool is adopted", False: "the tool is not adopted", None: "adoption is unknown"}[f.is_adopted]
-    improved = f"{metric} improved" if f.primary_verdict == "improved" else f"{metric} did not improve ({f.primary_verdict})"
+    adoption = {True: "the tool is adopted", False: "the tool is not adopted", None: "adoption is unknown"}[
+        f.is_adopted
+    ]
+    improved = (
+        f"{metric} improved" if f.primary_verdict == "improved" else f"{metric} did not improve ({f.primary_verdict})"
+    )
     if name == "not_deployed":
         return ["no go-live date: a comparison workflow"]
     if name == "wait_for_data":

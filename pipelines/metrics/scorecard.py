@@ -117,7 +117,9 @@ def compute_scorecard(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> 
     """Every registry workflow's scorecard row."""
     evidence = con.sql(sql_text(__file__, "workflow_scorecard")).pl()
     verdicts: dict[str, dict[str, str]] = {}
-    for workflow_id, metric, verdict in con.execute("select workflow_id, metric, verdict from marts.value_metrics").fetchall():
+    for workflow_id, metric, verdict in con.execute(
+        "select workflow_id, metric, verdict from marts.value_metrics"
+    ).fetchall():
         verdicts.setdefault(workflow_id, {})[metric] = verdict
     # Governance (pipelines/governance): a rising override or correction rate after go-live is a
     # guardrail like a worsened error rate, and the gate's failing requirements are the readiness gaps.
@@ -125,11 +127,18 @@ def compute_scorecard(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> 
     if "exception_guardrails" in present:
         for workflow_id, metric in con.execute(EXCEPTION_GUARDRAILS_SQL).fetchall():
             verdicts.setdefault(workflow_id, {})[metric] = "worsened"
-    gate = dict(con.execute("select workflow_id, missing from marts.readiness").fetchall()) if "readiness" in present else None
+    gate = (
+        dict(con.execute("select workflow_id, missing from marts.readiness").fetchall())
+        if "readiness" in present
+        else None
+    )
     rows = [
         scorecard_row(
-            {**e, "verdicts": verdicts.get(e["workflow_id"]),
-             "readiness_missing": GATE_NOT_BUILT if gate is None else gate.get(e["workflow_id"], GATE_NOT_BUILT)},
+            {
+                **e,
+                "verdicts": verdicts.get(e["workflow_id"]),
+                "readiness_missing": GATE_NOT_BUILT if gate is None else gate.get(e["workflow_id"], GATE_NOT_BUILT),
+            },
             config,
         )
         for e in evidence.iter_rows(named=True)
@@ -140,4 +149,9 @@ def compute_scorecard(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> 
 
 def _marts(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Tables in the marts schema (a scorecard built by hand in a test may lack the governance marts)."""
-    return {row[0] for row in con.execute("select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}
+    return {
+        row[0]
+        for row in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts'"
+        ).fetchall()
+    }

@@ -393,7 +393,11 @@ def moment_result(base: Side, post: Side, aggregation: str, alpha: float, lags: 
     b = week_robust_mean(base.week, base.week_n, base.week_total, _item_var(base, share), lags)
     p = week_robust_mean(post.week, post.week_n, post.week_total, _item_var(post, share), lags)
     change = log_ratio_change(b.value, b.var_log, p.value, p.var_log, alpha, robust_df(b.n_weeks, p.n_weeks))
-    deff = np.nanmax([b.design_effect, p.design_effect]) if np.isfinite([b.design_effect, p.design_effect]).any() else math.nan
+    deff = (
+        np.nanmax([b.design_effect, p.design_effect])
+        if np.isfinite([b.design_effect, p.design_effect]).any()
+        else math.nan
+    )
     return result | {
         "change_pct": _pct(change.estimate),
         "ci_low_pct": _pct(change.ci_low),
@@ -429,7 +433,9 @@ def median_result(base_d: Durations, post_d: Durations, alpha: float, lags: int)
         "uncapped_post_value": post.median,
         "abs_change": post.median - base.median,
         "method": (
-            "median: Kaplan-Meier (open items censored at the cutoff)" if censored else "median: order-statistic CI per period"
+            "median: Kaplan-Meier (open items censored at the cutoff)"
+            if censored
+            else "median: order-statistic CI per period"
         )
         + "; change: log ratio of medians, quantile variance times the week design effect, t on weeks - 1",
     }

@@ -512,7 +512,16 @@ ARCHETYPES = (
     "value_with_adoption",
     "adoption_without_value",
 )
-TEAMS = ("Operations", "Finance Operations", "Customer Service", "IT Support", "Compliance", "Procurement", "Sales Ops", "Legal")
+TEAMS = (
+    "Operations",
+    "Finance Operations",
+    "Customer Service",
+    "IT Support",
+    "Compliance",
+    "Procurement",
+    "Sales Ops",
+    "Legal",
+)
 OWNERS = ("Ana Souza", "Ben Carter", "Chen Wei", "Dana Levi", "Emeka Obi", "Farah Haddad", "Gustav Lind", "Ines Moreau")
 
 

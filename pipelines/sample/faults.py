@@ -34,7 +34,11 @@ ITEM_RECIPES = (
     Recipe("missing_value", "item_id", (None,)),
     Recipe("missing_value", "workflow_id", (None,)),
     Recipe("missing_value", "opened_at", (None,)),
-    Recipe("unparseable", "opened_at", ("2026-02-30T09:15:00Z", "03/14/2026 09:12", "yesterday 10am", "2026-13-02T08:00:00")),
+    Recipe(
+        "unparseable",
+        "opened_at",
+        ("2026-02-30T09:15:00Z", "03/14/2026 09:12", "yesterday 10am", "2026-13-02T08:00:00"),
+    ),
     Recipe("unparseable", "closed_at", ("n/a", "31/03/2026 17:45", "2026-04-31T12:00:00+02:00")),
     Recipe("unparseable", "rework_count", ("two", "1.5", "NaN")),
     Recipe("unparseable", "touchpoints", ("three", "3.0", "4 steps")),
@@ -77,7 +81,9 @@ class SourceFaults:
 ITEM_FAULTS = SourceFaults(
     ITEM_RECIPES,
     "item_id",
-    pl.format("{}-X{}", pl.col("item_id").str.split("-").list.first(), pl.col("__bad_seq").cast(pl.String).str.zfill(6)),
+    pl.format(
+        "{}-X{}", pl.col("item_id").str.split("-").list.first(), pl.col("__bad_seq").cast(pl.String).str.zfill(6)
+    ),
 )
 USAGE_FAULTS = SourceFaults(
     USAGE_RECIPES,
@@ -86,7 +92,9 @@ USAGE_FAULTS = SourceFaults(
 )
 
 
-def plan_faults(recipes: tuple[Recipe, ...], total: int, months: int, weights: np.ndarray, rng: np.random.Generator) -> list[list[int]]:
+def plan_faults(
+    recipes: tuple[Recipe, ...], total: int, months: int, weights: np.ndarray, rng: np.random.Generator
+) -> list[list[int]]:
     """Recipe indices per month file: every recipe once, then random recipes up to `total` rows.
 
     A conflicting duplicate is two rows, so it counts twice towards `total`.
@@ -104,7 +112,9 @@ def plan_faults(recipes: tuple[Recipe, ...], total: int, months: int, weights: n
     return plan
 
 
-def add_bad_rows(frame: pl.DataFrame, plan: list[int], faults: SourceFaults, rng: np.random.Generator, bad_seq: int) -> tuple[pl.DataFrame, int]:
+def add_bad_rows(
+    frame: pl.DataFrame, plan: list[int], faults: SourceFaults, rng: np.random.Generator, bad_seq: int
+) -> tuple[pl.DataFrame, int]:
     """`frame` with the planned bad rows added next to the real rows they were copied from.
 
     `frame` holds strings plus hidden `__order` (sort key, even numbers), `__tag` (null for a
@@ -140,7 +150,9 @@ def add_bad_rows(frame: pl.DataFrame, plan: list[int], faults: SourceFaults, rng
             rows = rows.with_columns(values.gather(rng.integers(0, len(values), picked.size)).alias(column))
         elif recipe.kind == "closed_before_opened":
             early = pl.Series(rng.integers(1, 48, picked.size) * 3600)
-            rows = rows.with_columns(pl.from_epoch(pl.col("__opened_s") - early, time_unit="s").dt.strftime(TS_FORMAT).alias(column))
+            rows = rows.with_columns(
+                pl.from_epoch(pl.col("__opened_s") - early, time_unit="s").dt.strftime(TS_FORMAT).alias(column)
+            )
         elif recipe.kind == "unknown_workflow":
             rows = rows.with_columns(pl.format("{}_legacy", pl.col(column)).alias(column))
         elif recipe.kind == "conflicting_duplicate":

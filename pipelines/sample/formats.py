@@ -27,7 +27,14 @@ ITEM_COLUMNS = (
     "escalated",
 )
 USAGE_COLUMNS = ("usage_date", "user_id", "workflow_id", "actions")
-MONEY_COLUMNS = ("currency", "cost_per_hour", "cost_per_rework", "cost_per_error", "cost_per_touchpoint", "tool_cost_per_user_month")
+MONEY_COLUMNS = (
+    "currency",
+    "cost_per_hour",
+    "cost_per_rework",
+    "cost_per_error",
+    "cost_per_touchpoint",
+    "tool_cost_per_user_month",
+)
 """The registry's optional money columns (issue 14); written from catalogue.SAMPLE_COSTS."""
 REGISTRY_COLUMNS = (
     "workflow_id",
@@ -83,7 +90,9 @@ def format_items(rows: pl.DataFrame, catalogue: list[Workflow], population: Popu
         pl.col("rework_count").cast(pl.String),
         pl.col("touchpoints").cast(pl.String),
         _booleans(rows["had_error"].to_numpy(), style[0, w]).alias("had_error"),
-        pl.format("{}.{}", pl.col("spend_cents") // 100, (pl.col("spend_cents") % 100).cast(pl.String).str.zfill(2)).alias("external_spend"),
+        pl.format(
+            "{}.{}", pl.col("spend_cents") // 100, (pl.col("spend_cents") % 100).cast(pl.String).str.zfill(2)
+        ).alias("external_spend"),
         _booleans(rows["ai_assisted"].to_numpy(), style[1, w]).alias("ai_assisted"),
         escalated.alias("escalated"),
         pl.format("queue-{}", prefixes.gather(rows["w"]).str.to_lowercase()).alias("queue"),
@@ -130,7 +139,12 @@ def registry_rows(catalogue: list[Workflow], eligible: np.ndarray) -> list[dict[
                 "review_point": wf.review_point,
                 "support_path": wf.support_path,
                 "data_scope": wf.data_scope,
-                **dict(zip(MONEY_COLUMNS, (_text(v) for v in SAMPLE_COSTS.get(wf.workflow_id, (None,) * len(MONEY_COLUMNS))))),
+                **dict(
+                    zip(
+                        MONEY_COLUMNS,
+                        (_text(v) for v in SAMPLE_COSTS.get(wf.workflow_id, (None,) * len(MONEY_COLUMNS))),
+                    )
+                ),
             }
         )
     return rows
@@ -140,25 +154,50 @@ BAD_REGISTRY_ROWS = (
     # (row, expected kind, column): workflows nothing else refers to, so quarantining them
     # cannot turn real items into unknown-workflow rows.
     (
-        {"workflow_id": "fraud_screening", "name": None, "business_owner": "Ravi Shah", "team": "Risk", "stage": "investigation"},
+        {
+            "workflow_id": "fraud_screening",
+            "name": None,
+            "business_owner": "Ravi Shah",
+            "team": "Risk",
+            "stage": "investigation",
+        },
         "missing_value",
         "name",
     ),
     (
-        {"workflow_id": "travel_booking", "name": "Travel booking", "team": "Operations", "stage": "live",
-         "deployed_on": "2026-03-02", "eligible_users": "15"},
+        {
+            "workflow_id": "travel_booking",
+            "name": "Travel booking",
+            "team": "Operations",
+            "stage": "live",
+            "deployed_on": "2026-03-02",
+            "eligible_users": "15",
+        },
         "out_of_range",
         "stage",
     ),
     (
-        {"workflow_id": "sales_forecast", "name": "Sales forecast notes", "team": "Sales Ops", "stage": "pilot",
-         "deployed_on": "Q3 2026", "eligible_users": "8"},
+        {
+            "workflow_id": "sales_forecast",
+            "name": "Sales forecast notes",
+            "team": "Sales Ops",
+            "stage": "pilot",
+            "deployed_on": "Q3 2026",
+            "eligible_users": "8",
+        },
         "unparseable",
         "deployed_on",
     ),
     (
-        {"workflow_id": "payroll_checks", "name": "Payroll checks", "business_owner": "Ines Moreau", "team": "People Team",
-         "stage": "pilot", "deployed_on": "2026-05-04", "eligible_users": None},
+        {
+            "workflow_id": "payroll_checks",
+            "name": "Payroll checks",
+            "business_owner": "Ines Moreau",
+            "team": "People Team",
+            "stage": "pilot",
+            "deployed_on": "2026-05-04",
+            "eligible_users": None,
+        },
         "missing_value",
         "eligible_users",
     ),

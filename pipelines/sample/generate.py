@@ -34,7 +34,7 @@ from pipelines.sample.formats import (
     registry_rows,
 )
 from pipelines.sample.items import find_cutoff, month_items, period_rows
-from pipelines.sample.population import DAY_S, BASELINE_DAYS, build_population, make_calendar
+from pipelines.sample.population import BASELINE_DAYS, DAY_S, build_population, make_calendar
 from pipelines.sample.truth import disagreements, expected_decision, realised, true_effects
 from pipelines.sample.usage import usage_scale, workflow_usage
 
@@ -52,11 +52,32 @@ REJECTED_FILE = "work_items/items_legacy_export.csv"
 REJECTED_REASON = "missing required column(s): opened_at"
 
 
-OUTCOME_SCHEMA = {"source": pl.String, "source_file": pl.String, "row_number": pl.Int64, "outcome": pl.String, "key": pl.String}
-BAD_SCHEMA = {"source": pl.String, "source_file": pl.String, "row_number": pl.Int64, "expected_reason_kind": pl.String,
-              "column": pl.String, "value": pl.String}
-FILE_SCHEMA = {"source": pl.String, "source_file": pl.String, "status": pl.String, "rows": pl.Int64, "staged": pl.Int64,
-               "quarantined": pl.Int64, "deduplicated": pl.Int64, "superseded": pl.Int64, "reason": pl.String}
+OUTCOME_SCHEMA = {
+    "source": pl.String,
+    "source_file": pl.String,
+    "row_number": pl.Int64,
+    "outcome": pl.String,
+    "key": pl.String,
+}
+BAD_SCHEMA = {
+    "source": pl.String,
+    "source_file": pl.String,
+    "row_number": pl.Int64,
+    "expected_reason_kind": pl.String,
+    "column": pl.String,
+    "value": pl.String,
+}
+FILE_SCHEMA = {
+    "source": pl.String,
+    "source_file": pl.String,
+    "status": pl.String,
+    "rows": pl.Int64,
+    "staged": pl.Int64,
+    "quarantined": pl.Int64,
+    "deduplicated": pl.Int64,
+    "superseded": pl.Int64,
+    "reason": pl.String,
+}
 NOT_BAD = ("deduplicated", "superseded", "supersedes")
 
 
@@ -72,25 +93,45 @@ class Ledger:
         """Note the tagged rows of a written file (`__row` holds 1-based data row numbers)."""
         parts = pl.col("__tag").str.split_exact("|", 1)
         tagged = frame.filter(pl.col("__tag").is_not_null()).with_columns(
-            parts.struct.field("field_0").alias("__kind"), parts.struct.field("field_1").replace("", None).alias("__column")
+            parts.struct.field("field_0").alias("__kind"),
+            parts.struct.field("field_1").replace("", None).alias("__column"),
         )
-        where = [pl.lit(source).alias("source"), pl.lit(source_file).alias("source_file"), pl.col("__row").alias("row_number")]
+        where = [
+            pl.lit(source).alias("source"),
+            pl.lit(source_file).alias("source_file"),
+            pl.col("__row").alias("row_number"),
+        ]
         outcomes = tagged.filter(pl.col("__kind").is_in(["deduplicated", "superseded"])).select(
-            *where, pl.col("__kind").alias("outcome"), pl.concat_str([pl.col(k) for k in key], separator="|").alias("key")
+            *where,
+            pl.col("__kind").alias("outcome"),
+            pl.concat_str([pl.col(k) for k in key], separator="|").alias("key"),
         )
         bad = tagged.filter(~pl.col("__kind").is_in(NOT_BAD))
         value = pl.lit(None, dtype=pl.String)
         for column in bad["__column"].drop_nulls().unique().sort():
             value = pl.when(pl.col("__column") == column).then(pl.col(column)).otherwise(value)
-        bad = bad.select(*where, pl.col("__kind").alias("expected_reason_kind"), pl.col("__column").alias("column"), value.alias("value"))
+        bad = bad.select(
+            *where,
+            pl.col("__kind").alias("expected_reason_kind"),
+            pl.col("__column").alias("column"),
+            value.alias("value"),
+        )
         self.outcomes.append(outcomes.cast(OUTCOME_SCHEMA))
         self.bad_rows.append(bad.cast(BAD_SCHEMA))
         deduplicated = int((outcomes["outcome"] == "deduplicated").sum())
         superseded = outcomes.height - deduplicated
         self.files.append(
-            {"source": source, "source_file": source_file, "status": "loaded", "rows": frame.height,
-             "staged": frame.height - bad.height - outcomes.height, "quarantined": bad.height,
-             "deduplicated": deduplicated, "superseded": superseded, "reason": None}
+            {
+                "source": source,
+                "source_file": source_file,
+                "status": "loaded",
+                "rows": frame.height,
+                "staged": frame.height - bad.height - outcomes.height,
+                "quarantined": bad.height,
+                "deduplicated": deduplicated,
+                "superseded": superseded,
+                "reason": None,
+            }
         )
 
 
@@ -103,7 +144,11 @@ def _finish(frame: pl.DataFrame) -> pl.DataFrame:
     """Rows in file order, with their 1-based data row number in `__row`."""
     if "__sub" not in frame.columns:
         frame = frame.with_columns(pl.lit(0, dtype=pl.Int32).alias("__sub"))
-    return frame.sort("__order", "__sub", maintain_order=True).with_row_index("__row", offset=1).with_columns(pl.col("__row").cast(pl.Int64))
+    return (
+        frame.sort("__order", "__sub", maintain_order=True)
+        .with_row_index("__row", offset=1)
+        .with_columns(pl.col("__row").cast(pl.Int64))
+    )
 
 
 def _clear(out: Path) -> None:
@@ -138,22 +183,30 @@ def generate(
     fault_rng = np.random.default_rng([seed, FAULTS])
 
     _write_registry(out, catalogue, eligible, bad_rows, fault_rng, ledger, cutoff)
-    periods, item_rows = _write_items(out, catalogue, population, calendar, cutoff, seed, bad_rows, bad_row_rate, fault_rng, ledger)
+    periods, item_rows = _write_items(
+        out, catalogue, population, calendar, cutoff, seed, bad_rows, bad_row_rate, fault_rng, ledger
+    )
     if bad_rows:
         _write_rejected_file(out, catalogue, calendar, seed, ledger)
-    adoption, usage_rows = _write_usage(out, catalogue, eligible, activity, calendar, cutoff, seed, bad_rows, bad_row_rate, fault_rng, ledger)
+    adoption, usage_rows = _write_usage(
+        out, catalogue, eligible, activity, calendar, cutoff, seed, bad_rows, bad_row_rate, fault_rng, ledger
+    )
 
     governance.write_sources(out, catalogue, cutoff, seed, ledger)
     measured = realised(periods, catalogue)
     effects = true_effects(catalogue, measured)
-    _write_expected(out, catalogue, population, eligible, cutoff, calendar, periods, adoption, measured, effects, ledger)
+    _write_expected(
+        out, catalogue, population, eligible, cutoff, calendar, periods, adoption, measured, effects, ledger
+    )
     off_story = disagreements(effects, measured)
     summary = _summary(out, ledger, item_rows, usage_rows, time.perf_counter() - started, off_story)
     log(_summary_text(summary, effects, off_story))
     return summary
 
 
-def _write_registry(out: Path, catalogue: list[Workflow], eligible: np.ndarray, bad_rows: bool, rng, ledger: Ledger, cutoff: int) -> None:
+def _write_registry(
+    out: Path, catalogue: list[Workflow], eligible: np.ndarray, bad_rows: bool, rng, ledger: Ledger, cutoff: int
+) -> None:
     rows = [dict(row, __tag=None) for row in registry_rows(catalogue, eligible)]
     if bad_rows:
         # Spread the bad rows through the file rather than leaving them at the end.
@@ -172,7 +225,11 @@ def _write_items(out, catalogue, population, calendar, cutoff, seed, bad_rows, b
     n_months = len(calendar.months)
     month_weight = np.array([calendar.weight[first:last].sum() for _, first, last in calendar.months])
     total_bad = round(bad_row_rate * population.expected_items.sum())
-    plan = plan_faults(ITEM_FAULTS.recipes, total_bad, n_months, month_weight, rng) if bad_rows else [[] for _ in range(n_months)]
+    plan = (
+        plan_faults(ITEM_FAULTS.recipes, total_bad, n_months, month_weight, rng)
+        if bad_rows
+        else [[] for _ in range(n_months)]
+    )
     next_seq = np.zeros(len(catalogue), dtype=np.int64)
     pending: dict[int, list[pl.DataFrame]] = {}
     periods, written, bad_seq = [], 0, 1
@@ -234,8 +291,17 @@ def _write_rejected_file(out: Path, catalogue: list[Workflow], calendar, seed: i
     )
     _write_csv(frame, out / REJECTED_FILE)
     ledger.files.append(
-        {"source": "work_items", "source_file": REJECTED_FILE, "status": "rejected", "rows": n, "staged": 0,
-         "quarantined": 0, "deduplicated": 0, "superseded": 0, "reason": REJECTED_REASON}
+        {
+            "source": "work_items",
+            "source_file": REJECTED_FILE,
+            "status": "rejected",
+            "rows": n,
+            "staged": 0,
+            "quarantined": 0,
+            "deduplicated": 0,
+            "superseded": 0,
+            "reason": REJECTED_REASON,
+        }
     )
 
 
@@ -247,13 +313,19 @@ def _write_usage(out, catalogue, eligible, activity, calendar, cutoff, seed, bad
     for index, wf in enumerate(catalogue):
         if not wf.deployed:
             continue
-        frame, adopters = workflow_usage(index, wf, int(eligible[index]), float(activity[index]), user_base, calendar, cutoff, seed)
+        frame, adopters = workflow_usage(
+            index, wf, int(eligible[index]), float(activity[index]), user_base, calendar, cutoff, seed
+        )
         first = int((np.datetime64(wf.deployed_on) - np.datetime64(calendar.start)).astype(int))
         post = frame.filter((pl.col("day") >= first) & (pl.col("day") <= cutoff_day) & (pl.col("actions") > 0))
         adoption.append({"w": index, "adopters": adopters, "active_users": post["user"].n_unique()})
         parts.append(frame)
         user_base += int(eligible[index])
-    usage = pl.concat(parts).sort("day", "w", "user") if parts else pl.DataFrame(schema={"day": pl.Int32, "user": pl.Int64, "w": pl.Int32, "actions": pl.Int64})
+    usage = (
+        pl.concat(parts).sort("day", "w", "user")
+        if parts
+        else pl.DataFrame(schema={"day": pl.Int32, "user": pl.Int64, "w": pl.Int32, "actions": pl.Int64})
+    )
     bounds = [(label, first, last) for label, first, last in calendar.months]
     month_of_day = np.zeros(calendar.day_s.size, dtype=np.int32)
     for month, (_, first, last) in enumerate(bounds):
@@ -261,13 +333,19 @@ def _write_usage(out, catalogue, eligible, activity, calendar, cutoff, seed, bad
     usage = usage.with_columns(pl.Series("month", month_of_day[usage["day"].to_numpy()]))
     sizes = np.bincount(usage["month"].to_numpy(), minlength=len(bounds)).astype(float)
     total_bad = round(bad_row_rate * usage.height)
-    plan = plan_faults(USAGE_FAULTS.recipes, total_bad, len(bounds), sizes, rng) if bad_rows and usage.height else [[] for _ in bounds]
+    plan = (
+        plan_faults(USAGE_FAULTS.recipes, total_bad, len(bounds), sizes, rng)
+        if bad_rows and usage.height
+        else [[] for _ in bounds]
+    )
     written, bad_seq = 0, 1
     for month, (label, _, _) in enumerate(bounds):
         rows = usage.filter(pl.col("month") == month)
         if rows.height == 0:
             continue
-        rows = rows.with_columns((2 * pl.int_range(pl.len(), dtype=pl.Int64)).alias("__order"), pl.lit(None, dtype=pl.String).alias("__tag"))
+        rows = rows.with_columns(
+            (2 * pl.int_range(pl.len(), dtype=pl.Int64)).alias("__order"), pl.lit(None, dtype=pl.String).alias("__tag")
+        )
         text = format_usage(rows, catalogue, calendar.day_s)
         text, bad_seq = add_bad_rows(text, plan[month], USAGE_FAULTS, rng, bad_seq)
         text = _finish(text)
@@ -278,7 +356,9 @@ def _write_usage(out, catalogue, eligible, activity, calendar, cutoff, seed, bad
     return adoption, written
 
 
-def _write_expected(out, catalogue, population, eligible, cutoff, calendar, periods, adoption, measured, effects, ledger) -> None:
+def _write_expected(
+    out, catalogue, population, eligible, cutoff, calendar, periods, adoption, measured, effects, ledger
+) -> None:
     expected = out / "expected"
     expected.mkdir(parents=True, exist_ok=True)
     _write_csv(effects, expected / "true_effects.csv")
@@ -288,11 +368,18 @@ def _write_expected(out, catalogue, population, eligible, cutoff, calendar, peri
     outcomes = pl.concat(ledger.outcomes) if ledger.outcomes else pl.DataFrame(schema=OUTCOME_SCHEMA)
     _write_csv(outcomes.sort("source", "source_file", "row_number"), expected / "row_outcomes.csv")
     files = pl.DataFrame(ledger.files, schema=FILE_SCHEMA)
-    _write_csv(files.filter(pl.col("status") == "rejected").select("source", "source_file", "reason", "rows"), expected / "rejected_files.csv")
+    _write_csv(
+        files.filter(pl.col("status") == "rejected").select("source", "source_file", "reason", "rows"),
+        expected / "rejected_files.csv",
+    )
     _write_csv(files.drop("reason"), expected / "files.csv")
 
     by_w = {a["w"]: a for a in adoption}
-    post = periods.filter(pl.col("period") == 1).group_by("w").agg(pl.len().alias("n"), pl.col("ai_assisted").sum().alias("assisted"))
+    post = (
+        periods.filter(pl.col("period") == 1)
+        .group_by("w")
+        .agg(pl.len().alias("n"), pl.col("ai_assisted").sum().alias("assisted"))
+    )
     post_counts = {r["w"]: r for r in post.iter_rows(named=True)}
     quadrant = dict(effects.select("workflow_id", "expected_quadrant").unique().iter_rows())
     rows = []
@@ -326,15 +413,26 @@ def _write_expected(out, catalogue, population, eligible, cutoff, calendar, peri
     (expected / "README.md").write_text(EXPECTED_README)
 
 
-def _summary(out: Path, ledger: Ledger, item_rows: int, usage_rows: int, seconds: float, off_story: pl.DataFrame) -> dict:
+def _summary(
+    out: Path, ledger: Ledger, item_rows: int, usage_rows: int, seconds: float, off_story: pl.DataFrame
+) -> dict:
     sizes = {}
     for path in sorted(out.rglob("*")):
         if path.is_file():
             top = path.relative_to(out).parts[0]
             sizes[top] = sizes.get(top, 0) + path.stat().st_size
     files = pl.DataFrame(ledger.files)
-    per_source = files.group_by("source").agg(pl.len().alias("files"), pl.col("rows").sum(), pl.col("quarantined").sum(),
-                                               pl.col("deduplicated").sum(), pl.col("superseded").sum()).sort("source")
+    per_source = (
+        files.group_by("source")
+        .agg(
+            pl.len().alias("files"),
+            pl.col("rows").sum(),
+            pl.col("quarantined").sum(),
+            pl.col("deduplicated").sum(),
+            pl.col("superseded").sum(),
+        )
+        .sort("source")
+    )
     return {
         "out": str(out),
         "seconds": round(seconds, 2),
@@ -415,14 +513,42 @@ def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python -m pipelines.sample.generate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder to write (its generated files are replaced)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED}, the bundled sample's)")
-    parser.add_argument("--items", type=_positive, default=None, help="expected number of work items (default: the bundled sample's volume, about 20,000)")
-    parser.add_argument("--workflows", type=_positive, default=DEFAULT_WORKFLOWS, help=f"number of workflows (default {DEFAULT_WORKFLOWS}: the written stories; more are generated)")
-    parser.add_argument("--start", type=dt.date.fromisoformat, default=DEFAULT_START, help=f"first day of data (default {DEFAULT_START})")
-    parser.add_argument("--months", type=_positive, default=DEFAULT_MONTHS, help=f"months of data (default {DEFAULT_MONTHS})")
-    parser.add_argument("--bad-row-rate", type=float, default=DEFAULT_BAD_ROW_RATE, help="bad rows per clean row (default 0.001); every kind appears at least once")
-    parser.add_argument("--no-bad-rows", action="store_true", help="write clean inputs: no bad rows, duplicates or rejected file")
-    parser.add_argument("--no-week-shocks", action="store_true", help="draw every item independently (no persistent week shocks)")
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED}, the bundled sample's)"
+    )
+    parser.add_argument(
+        "--items",
+        type=_positive,
+        default=None,
+        help="expected number of work items (default: the bundled sample's volume, about 20,000)",
+    )
+    parser.add_argument(
+        "--workflows",
+        type=_positive,
+        default=DEFAULT_WORKFLOWS,
+        help=f"number of workflows (default {DEFAULT_WORKFLOWS}: the written stories; more are generated)",
+    )
+    parser.add_argument(
+        "--start",
+        type=dt.date.fromisoformat,
+        default=DEFAULT_START,
+        help=f"first day of data (default {DEFAULT_START})",
+    )
+    parser.add_argument(
+        "--months", type=_positive, default=DEFAULT_MONTHS, help=f"months of data (default {DEFAULT_MONTHS})"
+    )
+    parser.add_argument(
+        "--bad-row-rate",
+        type=float,
+        default=DEFAULT_BAD_ROW_RATE,
+        help="bad rows per clean row (default 0.001); every kind appears at least once",
+    )
+    parser.add_argument(
+        "--no-bad-rows", action="store_true", help="write clean inputs: no bad rows, duplicates or rejected file"
+    )
+    parser.add_argument(
+        "--no-week-shocks", action="store_true", help="draw every item independently (no persistent week shocks)"
+    )
     args = parser.parse_args(argv)
     try:
         generate(

@@ -46,23 +46,41 @@ NO_FLAGS = ("marketing_copy",)
 """Workflows whose item exports carry no override / correction flags."""
 NO_FEEDBACK = ("contract_redline",)
 STALE_FEEDBACK = ("marketing_copy",)
-EXTENDED_PILOT = {"purchase_orders": ("2026-09-15", "pilot extended after review: touchpoints up, redesign the hand-off")}
+EXTENDED_PILOT = {
+    "purchase_orders": ("2026-09-15", "pilot extended after review: touchpoints up, redesign the hand-off")
+}
 DEFAULT_EXCEPTION_PATH = "Escalate to the team lead; the decision is logged on the case"
 
 # Named stories' registry values; anything not listed follows the defaults in registry_columns.
 STORY_REGISTRY: dict[str, dict[str, str | None]] = {
-    "claims_triage": {"exception_path": "Escalate to a senior handler; decision logged on the claim",
-                      "target_set_on": "2026-01-12", "baseline_frozen_on": "2026-02-02", "last_reviewed_on": "2026-10-15",
-                      "review_every_days": "90"},
+    "claims_triage": {
+        "exception_path": "Escalate to a senior handler; decision logged on the claim",
+        "target_set_on": "2026-01-12",
+        "baseline_frozen_on": "2026-02-02",
+        "last_reviewed_on": "2026-10-15",
+        "review_every_days": "90",
+    },
     "invoice_match": {"target_set_on": "2026-02-02", "last_reviewed_on": "2026-09-01", "review_every_days": "90"},
     # Target agreed after the results came in: flagged "set after the results".
-    "kyc_review": {"exception_path": "Compliance officer decides; logged in the KYC file", "target_set_on": "2026-06-15",
-                   "last_reviewed_on": "2026-10-01", "review_every_days": "60"},
+    "kyc_review": {
+        "exception_path": "Compliance officer decides; logged in the KYC file",
+        "target_set_on": "2026-06-15",
+        "last_reviewed_on": "2026-10-01",
+        "review_every_days": "60",
+    },
     # No exception path and a review long overdue.
-    "marketing_copy": {"exception_path": None, "target_set_on": "2026-03-01", "last_reviewed_on": "2026-05-01",
-                       "review_every_days": "90"},
-    "it_tickets": {"target_set_on": "2026-04-06", "baseline_frozen_on": "2026-05-04", "last_reviewed_on": "2026-10-20",
-                   "review_every_days": "90"},
+    "marketing_copy": {
+        "exception_path": None,
+        "target_set_on": "2026-03-01",
+        "last_reviewed_on": "2026-05-01",
+        "review_every_days": "90",
+    },
+    "it_tickets": {
+        "target_set_on": "2026-04-06",
+        "baseline_frozen_on": "2026-05-04",
+        "last_reviewed_on": "2026-10-20",
+        "review_every_days": "90",
+    },
     "purchase_orders": {"target_set_on": "2026-05-18", "last_reviewed_on": "2026-09-15", "review_every_days": "120"},
 }
 
@@ -97,7 +115,13 @@ def registry_columns(frame: pl.DataFrame, catalogue: list[Workflow], cutoff: int
 
 
 def exception_columns(
-    text: pl.DataFrame, rows: pl.DataFrame, catalogue: list[Workflow], population: Population, cutoff: int, seed: int, month: int
+    text: pl.DataFrame,
+    rows: pl.DataFrame,
+    catalogue: list[Workflow],
+    population: Population,
+    cutoff: int,
+    seed: int,
+    month: int,
 ) -> pl.DataFrame:
     """`text` (formatted item rows) with `overridden` and `corrected`, drawn for the numeric
     `rows` it was formatted from (same order). Only assisted items after go-live carry flags;
@@ -142,12 +166,22 @@ def stage_history(catalogue: list[Workflow], cutoff: int, seed: int) -> pl.DataF
             rows.append((wf.workflow_id, "production", scaled, "AI steering group", "scaled after pilot review"))
         if stage == "retired":
             retired = wf.tool_retired_on or cutoff_on
-            rows.append((wf.workflow_id, "retired", retired + dt.timedelta(days=1), "AI steering group", "no value shown; tool switched off"))
+            rows.append(
+                (
+                    wf.workflow_id,
+                    "retired",
+                    retired + dt.timedelta(days=1),
+                    "AI steering group",
+                    "no value shown; tool switched off",
+                )
+            )
         if wf.workflow_id in EXTENDED_PILOT:
             on, note = EXTENDED_PILOT[wf.workflow_id]
             rows.append((wf.workflow_id, "pilot", dt.date.fromisoformat(on), "AI steering group", note))
     frame = pl.DataFrame(rows, schema=["workflow_id", "stage", "entered_on", "decided_by", "note"], orient="row")
-    return frame.sort("entered_on", "workflow_id", maintain_order=True).with_columns(pl.col("entered_on").cast(pl.String))
+    return frame.sort("entered_on", "workflow_id", maintain_order=True).with_columns(
+        pl.col("entered_on").cast(pl.String)
+    )
 
 
 def feedback(catalogue: list[Workflow], cutoff: int, seed: int) -> pl.DataFrame:
@@ -180,7 +214,9 @@ def feedback(catalogue: list[Workflow], cutoff: int, seed: int) -> pl.DataFrame:
                 status, resolved = "open", None
             else:
                 status, resolved = ("incorporated" if incorporated[n] else "declined"), resolved_on.isoformat()
-            rows.append((f"{wf.prefix}-FB-{n + 1:04d}", wf.workflow_id, raised_on.isoformat(), str(kinds[n]), status, resolved))
+            rows.append(
+                (f"{wf.prefix}-FB-{n + 1:04d}", wf.workflow_id, raised_on.isoformat(), str(kinds[n]), status, resolved)
+            )
     return pl.DataFrame(rows, schema=columns, orient="row")
 
 
@@ -191,7 +227,10 @@ def write_sources(out: Path, catalogue: list[Workflow], cutoff: int, seed: int, 
     these files carry no bad rows).
     """
     written = {}
-    for name, frame in ((STAGES_FILE, stage_history(catalogue, cutoff, seed)), (FEEDBACK_FILE, feedback(catalogue, cutoff, seed))):
+    for name, frame in (
+        (STAGES_FILE, stage_history(catalogue, cutoff, seed)),
+        (FEEDBACK_FILE, feedback(catalogue, cutoff, seed)),
+    ):
         path = out / name
         path.parent.mkdir(parents=True, exist_ok=True)
         for old in path.parent.glob("*.csv"):
@@ -200,8 +239,17 @@ def write_sources(out: Path, catalogue: list[Workflow], cutoff: int, seed: int, 
         written[name] = frame.height
         if ledger is not None:
             ledger.files.append(
-                {"source": name.split("/")[0], "source_file": name, "status": "loaded", "rows": frame.height,
-                 "staged": frame.height, "quarantined": 0, "deduplicated": 0, "superseded": 0, "reason": None}
+                {
+                    "source": name.split("/")[0],
+                    "source_file": name,
+                    "status": "loaded",
+                    "rows": frame.height,
+                    "staged": frame.height,
+                    "quarantined": 0,
+                    "deduplicated": 0,
+                    "superseded": 0,
+                    "reason": None,
+                }
             )
     return written
 

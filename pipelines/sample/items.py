@@ -89,7 +89,9 @@ def month_items(
     had_error = rng.random(n) < np.minimum(p.error[cls, w] * mult(ER), 1.0)
     touchpoints = 1 + rng.poisson(np.maximum(p.touch[cls, w] * mult(TP) - 1.0, 0.0))
     has_spend = rng.random(n) < p.spend_share[cls, w]
-    amount = np.exp(p.spend_log[w] + np.where(hard, SPEND_HARD_LOG_OFFSET, 0.0) + SPEND_SIGMA * rng.standard_normal(n)) * mult(SP)
+    amount = np.exp(
+        p.spend_log[w] + np.where(hard, SPEND_HARD_LOG_OFFSET, 0.0) + SPEND_SIGMA * rng.standard_normal(n)
+    ) * mult(SP)
     spend_cents = np.where(has_spend, np.rint(amount * 100), 0).astype(np.int64)
     escalated = rng.random(n) < np.where(hard, 0.09, 0.02)
     u = rng.random(n)

@@ -52,7 +52,15 @@ SEASON = {12: 0.85, 1: 0.95, 8: 0.85}
 HOLIDAYS = {(12, 24), (12, 25), (12, 26), (12, 31), (1, 1)}
 HOLIDAY_WEIGHT = 0.15
 
-BOOL_STYLES = (("true", "false"), ("TRUE", "FALSE"), ("True", "False"), ("1", "0"), ("yes", "no"), ("Yes", "No"), ("YES", "NO"))
+BOOL_STYLES = (
+    ("true", "false"),
+    ("TRUE", "FALSE"),
+    ("True", "False"),
+    ("1", "0"),
+    ("yes", "no"),
+    ("Yes", "No"),
+    ("YES", "NO"),
+)
 """How a source system writes booleans; each workflow and column picks one."""
 
 
@@ -101,7 +109,9 @@ def make_calendar(start: dt.date, months: int) -> Calendar:
     dates = [start + dt.timedelta(days=i) for i in range(n_days)]
     weight = np.array(
         [
-            WEEKDAY_WEIGHT[d.weekday()] * SEASON.get(d.month, 1.0) * (HOLIDAY_WEIGHT if (d.month, d.day) in HOLIDAYS else 1.0)
+            WEEKDAY_WEIGHT[d.weekday()]
+            * SEASON.get(d.month, 1.0)
+            * (HOLIDAY_WEIGHT if (d.month, d.day) in HOLIDAYS else 1.0)
             for d in dates
         ]
     )
@@ -205,7 +215,9 @@ def _cycle_parameters(wf: Workflow, s_easy: float, s_hard: float) -> tuple[float
     # cdf at the target median falls as k grows; solve cdf = 0.5.
     reach = (cdf(target, mu, -30) - 0.5, cdf(target, mu, 30) - 0.5)
     if not (reach[0] >= 0 >= reach[1]):
-        raise ValueError(f"{wf.workflow_id}: a {effect:+.0%} median change is out of reach with {wf.assisted_share:.0%} assisted")
+        raise ValueError(
+            f"{wf.workflow_id}: a {effect:+.0%} median change is out of reach with {wf.assisted_share:.0%} assisted"
+        )
     log_k = _bisect(lambda x: -(cdf(target, mu, x) - 0.5), -30, 30)
     return mu, math.exp(log_k)
 
@@ -267,9 +279,21 @@ def build_population(
                 k_u = k_a = 1.0 + effect
             else:
                 k_u = 1.0
-                k_a = cycle_k if metric == "cycle_time_hours" else _factor(
-                    effect, {"rework_rate": rework, "error_rate": error, "touchpoints_per_item": touch,
-                             "external_spend_per_item": spend_mean}[metric], h, s)
+                k_a = (
+                    cycle_k
+                    if metric == "cycle_time_hours"
+                    else _factor(
+                        effect,
+                        {
+                            "rework_rate": rework,
+                            "error_rate": error,
+                            "touchpoints_per_item": touch,
+                            "external_spend_per_item": spend_mean,
+                        }[metric],
+                        h,
+                        s,
+                    )
+                )
             _check_feasible(wf, metric, k_u, k_a, rework, error, touch)
             mult_u[j, i], mult_a[j, i] = k_u, k_a
     spend_share = np.vstack([arrays["spend_share"], arrays["spend_share"] * SPEND_SHARE_RATIO])

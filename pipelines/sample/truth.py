@@ -100,11 +100,19 @@ def realised(periods: pl.DataFrame, catalogue: list[Workflow]) -> pl.DataFrame:
         spend_all = np.concatenate([a["spend_cents"] for a in arrays]).astype(float) / 100
         caps = {
             "touchpoints_per_item": float(np.percentile(touch_all, 99)) if touch_all.size else math.nan,
-            "external_spend_per_item": float(np.percentile(spend_all[spend_all > 0], 99)) if (spend_all > 0).any() else math.nan,
+            "external_spend_per_item": float(np.percentile(spend_all[spend_all > 0], 99))
+            if (spend_all > 0).any()
+            else math.nan,
         }
         for metric in METRICS:
-            row = {"workflow_id": wf.workflow_id, "metric": metric, "baseline_items": n[0], "post_items": n[1],
-                   "baseline_closed": closed[0], "post_closed": closed[1]}
+            row = {
+                "workflow_id": wf.workflow_id,
+                "metric": metric,
+                "baseline_items": n[0],
+                "post_items": n[1],
+                "baseline_closed": closed[0],
+                "post_closed": closed[1],
+            }
             uncapped = math.nan
             if metric == "cycle_time_hours":
                 values = [median_hours(a["time_s"], a["is_open"]) for a in arrays]
@@ -112,7 +120,11 @@ def realised(periods: pl.DataFrame, catalogue: list[Workflow]) -> pl.DataFrame:
                 if all(v > 0 for v in values) and not any(math.isnan(s) for s in se):
                     log_ratio = math.log(values[1] / values[0])
                     spread = Z95 * math.hypot(*se)
-                    change, low, high = math.expm1(log_ratio), math.expm1(log_ratio - spread), math.expm1(log_ratio + spread)
+                    change, low, high = (
+                        math.expm1(log_ratio),
+                        math.expm1(log_ratio - spread),
+                        math.expm1(log_ratio + spread),
+                    )
                     row["se"] = math.hypot(*se)
                 else:
                     change = low = high = math.nan
@@ -144,10 +156,21 @@ def realised(periods: pl.DataFrame, catalogue: list[Workflow]) -> pl.DataFrame:
             )
             rows.append(row)
     schema = {
-        "workflow_id": pl.String, "metric": pl.String, "baseline_items": pl.Int64, "post_items": pl.Int64,
-        "baseline_closed": pl.Int64, "post_closed": pl.Int64, "events": pl.Int64, "se": pl.Float64,
-        "baseline_value": pl.Float64, "post_value": pl.Float64, "change_pct": pl.Float64, "ci_low_pct": pl.Float64,
-        "ci_high_pct": pl.Float64, "uncapped_change_pct": pl.Float64, "approx_verdict": pl.String,
+        "workflow_id": pl.String,
+        "metric": pl.String,
+        "baseline_items": pl.Int64,
+        "post_items": pl.Int64,
+        "baseline_closed": pl.Int64,
+        "post_closed": pl.Int64,
+        "events": pl.Int64,
+        "se": pl.Float64,
+        "baseline_value": pl.Float64,
+        "post_value": pl.Float64,
+        "change_pct": pl.Float64,
+        "ci_low_pct": pl.Float64,
+        "ci_high_pct": pl.Float64,
+        "uncapped_change_pct": pl.Float64,
+        "approx_verdict": pl.String,
     }
     return pl.DataFrame(rows, schema=schema).with_columns(pl.col(pl.Float64).fill_nan(None))
 
@@ -213,9 +236,15 @@ def true_effects(catalogue: list[Workflow], measured: pl.DataFrame) -> pl.DataFr
     return pl.DataFrame(
         rows,
         schema={
-            "workflow_id": pl.String, "metric": pl.String, "true_change_pct": pl.Float64, "expected_quadrant": pl.String,
-            "adoption_rate_target": pl.Float64, "is_primary": pl.Boolean, "expected_verdict": pl.String,
-            "expected_z": pl.Float64, "effect_on": pl.String,
+            "workflow_id": pl.String,
+            "metric": pl.String,
+            "true_change_pct": pl.Float64,
+            "expected_quadrant": pl.String,
+            "adoption_rate_target": pl.Float64,
+            "is_primary": pl.Boolean,
+            "expected_verdict": pl.String,
+            "expected_z": pl.Float64,
+            "effect_on": pl.String,
         },
     )
 
@@ -241,7 +270,10 @@ def expected_decision(wf: Workflow, effects: pl.DataFrame) -> str:
     comparison workflows with data, too few for a difference-in-differences, so by design
     nothing contests a claim."""
     config = load_config()
-    mine = {r["metric"]: r["expected_verdict"] for r in effects.filter(pl.col("workflow_id") == wf.workflow_id).iter_rows(named=True)}
+    mine = {
+        r["metric"]: r["expected_verdict"]
+        for r in effects.filter(pl.col("workflow_id") == wf.workflow_id).iter_rows(named=True)
+    }
     primary = mine.get(wf.primary) if wf.deployed else None
     adoption_now = 0.0 if wf.tool_retired_on is not None else wf.adoption
     registry = {
@@ -265,5 +297,14 @@ def disagreements(effects: pl.DataFrame, measured: pl.DataFrame) -> pl.DataFrame
     return (
         effects.join(measured, on=["workflow_id", "metric"], how="inner")
         .filter(pl.col("expected_verdict") != pl.col("approx_verdict"))
-        .select("workflow_id", "metric", "true_change_pct", "change_pct", "ci_low_pct", "ci_high_pct", "expected_verdict", "approx_verdict")
+        .select(
+            "workflow_id",
+            "metric",
+            "true_change_pct",
+            "change_pct",
+            "ci_low_pct",
+            "ci_high_pct",
+            "expected_verdict",
+            "approx_verdict",
+        )
     )

@@ -9,7 +9,6 @@ who only ever opened it, and pilot testers active in the two weeks *before* go-l
 
 from __future__ import annotations
 
-
 import numpy as np
 import polars as pl
 
@@ -25,7 +24,9 @@ RAMP_DAYS = 12.0
 """Mean delay, in days after go-live, before an adopter starts."""
 
 
-def usage_scale(catalogue: list[Workflow], population: Population, calendar: Calendar, cutoff: int, rescale: bool) -> tuple[np.ndarray, np.ndarray]:
+def usage_scale(
+    catalogue: list[Workflow], population: Population, calendar: Calendar, cutoff: int, rescale: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Eligible users and activity per workflow.
 
     The catalogue's numbers give the bundled sample its usage. When the run asks for its own
@@ -37,8 +38,12 @@ def usage_scale(catalogue: list[Workflow], population: Population, calendar: Cal
     activity = np.array([wf.activity for wf in catalogue], dtype=float)
     scalable = np.array([wf.deployed and not wf.fixed_rate for wf in catalogue])
     expected = np.array(
-        [wf.adoption * wf.eligible_users * wf.activity * _active_day_weight(wf, calendar, cutoff).sum() if wf.deployed else 0.0
-         for wf in catalogue]
+        [
+            wf.adoption * wf.eligible_users * wf.activity * _active_day_weight(wf, calendar, cutoff).sum()
+            if wf.deployed
+            else 0.0
+            for wf in catalogue
+        ]
     )
     natural = expected[scalable].sum()
     if not rescale or natural <= 0:
@@ -90,7 +95,11 @@ def workflow_usage(
     active &= np.arange(n_days)[None, :] >= start[:, None]
     weekday = calendar.weekday[first : first + n_days] < 5
     working = np.flatnonzero(weekday) if weekday.any() else np.arange(n_days)
-    forced = working[np.minimum(np.searchsorted(working, start), working.size - 1)] if n_adopters else np.zeros(0, dtype=np.int64)
+    forced = (
+        working[np.minimum(np.searchsorted(working, start), working.size - 1)]
+        if n_adopters
+        else np.zeros(0, dtype=np.int64)
+    )
     active[np.arange(n_adopters), forced] = True
     row, col = np.nonzero(active)
     user_factor = rng.lognormal(0.0, 0.5, n_adopters)

@@ -105,9 +105,7 @@ class _Design:
     frame: pd.DataFrame
 
 
-def _prepare(
-    panel: pd.DataFrame, weight_column: str | None, extra: tuple[str, ...] = ()
-) -> _Design:
+def _prepare(panel: pd.DataFrame, weight_column: str | None, extra: tuple[str, ...] = ()) -> _Design:
     missing = [c for c in REQUIRED_COLUMNS if c not in panel.columns]
     if missing:
         raise ValueError(f"panel is missing columns {missing}")
@@ -124,9 +122,7 @@ def _prepare(
     cluster, uniques = pd.factorize(frame["workflow_id"], sort=True)
     week, _ = pd.factorize(frame["week"], sort=True)
     n_treated = int(pd.Series(treated).groupby(cluster).any().sum())
-    frame = frame.assign(
-        workflow_id=cluster, week=week, treated_post=d, _w=w
-    )
+    frame = frame.assign(workflow_id=cluster, week=week, treated_post=d, _w=w)
     return _Design(
         y=frame["y"].to_numpy(dtype=float),
         d=d,

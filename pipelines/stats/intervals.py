@@ -46,9 +46,7 @@ def _z(alpha: float) -> float:
     return float(stats.norm.isf(alpha / 2))
 
 
-def wilson_interval(
-    events: ArrayLike, n: ArrayLike, alpha: float = 0.05
-) -> tuple[FloatOrArray, FloatOrArray]:
+def wilson_interval(events: ArrayLike, n: ArrayLike, alpha: float = 0.05) -> tuple[FloatOrArray, FloatOrArray]:
     """Wilson score interval for a share ``events / n``.
 
     Preferred over the Wald interval because it stays inside [0, 1] and keeps
@@ -165,14 +163,10 @@ def _finish(
     )
 
 
-def _df_for(
-    base: MomentStats, post: MomentStats, distribution: Distribution
-) -> npt.NDArray[np.float64]:
+def _df_for(base: MomentStats, post: MomentStats, distribution: Distribution) -> npt.NDArray[np.float64]:
     if distribution not in ("auto", "t", "normal"):
         raise ValueError(f"distribution must be 'auto', 't' or 'normal', got {distribution!r}")
-    use_normal = distribution == "normal" or (
-        distribution == "auto" and base.binary and post.binary
-    )
+    use_normal = distribution == "normal" or (distribution == "auto" and base.binary and post.binary)
     n_base = np.asarray(base.n, dtype=float)
     n_post = np.asarray(post.n, dtype=float)
     if use_normal:

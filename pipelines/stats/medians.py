@@ -127,9 +127,7 @@ def kaplan_meier(
     return times, survival, greenwood
 
 
-def km_median(
-    durations: npt.ArrayLike, observed: npt.ArrayLike, alpha: float = 0.05
-) -> KaplanMeierMedian:
+def km_median(durations: npt.ArrayLike, observed: npt.ArrayLike, alpha: float = 0.05) -> KaplanMeierMedian:
     """Kaplan–Meier median for right-censored durations (``observed=False`` = still open).
 
     Median: the smallest event time with ``S(t) <= 0.5`` (R's survival and
@@ -236,9 +234,7 @@ class MedianRatioChange:
     method: Literal["normal_log_ratio"]
 
 
-def median_ratio_change(
-    base: CycleTimeSummary, post: CycleTimeSummary, alpha: float = 0.05
-) -> MedianRatioChange:
+def median_ratio_change(base: CycleTimeSummary, post: CycleTimeSummary, alpha: float = 0.05) -> MedianRatioChange:
     """Ratio of medians minus one, with a normal interval on ``log(ratio)``.
 
     ``se(log m) ≈ se(m) / m`` for each period (delta method on the

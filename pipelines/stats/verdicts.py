@@ -13,9 +13,7 @@ from typing import Final, Literal
 import numpy as np
 import numpy.typing as npt
 
-Verdict = Literal[
-    "improved", "worsened", "negligible", "no_clear_change", "insufficient_data", "insufficient_baseline"
-]
+Verdict = Literal["improved", "worsened", "negligible", "no_clear_change", "insufficient_data", "insufficient_baseline"]
 VERDICTS: Final[tuple[str, ...]] = (
     "improved",
     "worsened",
