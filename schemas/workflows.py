@@ -6,6 +6,9 @@ import pandera.polars as pa
 import polars as pl
 
 STAGES = ["investigation", "pilot", "production", "retired"]
+"""Lifecycle stages in order; the one list the schema, the stage history and the funnel use."""
+FUNNEL = ("investigation", "pilot", "production")
+"""The stages a workflow converts through, in order (retired leaves the funnel)."""
 RISK_TIERS = ["low", "medium", "high"]
 METRICS = [
     "cycle_time_hours",

@@ -16,6 +16,7 @@ from pipelines.metrics.assets import VALUE_METRICS
 from pipelines.progress import step
 from pipelines.resources import WarehouseResource
 from pipelines.sqlfiles import run_script, sql_text
+from schemas.workflows import FUNNEL, STAGES
 
 GOVERNANCE_GROUP = "marts"  # the group names are fixed (tests/test_definitions.py); keys say governance
 STAGING_WORKFLOW_STAGES = dg.AssetKey(["staging", "workflow_stages"])
@@ -73,6 +74,20 @@ def governance_as_of(warehouse: WarehouseResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"as_of_on": str(as_of_on), "as_of_basis": basis})
 
 
+def _write_stage_order(con) -> None:
+    """intermediate.stage_order: the registry's stages (schemas.workflows.STAGES, the one list) in
+    lifecycle order, each with the funnel stage that follows it; read by the stage SQL."""
+    rows = [
+        (stage, rank, FUNNEL[FUNNEL.index(stage) + 1] if stage in FUNNEL[:-1] else None)
+        for rank, stage in enumerate(STAGES, start=1)
+    ]
+    con.execute("create schema if not exists intermediate")
+    con.execute(
+        "create or replace table intermediate.stage_order (stage varchar, stage_rank integer, next_funnel_stage varchar)"
+    )
+    con.executemany("insert into intermediate.stage_order values (?, ?, ?)", rows)
+
+
 @dg.asset(
     key=STAGE_SPELLS,
     group_name=GOVERNANCE_GROUP,
@@ -84,6 +99,7 @@ def stage_spells(warehouse: WarehouseResource) -> dg.MaterializeResult:
     (censored at the cutoff if still there). A workflow without stage history gets one stay
     from the registry's current stage with unknown dates. Internal: used by the funnel marts."""
     with step("intermediate/stage_spells"), warehouse.connect() as con:
+        _write_stage_order(con)
         run_script(con, sql_text(__file__, "stage_spells"))
         bases = con.execute(
             "select basis, count(distinct workflow_id) from intermediate.stage_spells group by 1"

@@ -16,12 +16,7 @@ as_of as (
 ),
 
 stages as (
-    select * from (values
-        ('investigation', 1, 'pilot'),
-        ('pilot', 2, 'production'),
-        ('production', 3, cast(null as varchar)),
-        ('retired', 4, cast(null as varchar))
-    ) as s (stage, stage_rank, next_funnel_stage)
+    select * from intermediate.stage_order
 ),
 
 quarters as (

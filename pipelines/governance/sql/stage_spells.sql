@@ -13,7 +13,7 @@ as_of as (
 ),
 
 stage_order as (
-    select * from (values ('investigation', 1), ('pilot', 2), ('production', 3), ('retired', 4)) as s (stage, stage_rank)
+    select stage, stage_rank from intermediate.stage_order
 ),
 
 history as (
