@@ -225,6 +225,9 @@ def test_decision_reasons_are_plain_words():
     ]
     _, reasons = rules.decide(facts(guardrails=["error_rate"]), "cycle_time_hours")
     assert reasons == ["cycle time improved while error rate worsened: speed bought with quality"]
+    # Not every win is speed: a guardrail on an error-rate win names the trade in general words.
+    _, reasons = rules.decide(facts(guardrails=["override_rate"]), "error_rate")
+    assert reasons == ["error rate improved while override rate worsened: a gain bought with quality"]
 
 
 def test_only_uncontested_unflagged_adopted_or_adoptable_wins_show_value():

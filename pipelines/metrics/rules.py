@@ -260,7 +260,9 @@ def _reasons(name: str, f: WorkflowFacts, primary_metric: str | None, config: Me
         return [f"{metric} improved before/after, but " + reason for reason in f.contested]
     if name == "fix_guardrail":
         worse = " and ".join(metric_label(m, config) for m in f.guardrails)
-        return [f"{metric} improved while {worse} worsened: speed bought with quality"]
+        # Speed is only one kind of gain: name the trade in words that fit any primary metric.
+        bought = "speed bought with quality" if primary_metric == "cycle_time_hours" else "a gain bought with quality"
+        return [f"{metric} improved while {worse} worsened: {bought}"]
     if name == "scale":
         return [improved, adoption, "every readiness item is in place"]
     if name == "close_gaps":
