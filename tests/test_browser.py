@@ -10,14 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -42,68 +36,18 @@ README_HEIGHT = 1500
 
 pytestmark = pytest.mark.browser
 
+from benchmarks.browser import dashboard  # noqa: E402
 from tests.test_dashboard import hostile_warehouse  # noqa: E402,F401  (fixture)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def dashboard_server(warehouse: Path, timeout: float = 90.0):
+    """Run the dashboard on a free loopback port until the block ends; yield its base URL.
 
-
-@contextmanager
-def dashboard_server(warehouse: Path, timeout: float = 90.0) -> Iterator[str]:
-    """Run the dashboard on a free loopback port until the block ends; yield its base URL."""
-    port = free_port()
-    env = {**os.environ, "OPVALUE_WAREHOUSE": str(warehouse), "PYTHONPATH": str(ROOT)}
+    The same launcher the browser benchmark uses; the server's log goes to test-output/.
+    """
     log = (ROOT / "test-output").resolve()
     log.mkdir(parents=True, exist_ok=True)
-    with open(log / "streamlit-server.log", "wb") as output:
-        server = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("streamlit")),
-                "run",
-                "dashboards/app.py",
-                "--server.headless",
-                "true",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--browser.gatherUsageStats",
-                "false",
-                "--server.fileWatcherType",
-                "none",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + timeout
-            while True:
-                if server.poll() is not None:
-                    raise RuntimeError(f"streamlit exited with {server.returncode}; see {log / 'streamlit-server.log'}")
-                try:
-                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"the dashboard did not answer on {base} within {timeout:.0f}s")
-                time.sleep(0.3)
-            yield base
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+    return dashboard(warehouse, log / "streamlit-server.log", timeout)
 
 
 CONTENT_HEIGHT_JS = """() => document.querySelector('[data-testid="stMain"]').scrollHeight"""
