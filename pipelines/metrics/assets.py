@@ -11,7 +11,7 @@ from pipelines.progress import step
 from pipelines.resources import WarehouseResource
 from pipelines.sqlfiles import run_script, sql_text
 
-MARTS_GROUP = "marts"
+METRICS_GROUP = "metrics"  # folder name = Dagster group name; the key prefix says the layer
 ITEM_PERIODS = dg.AssetKey(["intermediate", "item_periods"])
 VALUE_METRICS = dg.AssetKey(["marts", "value_metrics"])
 ADOPTION = dg.AssetKey(["marts", "adoption"])
@@ -27,7 +27,7 @@ def item_periods_params(settings: dict) -> dict[str, object]:
 
 
 @dg.asset(
-    key=ITEM_PERIODS, group_name=MARTS_GROUP, kinds={"duckdb", "sql"}, deps=[STAGING_WORKFLOWS, STAGING_WORK_ITEMS]
+    key=ITEM_PERIODS, group_name=METRICS_GROUP, kinds={"duckdb", "sql"}, deps=[STAGING_WORKFLOWS, STAGING_WORK_ITEMS]
 )
 def item_periods(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Work items placed in their workflow's baseline or post window, with every measure
@@ -52,7 +52,7 @@ def item_periods(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 @dg.asset(
     key=VALUE_METRICS,
-    group_name=MARTS_GROUP,
+    group_name=METRICS_GROUP,
     kinds={"duckdb", "python", "scipy"},
     deps=[ITEM_PERIODS],
     check_specs=[
@@ -92,7 +92,7 @@ def value_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 @dg.asset(
     key=ADOPTION,
-    group_name=MARTS_GROUP,
+    group_name=METRICS_GROUP,
     kinds={"duckdb", "sql"},
     deps=[ITEM_PERIODS, STAGING_USAGE],
     check_specs=[dg.AssetCheckSpec("grain", asset=ADOPTION, description="One row per deployed workflow.")],
@@ -119,7 +119,7 @@ def adoption(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 @dg.asset(
     key=SCORECARD,
-    group_name=MARTS_GROUP,
+    group_name=METRICS_GROUP,
     kinds={"duckdb", "python"},
     # marts.readiness and marts.exception_guardrails come from pipelines/governance (keys spelled
     # out: governance imports this module).
