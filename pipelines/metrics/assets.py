@@ -17,6 +17,7 @@ ITEM_PERIODS = dg.AssetKey(["intermediate", "item_periods"])
 WORKFLOW_CHANGES = dg.AssetKey(["intermediate", "workflow_changes"])
 VALUE_METRICS = dg.AssetKey(["marts", "value_metrics"])
 ADOPTION = dg.AssetKey(["marts", "adoption"])
+MONTHLY_ADOPTION = dg.AssetKey(["marts", "monthly_adoption"])
 SCORECARD = dg.AssetKey(["marts", "workflow_scorecard"])
 # Built by pipelines/measurement/assets.py (which imports this module): the decision reads them.
 EFFECT_VIEWS = dg.AssetKey(["marts", "effect_views"])
@@ -181,6 +182,28 @@ def adoption(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 
 @dg.asset(
+    key=MONTHLY_ADOPTION,
+    group_name=METRICS_GROUP,
+    kinds={"duckdb", "sql"},
+    deps=[ITEM_PERIODS, STAGING_USAGE],
+    check_specs=[
+        dg.AssetCheckSpec("grain", asset=MONTHLY_ADOPTION, description="One row per deployed workflow and month.")
+    ],
+)
+def monthly_adoption(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Adoption month by month per deployed workflow, from its go-live month to its cutoff
+    month: users active that month over eligible users, with marts.adoption's definitions
+    (unknown, never 0; small groups suppressed). The portfolio's adoption trend."""
+    settings = load_config().settings
+    with step("marts/monthly_adoption"), warehouse.connect() as con:
+        con.execute("create schema if not exists marts")
+        run_script(con, sql_text(__file__, "monthly_adoption"), {"min_group_size": settings["min_group_size"]})
+        rows = con.execute("select count(*) from marts.monthly_adoption").fetchone()[0]
+        check = grain_check(con, "marts.monthly_adoption", ["workflow_id", "month_on"])
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows}, check_results=[check])
+
+
+@dg.asset(
     key=SCORECARD,
     group_name=METRICS_GROUP,
     kinds={"duckdb", "python"},
@@ -222,4 +245,4 @@ def workflow_scorecard(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-defs = dg.Definitions(assets=[workflow_changes, item_periods, value_metrics, adoption, workflow_scorecard])
+defs = dg.Definitions(assets=[workflow_changes, item_periods, value_metrics, adoption, monthly_adoption, workflow_scorecard])
