@@ -245,4 +245,6 @@ def workflow_scorecard(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-defs = dg.Definitions(assets=[workflow_changes, item_periods, value_metrics, adoption, monthly_adoption, workflow_scorecard])
+defs = dg.Definitions(
+    assets=[workflow_changes, item_periods, value_metrics, adoption, monthly_adoption, workflow_scorecard]
+)
