@@ -238,7 +238,7 @@ def test_make_pipeline_exits_non_zero_and_names_the_failed_step(tiny_inputs, tmp
     run = _cli(tiny_inputs, warehouse)
     output, _ = run.communicate(timeout=240)
     assert run.returncode == 1
-    assert "FAILED ops__source_freshness" in output and "two days" in output
+    assert "FAILED monitoring__source_freshness" in output and "two days" in output
     assert not warehouse.exists()
 
 
