@@ -58,6 +58,7 @@ class WarehouseResource(dg.ConfigurableResource):
     """Path of the published DuckDB file; empty means `$OPVALUE_WAREHOUSE`, else `data/warehouse/opvalue.duckdb`."""
 
     _build: Build | None = PrivateAttr(default=None)
+    _run_con: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
     _published: bool = PrivateAttr(default=False)
     _started_at: datetime | None = PrivateAttr(default=None)
 
@@ -97,6 +98,7 @@ class WarehouseResource(dg.ConfigurableResource):
         Raises `PublishRefused` (naming the reason and the path) when the build must not
         replace the published warehouse; the build is then thrown away at teardown.
         """
+        self._close_run_connection()
         build = self._build
         target = str(build.path) if build is not None else self.target()
         con = duckdb.connect(target)
@@ -124,6 +126,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
         The build's files go first: on a full disk they hold the space the record needs.
         """
+        self._close_run_connection()
         build = self._build
         failure = _first_failure(context)
         fallback_error: BaseException | None = None
@@ -148,6 +151,11 @@ class WarehouseResource(dg.ConfigurableResource):
         if fallback_error is not None:
             raise fallback_error
 
+    def _close_run_connection(self) -> None:
+        con, self._run_con = self._run_con, None
+        if con is not None:
+            con.close()
+
     def _outcome(self, run_id: str | None, status: str, message: str | None) -> dict:
         return {
             "run_id": run_id,
@@ -170,8 +178,15 @@ class WarehouseResource(dg.ConfigurableResource):
         if self._published:
             raise RuntimeError("this run's build is already published; nothing may write to it any more")
         if self._build is not None:
-            target = str(self._build.path)
-        elif self.is_remote():
+            # One connection to the build file for the whole run, not one per step: opening
+            # the file and checkpointing it on close cost 0.1-0.4 s a step, over 30 steps.
+            # Steps run one after another in this process (in_process_executor); publishing
+            # and teardown close it before the file is checked, renamed or thrown away.
+            if self._run_con is None:
+                self._run_con = duckdb.connect(str(self._build.path))
+            yield self._run_con
+            return
+        if self.is_remote():
             target = self.target()
         else:
             self.resolved_path().parent.mkdir(parents=True, exist_ok=True)
