@@ -89,8 +89,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def dashboard(warehouse: Path, log: Path, timeout: float = 90.0) -> Iterator[str]:
-    """The dashboard on a free loopback port for the duration of the block; yields its base URL."""
+def dashboard(warehouse: Path, log: Path, timeout: float = 90.0, script: str = "dashboards/app.py") -> Iterator[str]:
+    """The dashboard (or another Streamlit `script`) on a free loopback port for the duration of the
+    block; yields its base URL."""
     port = free_port()
     env = {**os.environ, "OPVALUE_WAREHOUSE": str(warehouse), "PYTHONPATH": str(ROOT)}
     with open(log, "wb") as output:
@@ -98,7 +99,7 @@ def dashboard(warehouse: Path, log: Path, timeout: float = 90.0) -> Iterator[str
             [
                 str(Path(sys.executable).with_name("streamlit")),
                 "run",
-                "dashboards/app.py",
+                script,
                 "--server.headless",
                 "true",
                 "--server.port",

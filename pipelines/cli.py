@@ -130,7 +130,7 @@ def build(verbose: bool = False, allow_empty: bool = False) -> int:
 
 def _build(log: logging.Logger, started: float, allow_empty: bool) -> int:
     from pipelines.definitions import defs
-    from pipelines.publish_gate import PUBLISH_STEP
+    from pipelines.monitoring.publish_gate import PUBLISH_STEP
 
     log.info("building %s from %s", settings.warehouse_path(), settings.input_dir())
     job = defs.resolve_job_def("build_warehouse")

@@ -47,7 +47,7 @@ class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB file that staging, quarantine, ops and marts tables live in.
 
     During a run, every connection goes to the run's private build file. The last asset,
-    `ops/published_warehouse`, checks the build (`pipelines.publish.refusal_reason`) and
+    `monitoring/published_warehouse`, checks the build (`pipelines.publish.refusal_reason`) and
     replaces the published file with it in one atomic rename; a run with a failed step, or
     a refused build, leaves the published file untouched (see `pipelines.publish`). Readers
     are never blocked and never see half a build. Every run's outcome is recorded, and old
@@ -132,7 +132,7 @@ class WarehouseResource(dg.ConfigurableResource):
         fallback_error: BaseException | None = None
         try:
             if build is not None and not self._published and failure is None:
-                # A run that did not select ops/published_warehouse (a subset launched from
+                # A run that did not select monitoring/published_warehouse (a subset launched from
                 # the UI) still publishes, through the same gate (the input folder is unknown).
                 try:
                     self.publish(None, False, context.run_id)

@@ -4,7 +4,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import charts, data, tables, text, ui
-from dashboards.sections import portfolio_value
+from dashboards.sections import portfolio_value, trends
 
 db = ui.page("Portfolio", "Which workflows create value, and which are only used?", "portfolio")
 filters = ui.filters(db)
@@ -75,6 +75,12 @@ with st.container(key="portfolio_value"):
     if filters.teams or filters.stages:
         st.caption("The value figures cover every workflow: the team and stage filters do not apply to them.")
 
+# Lazy: queried and drawn only when opened; open or closed, and the months, are kept in the address.
+trend_section = st.expander("Trends by month", key="trends", bind="query-params", icon=":material/trending_up:")
+if trend_section.open:
+    with trend_section:
+        trends.render(db, filters, threshold)
+
 with st.container(key="bubbles"):
     ui.chart(charts.adoption_value_matrix(scorecard, threshold, labels))
 off_chart = scorecard.filter(pl.col("adoption_rate").is_null() | pl.col("primary_change_pct").is_null())
@@ -90,7 +96,16 @@ if not off_chart.is_empty():
 
 funnel, attention = st.columns(2, gap="large")
 with funnel:
-    ui.chart(charts.stage_funnel(dict(scorecard.group_by("stage").len().iter_rows())))
+    # Four numbers: counts, not a chart (a chart here cost a first visit more than it told).
+    st.subheader("Workflows by stage")
+    stage_counts = dict(scorecard.group_by("stage").len().iter_rows())
+    with st.container(horizontal=True, gap="small", key="stage_counts"):
+        for stage in text.STAGE_LABELS:
+            st.metric(text.label(text.STAGE_LABELS, stage), stage_counts.get(stage, 0), border=True, width="content")
+    st.caption(
+        "Workflows registered at each stage today, investigation to retired. Many pilots and few in production is "
+        "the pilot-to-production gap; Ready to scale says what each one is missing."
+    )
 with attention:
     st.subheader("Adopted without value")
     st.caption(

@@ -10,7 +10,7 @@ import duckdb
 from pipelines.asset_helpers import grain_check, markdown_table, write_table
 from pipelines.changes import load_change_set, scope
 from pipelines.ingest.assets import STAGING_WORK_ITEMS, STAGING_WORKFLOWS
-from pipelines.measurement.checks import CHECK_NAMES, compute_method_checks
+from pipelines.measurement.method_checks import CHECK_NAMES, compute_method_checks
 from pipelines.measurement.views import (
     build_weekly_metrics,
     compute_effect_views,

@@ -12,11 +12,12 @@ from pipelines.progress import step
 from pipelines.resources import WarehouseResource
 from pipelines.sqlfiles import run_script, sql_text
 
-MARTS_GROUP = "marts"
+METRICS_GROUP = "metrics"  # folder name = Dagster group name; the key prefix says the layer
 ITEM_PERIODS = dg.AssetKey(["intermediate", "item_periods"])
 WORKFLOW_CHANGES = dg.AssetKey(["intermediate", "workflow_changes"])
 VALUE_METRICS = dg.AssetKey(["marts", "value_metrics"])
 ADOPTION = dg.AssetKey(["marts", "adoption"])
+MONTHLY_ADOPTION = dg.AssetKey(["marts", "monthly_adoption"])
 SCORECARD = dg.AssetKey(["marts", "workflow_scorecard"])
 # Built by pipelines/measurement/assets.py (which imports this module): the decision reads them.
 EFFECT_VIEWS = dg.AssetKey(["marts", "effect_views"])
@@ -30,10 +31,9 @@ def item_periods_params(settings: dict) -> dict[str, object]:
 
 @dg.asset(
     key=WORKFLOW_CHANGES,
-    group_name=MARTS_GROUP,
+    group_name=METRICS_GROUP,
     kinds={"duckdb", "python"},
-    # staging.workflow_stages and staging.feedback come from pipelines/governance (which
-    # imports this module): keys spelled out.
+    # staging.workflow_stages and staging.feedback: keys spelled out (declared in pipelines/ingest).
     deps=[
         STAGING_WORKFLOWS,
         STAGING_WORK_ITEMS,
@@ -61,7 +61,7 @@ def workflow_changes(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 @dg.asset(
     key=ITEM_PERIODS,
-    group_name=MARTS_GROUP,
+    group_name=METRICS_GROUP,
     kinds={"duckdb", "sql"},
     deps=[STAGING_WORKFLOWS, STAGING_WORK_ITEMS, WORKFLOW_CHANGES],
 )
@@ -97,7 +97,7 @@ def item_periods(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 @dg.asset(
     key=VALUE_METRICS,
-    group_name=MARTS_GROUP,
+    group_name=METRICS_GROUP,
     kinds={"duckdb", "python", "scipy"},
     deps=[ITEM_PERIODS],
     check_specs=[
@@ -146,7 +146,7 @@ def value_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 @dg.asset(
     key=ADOPTION,
-    group_name=MARTS_GROUP,
+    group_name=METRICS_GROUP,
     kinds={"duckdb", "sql"},
     deps=[ITEM_PERIODS, STAGING_USAGE],
     check_specs=[dg.AssetCheckSpec("grain", asset=ADOPTION, description="One row per deployed workflow.")],
@@ -182,8 +182,30 @@ def adoption(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 
 @dg.asset(
+    key=MONTHLY_ADOPTION,
+    group_name=METRICS_GROUP,
+    kinds={"duckdb", "sql"},
+    deps=[ITEM_PERIODS, STAGING_USAGE],
+    check_specs=[
+        dg.AssetCheckSpec("grain", asset=MONTHLY_ADOPTION, description="One row per deployed workflow and month.")
+    ],
+)
+def monthly_adoption(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Adoption month by month per deployed workflow, from its go-live month to its cutoff
+    month: users active that month over eligible users, with marts.adoption's definitions
+    (unknown, never 0; small groups suppressed). The portfolio's adoption trend."""
+    settings = load_config().settings
+    with step("marts/monthly_adoption"), warehouse.connect() as con:
+        con.execute("create schema if not exists marts")
+        run_script(con, sql_text(__file__, "monthly_adoption"), {"min_group_size": settings["min_group_size"]})
+        rows = con.execute("select count(*) from marts.monthly_adoption").fetchone()[0]
+        check = grain_check(con, "marts.monthly_adoption", ["workflow_id", "month_on"])
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows}, check_results=[check])
+
+
+@dg.asset(
     key=SCORECARD,
-    group_name=MARTS_GROUP,
+    group_name=METRICS_GROUP,
     kinds={"duckdb", "python"},
     # marts.readiness and marts.exception_guardrails come from pipelines/governance (keys spelled
     # out: governance imports this module).
@@ -223,4 +245,6 @@ def workflow_scorecard(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-defs = dg.Definitions(assets=[workflow_changes, item_periods, value_metrics, adoption, workflow_scorecard])
+defs = dg.Definitions(
+    assets=[workflow_changes, item_periods, value_metrics, adoption, monthly_adoption, workflow_scorecard]
+)

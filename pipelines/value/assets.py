@@ -24,7 +24,7 @@ from pipelines.resources import WarehouseResource
 from pipelines.sqlfiles import run_script, sql_text
 from pipelines.value.changes import compute_value_changes
 
-VALUE_GROUP = "marts"  # the marts group: analysts meet these tables beside the scorecard
+VALUE_GROUP = "value"  # folder name = Dagster group name; the key prefix says the layer
 VALUE_WORKFLOWS = dg.AssetKey(["intermediate", "value_workflows"])
 VALUE_CHANGES = dg.AssetKey(["intermediate", "value_changes"])
 MONTHLY_SAVINGS = dg.AssetKey(["marts", "monthly_savings"])

@@ -32,7 +32,7 @@ from pipelines.measurement.views import (
 from pipelines.metrics.config import MetricsConfig, load_config
 from pipelines.metrics.rules import guardrail_breaches
 from pipelines.metrics.value_metrics import period_stats_sql
-from pipelines.stats.checks import censoring_gap, mix_shift_chi2
+from pipelines.stats.diagnostics import censoring_gap, mix_shift_chi2
 from pipelines.stats.intervals import MomentStats
 from pipelines.stats.medians import cycle_time_summary
 from pipelines.stats.verdicts import NO_CLAIM
