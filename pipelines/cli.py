@@ -92,7 +92,7 @@ def _print_summary(warehouse: str) -> None:
         ).fetchall()
         print("  workflows by decision: " + ", ".join(f"{d} {n}" for d, n in decisions))
         # Which workflows' marts this build recomputed; the others were reused (pipelines/changes.py).
-        print(f"  workflows recomputed: {load_change_set(con).label()}")
+        print(f"  workflows recomputed: {load_change_set(con, any_run=True).label()}")
     finally:
         con.close()
 

@@ -48,7 +48,9 @@ def workflow_changes(warehouse: WarehouseResource) -> dg.MaterializeResult:
     staged row per workflow). Everything, when the metric definitions, the settings or the
     code of the marts changed, or there is no previous build. Internal: pipelines/changes.py."""
     with step("intermediate/workflow_changes"), warehouse.connect() as con:
-        changes = detect_changes(con, "shared catalog written in place" if warehouse.is_remote() else None)
+        changes = detect_changes(
+            con, "shared catalog written in place" if warehouse.is_remote() else None, warehouse.run_id
+        )
     return dg.MaterializeResult(
         metadata={
             "full_rebuild": changes.full,
@@ -73,7 +75,7 @@ def item_periods(warehouse: WarehouseResource) -> dg.MaterializeResult:
     baseline coverage. Internal: analysts should use the marts."""
     settings = load_config().settings
     with step("intermediate/item_periods"), warehouse.connect() as con:
-        changes = load_change_set(con)
+        changes = load_change_set(con, warehouse.run_id)
         script, params = sql_text(__file__, "item_periods"), item_periods_params(settings)
         if changes.full:
             run_script(con, script, params)
@@ -111,7 +113,7 @@ def value_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
     claims nothing on too little data. Definitions: pipelines/metrics/metrics.yaml."""
     config = load_config()
     with step("marts/value_metrics"), warehouse.connect() as con:
-        changes = load_change_set(con)
+        changes = load_change_set(con, warehouse.run_id)
         if changes.full:
             write_table(con, "marts.value_metrics", compute_value_metrics(con, config))
         else:
@@ -161,7 +163,7 @@ def adoption(warehouse: WarehouseResource) -> dg.MaterializeResult:
         con.execute("create schema if not exists marts")
         script = sql_text(__file__, "adoption")
         params = {k: settings[k] for k in ("adoption_window_days", "habitual_min_weeks", "min_group_size")}
-        changes = load_change_set(con)
+        changes = load_change_set(con, warehouse.run_id)
         if changes.full:
             run_script(con, script, params)
         else:
