@@ -62,12 +62,12 @@ class WarehouseResource(dg.ConfigurableResource):
     _started_at: datetime | None = PrivateAttr(default=None)
 
     def resolved_path(self) -> Path:
-        """The published file."""
-        return Path(self.path) if self.path else settings.warehouse_path()
+        """The published file of a local warehouse (a shared catalog has none)."""
+        return settings.local_warehouse_path(self.target())
 
     def target(self) -> str:
-        """What DuckDB connects to: the local file, or a shared catalog's connection string."""
-        return self.path or os.environ.get(settings.WAREHOUSE_ENV) or settings.DEFAULT_WAREHOUSE
+        """What DuckDB connects to: the local file, or a shared catalog's connection string, as written."""
+        return self.path or settings.warehouse_target()
 
     def is_remote(self) -> bool:
         """A shared catalog (MotherDuck, DuckLake) is written in place, not copied and renamed."""
