@@ -21,6 +21,7 @@ import dagster as dg
 import duckdb
 
 from pipelines import settings
+from pipelines.changes import load_change_set
 from pipelines.progress import run_failure_reason, step_failure_message
 from pipelines.publish import describe, find_run, record_run
 
@@ -90,6 +91,8 @@ def _print_summary(warehouse: str) -> None:
             "select decision, count(*) from marts.workflow_scorecard group by 1 order by 2 desc, 1"
         ).fetchall()
         print("  workflows by decision: " + ", ".join(f"{d} {n}" for d, n in decisions))
+        # Which workflows' marts this build recomputed; the others were reused (pipelines/changes.py).
+        print(f"  workflows recomputed: {load_change_set(con, any_run=True).label()}")
     finally:
         con.close()
 

@@ -15,6 +15,14 @@ from pipelines.publish import read_run_log
 from pipelines.sqlfiles import run_script, sql_text
 
 
+def _workflow_list(value: object) -> list[str] | None:
+    """A run log's `recomputed_workflows` as a list of ids; anything else (an older line, a
+    hand-edited log) as null rather than a failed publish."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    return None
+
+
 def write_run_history(build_path: Path, published: Path, this_run: dict) -> None:
     """Write the run history (this run included) and this run's per-source counts into the build."""
     runs = [run for run in read_run_log(published) if run.get("run_id") != this_run["run_id"]] + [this_run]
@@ -23,9 +31,16 @@ def write_run_history(build_path: Path, published: Path, this_run: dict) -> None
         run_script(con, sql_text(__file__, "create_tables"))
         if runs:
             con.executemany(
-                "insert into ops.pipeline_runs values (?, ?, ?, ?, ?)",
+                "insert into ops.pipeline_runs values (?, ?, ?, ?, ?, ?)",
                 [
-                    [r.get("run_id"), r.get("started_at"), r.get("ended_at"), r.get("status"), r.get("message")]
+                    [
+                        r.get("run_id"),
+                        r.get("started_at"),
+                        r.get("ended_at"),
+                        r.get("status"),
+                        r.get("message"),
+                        _workflow_list(r.get("recomputed_workflows")),
+                    ]
                     for r in runs
                 ],
             )

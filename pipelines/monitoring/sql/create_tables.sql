@@ -8,7 +8,8 @@ create or replace table ops.pipeline_runs (
     started_at timestamp,
     ended_at timestamp,
     status varchar,
-    message varchar
+    message varchar,
+    recomputed_workflows varchar[]
 );
 
 create table if not exists ops.run_source_counts (
