@@ -159,7 +159,9 @@ def _fingerprints_sql(con: duckdb.DuckDBPyConnection) -> str:
     return "\nunion all\n".join(parts)
 
 
-def detect_changes(con: duckdb.DuckDBPyConnection, force_full_reason: str | None = None) -> ChangeSet:
+def detect_changes(
+    con: duckdb.DuckDBPyConnection, force_full_reason: str | None = None, run_id: str | None = None
+) -> ChangeSet:
     """Fingerprint every workflow's inputs, compare with the previous build's, record the change set.
 
     Writes `intermediate.workflow_inputs` (the fingerprints, for the next run),
@@ -241,8 +243,8 @@ def detect_changes(con: duckdb.DuckDBPyConnection, force_full_reason: str | None
     con.execute(f"create or replace table {INPUTS_TABLE} as select * from temp.main.current_inputs")
     con.execute(
         f"create or replace table {BUILD_INPUTS_TABLE} as select ? as definitions_hash, ? as code_version, "
-        "? as full_rebuild, ? as full_reason, ? as comparison_moved",
-        [definitions, code, full, reason, comparison_moved],
+        "? as full_rebuild, ? as full_reason, ? as comparison_moved, ? as run_id",
+        [definitions, code, full, reason, comparison_moved, run_id],
     )
     if full:
         summary = reason or ""
@@ -251,13 +253,20 @@ def detect_changes(con: duckdb.DuckDBPyConnection, force_full_reason: str | None
     return ChangeSet(full, summary, workflows, comparison_moved)
 
 
-def load_change_set(con: duckdb.DuckDBPyConnection) -> ChangeSet:
-    """This run's change set, as `detect_changes` recorded it (full when it is not there)."""
+def load_change_set(con: duckdb.DuckDBPyConnection, run_id: str | None = None, any_run: bool = False) -> ChangeSet:
+    """This run's change set, as `detect_changes` recorded it in the same run.
+
+    Everything when there is none, or when it was recorded by another run (a run launched
+    from the UI without `intermediate/workflow_changes` must not reuse the last run's set).
+    `any_run`: the set of whichever run built this warehouse (the CLI's summary)."""
     if not _table_exists(con, CHANGES_TABLE) or not _table_exists(con, BUILD_INPUTS_TABLE):
         return ChangeSet(True, "no change set recorded", (), True)
-    full, reason, comparison_moved = con.execute(
-        f"select full_rebuild, full_reason, comparison_moved from {BUILD_INPUTS_TABLE}"
+    recorded = con.execute(
+        f"select full_rebuild, full_reason, comparison_moved, run_id from {BUILD_INPUTS_TABLE}"
     ).fetchone()
+    if recorded is None or (recorded[3] != run_id and not any_run):
+        return ChangeSet(True, "no change set recorded by this run", (), True)
+    full, reason, comparison_moved, _ = recorded
     workflows = tuple(
         r[0] for r in con.execute(f"select workflow_id from {CHANGES_TABLE} where recomputed order by 1").fetchall()
     )

@@ -106,6 +106,11 @@ def _recomputed(warehouse: Path) -> tuple[bool, list[str]]:
                 "select workflow_id from intermediate.workflow_changes where recomputed order by 1"
             ).fetchall()
         ]
+        # The run's record says the same (ops.pipeline_runs.recomputed_workflows).
+        recorded = con.execute(
+            "select recomputed_workflows from ops.pipeline_runs order by started_at desc limit 1"
+        ).fetchone()[0]
+        assert sorted(recorded) == workflows
         return full, workflows
     finally:
         con.close()

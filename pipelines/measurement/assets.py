@@ -55,7 +55,7 @@ def weekly_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
     at the cutoff, left null in the weeks where that could still change it."""
     config = load_config()
     with step("marts/weekly_metrics"), warehouse.connect() as con:
-        changes = load_change_set(con)
+        changes = load_change_set(con, warehouse.run_id)
         if changes.full:
             build_weekly_metrics(con, config)
         else:
@@ -159,7 +159,7 @@ def effect_views_and_method_checks(warehouse: WarehouseResource) -> Iterator[dg.
     costly part, so each is computed once per run and feeds both tables."""
     config = load_config()
     with warehouse.connect() as con:
-        changes = load_change_set(con)
+        changes = load_change_set(con, warehouse.run_id)
         # A comparison workflow that changed moves the composite, so every deployed workflow's
         # difference-in-differences and trends: then every deployed workflow is recomputed.
         if changes.full or changes.comparison_moved:

@@ -1,6 +1,7 @@
 """Dagster assets that turn staging into the analyst-facing marts."""
 
 import dagster as dg
+import duckdb
 
 from pipelines.asset_helpers import grain_check, markdown_table, write_table
 from pipelines.changes import detect_changes, load_change_set, scope
@@ -24,9 +25,19 @@ EFFECT_VIEWS = dg.AssetKey(["marts", "effect_views"])
 METHOD_CHECKS = dg.AssetKey(["marts", "method_checks"])
 
 
+ITEM_PERIODS_SQL = ("workflow_cutoffs", "workflow_windows", "item_periods")
+"""The item_periods asset's SQL files, one table each (`intermediate.<name>`), in the order they run."""
+
+
 def item_periods_params(settings: dict) -> dict[str, object]:
-    """The parameters of sql/item_periods.sql."""
+    """The parameters of the ITEM_PERIODS_SQL files."""
     return {k: settings[k] for k in ("baseline_days", "ramp_days", "cap_quantile")}
+
+
+def build_item_periods(con: duckdb.DuckDBPyConnection, settings: dict) -> None:
+    """Write intermediate.workflow_cutoffs, workflow_windows and item_periods from staging."""
+    for name in ITEM_PERIODS_SQL:
+        run_script(con, sql_text(__file__, name), item_periods_params(settings))
 
 
 @dg.asset(
@@ -48,7 +59,9 @@ def workflow_changes(warehouse: WarehouseResource) -> dg.MaterializeResult:
     staged row per workflow). Everything, when the metric definitions, the settings or the
     code of the marts changed, or there is no previous build. Internal: pipelines/changes.py."""
     with step("intermediate/workflow_changes"), warehouse.connect() as con:
-        changes = detect_changes(con, "shared catalog written in place" if warehouse.is_remote() else None)
+        changes = detect_changes(
+            con, "shared catalog written in place" if warehouse.is_remote() else None, warehouse.run_id
+        )
     return dg.MaterializeResult(
         metadata={
             "full_rebuild": changes.full,
@@ -73,15 +86,14 @@ def item_periods(warehouse: WarehouseResource) -> dg.MaterializeResult:
     baseline coverage. Internal: analysts should use the marts."""
     settings = load_config().settings
     with step("intermediate/item_periods"), warehouse.connect() as con:
-        changes = load_change_set(con)
-        script, params = sql_text(__file__, "item_periods"), item_periods_params(settings)
+        changes = load_change_set(con, warehouse.run_id)
         if changes.full:
-            run_script(con, script, params)
+            build_item_periods(con, settings)
         else:
             inputs = {"staging.work_items": "view", "staging.workflows": "all"}
             with scope(con, changes.workflows, inputs) as scoped:
-                scoped.run(lambda: run_script(con, script, params))
-                for table in ("workflow_cutoffs", "workflow_windows", "item_periods"):
+                scoped.run(lambda: build_item_periods(con, settings))
+                for table in ITEM_PERIODS_SQL:
                     scoped.merge(f"intermediate.{table}")
         counts = con.execute(
             "select period, count(*), count(*) filter (where not is_closed) from intermediate.item_periods group by 1 order by 1"
@@ -111,7 +123,7 @@ def value_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
     claims nothing on too little data. Definitions: pipelines/metrics/metrics.yaml."""
     config = load_config()
     with step("marts/value_metrics"), warehouse.connect() as con:
-        changes = load_change_set(con)
+        changes = load_change_set(con, warehouse.run_id)
         if changes.full:
             write_table(con, "marts.value_metrics", compute_value_metrics(con, config))
         else:
@@ -161,7 +173,7 @@ def adoption(warehouse: WarehouseResource) -> dg.MaterializeResult:
         con.execute("create schema if not exists marts")
         script = sql_text(__file__, "adoption")
         params = {k: settings[k] for k in ("adoption_window_days", "habitual_min_weeks", "min_group_size")}
-        changes = load_change_set(con)
+        changes = load_change_set(con, warehouse.run_id)
         if changes.full:
             run_script(con, script, params)
         else:

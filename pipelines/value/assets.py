@@ -77,7 +77,7 @@ def value_changes(warehouse: WarehouseResource) -> dg.MaterializeResult:
     the baseline, with week-robust log-ratio intervals. Internal: read the marts."""
     config = load_config()
     with step("intermediate/value_changes"), warehouse.connect() as con:
-        changes = load_change_set(con)
+        changes = load_change_set(con, warehouse.run_id)
         if changes.full:
             write_table(con, "intermediate.value_changes", compute_value_changes(con, config))
         else:
