@@ -7,6 +7,8 @@ In one run, on one synthetic input folder of N work items across 200 workflows:
    fresh warehouse path with `DAGSTER_HOME` unset;
 3. an incremental build: the same command after one new file of 10,000 items;
 4. each dashboard page's queries, warm, against the built warehouse.
+5. thousands of small files: first build and unchanged rebuild (`benchmarks/many_files.py`;
+   `OPVALUE_BENCH_MANY_FILES=0` skips it).
 
 Each measured run is its own child process, timed wall-clock, its peak RSS taken from
 `os.wait4`. Prints one table and writes it to `docs/performance.md` (between this size's
@@ -32,7 +34,7 @@ from pathlib import Path
 
 import duckdb
 
-from benchmarks import browser, report, xes
+from benchmarks import browser, many_files, report, xes
 from benchmarks.agreement import compare
 from benchmarks.increment import INCREMENT_ITEMS, INCREMENT_NAME, write_increment
 from benchmarks.measure import Measurement, run_measured
@@ -490,6 +492,8 @@ def bench(args: argparse.Namespace) -> int:
             args.page_repeat,
             f"the {items:,}-item benchmark warehouse",
         )
+        # Thousands of small files, first build and unchanged rebuild (OPVALUE_BENCH_MANY_FILES=0 skips it).
+        many_files.bench_step(work, None if args.no_docs else Path(args.docs), args.repeat)
         workflow_items = _workflow_items(base, pages.get("workflow_detail", {}).get("workflow_id"))
         body = block_markdown(
             items,

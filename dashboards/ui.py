@@ -32,7 +32,7 @@ RESPONSIVE_CSS = f"""<style>
 PAGE_PARAMS = {
     "portfolio": ("team", "stage", "trends", "months"),
     "workflow": ("workflow", "metric", "value", "exceptions"),
-    "readiness": ("team", "stage"),
+    "readiness": ("team", "stage", "quarters"),
     "data-quality": (),
 }
 """The address parameters each page owns; anything else (left by another page) is removed."""

@@ -12,6 +12,7 @@ import os
 import shutil
 import urllib.parse
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -579,3 +580,66 @@ def test_the_value_and_exceptions_sections_and_ready_to_scale_open_in_chromium(b
     if os.environ.get("OPVALUE_README_SCREENSHOT") == "1":
         save_screenshot(page, README_IMAGE.with_name("ready_to_scale.png"), height=README_HEIGHT)
     page.close()
+
+
+PLOTTED_MONTHS_JS = """title => {
+    const chart = [...document.querySelectorAll('.js-plotly-plot')]
+        .find(plot => plot.layout && plot.layout.title && plot.layout.title.text === title);
+    return chart ? chart.data.flatMap(trace => trace.x || []).map(x => String(x).slice(0, 7)) : null;
+}"""
+"""The months (`2026-04`) every trace of the chart titled `title` plots, from Plotly's own data."""
+
+
+def test_the_trend_range_goes_into_the_address_and_a_shared_link_reproduces_it(browser_on_sample):
+    base, browser = browser_on_sample
+    from playwright.sync_api import expect
+
+    from dashboards.sections.trends import month_label
+
+    def month_key(label: str) -> str:
+        return datetime.strptime(label, "%b %Y").strftime("%Y-%m")
+
+    adoption = "Adoption by month: share of eligible people active"
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{base}/", wait_until="domcontentloaded")
+    settle(page)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 1", timeout=60_000)
+    assert page.evaluate(PLOTTED_MONTHS_JS, adoption) is None  # closed: not drawn
+    page.get_by_test_id("stExpander").filter(has_text="Trends by month").locator("summary").click()
+    settle(page)
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query).get("trends") == ["true"]
+    page.wait_for_function(f"() => ({PLOTTED_MONTHS_JS})({adoption!r}) !== null", timeout=60_000)
+    every_month = sorted(set(page.evaluate(PLOTTED_MONTHS_JS, adoption)))
+    assert len(every_month) >= 4
+
+    # Move the range's first end two months on, with the keyboard on the slider's first thumb.
+    page.get_by_role("slider").first.focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    settle(page)
+    months = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query).get("months")
+    assert months and len(months) == 2, page.url
+    first = months[0]
+    assert first != month_label(every_month[0])
+    page.wait_for_function(
+        f"() => {{ const m = ({PLOTTED_MONTHS_JS})({adoption!r}); return m && m.length < {len(every_month)}; }}",
+        timeout=60_000,
+    )
+    shown = page.evaluate(PLOTTED_MONTHS_JS, adoption)
+    # Adoption leaves out a month cut short by the data's cutoff, so its last point may precede the range's end.
+    assert min(shown) == month_key(first) and max(shown) <= month_key(months[1])
+    shared = page.url
+    page.reload()
+    settle(page)
+    page.wait_for_function(f"() => ({PLOTTED_MONTHS_JS})({adoption!r}) !== null", timeout=60_000)
+    assert page.evaluate(PLOTTED_MONTHS_JS, adoption) == shown
+    page.close()
+
+    # A colleague opens the link in a new session: the same months, the section open.
+    colleague = browser.new_context(viewport=VIEWPORT).new_page()
+    colleague.goto(shared, wait_until="domcontentloaded")
+    settle(colleague)
+    colleague.wait_for_function(f"() => ({PLOTTED_MONTHS_JS})({adoption!r}) !== null", timeout=60_000)
+    assert colleague.evaluate(PLOTTED_MONTHS_JS, adoption) == shown
+    expect(colleague.get_by_text(f"{first} to {months[1]}").first).to_be_visible()
+    colleague.context.close()

@@ -463,7 +463,8 @@ def test_scorecard_decision_column_comes_right_after_the_workflow(sample, sample
     shown = dict(zip(table["Workflow"], table["Decision"]))
     assert shown == {name: text.DECISION_LABELS[decision] for name, decision in card.iter_rows()}
     # The phone list carries the decision second, after the name.
-    phone = [m.value for m in at.markdown if m.value.startswith("**[")]
+    # One markdown element holds the whole list, an entry per workflow.
+    phone = [entry for m in at.markdown if m.value.startswith("**[") for entry in m.value.split("\n\n")]
     assert len(phone) == card.height
     for name, decision in card.iter_rows():
         line = next(item for item in phone if item.startswith(f"**[{text.md(name)}]("))
@@ -800,7 +801,8 @@ def test_readiness_address_opens_ready_to_scale_with_the_gate_per_workflow(sampl
     # The phone list says what is missing, workflow by workflow, from the mart's own column.
     from dashboards import text
 
-    listed = [m.value for m in at.markdown if m.value.startswith("**") and "missing: " in m.value]
+    entries = [entry for m in at.markdown if m.value.startswith("**") for entry in m.value.split("\n\n")]
+    listed = [entry for entry in entries if "missing: " in entry]
     assert len(listed) == gate.filter(~pl.col("ready")).height
     for row in gate.filter(~pl.col("ready")).to_dicts():
         assert any(text.md(row["name"]) in item and f"missing: {text.md(row['missing'])}" in item for item in listed)
@@ -881,9 +883,13 @@ def test_every_page_renders_every_chart_with_a_caption(
     page, variant, use_warehouse, sample_warehouse, bare_warehouse, full_warehouse
 ):
     use_warehouse({"sample": sample_warehouse, "bare": bare_warehouse, "full": full_warehouse}[variant])
-    at = run_page(
-        page, {"workflow": deployed_primary(sample_warehouse)["workflow_id"][0]} if page == "workflow_detail" else None
-    )
+    # Lazy sections opened from the address, so that every chart a page can draw is drawn.
+    params = {
+        "workflow_detail": {"workflow": deployed_primary(sample_warehouse)["workflow_id"][0]},
+        "portfolio": {"trends": "true"},
+        "readiness": {"quarters": "true"},
+    }
+    at = run_page(page, params.get(page))
     charts = figures(at)
     assert charts
     captions = [c.value for c in at.caption]

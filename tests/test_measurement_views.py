@@ -40,11 +40,17 @@ def test_ratio_did_removes_a_multiplicative_common_shock():
     assert result.ci_high_pct < 0
 
 
-def test_ratio_did_interval_widens_with_weekly_noise_and_has_conservative_df():
+def test_ratio_did_interval_widens_with_weekly_noise_and_persistence_costs_degrees_of_freedom():
     quiet = ratio_did(*_series(effect=0.0, shock=0.0, noise=0.01))
     noisy = ratio_did(*_series(effect=0.0, shock=0.0, noise=0.2))
     assert (noisy.ci_high_pct - noisy.ci_low_pct) > 5 * (quiet.ci_high_pct - quiet.ci_low_pct)
-    assert noisy.df == min(noisy.weeks_baseline, noisy.weeks_post) - 1 == 12
+    # Independent weeks: Welch-Satterthwaite between the fewer weeks - 1 and all weeks - 2.
+    assert 12 <= noisy.df <= 13 + 18 - 2
+    # Persistent week shocks (pooled rho 0.8) leave fewer degrees of freedom and a wider interval.
+    persistent = ratio_did(*_series(effect=0.0, shock=0.0, noise=0.2), rho=0.8)
+    independent = ratio_did(*_series(effect=0.0, shock=0.0, noise=0.2), rho=0.0)
+    assert persistent.df < independent.df
+    assert persistent.ci_high_pct - persistent.ci_low_pct > independent.ci_high_pct - independent.ci_low_pct
 
 
 def test_ratio_did_is_the_two_way_fixed_effects_coefficient_in_logs_for_two_series():

@@ -9,13 +9,13 @@ import pytest
 import statsmodels.api as sm
 
 from pipelines.stats.weekly import (
-    ar1_variance_factor,
+    WeekSeries,
+    combined_df,
     item_var_log_share,
     log_ratio_change,
     long_run_variance,
     median_design_effect,
-    robust_df,
-    week_long_run_variance,
+    week_persistence,
     week_robust_mean,
 )
 
@@ -41,7 +41,9 @@ def test_log_ratio_uses_t_on_the_given_degrees_of_freedom() -> None:
     t5 = log_ratio_change(1.0, 0.01, 0.8, 0.01, df=5)
     assert t5.ci_low < normal.ci_low and t5.ci_high > normal.ci_high
     assert t5.ci_high == pytest.approx(math.expm1(math.log(0.8) + 2.570582 * math.sqrt(0.02)), rel=1e-6)
-    assert robust_df(13, 8) == 7
+    # Welch-Satterthwaite: equal variances on 12 and 7 df give (2v)^2 / (v^2/12 + v^2/7) = 17.7 df.
+    assert combined_df(1.0, 12.0, 1.0, 7.0) == pytest.approx(4 / (1 / 12 + 1 / 7))
+    assert combined_df(1.0, math.inf, 1.0, math.inf) == math.inf
 
 
 def test_long_run_variance_with_no_lags_is_the_sum_of_squares_and_lags_add_autocovariance() -> None:
@@ -52,18 +54,20 @@ def test_long_run_variance_with_no_lags_is_the_sum_of_squares_and_lags_add_autoc
     assert math.isnan(long_run_variance([1.0], 0))
 
 
-def test_week_clustered_variance_equals_statsmodels_cluster_robust_on_the_items() -> None:
+def test_with_equal_weeks_and_no_persistence_the_variance_is_statsmodels_week_clustered_cr1() -> None:
+    # Equal week sizes, rho 0 and no item noise: the shock-variance moment estimate is the
+    # week-clustered (CR1) variance of the mean, which statsmodels computes from the items.
     rng = np.random.default_rng(3)
-    weeks = np.repeat(np.arange(12), rng.integers(5, 30, size=12))
+    weeks = np.repeat(np.arange(12), 20)
     y = rng.normal(10, 2, weeks.size) + rng.normal(0, 1.5, 12)[weeks]
-    fit = sm.OLS(y, np.ones_like(y)).fit(cov_type="cluster", cov_kwds={"groups": weeks, "use_correction": False})
+    fit = sm.OLS(y, np.ones_like(y)).fit(cov_type="cluster", cov_kwds={"groups": weeks, "use_correction": True})
     n_w = np.bincount(weeks).astype(float)
     t_w = np.bincount(weeks, weights=y)
-    result = week_robust_mean(np.arange(12), n_w, t_w, item_var=0.0, lags=0)
-    g = 12
-    # statsmodels' CR0 times the G / (G - 1) factor; the log scale divides by the mean squared.
-    assert result.var_log * result.value**2 == pytest.approx(fit.cov_params()[0, 0] * g / (g - 1), rel=1e-9)
+    result = week_robust_mean(np.arange(12), n_w, t_w, item_var=0.0, rho=0.0)
+    # statsmodels' CR1 (G / (G - 1) with one regressor); the log scale divides by the mean squared.
+    assert result.var_log * result.value**2 == pytest.approx(fit.cov_params()[0, 0], rel=1e-9)
     assert result.n_weeks == 12
+    assert result.df == pytest.approx(11.0, rel=0.05)  # independent weeks: about weeks - 1
 
 
 def test_week_shocks_raise_the_design_effect_and_independent_items_do_not() -> None:
@@ -76,19 +80,19 @@ def test_week_shocks_raise_the_design_effect_and_independent_items_do_not() -> N
     calm = rng.exponential(10, weeks.size)
     shaken = calm * np.exp(shocks[weeks])
 
-    def robust(values: np.ndarray, lags: int) -> float:
+    def robust(values: np.ndarray, rho: float | None) -> float:
         n_w = np.bincount(weeks).astype(float)
         return week_robust_mean(
-            np.arange(n_weeks), n_w, np.bincount(weeks, weights=values), values.var(ddof=1), lags
+            np.arange(n_weeks), n_w, np.bincount(weeks, weights=values), values.var(ddof=1), rho
         ).design_effect
 
-    assert robust(calm, 2) < 2.0
-    assert robust(shaken, 2) > 4.0
-    assert robust(shaken, 2) >= robust(shaken, 0)  # lags never lower it (the AR(1) factor may dominate both)
+    assert robust(calm, None) < 2.0
+    assert robust(shaken, None) > 4.0
+    assert robust(shaken, 0.8) > robust(shaken, 0.0)  # persistence raises it
 
     def median_effect(values: np.ndarray) -> float:
         below = np.bincount(weeks, weights=(values <= np.median(values)).astype(float))
-        return median_design_effect(np.arange(n_weeks), np.bincount(weeks).astype(float), below, 2)
+        return median_design_effect(np.arange(n_weeks), np.bincount(weeks).astype(float), below)
 
     assert median_effect(calm) < 2.0
     assert median_effect(shaken) > 3.0
@@ -102,29 +106,41 @@ def _ar1(rng: np.random.Generator, n: int, rho: float) -> np.ndarray:
     return out
 
 
-def test_the_ar1_factor_finds_the_persistence_of_a_long_series() -> None:
+def _shock_and_noise(rng: np.random.Generator, weeks: int, rho: float, noise: float) -> WeekSeries:
+    """A 13-week-like period: AR(1) shocks (sd 0.2) plus item noise of known variance, 50 items a week."""
+    n_w = np.full(weeks, 50.0)
+    x = 0.2 * _ar1(rng, weeks, rho) + rng.normal(0, math.sqrt(noise), weeks)
+    x = x - x.mean()
+    return WeekSeries(np.arange(weeks), n_w, x, np.full(weeks, noise))
+
+
+def test_pooled_persistence_recovers_the_shocks_autocorrelation_where_one_series_cannot() -> None:
+    # 60 series of 13 weeks: the pooled estimate lands near the truth, though each series'
+    # own lag-1 autocorrelation is biased towards 0 by its subtracted mean (and diluted by noise).
     rng = np.random.default_rng(11)
-    # rho 0.8 over 2,000 weeks: the variance of the mean is about (1 + rho) / (1 - rho) = 9 times
-    assert ar1_variance_factor(_ar1(rng, 2000, 0.8)) == pytest.approx(9.0, rel=0.2)
-    assert ar1_variance_factor(rng.normal(size=2000)) < 1.2
-    assert math.isnan(ar1_variance_factor(rng.normal(size=9)))  # fewer than 10 weeks
+    for rho in (0.0, 0.5, 0.8):
+        series = [_shock_and_noise(rng, 13, rho, 0.02) for _ in range(60)]
+        assert week_persistence(series) == pytest.approx(rho, abs=0.12)
+        naive = np.mean([np.corrcoef(s.x[1:], s.x[:-1])[0, 1] for s in series])
+        if rho == 0.8:
+            assert naive < 0.5
+    assert week_persistence([]) == 0.0
 
 
-def test_on_13_weeks_the_ar1_factor_reaches_what_newey_west_misses() -> None:
-    # The true variance of a 13-week mean of AR(1) at rho 0.8 is 5.6 times the independent
-    # one; Newey-West with 2 lags on the demeaned series finds far less, on average.
-    rng = np.random.default_rng(3)
-    hac, ar = [], []
-    for _ in range(400):
-        s = _ar1(rng, 13, 0.8)
-        s = s - s.mean()
-        hac.append(long_run_variance(s, 2) / float(s @ s))
-        ar.append(max(week_long_run_variance(s, 2), 0.0) / float(s @ s))
-    assert np.mean(hac) < 2.0
-    assert np.mean(ar) > 1.5 * np.mean(hac)
-    assert all(a >= h - 1e-12 for a, h in zip(ar, hac, strict=True))  # never below Newey-West
+def test_at_the_true_persistence_the_variance_of_a_13_week_mean_is_unbiased() -> None:
+    # The true variance of a 13-week weighted mean: shock part 0.04 a'R a plus noise a'D a.
+    # The estimate subtracts the period mean's share of the sum of squares exactly, so its
+    # average over draws is right, where the sum of squares alone is about half of it at rho 0.8.
+    rng = np.random.default_rng(5)
+    rho, noise, g = 0.8, 0.02, 13
+    corr = rho ** np.abs(np.subtract.outer(np.arange(g), np.arange(g)))
+    truth = 0.04 * corr.mean() + noise / g
+    estimates = [_shock_and_noise(rng, g, rho, noise).variance(rho)[0] for _ in range(3000)]
+    assert np.mean(estimates) == pytest.approx(truth, rel=0.05)
+    one = _shock_and_noise(rng, g, rho, noise)
+    assert one.variance(rho)[1] < one.variance(0.0)[1] < 13  # persistence leaves fewer degrees of freedom
 
 
 def test_a_single_week_gives_no_week_robust_variance() -> None:
-    assert math.isnan(week_robust_mean([3], [50], [25.0], 0.25, 2).var_log)
-    assert math.isnan(median_design_effect([3], [50], [25], 2))
+    assert math.isnan(week_robust_mean([3], [50], [25.0], 0.25).var_log)
+    assert math.isnan(median_design_effect([3], [50], [25]))

@@ -165,13 +165,16 @@ with st.container(key="wide_only_scorecard"):
     )
 with st.container(key="narrow_only_scorecard"):
     # On a phone a wide table shows three columns; the list shows what matters, whole names first.
-    for row in scorecard.to_dicts():
-        st.markdown(
+    # One markdown element for the whole list: hidden on a desktop, so it should cost the browser little.
+    st.markdown(
+        "\n\n".join(
             f"**[{text.md(row['name'])}]({text.detail_link(row['workflow_id'])})**  \n"
             f"{text.md(text.label(text.DECISION_LABELS, row['decision']))} · "
             f"{text.whole_pct(row['primary_change_pct'])} {labels.get(row['primary_metric'], row['primary_metric']).lower()} · "
             f"{text.label(text.VERDICT_LABELS, row['primary_verdict'])} · adoption {text.share(row['adoption_rate'])}"
+            for row in scorecard.to_dicts()
         )
+    )
 st.download_button(
     "Download the scorecard (CSV)",
     tables.csv_safe(scorecard).write_csv(),

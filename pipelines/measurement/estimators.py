@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from pipelines.stats.weekly import week_long_run_variance
+from pipelines.stats.weekly import WeekSeries, combined_df
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -100,20 +100,21 @@ class RatioDid:
     note: str | None = None
 
 
-def _period_log_variance(a: FloatArray, c: FloatArray, w: FloatArray, lags: int = 0) -> float:
-    """Variance of ``log(mean_w a) - log(mean_w c)`` from weeks as replicates.
+def _period_series(a: FloatArray, c: FloatArray, w: FloatArray, week: FloatArray) -> WeekSeries | None:
+    """The week-shock series of ``log(mean_w a) - log(mean_w c)`` over one period.
 
-    Linearisation ``z = a / mean(a) - c / mean(c)`` (a ratio-estimator variance with
-    weeks as clusters): robust to unequal week sizes, and a shock shared by the workflow
-    and the comparisons in one week cancels in ``z``. With ``lags > 0`` the weekly scores'
-    Newey-West long-run variance also counts shocks that persist over that many weeks, and
-    the AR(1) factor of the weekly scores' own autocorrelation those that persist longer
-    (``pipelines.stats.weekly.week_long_run_variance``). Both means must be positive.
+    Linearisation ``z = a / mean(a) - c / mean(c)`` (a ratio-estimator variance with weeks as
+    replicates): robust to unequal week sizes, and a shock shared by the workflow and the
+    comparisons in one week cancels in ``z``. What remains is each side's own week shocks
+    (AR(1), autocorrelation pooled over the build) plus item noise of unknown size, taken as
+    proportional to ``1 / items`` and estimated with the shock variance
+    (``pipelines.stats.weekly.WeekSeries`` with ``noise_known=False``). Both means must be positive.
     """
-    k = a.size
+    if a.size < 2:
+        return None
     z = a / float(w @ a / w.sum()) - c / float(w @ c / w.sum())
     z = z - float(w @ z / w.sum())
-    return float(week_long_run_variance(w * z, lags) / w.sum() ** 2 * k / (k - 1))
+    return WeekSeries(week, w, z, 1.0 / w, noise_known=False)
 
 
 def ratio_did(
@@ -122,22 +123,26 @@ def ratio_did(
     composite: npt.ArrayLike,
     is_post: npt.ArrayLike,
     alpha: float = 0.05,
-    lags: int = 0,
+    rho: float | None = None,
 ) -> RatioDid:
-    """Ratio-of-ratios DiD with a t interval on the log scale (conservative Welch df, min(k) - 1).
+    """Ratio-of-ratios DiD with a t interval on the log scale.
 
-    Inputs are aligned per week: the workflow's weekly value and items, the comparison
-    composite, and whether the week is after go-live. Weeks missing either value are
-    dropped. ``log`` of the ratio has variance ``v_base + v_post`` (independent weeks,
-    :func:`_period_log_variance`); the interval is transformed back with ``expm1`` so it
-    stays above -100%, like the ratio of medians.
+    Inputs are aligned per week (consecutive weeks; the position is the week): the workflow's
+    weekly value and items, the comparison composite, and whether the week is after go-live.
+    Weeks missing either value are dropped. ``log`` of the ratio has variance
+    ``v_base + v_post`` from the week-shock model (:func:`_period_series`; ``rho`` the
+    autocorrelation pooled over the build's before/after series, where the item noise is known;
+    None: 0, independent weeks, as these two series cannot separate persistence from noise), with t on
+    their Welch-Satterthwaite degrees of freedom; the interval is transformed back with
+    ``expm1`` so it stays above -100%, like the ratio of medians.
     """
     a = np.asarray(treated, dtype=float)
     n = np.asarray(treated_n, dtype=float)
     c = np.asarray(composite, dtype=float)
     post = np.asarray(is_post, dtype=bool)
+    week = np.arange(a.size, dtype=float)
     keep = np.isfinite(a) & np.isfinite(c) & (n > 0)
-    a, n, c, post = a[keep], n[keep], c[keep], post[keep]
+    a, n, c, post, week = a[keep], n[keep], c[keep], post[keep], week[keep]
     k_base, k_post = int((~post).sum()), int(post.sum())
 
     def nan(note: str) -> RatioDid:
@@ -153,23 +158,24 @@ def ratio_did(
         return nan("the baseline is zero, so there is no relative change")
     if not p_t > 0:
         return nan("the post value is zero, so the log ratio has no interval")
-    v_base = _period_log_variance(a[~post], c[~post], n[~post], lags)
-    v_post = _period_log_variance(a[post], c[post], n[post], lags)
+    s_base = _period_series(a[~post], c[~post], n[~post], week[~post])
+    s_post = _period_series(a[post], c[post], n[post], week[post])
+    rho = 0.0 if rho is None else rho
+    v_base, df_base = s_base.variance(rho) if s_base is not None else (math.nan, math.nan)
+    v_post, df_post = s_post.variance(rho) if s_post is not None else (math.nan, math.nan)
     log_ratio = math.log(p_t / m_t) - math.log(p_c / m_c)
     var = v_base + v_post
-    se = math.sqrt(var)
+    se = math.sqrt(var) if var >= 0 else math.nan
     if not se > 0:
         return nan("no week-to-week variation to estimate an interval from")
-    # Conservative Welch degrees of freedom, min(k) - 1: the Welch-Satterthwaite df took the
-    # week-level variances as better known than they are (heavy-ish weekly values, weights),
-    # and its intervals covered 94% instead of 95% in the calibration.
-    df = float(min(k_base, k_post) - 1)
-    crit = float(stats.t.isf(alpha / 2, df))
+    df = combined_df(v_base, df_base, v_post, df_post)
+    crit = float(stats.t.isf(alpha / 2, df)) if math.isfinite(df) else float(stats.norm.isf(alpha / 2))
+    p_value = stats.t.sf(abs(log_ratio) / se, df) if math.isfinite(df) else stats.norm.sf(abs(log_ratio) / se)
     return RatioDid(
         estimate_pct=100 * math.expm1(log_ratio),
         ci_low_pct=100 * math.expm1(log_ratio - crit * se),
         ci_high_pct=100 * math.expm1(log_ratio + crit * se),
-        p_value=float(2 * stats.t.sf(abs(log_ratio) / se, df)),
+        p_value=float(2 * p_value),
         se_log=se,
         df=float(df),
         weeks_baseline=k_base,

@@ -32,7 +32,7 @@ from pipelines.measurement.estimators import (
     weekly_effects,
 )
 from pipelines.metrics.config import MetricsConfig
-from pipelines.metrics.value_metrics import Window, compare, load_groups, load_windows, to_frame
+from pipelines.metrics.value_metrics import Window, compare, load_groups, load_windows, pooled_persistence, to_frame
 from pipelines.sqlfiles import run_script, sql_text
 from pipelines.stats.diagnostics import NoveltyTrend, novelty_slope
 
@@ -85,6 +85,15 @@ def placebo_offset_days(config: MetricsConfig) -> int:
     return int(config.settings["baseline_days"]) // 2
 
 
+def build_persistence(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> float:
+    """The week shocks' autocorrelation of the build, pooled over every workflow, metric and
+    period of ``intermediate.item_periods`` as for the before/after (where the item noise is
+    known): the placebo halves and the weekly series here are too short or too mixed to
+    estimate it on their own."""
+    groups = load_groups(con, "intermediate.item_periods", ["workflow_id"], "period", with_durations=False)
+    return pooled_persistence(groups, config)
+
+
 def two_group_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> pl.DataFrame:
     """Placebo and assisted-vs-unassisted comparisons, one row per comparison, workflow and metric.
 
@@ -94,6 +103,7 @@ def two_group_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> 
     """
     run_script(con, sql_text(__file__, "comparison_items"), {"placebo_offset_days": placebo_offset_days(config)})
     groups = load_groups(con, "temp.main.comparison_items", ["comparison", "workflow_id"], "side")
+    rho = build_persistence(con, config)
     rows: list[dict[str, Any]] = []
     for window in deployed_workflows(con):
         for comparison in TWO_GROUP_COMPARISONS:
@@ -101,7 +111,7 @@ def two_group_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> 
             n_p, _ = groups.counts.get((comparison, window.workflow_id, "post"), (0, 0))
             for name, definition in config.metrics.items():
                 result = compare(
-                    name, definition, groups, (comparison, window.workflow_id), ("baseline", "post"), config
+                    name, definition, groups, (comparison, window.workflow_id), ("baseline", "post"), config, rho=rho
                 )
                 rows.append(
                     {**result, "comparison": comparison, "workflow_id": window.workflow_id, "metric": name,
@@ -173,7 +183,11 @@ def weekly_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> lis
     week_index = {w: i for i, w in enumerate(weeks.to_list())}
     n_weeks = len(week_index)
     deployed = [window.workflow_id for window in deployed_workflows(con)]
-    results: list[WeeklyResult] = []
+    # The week shocks' autocorrelation, pooled over every workflow, metric and period from the
+    # items' weekly sums (where the item noise is known), as for the before/after: the weekly
+    # series here cannot separate persistence from noise on their own.
+    rho = build_persistence(con, config)
+    jobs: list[tuple] = []
     for metric in config.metrics:
         of_metric = weekly.filter(pl.col("metric") == metric).with_columns(
             pl.col("week_start_on").replace_strict(week_index, return_dtype=pl.Int64).alias("week")
@@ -185,8 +199,30 @@ def weekly_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> lis
             if part is None:
                 part = of_metric.clear()
             part = part.sort("week")
-            results.append(_one_workflow(workflow_id, metric, part, comp_values, comp_counts, n_weeks, config))
-    return results
+            jobs.append((workflow_id, metric, part, comp_values, comp_counts))
+    return [_one_workflow(*job, n_weeks, config, rho) for job in jobs]
+
+
+def _did_inputs(
+    part: pl.DataFrame, comp_values: np.ndarray, comp_counts: np.ndarray, n_weeks: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, Composite]:
+    """A deployed workflow's weeks, values, items, post flags, and its comparison composite at those weeks."""
+    week = part.get_column("week").to_numpy().astype(np.int64)
+    a = part.get_column("value").fill_null(np.nan).to_numpy().astype(float)
+    n = part.get_column("n").to_numpy().astype(float)
+    post = part.get_column("is_post").to_numpy().astype(bool)
+    baseline_mask = np.zeros(n_weeks, dtype=bool)
+    baseline_mask[week[~post]] = True
+    composite = comparison_composite(comp_values, comp_counts, baseline_mask)
+    c = composite.value[week] if week.size else np.empty(0)
+    return week, a, n, post, c, composite
+
+
+def _on_grid(week: np.ndarray, values: np.ndarray, n_weeks: int, fill: object = np.nan) -> np.ndarray:
+    """Values at their week positions on the build's week grid (gaps between weeks count as weeks)."""
+    out = np.full(n_weeks, fill, dtype=np.asarray(values).dtype if fill is not np.nan else float)
+    out[week] = values
+    return out
 
 
 def _comparison_matrix(of_metric: pl.DataFrame, comparisons: list[str], n_weeks: int) -> tuple[np.ndarray, np.ndarray]:
@@ -212,21 +248,17 @@ def _one_workflow(
     comp_counts: np.ndarray,
     n_weeks: int,
     config: MetricsConfig,
+    rho: float | None = None,
 ) -> WeeklyResult:
-    week = part.get_column("week").to_numpy().astype(np.int64)
-    a = part.get_column("value").fill_null(np.nan).to_numpy().astype(float)
-    n = part.get_column("n").to_numpy().astype(float)
-    post = part.get_column("is_post").to_numpy().astype(bool)
+    week, a, n, post, c, composite = _did_inputs(part, comp_values, comp_counts, n_weeks)
     since = part.get_column("weeks_since_deployment").to_numpy().astype(float)
     baseline_mask = np.zeros(n_weeks, dtype=bool)
     baseline_mask[week[~post]] = True
-    composite: Composite = comparison_composite(comp_values, comp_counts, baseline_mask)
-    c = composite.value[week] if week.size else np.empty(0)
     has_comparison = composite.n_workflows > 0 and np.isfinite(c).any()
-    lags = int(config.settings["week_hac_lags"])
     alpha = config.alpha
     if has_comparison:
-        did = ratio_did(a, n, c, post, alpha, lags)
+        did = ratio_did(_on_grid(week, a, n_weeks), _on_grid(week, n, n_weeks, 0.0), _on_grid(week, c, n_weeks),
+                        _on_grid(week, post, n_weeks, False), alpha, rho)  # fmt: skip
     else:
         did = RatioDid(math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, 0, 0, None)
     used = np.isfinite(a) & (n > 0) & (np.isfinite(c) if has_comparison else True)

@@ -1,6 +1,7 @@
 """Dagster assets that turn staging into the analyst-facing marts."""
 
 import dagster as dg
+import duckdb
 
 from pipelines.asset_helpers import grain_check, markdown_table, write_table
 from pipelines.changes import detect_changes, load_change_set, scope
@@ -24,9 +25,19 @@ EFFECT_VIEWS = dg.AssetKey(["marts", "effect_views"])
 METHOD_CHECKS = dg.AssetKey(["marts", "method_checks"])
 
 
+ITEM_PERIODS_SQL = ("workflow_cutoffs", "workflow_windows", "item_periods")
+"""The item_periods asset's SQL files, one table each (`intermediate.<name>`), in the order they run."""
+
+
 def item_periods_params(settings: dict) -> dict[str, object]:
-    """The parameters of sql/item_periods.sql."""
+    """The parameters of the ITEM_PERIODS_SQL files."""
     return {k: settings[k] for k in ("baseline_days", "ramp_days", "cap_quantile")}
+
+
+def build_item_periods(con: duckdb.DuckDBPyConnection, settings: dict) -> None:
+    """Write intermediate.workflow_cutoffs, workflow_windows and item_periods from staging."""
+    for name in ITEM_PERIODS_SQL:
+        run_script(con, sql_text(__file__, name), item_periods_params(settings))
 
 
 @dg.asset(
@@ -76,14 +87,13 @@ def item_periods(warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = load_config().settings
     with step("intermediate/item_periods"), warehouse.connect() as con:
         changes = load_change_set(con, warehouse.run_id)
-        script, params = sql_text(__file__, "item_periods"), item_periods_params(settings)
         if changes.full:
-            run_script(con, script, params)
+            build_item_periods(con, settings)
         else:
             inputs = {"staging.work_items": "view", "staging.workflows": "all"}
             with scope(con, changes.workflows, inputs) as scoped:
-                scoped.run(lambda: run_script(con, script, params))
-                for table in ("workflow_cutoffs", "workflow_windows", "item_periods"):
+                scoped.run(lambda: build_item_periods(con, settings))
+                for table in ITEM_PERIODS_SQL:
                     scoped.merge(f"intermediate.{table}")
         counts = con.execute(
             "select period, count(*), count(*) filter (where not is_closed) from intermediate.item_periods group by 1 order by 1"

@@ -30,10 +30,12 @@ from pipelines.stats.medians import cycle_time_summary
 from pipelines.stats.multiple import benjamini_hochberg
 from pipelines.stats.verdicts import NO_CLAIM
 from pipelines.stats.weekly import (
+    WeekSeries,
+    combined_df,
     critical_value,
     log_ratio_change,
-    median_design_effect,
-    robust_df,
+    median_week_robust,
+    week_persistence,
     week_robust_mean,
 )
 
@@ -205,6 +207,7 @@ def compare(
     sides: tuple[str, str],
     config: MetricsConfig,
     baseline_coverage: float | None = None,
+    rho: float | None = None,
 ) -> dict[str, Any]:
     """The result row of one metric for the group ``key``: ``sides[0]`` (baseline's place) against ``sides[1]``.
 
@@ -216,16 +219,15 @@ def compare(
     items_b, closed_b = groups.counts.get(base_key, (0, 0))
     items_p, closed_p = groups.counts.get(post_key, (0, 0))
     alpha = config.alpha
-    lags = int(config.settings["week_hac_lags"])
     events = None
     if definition.aggregation == "median":
         row = median_result(
-            groups.durations.get(base_key, Durations()), groups.durations.get(post_key, Durations()), alpha, lags
+            groups.durations.get(base_key, Durations()), groups.durations.get(post_key, Durations()), alpha, rho
         )
     else:
         base = groups.moments.get((*base_key, metric), Side())
         post = groups.moments.get((*post_key, metric), Side())
-        row = moment_result(base, post, definition.aggregation, alpha, lags)
+        row = moment_result(base, post, definition.aggregation, alpha, rho)
         if definition.aggregation == "share":
             events = int(round(base.total + post.total))
     row |= {"n_baseline_closed": closed_b, "n_post_closed": closed_p, "n_events": events}
@@ -266,11 +268,12 @@ def compute_value_metrics(con: duckdb.DuckDBPyConnection, config: MetricsConfig)
     """All before/after rows, with Benjamini-Hochberg adjusted p-values across the claims made."""
     windows = load_windows(con)
     groups = load_groups(con, "intermediate.item_periods", ["workflow_id"], "period")
+    rho = pooled_persistence(groups, config)
     rows: list[dict[str, Any]] = []
     for workflow_id, window in windows.items():
         for name, definition in config.metrics.items():
             row = compare(
-                name, definition, groups, (workflow_id,), ("baseline", "post"), config, window.baseline_coverage
+                name, definition, groups, (workflow_id,), ("baseline", "post"), config, window.baseline_coverage, rho
             )
             rows.append(
                 {
@@ -355,11 +358,13 @@ def _item_var(side: Side, share: bool) -> float:
     return max((side.total_sq - side.n * m * m) / (side.n - 1), 0.0)
 
 
-def moment_result(base: Side, post: Side, aggregation: str, alpha: float, lags: int) -> dict[str, Any]:
+def moment_result(base: Side, post: Side, aggregation: str, alpha: float, rho: float | None = None) -> dict[str, Any]:
     """Per-period values with their intervals and the relative change of a mean or share.
 
     Per period: Wilson (shares) or t (means). The change: delta method on the log ratio with
-    the week-robust variance of each period's log value, t on the fewer weeks minus 1.
+    the week-robust variance of each period's log value (week shocks with autocorrelation
+    ``rho``, pooled over the build by :func:`pooled_persistence`; None: from the series
+    alone), t on the Welch-Satterthwaite degrees of freedom of the two variances.
     """
     share = aggregation == "share"
     if share:
@@ -385,7 +390,8 @@ def moment_result(base: Side, post: Side, aggregation: str, alpha: float, lags: 
         "post_ci_high": p_hi,
         "uncapped_baseline_value": b_value if share else base.uncapped_mean,
         "uncapped_post_value": p_value_ if share else post.uncapped_mean,
-        "method": method + "; change: log ratio, week-robust (Newey-West over ISO weeks) delta method, t on weeks - 1",
+        "method": method
+        + "; change: log ratio, week-robust delta method (item noise + AR(1) week shocks over ISO weeks), Welch t",
         **NO_CHANGE,
     }
     if base.n < 2 or post.n < 2:
@@ -398,9 +404,10 @@ def moment_result(base: Side, post: Side, aggregation: str, alpha: float, lags: 
         result["change_pct"] = -100.0
         result["note"] = "the post value is zero: no interval on the log scale"
         return result
-    b = week_robust_mean(base.week, base.week_n, base.week_total, _item_var(base, share), lags)
-    p = week_robust_mean(post.week, post.week_n, post.week_total, _item_var(post, share), lags)
-    change = log_ratio_change(b.value, b.var_log, p.value, p.var_log, alpha, robust_df(b.n_weeks, p.n_weeks))
+    b = week_robust_mean(base.week, base.week_n, base.week_total, _item_var(base, share), rho)
+    p = week_robust_mean(post.week, post.week_n, post.week_total, _item_var(post, share), rho)
+    df = combined_df(b.var_log, b.df, p.var_log, p.df)
+    change = log_ratio_change(b.value, b.var_log, p.value, p.var_log, alpha, df)
     deff = (
         np.nanmax([b.design_effect, p.design_effect])
         if np.isfinite([b.design_effect, p.design_effect]).any()
@@ -415,7 +422,7 @@ def moment_result(base: Side, post: Side, aggregation: str, alpha: float, lags: 
     }
 
 
-def median_result(base_d: Durations, post_d: Durations, alpha: float, lags: int) -> dict[str, Any]:
+def median_result(base_d: Durations, post_d: Durations, alpha: float, rho: float | None = None) -> dict[str, Any]:
     """Cycle-time medians (Kaplan-Meier where items are open) and the ratio's week-robust interval."""
     result: dict[str, Any] = {
         "n_baseline": int(base_d.hours.size),
@@ -445,16 +452,16 @@ def median_result(base_d: Durations, post_d: Durations, alpha: float, lags: int)
             if censored
             else "median: order-statistic CI per period"
         )
-        + "; change: log ratio of medians, quantile variance times the week design effect, t on weeks - 1",
+        + "; change: log ratio of medians, quantile variance times the week design effect, Welch t",
     }
     if not (math.isfinite(base.median) and base.median > 0 and math.isfinite(post.median) and post.median > 0):
         result["note"] = "a median is zero or not estimable: no ratio"
         return result
-    deff_b = _median_design_effect(base_d, base.median, lags)
-    deff_p = _median_design_effect(post_d, post.median, lags)
+    deff_b, df_b = _median_design_effect(base_d, base.median, rho)
+    deff_p, df_p = _median_design_effect(post_d, post.median, rho)
     var_b = (base.se / base.median) ** 2 * deff_b
     var_p = (post.se / post.median) ** 2 * deff_p
-    df = robust_df(result["n_weeks_baseline"], result["n_weeks_post"])
+    df = combined_df(var_b, df_b, var_p, df_p)
     change = log_ratio_change(base.median, var_b, post.median, var_p, alpha, df)
     return result | {
         "change_pct": _pct(change.estimate),
@@ -465,14 +472,28 @@ def median_result(base_d: Durations, post_d: Durations, alpha: float, lags: int)
     }
 
 
-def _median_design_effect(d: Durations, median: float, lags: int) -> float:
+def _median_design_effect(d: Durations, median: float, rho: float | None) -> tuple[float, float]:
     if d.week.size == 0:
-        return math.nan
+        return math.nan, math.nan
     offset = d.week - d.week.min()
     n_w = np.bincount(offset).astype(float)
     below = np.bincount(offset, weights=(d.hours <= median).astype(float), minlength=n_w.size)
     weeks = np.arange(n_w.size)
-    return median_design_effect(weeks, n_w, below, lags)
+    return median_week_robust(weeks, n_w, below, rho)
+
+
+def pooled_persistence(groups: Groups, config: MetricsConfig) -> float:
+    """The week shocks' autocorrelation, pooled over every group, period and mean-or-share metric
+    of ``groups`` (``pipelines.stats.weekly.week_persistence``): one 13-week series cannot
+    estimate it, a build's dozens can. Cycle time's medians share the shocks and use it too."""
+    series = []
+    for key, side in groups.moments.items():
+        definition = config.metrics.get(key[-1])
+        if definition is None or side.n < 2:
+            continue
+        item_var = _item_var(side, definition.aggregation == "share")
+        series.append(WeekSeries.of_mean(side.week, side.week_n, side.week_total, item_var))
+    return week_persistence(series)
 
 
 def period_stats_sql(items: str, groups: str) -> str:

@@ -3,43 +3,44 @@
 Items opened in the same week share shocks (staffing, backlog, season) and the shocks
 persist from week to week, so item-level variances are too small. Every function here works
 on per-week aggregates that DuckDB computes (items and sums per week, or for a median the
-items below it per week), never on items:
+items below it per week), never on items.
 
-* the period mean ``m = sum(total_w) / sum(n_w)`` has the per-week scores
-  ``s_w = total_w - m * n_w`` (its influence function summed over the week's items);
-* their long-run variance is the Newey-West (Bartlett kernel) sum over consecutive weeks,
-  ``statsmodels.stats.sandwich_covariance.S_hac_simple``: with 0 lags this is the
-  week-clustered (CR0) variance, with L lags it also counts the covariance of shocks up to
-  L weeks apart; or, when larger, the week-clustered sum of squares times the variance factor
-  of an AR(1) mean from the scores' own autocorrelation (:func:`week_long_run_variance`), for
-  shocks that persist longer than the lags can see;
-* ``var(m) = G / (G - 1) * S / N**2`` (the CR1 small-sample factor, G weeks with items),
-  and never less than the item-level variance (design effect at least 1: with few weeks the
-  week-level estimate is itself noisy, and weeks cannot carry less information than items);
-* a median uses the same scores for its estimating equation, ``s_w = below_w - n_w / 2``,
-  which turn into a design effect applied to the item-level (order-statistic or
-  Brookmeyer-Crowley) variance.
+The model (:class:`WeekSeries`): a period's weekly relative deviations are an AR(1) week
+shock plus independent item noise whose variance the items give (``item_var / n_w``). Per
+series, the shock variance is the moment estimate from the residual sum of squares, with the
+subtracted period mean accounted for exactly (the bias that made Newey-West and a per-series
+AR(1) factor under-cover on 13 weeks); the autocorrelation ``rho`` is **pooled** over every
+workflow and metric of the build (:func:`week_persistence`), because one 13-week series
+cannot estimate it. ``var(log value) = a' (s2 R(rho) + D) a`` with ``a`` the weeks' item
+shares; never below the item-level variance (``s2 >= 0``). A median uses the same model on
+its estimating equation (the share of each week's items at or below the period median),
+as a design effect on the item-level (order-statistic or Brookmeyer-Crowley) variance.
 
 Intervals of a change are on the log scale (:func:`log_ratio_change`), with a t critical
-value on ``min(G_base, G_post) - 1`` degrees of freedom.
+value on the Welch-Satterthwaite degrees of freedom of the two periods' variances
+(:func:`combined_df`), each from how well its series pins down the shock variance: about
+weeks - 1 where weeks are independent, fewer where shocks persist. docs/methods.md, "How
+sure", has the calibration figures behind the choice.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
+from scipy import optimize, stats
 from statsmodels.stats.sandwich_covariance import S_hac_simple
 
 
 def long_run_variance(scores: npt.ArrayLike, lags: int) -> float:
     """Newey-West long-run variance of a weekly score series (consecutive weeks, gaps as 0).
 
-    ``lags = 0`` is the plain sum of squares (week-clustered). Fewer than 2 weeks: NaN.
+    ``lags = 0`` is the plain sum of squares (week-clustered). Fewer than 2 weeks: NaN. Kept as
+    the reference the week-shock model replaced (docs/methods.md, "Persistence beyond the lags").
     """
     s = np.asarray(scores, dtype=float).ravel()
     if s.size < 2:
@@ -48,55 +49,202 @@ def long_run_variance(scores: npt.ArrayLike, lags: int) -> float:
     return float(S_hac_simple(s, nlags=lags)[0, 0])
 
 
-def ar1_variance_factor(scores: npt.ArrayLike) -> float:
-    """How much persistent week shocks inflate the variance of a period's mean, from the
-    weekly scores' own lag-1 autocorrelation (below 1 when it is negative; NaN with fewer than ``AR1_MIN_WEEKS``
-    weeks, where an autocorrelation is too noisy to estimate: a 6-week placebo half keeps
-    Newey-West and its t on 5 degrees of freedom).
+PERSISTENCE_BOUNDS = (-0.3, 0.9)
+"""Range searched for the week shocks' autocorrelation (an estimate at a bound stays there)."""
+SHOCK_EVIDENCE_Z = 2.0
+"""Below this z-score of the pooled week-to-week variance beyond item noise, weeks are taken as
+independent (``rho`` 0): without week shocks their persistence is not defined, and a chance
+estimate near 1 would multiply the noise of each series' shock variance many times over."""
+MIN_DF = 2.0
+"""Floor of the degrees of freedom of a week-robust variance (below it the t quantile explodes)."""
 
-    The scores are first freed of their mean and a straight line over the weeks, so that a
-    steady drift (which the placebo and the pre-trend check must see as a change) does not
-    read as persistence and widen their intervals. The lag-1 autocorrelation ``r`` of the
-    residuals is biased towards 0 in short series; the correction ``(G r + 2) / (G - 4)``
-    (Kendall's, for a series with a fitted mean and slope) removes most of the bias, and the
-    result is kept in [-0.9, 0.9]: not clipped at 0, which would bias the factor upwards where
-    weeks are independent (:func:`week_long_run_variance` takes the larger of it and
-    Newey-West, and the item-level variance stays the floor). For a stationary AR(1) series with that autocorrelation the
-    variance of the mean of ``G`` weeks is the independent-weeks variance times
-    ``1 + 2 * sum_k (1 - k / G) r**k``. Newey-West with a few lags cannot reach this factor on
-    13 to 18 weeks (at rho 0.8 the Bartlett weights stop at lag 2 and the demeaning eats the
-    rest); the parametric factor can, at the cost of a wider interval when ``r`` is
-    overestimated by chance (docs/methods.md, "How sure: the change and its interval").
+
+class WeekSeries:
+    """One period's weekly deviations under the week-shock model.
+
+    ``x[w]`` is week ``w``'s value less the period's value, on the scale of the period value's
+    relative error (for a mean or share ``mean_w / mean - 1``; for a median's estimating equation
+    ``below_w / n_w - below / n``), ``weight[w]`` its share of the period's items (the period value
+    is the weighted mean, so ``weight @ x == 0``) and ``noise[w]`` the variance that independent
+    items alone give week ``w`` (``item_var / (n_w mean**2)``). The model::
+
+        x_w = u_w + e_w,   u: AR(1) week shock (variance s2, autocorrelation rho),
+                           e: item noise, independent, variance noise_w (times a scale when unknown)
+
+    ``noise_known`` is False where the item-level variance is not available (the
+    difference-in-differences' weekly series): the noise scale is then estimated too.
     """
-    s = np.asarray(scores, dtype=float).ravel()
-    g = s.size
-    if g < AR1_MIN_WEEKS:
-        return math.nan
-    t = np.arange(g) - (g - 1) / 2
-    e = s - s.mean() - t * float(t @ s) / float(t @ t)
-    ee = float(e @ e)
-    if not ee > 0:
-        return math.nan
-    r = float(e[1:] @ e[:-1]) / ee
-    r = min(max((g * r + 2) / (g - 4), -AR1_MAX), AR1_MAX)
-    k = np.arange(1, g)
-    return float(1 + 2 * np.sum((1 - k / g) * r**k))
+
+    def __init__(
+        self,
+        week: npt.ArrayLike,
+        weight: npt.ArrayLike,
+        x: npt.ArrayLike,
+        noise: npt.ArrayLike,
+        noise_known: bool = True,
+    ) -> None:
+        self.week = np.asarray(week, dtype=float).ravel()
+        w = np.asarray(weight, dtype=float).ravel()
+        self.weight = w / w.sum()
+        self.x = np.asarray(x, dtype=float).ravel()
+        self.noise = np.asarray(noise, dtype=float).ravel()
+        self.noise_known = noise_known
+        g = self.x.size
+        # Residuals about the weighted mean: r = P x. Expectations of quadratic forms in r under a
+        # covariance S are traces, E[r' K r] = tr(P' K P S), which is how subtracting the period's
+        # own mean (the bias that defeats Newey-West on 13 weeks) is accounted for exactly.
+        p = np.eye(g) - np.outer(np.ones(g), self.weight)
+        r = p @ self.x
+        self.distance = np.abs(self.week[:, None] - self.week[None, :])
+        self._q = p.T @ p
+        self._q1 = p.T @ ((self.distance == 1) / 2.0) @ p
+        self.ss = float(r @ r)
+        self.lag1 = float(r @ ((self.distance == 1) / 2.0) @ r)
+        # For the pooled autocorrelation, residuals about a weighted mean and straight line: a
+        # steady drift (which the placebo and the pre-trend check must see as a change) is then
+        # not read as persistence; the slope's share of the moments is accounted for the same way.
+        design = np.column_stack([np.ones(g), self.week - self.week @ self.weight])
+        weighted = design.T * self.weight
+        pt = np.eye(g) - design @ np.linalg.pinv(weighted @ design) @ weighted
+        rt = pt @ self.x
+        lag1 = (self.distance == 1) / 2.0
+        self._tq = pt.T @ pt
+        self._tq1 = pt.T @ lag1 @ pt
+        self.trend_ss = float(rt @ rt)
+        self.trend_lag1 = float(rt @ lag1 @ rt)
+
+    @classmethod
+    def of_mean(
+        cls, week: npt.ArrayLike, week_n: npt.ArrayLike, week_total: npt.ArrayLike, item_var: float
+    ) -> WeekSeries | None:
+        """The series of a mean or share from per-week items and sums (weeks without items dropped).
+
+        None with fewer than 2 weeks, a value that is not positive or an item variance that is not finite.
+        """
+        w = np.asarray(week, dtype=np.int64).ravel()
+        n_w = np.asarray(week_n, dtype=float).ravel()
+        t_w = np.asarray(week_total, dtype=float).ravel()
+        keep = n_w > 0
+        w, n_w, t_w = w[keep], n_w[keep], t_w[keep]
+        n = float(n_w.sum())
+        if w.size < 2 or n == 0:
+            return None
+        m = float(t_w.sum()) / n
+        if not (m > 0 and math.isfinite(item_var)):
+            return None
+        return cls(w, n_w, t_w / n_w / m - 1, item_var / (n_w * m * m))
+
+    @property
+    def n_weeks(self) -> int:
+        """Weeks with items."""
+        return int(self.x.size)
+
+    def correlation(self, rho: float) -> npt.NDArray[np.float64]:
+        """AR(1) correlation of the weeks' shocks: ``rho ** |week distance|`` (gaps count)."""
+        return np.where(self.distance == 0, 1.0, np.sign(rho) ** self.distance * abs(rho) ** self.distance)
+
+    @property
+    def excess(self) -> tuple[float, float]:
+        """(detrended sum of squares beyond what item noise gives, its variance without week
+        shocks); only for a series whose noise is known."""
+        qd = self._tq * self.noise[None, :]
+        return self.trend_ss - float(np.trace(qd)), 2.0 * float(np.sum(qd * qd.T))
+
+    def components(self, rho: float, floor: bool = True) -> tuple[float, float]:
+        """Moment estimates of (shock variance, noise scale) given ``rho``, at least 0 unless
+        ``floor`` is False (the unbiased moment, for pooling)."""
+        corr = self.correlation(rho)
+        t_qr = float(np.sum(self._q * corr))
+        t_qd = float(self._q.diagonal() @ self.noise)
+        if self.noise_known:
+            s2 = (self.ss - t_qd) / t_qr
+            return (max(s2, 0.0) if floor else s2), 1.0
+        # Unknown noise scale: solve the lag-0 and lag-1 moment equations together.
+        t_1r = float(np.sum(self._q1 * corr))
+        t_1d = float(self._q1.diagonal() @ self.noise)
+        det = t_qr * t_1d - t_qd * t_1r
+        if abs(det) > 1e-12 * max(abs(t_qr * t_1d), 1e-300):
+            s2 = (self.ss * t_1d - t_qd * self.lag1) / det
+            scale = (t_qr * self.lag1 - t_1r * self.ss) / det
+            if s2 >= 0 and scale >= 0:
+                return s2, scale
+        # The solution leaves the admissible region: all shock (persistent-looking) or all noise.
+        if self.lag1 > 0:
+            return self.ss / t_qr, 0.0
+        return 0.0, self.ss / t_qd if t_qd > 0 else 0.0
+
+    def predicted(self, rho: float) -> float:
+        """Expected lag-1 cross-product of the detrended residuals under the shock variance
+        fitted to them at ``rho`` (not floored, so the expectation moves smoothly with ``rho``);
+        only for a series whose noise is known."""
+        corr = self.correlation(rho)
+        s2 = (self.trend_ss - float(self._tq.diagonal() @ self.noise)) / float(np.sum(self._tq * corr))
+        return float(s2 * np.sum(self._tq1 * corr) + self._tq1.diagonal() @ self.noise)
+
+    def variance(self, rho: float) -> tuple[float, float]:
+        """(variance of the period value's relative error, Satterthwaite degrees of freedom).
+
+        ``weight' (s2 R + scale D) weight`` at the fitted components; the degrees of freedom are
+        ``2 v**2 / var(v)`` with ``var(v)`` from the variance of the residual sum of squares the
+        shock variance was estimated from (Gaussian: ``2 tr((Q S)^2)``).
+        """
+        s2, scale = self.components(rho)
+        corr = self.correlation(rho)
+        a = self.weight
+        v_shock = float(a @ corr @ a)
+        v_noise = float((a * a) @ self.noise)
+        v = s2 * v_shock + scale * v_noise
+        cov = s2 * corr + scale * np.diag(self.noise)
+        m = self._q @ cov
+        var_ss = 2.0 * float(np.sum(m * m.T))
+        if self.noise_known:
+            slope = v_shock / float(np.sum(self._q * corr))
+        else:
+            slope = v / self.ss if self.ss > 0 else 0.0
+        var_v = slope * slope * var_ss
+        df = 2 * v * v / var_v if var_v > 0 else math.inf
+        return v, max(df, MIN_DF)
 
 
-AR1_MAX = 0.9
-AR1_MIN_WEEKS = 10
-"""Bound of the bias-corrected week autocorrelation's size (a factor of at most about 8 on 13 weeks)."""
+def week_persistence(series: Iterable[WeekSeries | None]) -> float:
+    """The week shocks' autocorrelation ``rho``, pooled over many weekly series.
 
+    One series of 13 weeks cannot tell persistence from chance (its lag-1 autocorrelation is
+    noisy and biased low by the subtracted mean); a build has dozens (every workflow and metric,
+    baseline and post), whose shocks share one operation's rhythm (and, for the shared shock,
+    the same weeks). ``rho`` solves ``sum_s (C_s - E[C_s | rho]) / SS_s = 0``: ``C_s`` each
+    series' lag-1 cross-product of residuals about its mean and slope, its expectation given
+    the shock variance fitted at that ``rho`` (accounting exactly for the subtracted mean and
+    slope), scaled by the series' sum of squares and weighted by its share of week-shock
+    variance beyond item noise, so that series made of noise do not pull the estimate. Only series whose item noise is known
+    take part (with an unknown noise scale the lag-1 moment is used up estimating it). 0 when
+    no series has 5 weeks or more, or when the series together show no week-to-week variance
+    beyond their item noise (``SHOCK_EVIDENCE_Z``).
+    """
+    use = [s for s in series if s is not None and s.noise_known and s.n_weeks >= 5 and s.trend_ss > 0]
+    if not use:
+        return 0.0
+    excess = [s.excess for s in use]
+    # Inverse-variance combination of each series' excess: a noisy share must not drown out
+    # the clear excess of a steadier metric.
+    info = [(e / v, 1 / v) for e, v in excess if v > 0]
+    if not (info and sum(z for z, _ in info) / math.sqrt(sum(w for _, w in info)) >= SHOCK_EVIDENCE_Z):
+        return 0.0
+    # Each series' equation weighted by its share of week-shock variance: a series that is all
+    # item noise says nothing about the shocks' persistence.
+    weights = [max(e, 0.0) / s.trend_ss for s, (e, _) in zip(use, excess, strict=True)]
 
-def week_long_run_variance(scores: npt.ArrayLike, lags: int) -> float:
-    """The week-robust long-run variance of a score series: the larger of Newey-West with
-    ``lags`` lags and the week-clustered sum of squares times :func:`ar1_variance_factor`."""
-    s = np.asarray(scores, dtype=float).ravel()
-    hac = long_run_variance(s, lags)
-    factor = ar1_variance_factor(s)
-    if not math.isfinite(factor):
-        return hac
-    return max(hac, float(s @ s) * factor)
+    def gap(rho: float) -> float:
+        return sum(
+            w * (s.trend_lag1 - s.predicted(rho)) / s.trend_ss for s, w in zip(use, weights, strict=True) if w > 0
+        )
+
+    lo, hi = PERSISTENCE_BOUNDS
+    if gap(lo) <= 0:
+        return lo
+    if gap(hi) >= 0:
+        return hi
+    return float(optimize.brentq(gap, lo, hi, xtol=1e-3))
 
 
 @dataclass(frozen=True)
@@ -108,15 +256,8 @@ class WeekRobust:
     n_weeks: int
     design_effect: float
     """Week-robust over item-level variance (at least 1)."""
-
-
-def _grid(week: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Scatter per-week values onto consecutive weeks from the first to the last (gaps: 0)."""
-    if week.size == 0:
-        return np.empty(0)
-    out = np.zeros(int(week.max() - week.min()) + 1)
-    np.add.at(out, week - week.min(), values)
-    return out
+    df: float = math.inf
+    """Degrees of freedom of ``var_log`` (Satterthwaite, from the week-shock model)."""
 
 
 def week_robust_mean(
@@ -124,54 +265,85 @@ def week_robust_mean(
     week_n: npt.ArrayLike,
     week_total: npt.ArrayLike,
     item_var: float,
-    lags: int,
+    rho: float | None = None,
 ) -> WeekRobust:
     """Week-robust variance of ``log(mean)`` for a mean or share from per-week counts and sums.
 
     ``week`` counts weeks (any integer origin; a week number, not an ISO week that restarts
     each year), ``item_var`` is the item-level variance of one item (``p(1 - p)`` for a
-    share, ``s**2`` for a mean), used as the floor.
+    share, ``s**2`` for a mean). ``rho`` is the week shocks' autocorrelation, pooled over the
+    build (:func:`week_persistence`); None estimates it from this series alone (noisy).
+    The variance is never below the item-level one (the shock variance is at least 0).
     """
     w = np.asarray(week, dtype=np.int64).ravel()
     n_w = np.asarray(week_n, dtype=float).ravel()
     t_w = np.asarray(week_total, dtype=float).ravel()
     keep = n_w > 0
-    w, n_w, t_w = w[keep], n_w[keep], t_w[keep]
-    n, total = float(n_w.sum()), float(t_w.sum())
-    g = int(w.size)
+    g, n = int(keep.sum()), float(n_w[keep].sum())
     if n == 0:
         return WeekRobust(math.nan, math.nan, g, math.nan)
-    m = total / n
-    if not m > 0 or g < 2:
+    m = float(t_w[keep].sum()) / n
+    series = WeekSeries.of_mean(w, n_w, t_w, item_var)
+    if series is None:
         return WeekRobust(m, math.nan, g, math.nan)
-    scores = _grid(w, t_w - m * n_w)
-    var_m = g / (g - 1) * week_long_run_variance(scores, lags) / n**2
-    iid = item_var / n
-    effect = var_m / iid if iid > 0 else math.nan
-    var_m = max(var_m, iid) if math.isfinite(iid) else var_m
-    return WeekRobust(m, var_m / m**2, g, max(effect, 1.0) if math.isfinite(effect) else math.nan)
+    var_log, df = series.variance(week_persistence([series]) if rho is None else rho)
+    iid = item_var / (n * m * m)
+    effect = var_log / iid if iid > 0 else math.nan
+    return WeekRobust(m, var_log, g, max(effect, 1.0) if math.isfinite(effect) else math.nan, df)
 
 
-def median_design_effect(week: npt.ArrayLike, week_n: npt.ArrayLike, week_below: npt.ArrayLike, lags: int) -> float:
-    """How much week-level shocks inflate the variance of a median (at least 1).
+def median_week_robust(
+    week: npt.ArrayLike, week_n: npt.ArrayLike, week_below: npt.ArrayLike, rho: float | None = None
+) -> tuple[float, float]:
+    """(design effect, degrees of freedom) of a median under the week-shock model.
 
-    ``week_below`` counts each week's items at or below the period median; the scores
-    ``below_w - n_w / 2`` are the median's estimating equation summed over the week. Against
-    independent items, whose scores have variance ``N / 4``, their long-run variance gives
-    the design effect. Fewer than 2 weeks: NaN.
+    ``week_below`` counts each week's items at or below the period median; ``below_w / n_w`` less
+    the period's share is the median's estimating equation per week, with item noise
+    ``b (1 - b) / n_w``. Against independent items (``b (1 - b) / N``) its week-robust variance
+    gives the design effect (at least 1). Fewer than 2 weeks: (NaN, NaN).
     """
+    series = median_series(week, week_n, week_below)
+    if series is None:
+        return math.nan, math.nan
+    v, df = series.variance(week_persistence([series]) if rho is None else rho)
+    n_total = float(np.sum(np.asarray(week_n, dtype=float)))
+    share = float(np.sum(np.asarray(week_below, dtype=float))) / n_total
+    iid = share * (1 - share) / n_total
+    return (max(v / iid, 1.0) if iid > 0 else math.nan), df
+
+
+def median_series(week: npt.ArrayLike, week_n: npt.ArrayLike, week_below: npt.ArrayLike) -> WeekSeries | None:
+    """The weekly series of a median's estimating equation (:func:`median_week_robust`); None below 2 weeks."""
     w = np.asarray(week, dtype=np.int64).ravel()
     n_w = np.asarray(week_n, dtype=float).ravel()
     b_w = np.asarray(week_below, dtype=float).ravel()
     keep = n_w > 0
     w, n_w, b_w = w[keep], n_w[keep], b_w[keep]
-    g, n = int(w.size), float(n_w.sum())
-    if g < 2 or n == 0:
-        return math.nan
-    scores = _grid(w, b_w - n_w / 2)
-    scores = scores - scores.sum() * _grid(w, n_w) / n  # exactly zero-sum, as at the median
-    effect = g / (g - 1) * week_long_run_variance(scores, lags) / (n / 4)
-    return max(effect, 1.0)
+    n = float(n_w.sum())
+    if w.size < 2 or n == 0:
+        return None
+    share = float(b_w.sum()) / n
+    if not 0 < share < 1:
+        return None
+    return WeekSeries(w, n_w, b_w / n_w - share, share * (1 - share) / n_w)
+
+
+def median_design_effect(
+    week: npt.ArrayLike, week_n: npt.ArrayLike, week_below: npt.ArrayLike, rho: float | None = None
+) -> float:
+    """How much week-level shocks inflate the variance of a median (at least 1): the design
+    effect of :func:`median_week_robust`. Fewer than 2 weeks: NaN."""
+    return median_week_robust(week, week_n, week_below, rho)[0]
+
+
+def combined_df(var_base: float, df_base: float, var_post: float, df_post: float) -> float:
+    """Welch-Satterthwaite degrees of freedom of ``var_base + var_post``."""
+    parts = [v * v / d for v, d in ((var_base, df_base), (var_post, df_post)) if math.isfinite(d) and d > 0]
+    total = var_base + var_post
+    if not parts or not (math.isfinite(total) and total > 0):
+        return math.inf
+    denom = sum(parts)
+    return max(total * total / denom, MIN_DF) if denom > 0 else math.inf
 
 
 @lru_cache(maxsize=4096)
@@ -229,8 +401,3 @@ def item_var_log_share(events: float, n: float) -> float:
         return math.nan
     p = events / n
     return (1 - p) / (n * p)
-
-
-def robust_df(n_weeks_base: int, n_weeks_post: int) -> float:
-    """Degrees of freedom of a week-robust change: the fewer weeks of the two periods, minus 1."""
-    return float(min(n_weeks_base, n_weeks_post) - 1)

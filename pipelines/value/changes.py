@@ -4,7 +4,8 @@ period and month by month, against the baseline (intermediate.value_changes).
 DuckDB reduces closed items to per-week sufficient statistics (sql/value_weeks.sql); the
 change of each scope is computed by the same engine as marts.value_metrics
 (`pipelines.metrics.value_metrics.moment_result`: log-ratio delta method with the
-week-robust variance, t on the fewer weeks - 1), so the two never disagree on method.
+week-robust variance, Welch t; week persistence pooled over the workflows), so the two never
+disagree on method.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import polars as pl
 from pipelines.metrics.config import MetricsConfig
 from pipelines.metrics.value_metrics import WEEK_ORIGIN, Side, moment_result
 from pipelines.sqlfiles import sql_text
+from pipelines.stats.weekly import WeekSeries, week_persistence
 
 VALUE_CHANGES_SCHEMA: dict[str, pl.DataType] = {
     "workflow_id": pl.String,
@@ -57,15 +59,35 @@ def _finite(value: Any) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
+def _pooled_persistence(weeks: pl.DataFrame, config: MetricsConfig) -> float:
+    """The week shocks' autocorrelation pooled over every workflow, metric and period
+    (``pipelines.metrics.value_metrics.pooled_persistence``, on the whole post period)."""
+    series = []
+    for (_, metric, _), group in weeks.group_by("workflow_id", "metric", "period", maintain_order=True):
+        side = _side(
+            group.get_column("week").to_numpy(),
+            group.get_column("n").to_numpy().astype(float),
+            group.get_column("total").to_numpy().astype(float),
+            group.get_column("total_sq").to_numpy().astype(float),
+        )
+        if side.n < 2:
+            continue
+        m = side.total / side.n
+        share = config.metrics[metric].aggregation == "share"
+        item_var = m * (1 - m) if share else max((side.total_sq - side.n * m * m) / (side.n - 1), 0.0)
+        series.append(WeekSeries.of_mean(side.week, side.week_n, side.week_total, item_var))
+    return week_persistence(series)
+
+
 def compute_value_changes(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> pl.DataFrame:
     """One row per deployed workflow and metric for the whole post period (`month_on` null),
     and one per calendar month with post items measured, each against the baseline."""
-    lags = int(config.settings.get("week_hac_lags", 2))
     weeks = (
         con.sql(sql_text(__file__, "value_weeks"))
         .pl()
         .with_columns(((pl.col("week_start_on") - pl.lit(WEEK_ORIGIN)).dt.total_days() // 7).alias("week"))
     )
+    rho = _pooled_persistence(weeks, config)
     rows: list[dict[str, Any]] = []
     # The query's order (workflow, metric, period, month, week) keeps each group's rows together.
     for (workflow_id, metric), group in weeks.group_by("workflow_id", "metric", maintain_order=True):
@@ -84,7 +106,7 @@ def compute_value_changes(con: duckdb.DuckDBPyConnection, config: MetricsConfig)
         scopes = [(None, is_post)] + [(month, is_post & (months == month)) for month in post_months]
         for month, chosen in scopes:
             post = _side(week[chosen], n[chosen], total[chosen], total_sq[chosen])
-            result = moment_result(baseline, post, aggregation, config.alpha, lags)
+            result = moment_result(baseline, post, aggregation, config.alpha, rho)
             note = result.get("note")
             if note is None and _finite(result["change_pct"]) is not None and _finite(result["ci_low_pct"]) is None:
                 note = "fewer than two weeks of items: no interval"
