@@ -295,21 +295,6 @@ def load_change_set(con: duckdb.DuckDBPyConnection, run_id: str | None = None, a
     return ChangeSet(bool(full), reason or "inputs changed", workflows, bool(comparison_moved))
 
 
-# The week shocks' persistence (rho) of the week-robust intervals is pooled over every
-# workflow, metric and period of the build (pipelines.stats.weekly.week_persistence): a change
-# to one workflow moves every workflow's intervals. So the marts that carry those intervals
-# (value_metrics, effect_views + method_checks, value_changes) are recomputed for every
-# workflow whenever any workflow changed; their scoped path serves the runs where nothing
-# changed. Set to False only if rho stops being pooled across workflows (e.g. frozen per
-# reporting period): then they too recompute the changed workflows alone.
-INTERVALS_POOLED_ACROSS_WORKFLOWS = True
-
-
-def needs_every_workflow(changes: ChangeSet) -> bool:
-    """Whether a mart whose intervals use the build's pooled rho must recompute every workflow."""
-    return changes.full or (INTERVALS_POOLED_ACROSS_WORKFLOWS and bool(changes.workflows))
-
-
 def deployed_workflows(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
     """Every deployed workflow with a window in this build (`intermediate.workflow_windows`)."""
     return tuple(

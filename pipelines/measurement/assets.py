@@ -8,7 +8,7 @@ import dagster as dg
 import duckdb
 
 from pipelines.asset_helpers import grain_check, markdown_table, write_table
-from pipelines.changes import load_change_set, needs_every_workflow, scope
+from pipelines.changes import load_change_set, scope
 from pipelines.ingest.assets import STAGING_WORK_ITEMS, STAGING_WORKFLOWS
 from pipelines.measurement.method_checks import CHECK_NAMES, compute_method_checks
 from pipelines.measurement.views import (
@@ -162,7 +162,7 @@ def effect_views_and_method_checks(warehouse: WarehouseResource) -> Iterator[dg.
         changes = load_change_set(con, warehouse.run_id)
         # A comparison workflow that changed moves the composite, so every deployed workflow's
         # difference-in-differences and trends: then every deployed workflow is recomputed.
-        if needs_every_workflow(changes) or changes.comparison_moved:
+        if changes.full or changes.comparison_moved:
             with step("marts/effect_views"):
                 groups = two_group_results(con, config)
                 weekly = weekly_results(con, config)

@@ -4,7 +4,7 @@ import dagster as dg
 import duckdb
 
 from pipelines.asset_helpers import grain_check, markdown_table, write_table
-from pipelines.changes import detect_changes, load_change_set, needs_every_workflow, scope, widen_change_set
+from pipelines.changes import detect_changes, load_change_set, scope, widen_change_set
 from pipelines.ingest.assets import STAGING_USAGE, STAGING_WORK_ITEMS, STAGING_WORKFLOWS
 from pipelines.metrics.config import load_config
 from pipelines.metrics.scorecard import compute_scorecard
@@ -157,7 +157,7 @@ def value_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
     config = load_config()
     with step("marts/value_metrics"), warehouse.connect() as con:
         changes = load_change_set(con, warehouse.run_id)
-        if needs_every_workflow(changes):
+        if changes.full:
             write_table(con, "marts.value_metrics", compute_value_metrics(con, config))
         else:
             inputs = {"intermediate.workflow_windows": "rows", "intermediate.item_periods": "rows"}

@@ -14,7 +14,7 @@ import dagster as dg
 import duckdb
 
 from pipelines.asset_helpers import grain_check, markdown_table, write_table
-from pipelines.changes import load_change_set, needs_every_workflow, scope
+from pipelines.changes import load_change_set, scope
 from pipelines.ingest.assets import STAGING_WORK_ITEMS, STAGING_WORKFLOWS
 from pipelines.metrics import rules
 from pipelines.metrics.assets import ITEM_PERIODS, SCORECARD, VALUE_METRICS, WEEK_PERSISTENCE
@@ -83,7 +83,7 @@ def value_changes(warehouse: WarehouseResource) -> dg.MaterializeResult:
     config = load_config()
     with step("intermediate/value_changes"), warehouse.connect() as con:
         changes = load_change_set(con, warehouse.run_id)
-        if needs_every_workflow(changes):
+        if changes.full:
             write_table(con, "intermediate.value_changes", compute_value_changes(con, config))
         else:
             with scope(con, changes.workflows, {"intermediate.item_periods": "rows"}) as scoped:
