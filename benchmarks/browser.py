@@ -53,6 +53,16 @@ PAGES = {
     "data_quality": ("Data quality", "data-quality"),
 }
 """Page key (as in `benchmarks.pages`): (title, address)."""
+FLOOR = "floor"
+FLOOR_TITLE = "Bare page"
+FLOOR_SCRIPT = f"""import streamlit as st
+
+st.set_page_config(page_title="opvalue", layout="wide")
+st.title("{FLOOR_TITLE}")
+"""
+"""The floor: a Streamlit page with a title and nothing else, served the same way. No page can be
+faster than it; measured back to back with the pages, it says how much of a first visit is the
+page's own work and how much is the machine (load) and Streamlit itself."""
 
 SETTLED_JS = """([title, charts_expected, since, hold]) => {
     const app = document.querySelector('[data-testid="stApp"]');
@@ -89,8 +99,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def dashboard(warehouse: Path, log: Path, timeout: float = 90.0) -> Iterator[str]:
-    """The dashboard on a free loopback port for the duration of the block; yields its base URL."""
+def dashboard(warehouse: Path, log: Path, timeout: float = 90.0, script: str = "dashboards/app.py") -> Iterator[str]:
+    """The dashboard (or another Streamlit `script`) on a free loopback port for the duration of the
+    block; yields its base URL."""
     port = free_port()
     env = {**os.environ, "OPVALUE_WAREHOUSE": str(warehouse), "PYTHONPATH": str(ROOT)}
     with open(log, "wb") as output:
@@ -98,7 +109,7 @@ def dashboard(warehouse: Path, log: Path, timeout: float = 90.0) -> Iterator[str
             [
                 str(Path(sys.executable).with_name("streamlit")),
                 "run",
-                "dashboards/app.py",
+                script,
                 "--server.headless",
                 "true",
                 "--server.port",
@@ -146,8 +157,9 @@ CHARTS: dict[str, int] = {}
 
 def settled(page, key: str, since: float, timeout_ms: float = 120_000) -> float:
     """Page-clock milliseconds at which page `key` was drawn, waiting for it."""
+    title = FLOOR_TITLE if key == FLOOR else PAGES[key][0]
     handle = page.wait_for_function(
-        SETTLED_JS, arg=[PAGES[key][0], CHARTS.get(key, 0), since, HOLD_MS], polling=50, timeout=timeout_ms
+        SETTLED_JS, arg=[title, CHARTS.get(key, 0), since, HOLD_MS], polling=50, timeout=timeout_ms
     )
     return float(handle.json_value())
 
@@ -159,11 +171,12 @@ def calibrate(browser, base: str, key: str, query: str) -> int:
         page = context.new_page()
         page.goto(f"{base}/{PAGES[key][1]}{query}", wait_until="commit")
         settled(page, key, 0.0)
-        # Charts mount after the script ends: count until the number has not changed for 3 s.
+        # Charts mount after the script ends (after their code has loaded): count until the number has not
+        # changed for 6 s.
         charts = page.locator('[data-testid="stPlotlyChart"]')
         count, stable_since = charts.count(), time.monotonic()
         deadline = stable_since + 60
-        while time.monotonic() - stable_since < 3 and time.monotonic() < deadline:
+        while time.monotonic() - stable_since < 6 and time.monotonic() < deadline:
             page.wait_for_timeout(250)
             now = charts.count()
             if now != count:
@@ -188,7 +201,7 @@ def busiest_workflows(warehouse: Path, n: int = 2) -> list[tuple[str, str]]:
 
 def first_visit(browser, base: str, key: str, query: str = "") -> float:
     """Seconds from navigation start to the page drawn, in a fresh context (new session, empty cache)."""
-    path = PAGES[key][1]
+    path = "" if key == FLOOR else PAGES[key][1]
     context = browser.new_context(viewport=VIEWPORT)
     try:
         page = context.new_page()
@@ -225,13 +238,25 @@ def measure(warehouse: Path, repeat: int, log: Path) -> dict:
     workflows = busiest_workflows(warehouse)
     query = f"?workflow={workflows[0][0]}" if workflows else ""
     runs: dict[str, dict[str, list[float]]] = {key: {"first_s": [], "in_app_s": []} for key in PAGES}
-    with dashboard(warehouse, log) as base, sync_playwright() as playwright:
+    runs[FLOOR] = {"first_s": []}
+    floor_script = log.with_name("opvalue-bench-floor.py")
+    floor_script.write_text(FLOOR_SCRIPT)
+    with (
+        dashboard(warehouse, log) as base,
+        dashboard(warehouse, log.with_name(log.stem + "-floor.log"), script=str(floor_script)) as floor_base,
+        sync_playwright() as playwright,
+    ):
         browser = playwright.chromium.launch(executable_path=executable, args=LAUNCH_ARGS, headless=True)
         try:
             for key in PAGES:
                 CHARTS[key] = calibrate(browser, base, key, query if key == "workflow_detail" else "")
                 _log(f"{PAGES[key][0]}: {CHARTS[key]} charts")
+            CHARTS[FLOOR] = 0
+            first_visit(browser, floor_base, FLOOR)  # both servers warm before timing
             for _ in range(repeat):
+                # The floor before the pages, in each round: the same load for both.
+                runs[FLOOR]["first_s"].append(first_visit(browser, floor_base, FLOOR))
+                _log(f"first visit floor: {runs[FLOOR]['first_s'][-1]:.2f}s")
                 for key in PAGES:
                     runs[key]["first_s"].append(
                         first_visit(browser, base, key, query if key == "workflow_detail" else "")
@@ -255,7 +280,7 @@ def measure(warehouse: Path, repeat: int, log: Path) -> dict:
             browser.close()
     return {
         key: {
-            "page": PAGES[key][0],
+            "page": f"{FLOOR_TITLE} (floor: a title only)" if key == FLOOR else PAGES[key][0],
             "charts": CHARTS[key],
             **{f"{name}_median": statistics.median(values) for name, values in timings.items() if values},
             **timings,
@@ -282,7 +307,7 @@ def markdown(result: dict, warehouse_facts: str, load: float, repeat: int) -> st
         "| --- | ---: | ---: | ---: |",
     ]
     for timings in result.values():
-        in_app = f"{timings.get('in_app_s_median', float('nan')):.2f}"
+        in_app = f"{timings['in_app_s_median']:.2f}" if "in_app_s_median" in timings else "—"
         if "pick_s_median" in timings:
             in_app += f" (workflow pick {timings['pick_s_median']:.2f})"
         lines.append(f"| {timings['page']} | {timings['charts']} | {timings['first_s_median']:.2f} | {in_app} |")

@@ -38,7 +38,7 @@ class Measurement:
     """Peak resident set size (Linux reports ru_maxrss in KiB)."""
     returncode: int
     load_1min: float
-    """The 1-minute load average when the command started (it includes the bench's own last step)."""
+    """The 1-minute load average when the command ended (this command included)."""
     others_cores: float = float("nan")
     """Cores kept busy by everything else on the machine while the command ran, on average:
     the machine's busy CPU time (/proc/stat) minus the command's own, over its wall time."""
@@ -57,7 +57,6 @@ def _busy_seconds() -> float:
 
 
 def _run(command: list[str]) -> Measurement:
-    load = os.getloadavg()[0]
     busy_before = _busy_seconds()
     started = time.perf_counter()
     process = subprocess.Popen(command)
@@ -67,6 +66,9 @@ def _run(command: list[str]) -> Measurement:
     # wait4 reaped the child; tell Popen so it does not try to reap it again.
     process.returncode = os.waitstatus_to_exitcode(status)
     cpu = usage.ru_utime + usage.ru_stime
+    # The 1-minute load average as the run ends: what the machine was doing meanwhile (this
+    # run included), printed beside every figure since the machine is shared.
+    load = os.getloadavg()[0]
     return Measurement(
         wall_s=wall,
         cpu_s=cpu,

@@ -74,6 +74,12 @@ class Step:
         return statistics.median(values) if values else math.nan
 
     @property
+    def median_load(self) -> float:
+        """Median 1-minute load average at the end of the runs (NaN when not measured)."""
+        values = [v for v in self.loads if not math.isnan(v)]
+        return statistics.median(values) if values else math.nan
+
+    @property
     def max_rss(self) -> int:
         """The highest peak RSS of any run (the conservative figure)."""
         return max(self.rss) if self.rss else 0
@@ -168,6 +174,7 @@ TABLE_HEADER = [
     "range s",
     "CPU s",
     "others' cores",
+    "load avg",
     "peak RSS",
     "× floor",
     "target",
@@ -193,6 +200,7 @@ def table_rows(steps: dict[str, Step]) -> list[list[str]]:
                 spread,
                 fmt_seconds(step.median_cpu_s),
                 "—" if math.isnan(step.median_others) else f"{step.median_others:.1f}",
+                "—" if math.isnan(step.median_load) else f"{step.median_load:.1f}",
                 fmt_bytes(step.max_rss),
                 fmt_ratio(ratio),
                 check.target,
@@ -230,6 +238,7 @@ def summary_data(items: int, steps: dict[str, Step], date: str) -> dict:
                 "max_rss": s.max_rss,
                 "runs": len(s.walls),
                 "median_others_cores": s.median_others,
+                "median_load_1min": s.median_load,
             }
             for key, s in steps.items()
         },

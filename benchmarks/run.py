@@ -7,6 +7,8 @@ In one run, on one synthetic input folder of N work items across 200 workflows:
    fresh warehouse path with `DAGSTER_HOME` unset;
 3. an incremental build: the same command after one new file of 10,000 items;
 4. each dashboard page's queries, warm, against the built warehouse.
+5. thousands of small files: first build and unchanged rebuild (`benchmarks/many_files.py`;
+   `OPVALUE_BENCH_MANY_FILES=0` skips it).
 
 Each measured run is its own child process, timed wall-clock, its peak RSS taken from
 `os.wait4`. Prints one table and writes it to `docs/performance.md` (between this size's
@@ -32,7 +34,7 @@ from pathlib import Path
 
 import duckdb
 
-from benchmarks import browser, report, xes
+from benchmarks import browser, many_files, report, xes
 from benchmarks.agreement import compare
 from benchmarks.increment import INCREMENT_ITEMS, INCREMENT_NAME, write_increment
 from benchmarks.measure import Measurement, run_measured
@@ -48,6 +50,7 @@ FEWER_BUILDS_FROM = 5_000_000
 STEP_LINE = re.compile(r"\] ok (\S+) \(([\d.]+)s\)")
 FILE_READ_LINE = re.compile(r"\] +\w+ \[\d+/\d+\] .*: (loaded|REJECTED)")
 BUILT_IN_LINE = re.compile(r"^built in ([\d.]+)s", re.M)
+RECOMPUTED_LINE = re.compile(r"^  workflows recomputed: (.+)$", re.M)
 
 
 class BenchError(RuntimeError):
@@ -63,6 +66,8 @@ class BuildRun:
     built_in_s: float | None = None
     """The CLI's own timer: the run without interpreter start-up and imports."""
     files_read: int = 0
+    recomputed: str = ""
+    """The CLI summary's `workflows recomputed:` line."""
 
     def breakdown(self) -> str:
         """`staging/work_items 41.2 s, ...; outside the steps ...`, largest first."""
@@ -201,12 +206,15 @@ def run_build(input_dir: Path, warehouse: Path, logs: Path, name: str) -> BuildR
     measurement = run_measured(command, env=env, cwd=ROOT, stdout=out, stderr=err, report=logs / f"{name}.json")
     _check(measurement, f"the build ({name})", err)
     log_text = err.read_text(errors="replace")
-    built = BUILT_IN_LINE.search(out.read_text(errors="replace"))
+    out_text = out.read_text(errors="replace")
+    built = BUILT_IN_LINE.search(out_text)
+    recomputed = RECOMPUTED_LINE.search(out_text)
     return BuildRun(
         measurement=measurement,
         steps={m.group(1): float(m.group(2)) for m in STEP_LINE.finditer(log_text)},
         built_in_s=float(built.group(1)) if built else None,
         files_read=len(FILE_READ_LINE.findall(log_text)),
+        recomputed=recomputed.group(1) if recomputed else "",
     )
 
 
@@ -293,7 +301,8 @@ usage about half the items, about 0.1% bad rows, one file to reject), then measu
 - **full build (cold)**: `python -m pipelines.cli build` (what `make pipeline` runs) on a fresh
   warehouse path, `DAGSTER_HOME` unset. Interpreter start-up and imports are included.
 - **incremental (+{INCREMENT_ITEMS:,} items)**: the same command on a copy of that build after
-  `work_items/{INCREMENT_NAME}` ({INCREMENT_ITEMS:,} valid new items for existing workflows)
+  `work_items/{INCREMENT_NAME}` ({INCREMENT_ITEMS:,} valid new items for one deployed workflow, the one with
+  the most items, as a daily export from one system would bring; only its marts are recomputed)
   is added. Each run starts from a fresh copy of the full build.
 - **page: …**: the queries each page of the dashboard runs on load with no filter chosen,
   called through `dashboards/data.py` with Streamlit's data cache bypassed (`__wrapped__`) and
@@ -335,6 +344,7 @@ def block_markdown(
     agreement_sentence: str,
     workflow_items: int,
     started: datetime,
+    increment_workflow: str = "",
 ) -> str:
     """This size's block: conditions, the table, notes on where the time goes, and the figures as JSON."""
     others = [value for step in steps.values() for value in step.others if value == value] or [float("nan")]
@@ -363,7 +373,9 @@ def block_markdown(
         f"- Full build: {'one cold run' if build_runs == 1 else f'median of {build_runs} cold runs'}"
         f"{' (a single run: no spread to judge the noise by)' if build_runs == 1 else ''}. Where the time goes (first run, the CLI's "
         f"step lines): {builds[0].breakdown()}.",
-        f"- Incremental: the run read {incrementals[0].files_read} file(s) and reused the rest by sha256. "
+        f"- Incremental: {INCREMENT_ITEMS:,} items for `{increment_workflow}`; the run read "
+        f"{incrementals[0].files_read} file(s) and reused the rest by sha256, and recomputed the marts of "
+        f"{incrementals[0].recomputed or 'an unknown set of workflows'}. "
         f"Where the time goes (first run): {incrementals[0].breakdown()}.",
         "- Pages, first (cold) load: "
         + ", ".join(f"{result['page']} {report.fmt_seconds(result['first_s'])} s" for result in pages.values())
@@ -441,7 +453,8 @@ def bench(args: argparse.Namespace) -> int:
         _log(agreement.sentence())
         facts = _input_facts(base, input_dir)
 
-        increment = write_increment(base, input_dir)
+        increment, increment_workflow = write_increment(base, input_dir)
+        _log(f"increment: {INCREMENT_ITEMS:,} items for {increment_workflow}")
         incremental_step = steps.setdefault(
             "incremental", report.Step("incremental", f"incremental (+{INCREMENT_ITEMS:,} items)")
         )
@@ -478,9 +491,21 @@ def bench(args: argparse.Namespace) -> int:
             args.page_repeat,
             f"the {items:,}-item benchmark warehouse",
         )
+        # Thousands of small files, first build and unchanged rebuild (OPVALUE_BENCH_MANY_FILES=0 skips it).
+        many_files.bench_step(work, None if args.no_docs else Path(args.docs), args.repeat)
         workflow_items = _workflow_items(base, pages.get("workflow_detail", {}).get("workflow_id"))
         body = block_markdown(
-            items, info, steps, builds, incrementals, pages, facts, agreement.sentence(), workflow_items, started
+            items,
+            info,
+            steps,
+            builds,
+            incrementals,
+            pages,
+            facts,
+            agreement.sentence(),
+            workflow_items,
+            started,
+            increment_workflow,
         )
     finally:
         if cleanup is not None:

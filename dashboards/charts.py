@@ -412,27 +412,101 @@ def adoption_value_matrix(scorecard: pl.DataFrame, threshold: float, metric_labe
     )
 
 
-def stage_funnel(counts: Mapping[str, int]) -> go.Figure:
-    """Workflows per lifecycle stage, investigation to retired."""
-    stages = list(text.STAGE_LABELS)
+DECISION_PATTERNS = {
+    "scale": "",
+    "close_gaps": "/",
+    "drive_adoption": "|",
+    "fix_guardrail": "x",
+    "redesign": "\\",
+    "reconsider": "-",
+    "contested": "+",
+    "unknown_adoption": ".",
+    "wait_for_data": ".",
+    "not_deployed": "",
+}
+"""A fill pattern per decision for bars, the bars' counterpart of `DECISION_SYMBOLS` (Plotly has eight patterns:
+the two light greys, waiting for data and not deployed, share theirs with a darker decision or with none)."""
+ADOPTION_TREND_COLOR = "#7570b3"
+"""The scorecard's adoption colour."""
+
+
+def adoption_trend(months: pl.DataFrame, threshold: float) -> go.Figure:
+    """Portfolio adoption per month: active ÷ eligible users over the deployed workflows live that month."""
+    title = "Adoption by month: share of eligible people active"
+    rows = months.filter(pl.col("adoption_rate").is_not_null()).sort("month_on")
+    if rows.is_empty():
+        return empty(title, "No month with usage after go-live in this range.")
     fig = go.Figure(
-        go.Funnel(
-            y=[text.STAGE_LABELS[s] for s in stages],
-            x=[counts.get(s, 0) for s in stages],
-            textinfo="value",
-            marker=dict(color=[STAGE_COLORS[s] for s in stages]),
-            connector=dict(fillcolor="#f0f0f0", line=dict(color="#e0e0e0", width=1)),
-            hovertemplate="%{y}: %{x} workflows<extra></extra>",
+        go.Scatter(
+            x=rows["month_on"].to_list(),
+            y=[round(v * 100) for v in rows["adoption_rate"]],
+            mode="lines+markers",
+            marker=dict(symbol="circle", size=8, color=ADOPTION_TREND_COLOR),
+            line=dict(color=ADOPTION_TREND_COLOR, width=2.5),
+            name="active ÷ eligible users",
+            customdata=list(zip(rows["workflows_with_adoption"].to_list(), rows["workflows_adopted"].to_list())),
+            hovertemplate="%{x|%b %Y}: %{y}% of eligible people active<br>%{customdata[0]} workflows live, "
+            "%{customdata[1]} at or above the adoption threshold<extra></extra>",
         )
     )
-    fig.update_yaxes(title=None)
-    fig.update_xaxes(title="workflows")
+    fig.add_hline(
+        y=round(threshold * 100),
+        line=dict(color="#8c8c8c", dash="dash", width=1),
+        annotation_text=f"adopted: {threshold:.0%}",
+        annotation_position="top left",
+    )
+    fig.update_xaxes(title_text="month", dtick="M1", tickformat="%b %Y")
+    fig.update_yaxes(title_text="% of eligible users active that month", range=[0, 100], ticksuffix="%")
     return _finish(
         fig,
-        "Pipeline of workflows by stage",
-        "Workflows registered at each stage today (count). A wide pilot bar over a thin production bar is the "
-        "pilot-to-production gap; retired counts workflows switched off from any stage.",
-        height=340,
+        title,
+        "Each point is a calendar month: people who used the tool that month ÷ people eligible, over the deployed "
+        "workflows live that month (a workflow joins in its go-live month). Usage, not value. The current month is "
+        "left out until it is complete.",
+        height=360,
+    )
+
+
+def decision_trend(counts: pl.DataFrame) -> go.Figure:
+    """Workflows per decision, month by month (stacked bars, colour and pattern per decision)."""
+    title = "Decisions by month: workflows per decision"
+    if counts.is_empty():
+        return empty(title, "No decision recorded in this range yet.")
+    months = sorted(set(counts["month_on"].to_list()))
+    present = set(counts["decision"].to_list())
+    order = [d for d in text.DECISION_LABELS if d in present] + sorted(present - set(text.DECISION_LABELS), key=str)
+    fig = go.Figure()
+    for decision in order:
+        rows = dict(counts.filter(pl.col("decision") == decision).select("month_on", "workflows").iter_rows())
+        label = text.label(text.DECISION_LABELS, decision)
+        fig.add_trace(
+            go.Bar(
+                x=months,
+                y=[rows.get(m, 0) for m in months],
+                name=label,
+                marker=dict(
+                    color=DECISION_COLORS.get(decision, "#8c8c8c"),
+                    pattern=dict(shape=DECISION_PATTERNS.get(decision, ""), fgcolor="white", size=6),
+                    line=dict(color="white", width=1),
+                ),
+                text=[rows.get(m) or "" for m in months],
+                textposition="inside",
+                hovertemplate=f"%{{x|%b %Y}}: %{{y}} workflows to {text.plain(label).lower()}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        barmode="stack",
+        legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0, title_text="Decision: "),
+    )
+    fig.update_xaxes(title_text="month", dtick="M1", tickformat="%b %Y")
+    fig.update_yaxes(title_text="workflows", dtick=1 if max(counts["workflows"].to_list()) < 8 else None)
+    return _finish(
+        fig,
+        title,
+        "Each bar is a month: every workflow's decision as of that month's last recorded build, one colour and "
+        "pattern per decision (legend below). A month appears once a build has recorded it "
+        "(marts.scorecard_history), so the history starts with the first build kept.",
+        height=400,
     )
 
 

@@ -77,7 +77,7 @@ DECISION_MEANINGS = {
     "fix_guardrail": "improved, while a guardrail (errors, rework, overrides, corrections) got worse",
     "redesign": "used by most eligible people, no measured improvement",
     "reconsider": "neither used much nor improved",
-    "contested": "improved before/after, but other evidence disagrees",
+    "contested": "improved before/after, but other evidence disagrees or too few comparison workflows to check it",
     "unknown_adoption": "improved, but no usage data to say whether it is used",
     "wait_for_data": "too little data for a verdict yet",
     "not_deployed": "no go-live yet: a comparison workflow",

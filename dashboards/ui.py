@@ -30,9 +30,9 @@ RESPONSIVE_CSS = f"""<style>
 </style>"""
 """Our own CSS (no value from the data in it): containers keyed `wide_only_*` or `narrow_only_*`."""
 PAGE_PARAMS = {
-    "portfolio": ("team", "stage"),
+    "portfolio": ("team", "stage", "trends", "months"),
     "workflow": ("workflow", "metric", "value", "exceptions"),
-    "readiness": ("team", "stage"),
+    "readiness": ("team", "stage", "quarters"),
     "data-quality": (),
 }
 """The address parameters each page owns; anything else (left by another page) is removed."""

@@ -21,6 +21,7 @@ import dagster as dg
 import duckdb
 
 from pipelines import settings
+from pipelines.changes import load_change_set
 from pipelines.progress import run_failure_reason, step_failure_message
 from pipelines.publish import describe, find_run, record_run
 
@@ -90,6 +91,8 @@ def _print_summary(warehouse: str) -> None:
             "select decision, count(*) from marts.workflow_scorecard group by 1 order by 2 desc, 1"
         ).fetchall()
         print("  workflows by decision: " + ", ".join(f"{d} {n}" for d, n in decisions))
+        # Which workflows' marts this build recomputed; the others were reused (pipelines/changes.py).
+        print(f"  workflows recomputed: {load_change_set(con, any_run=True).label()}")
     finally:
         con.close()
 
@@ -127,7 +130,7 @@ def build(verbose: bool = False, allow_empty: bool = False) -> int:
 
 def _build(log: logging.Logger, started: float, allow_empty: bool) -> int:
     from pipelines.definitions import defs
-    from pipelines.publish_gate import PUBLISH_STEP
+    from pipelines.monitoring.publish_gate import PUBLISH_STEP
 
     log.info("building %s from %s", settings.warehouse_path(), settings.input_dir())
     job = defs.resolve_job_def("build_warehouse")

@@ -9,12 +9,12 @@ from pipelines.governance import assets as governance
 from pipelines.ingest import assets as ingest
 from pipelines.measurement import assets as measurement
 from pipelines.metrics import assets as metrics
-from pipelines.ops import assets as ops
-from pipelines.publish_gate import published_warehouse_asset
+from pipelines.monitoring import assets as monitoring
+from pipelines.monitoring.publish_gate import published_warehouse_asset
 from pipelines.resources import InputFolderResource, WarehouseResource
 from pipelines.value import assets as value
 
-_domains = [ingest.defs, metrics.defs, measurement.defs, ops.defs, value.defs, governance.defs]
+_domains = [ingest.defs, metrics.defs, measurement.defs, monitoring.defs, value.defs, governance.defs]
 # The publishing step comes after every asset of every domain, whatever they add.
 _built = [key for domain in _domains for asset in (domain.assets or []) for key in asset.keys]
 

@@ -392,13 +392,13 @@ def test_workflow_detail_opens_the_metric_tab_named_in_the_address(sample, sampl
     assert trends == [f"{data.metric_label(other)} per week"]
 
 
-def test_portfolio_funnel_counts_workflows_per_stage(sample, sample_warehouse):
+def test_portfolio_counts_workflows_per_stage(sample, sample_warehouse):
     at = run_page("portfolio")
-    funnel = figure_titled(at, "Pipeline of workflows by stage")
     counts = dict(query(sample_warehouse, "select stage, count(*) from staging.workflows group by 1").iter_rows())
-    trace = funnel["data"][0]
-    assert trace["y"] == ["Investigation", "Pilot", "Production", "Retired"]
-    assert trace["x"] == [counts.get(stage, 0) for stage in ("investigation", "pilot", "production", "retired")]
+    tiles = {m.label: m.value for m in at.metric}
+    for stage, label in (("investigation", "Investigation"), ("pilot", "Pilot"), ("retired", "Retired")):
+        assert tiles[label] == str(counts.get(stage, 0)), stage
+    assert "Pipeline of workflows by stage" not in [f["layout"]["title"]["text"] for f in figures(at)]
 
 
 # -- decision first ----------------------------------------------------------------------------
@@ -463,7 +463,8 @@ def test_scorecard_decision_column_comes_right_after_the_workflow(sample, sample
     shown = dict(zip(table["Workflow"], table["Decision"]))
     assert shown == {name: text.DECISION_LABELS[decision] for name, decision in card.iter_rows()}
     # The phone list carries the decision second, after the name.
-    phone = [m.value for m in at.markdown if m.value.startswith("**[")]
+    # One markdown element holds the whole list, an entry per workflow.
+    phone = [entry for m in at.markdown if m.value.startswith("**[") for entry in m.value.split("\n\n")]
     assert len(phone) == card.height
     for name, decision in card.iter_rows():
         line = next(item for item in phone if item.startswith(f"**[{text.md(name)}]("))
@@ -537,7 +538,120 @@ def test_portfolio_value_section_shows_the_marts_totals(sample, sample_warehouse
     # Without a priced value workflow there is no amount to show (never "0": that would read as "worth nothing").
     expected = "—" if net is None or not value["value_workflows"] else f"{currency} {float(net):,.0f}"
     assert tiles[f"Net value per month ({currency})"] == expected
-    figure_titled(at, f"Realised net value and tool cost per month ({currency})")
+    # The month-by-month chart is under "Trends by month": not drawn until opened.
+    assert not [f for f in figures(at) if f["layout"]["title"]["text"].startswith("Realised net value")]
+    opened = run_page("portfolio", {"trends": "true"})
+    figure_titled(opened, f"Realised net value and tool cost per month ({currency})")
+
+
+# -- trends by month --------------------------------------------------------------------------
+
+TREND_TITLES = (
+    "Adoption by month: share of eligible people active",
+    "Decisions by month: workflows per decision",
+)
+
+# Adoption per month computed from staging and the windows, not from marts.monthly_adoption:
+# users with actions that month inside the post window over eligible users, summed over the
+# deployed workflows with usage rows, leaving out each workflow's month cut short by its cutoff.
+ADOPTION_BY_MONTH_SQL = """
+with windows as (
+    select workflow_id, post_start_on, cast(cutoff_at as date) as cutoff_on
+    from intermediate.workflow_windows where post_start_on is not null
+),
+months as (
+    select workflow_id, cutoff_on,
+        cast(unnest(generate_series(date_trunc('month', post_start_on), date_trunc('month', cutoff_on),
+            interval 1 month)) as date) as month_on
+    from windows
+),
+active as (
+    select usage.workflow_id, cast(date_trunc('month', usage.usage_date) as date) as month_on,
+        count(distinct usage.user_id) as users
+    from staging.usage as usage inner join windows using (workflow_id)
+    where usage.actions > 0 and usage.usage_date between windows.post_start_on and windows.cutoff_on
+    group by all
+)
+select months.month_on, sum(coalesce(active.users, 0)) / sum(workflows.eligible_users) as rate
+from months
+inner join staging.workflows as workflows using (workflow_id)
+left join active using (workflow_id, month_on)
+where workflows.eligible_users > 0
+    and workflow_id in (select workflow_id from staging.usage)
+    and months.cutoff_on >= last_day(months.month_on)
+group by months.month_on order by months.month_on
+"""
+
+
+def test_trends_are_neither_queried_nor_drawn_until_opened(sample, sample_warehouse):
+    closed = run_page("portfolio")
+    assert "Trends by month" in [e.label for e in closed.expander]
+    titles = [f["layout"]["title"]["text"] for f in figures(closed)]
+    assert not set(TREND_TITLES) & set(titles)
+    assert not closed.select_slider and "trends" not in closed.query_params
+
+
+def test_trends_show_adoption_decisions_and_net_value_by_month(sample, sample_warehouse):
+    at = run_page("portfolio", {"trends": "true"})
+    adoption = figure_titled(at, TREND_TITLES[0])["data"][0]
+    expected = query(sample_warehouse, ADOPTION_BY_MONTH_SQL)
+    assert expected.height >= 3
+    assert [x[:10] for x in adoption["x"]] == [str(m) for m in expected["month_on"]]
+    assert adoption["y"] == [round(rate * 100) for rate in expected["rate"]]  # whole percentages
+
+    # Decisions: each workflow's latest recorded decision by the month's end, counted per decision.
+    latest = query(
+        sample_warehouse,
+        "select decision, count(*) as n from (select workflow_id, arg_max(decision, (data_cutoff_at, recorded_at)) "
+        "as decision from marts.scorecard_history group by 1) group by 1",
+    )
+    bars = figure_titled(at, TREND_TITLES[1])["data"]
+    from dashboards import text
+
+    last_month = {trace["name"]: trace["y"][-1] for trace in bars}
+    assert last_month == {text.DECISION_LABELS[d]: n for d, n in latest.iter_rows()}
+    assert all(trace["marker"]["pattern"] for trace in bars)  # colour and a pattern per decision
+
+    currency = query(
+        sample_warehouse, "select currency from marts.portfolio_value order by value_workflows desc, currency"
+    ).item(0, 0)
+    monthly = query(
+        sample_warehouse,
+        "select month_on, net_value from marts.portfolio_monthly_value where currency = ? order by month_on",
+        [currency],
+    )
+    net = figure_titled(at, f"Realised net value and tool cost per month ({currency})")
+    net_trace = [t for t in net["data"] if t.get("name", "").startswith("realised net value")][0]
+    assert [x[:10] for x in net_trace["x"]] == [str(m) for m in monthly["month_on"]]
+    assert net_trace["y"] == [float(v) for v in monthly["net_value"]]
+    assert "Data as of" in texts(at)
+
+
+def test_the_month_range_from_the_address_narrows_every_trend(sample, sample_warehouse):
+    months = query(sample_warehouse, ADOPTION_BY_MONTH_SQL)["month_on"].to_list()
+    first, last = months[1], months[-2]
+    label = lambda m: m.strftime("%b %Y")  # noqa: E731
+    at = run_page("portfolio", {"trends": "true", "months": [label(first), label(last)]})
+    assert at.select_slider(key="months").value == (f"{first:%Y-%m}", f"{last:%Y-%m}")
+    drawn = [f for f in figures(at) if f["layout"]["title"]["text"] != "Adoption × value"]
+    assert drawn
+    for fig in drawn:
+        for trace in fig["data"]:
+            xs = [date.fromisoformat(x[:10]) for x in trace.get("x") or []]
+            assert all(first <= x <= last for x in xs), (fig["layout"]["title"]["text"], xs)
+    adoption = figure_titled(at, TREND_TITLES[0])["data"][0]
+    assert [x[:10] for x in adoption["x"]] == [str(m) for m in months[1:-1]]
+    assert f"{label(first)} to {label(last)}" in texts(at)
+
+
+def test_trends_follow_the_team_filter(sample, sample_warehouse):
+    team, n = query(
+        sample_warehouse,
+        "select team, count(*) from marts.workflow_scorecard where team is not null group by 1 order by 2 desc, 1",
+    ).row(0)
+    at = run_page("portfolio", {"trends": "true", "team": team})
+    bars = figure_titled(at, TREND_TITLES[1])["data"]
+    assert sum(trace["y"][-1] for trace in bars) == n
 
 
 # -- workflow detail --------------------------------------------------------------------------
@@ -687,7 +801,8 @@ def test_readiness_address_opens_ready_to_scale_with_the_gate_per_workflow(sampl
     # The phone list says what is missing, workflow by workflow, from the mart's own column.
     from dashboards import text
 
-    listed = [m.value for m in at.markdown if m.value.startswith("**") and "missing: " in m.value]
+    entries = [entry for m in at.markdown if m.value.startswith("**") for entry in m.value.split("\n\n")]
+    listed = [entry for entry in entries if "missing: " in entry]
     assert len(listed) == gate.filter(~pl.col("ready")).height
     for row in gate.filter(~pl.col("ready")).to_dicts():
         assert any(text.md(row["name"]) in item and f"missing: {text.md(row['missing'])}" in item for item in listed)
@@ -768,9 +883,13 @@ def test_every_page_renders_every_chart_with_a_caption(
     page, variant, use_warehouse, sample_warehouse, bare_warehouse, full_warehouse
 ):
     use_warehouse({"sample": sample_warehouse, "bare": bare_warehouse, "full": full_warehouse}[variant])
-    at = run_page(
-        page, {"workflow": deployed_primary(sample_warehouse)["workflow_id"][0]} if page == "workflow_detail" else None
-    )
+    # Lazy sections opened from the address, so that every chart a page can draw is drawn.
+    params = {
+        "workflow_detail": {"workflow": deployed_primary(sample_warehouse)["workflow_id"][0]},
+        "portfolio": {"trends": "true"},
+        "readiness": {"quarters": "true"},
+    }
+    at = run_page(page, params.get(page))
     charts = figures(at)
     assert charts
     captions = [c.value for c in at.caption]

@@ -303,7 +303,26 @@ def test_every_builder_titles_its_figure_and_says_how_to_read_it():
     )
     figures = [
         charts.adoption_value_matrix(scorecard_rows(), 0.5, {}),
-        charts.stage_funnel({"pilot": 2, "production": 1}),
+        charts.adoption_trend(
+            pl.DataFrame(
+                {
+                    "month_on": [date(2026, 1, 1), date(2026, 2, 1)],
+                    "adoption_rate": [0.404, 0.6],
+                    "workflows_with_adoption": [1, 2],
+                    "workflows_adopted": [0, 1],
+                }
+            ),
+            0.5,
+        ),
+        charts.decision_trend(
+            pl.DataFrame(
+                {
+                    "month_on": [date(2026, 1, 1), date(2026, 2, 1), date(2026, 2, 1)],
+                    "decision": ["wait_for_data", "scale", "contested"],
+                    "workflows": [2, 1, 1],
+                }
+            )
+        ),
         charts.metric_changes(pl.DataFrame([result()]), {"cycle_time_hours": "Cycle time"}, "cycle_time_hours"),
         charts.period_comparison(result(), "Cycle time"),
         charts.cycle_time_distribution(bins, 1.5, 3.0),
@@ -330,6 +349,13 @@ def test_every_builder_titles_its_figure_and_says_how_to_read_it():
         assert len(charts.caption(fig)) > 20, fig.layout.title.text
         assert fig.layout.template.layout.paper_bgcolor == "white"
         assert not charts.is_empty(fig)
+    adoption = figures[1].data[0]
+    assert list(adoption.y) == [40, 60]  # whole percentages
+    decisions = {trace.name: trace for trace in figures[2].data}
+    assert list(decisions) == ["Scale", "Contested", "Wait for data"]  # the label map's order, in words
+    assert list(decisions["Scale"].y) == [0, 1] and list(decisions["Wait for data"].y) == [2, 0]
+    assert decisions["Contested"].marker.pattern.shape != decisions["Scale"].marker.pattern.shape
+    assert decisions["Contested"].marker.color == charts.DECISION_COLORS["contested"]
     placeholder = charts.weekly_trend(
         pl.DataFrame(schema={"week_start_on": pl.Date, "value": pl.Float64, "n": pl.Int64}), "Cycle time", "hours", None
     )

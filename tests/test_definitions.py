@@ -30,8 +30,19 @@ def test_every_asset_has_a_description_group_and_kinds():
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.description and len(node.description) > 40, key
-        assert node.group_name in {"ingest", "marts", "measurement", "ops"}, key
+        assert node.group_name in {"ingest", "metrics", "measurement", "value", "governance", "monitoring"}, key
         assert node.kinds, key
+
+
+def test_the_group_is_the_folder_and_the_key_prefix_is_the_layer():
+    """From the Dagster UI to the file: group `g` lives in `pipelines/g/`; a key starts with its layer."""
+    for assets_def in defs.assets:
+        function = assets_def.op.compute_fn
+        module = getattr(function, "decorated_fn", function).__module__
+        folder = module.split(".")[1]
+        assert set(assets_def.group_names_by_key.values()) == {folder}, (module, assets_def.keys)
+        for key in assets_def.keys:
+            assert key.path[0] in {"staging", "intermediate", "marts", "monitoring"}, key
 
 
 def test_workspace_points_at_the_definitions_module():

@@ -177,6 +177,7 @@ MISSING_ONE = {
     "value": ("gap_value", {}),
 }
 REQUIREMENTS = list(MISSING_ONE)
+COMPARISONS = ("cmp_a", "cmp_b", "cmp_c")
 
 
 @pytest.fixture(scope="module")
@@ -187,8 +188,13 @@ def gate_warehouse(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("gate") / "inputs"
     registry = [ready_registry_row("complete"), ready_registry_row("late_rise"), ready_registry_row("no_escalation")]
     registry += [ready_registry_row(wf, **changes) for wf, changes in MISSING_ONE.values()]
-    write_csv(root / "workflows.csv", REGISTRY_COLUMNS, registry)
+    # Three never-deployed workflows whose work did not change: the difference-in-differences
+    # that a value claim needs (docs/methods.md, "Evidence behind a claim").
+    comparisons = [ready_registry_row(wf, deployed_on=None, stage="investigation") for wf in COMPARISONS]
+    write_csv(root / "workflows.csv", REGISTRY_COLUMNS, registry + comparisons)
     items, feedback = [], []
+    for wf in COMPARISONS:
+        items += item_rows(wf, improve=False, escalate=False)
     for row in registry:
         wf = row["workflow_id"]
         items += item_rows(

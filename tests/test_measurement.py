@@ -13,7 +13,7 @@ import pytest
 
 from pipelines.calibration.run import run_pipeline
 from pipelines.calibration.simulate import Batch, Scenario, write_batch
-from pipelines.measurement.checks import CHECK_NAMES
+from pipelines.measurement.method_checks import CHECK_NAMES
 from pipelines.measurement.views import build_weekly_metrics
 from pipelines.metrics import assets as metrics_assets
 from pipelines.metrics.config import load_config

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from pipelines.asset_helpers import write_table
-from pipelines.measurement.checks import compute_method_checks
+from pipelines.measurement.method_checks import compute_method_checks
 from pipelines.measurement.views import build_weekly_metrics, compute_effect_views, two_group_results, weekly_results
 from pipelines.metrics import assets as metrics_assets
 from pipelines.metrics.config import load_config

@@ -208,14 +208,14 @@ def test_a_failed_run_is_recorded_names_the_file_and_publishes_nothing(tiny_inpu
     build_warehouse(tiny_inputs, warehouse)
     published = digest(warehouse)
     write_items(tiny_inputs / "work_items" / "items_2026_05.csv", 10)
-    real_read = load.read_source_file
+    real_read = load.read_raw_file
 
     def failing_read(path, spec, input_dir, sha256=None):
         if path.name == "items_2026_05.csv":
             raise OSError("Input/output error")
         return real_read(path, spec, input_dir, sha256=sha256)
 
-    monkeypatch.setattr(load, "read_source_file", failing_read)
+    monkeypatch.setattr(load, "read_raw_file", failing_read)
     result = dg.materialize(
         list(defs.assets),
         resources={
@@ -238,7 +238,7 @@ def test_make_pipeline_exits_non_zero_and_names_the_failed_step(tiny_inputs, tmp
     run = _cli(tiny_inputs, warehouse)
     output, _ = run.communicate(timeout=240)
     assert run.returncode == 1
-    assert "FAILED ops__source_freshness" in output and "two days" in output
+    assert "FAILED monitoring__source_freshness" in output and "two days" in output
     assert not warehouse.exists()
 
 

@@ -63,7 +63,7 @@ def test_mart_columns_match_the_documented_contract(tiny_inputs, tmp_path, table
 def test_the_publishing_step_comes_after_every_other_asset():
     """A step that ran after the publish would write to a build that is no longer there."""
     from pipelines.definitions import defs
-    from pipelines.publish_gate import PUBLISHED_WAREHOUSE
+    from pipelines.monitoring.publish_gate import PUBLISHED_WAREHOUSE
 
     graph = defs.resolve_asset_graph()
     assert set(graph.get(PUBLISHED_WAREHOUSE).parent_keys) == set(graph.get_all_asset_keys()) - {PUBLISHED_WAREHOUSE}

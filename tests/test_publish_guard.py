@@ -22,8 +22,8 @@ import duckdb
 import pytest
 
 from pipelines import cli
+from pipelines.monitoring.publish_gate import PUBLISH_STEP
 from pipelines.publish import SIDE_LOG_NAME, runs_log_path
-from pipelines.publish_gate import PUBLISH_STEP
 from tests.conftest import REGISTRY_HEADER
 from tests.test_operations import write_items
 
@@ -349,7 +349,7 @@ def test_finding_7_a_full_disk_mid_build_leaves_no_build_file_and_keeps_the_reco
 ):
     """The disk is full while the build file exists: a step fails, and so would any write
     beside the warehouse, until the build's files are gone."""
-    import pipelines.ops.assets as ops_assets
+    import pipelines.monitoring.assets as monitoring_assets
 
     before = digest(published)
     folder = published.parent
@@ -367,10 +367,10 @@ def test_finding_7_a_full_disk_mid_build_leaves_no_build_file_and_keeps_the_reco
         raise duckdb.IOException(f'Could not write file "{folder}/.w.duckdb.wal": No space left on device')
 
     monkeypatch.setattr(Path, "open", full_while_building)
-    monkeypatch.setattr(ops_assets, "run_script", fill_the_disk)
+    monkeypatch.setattr(monitoring_assets, "run_script", fill_the_disk)
     code, err, _ = run_cli(tiny_inputs, published)
     assert code == cli.EXIT_FAILED
-    assert "FAILED ops__source_freshness failed: IOException" in err and "No space left on device" in err
+    assert "FAILED monitoring__source_freshness failed: IOException" in err and "No space left on device" in err
     assert not leftovers(published)
     assert digest(published) == before
     last = records(published)[-1]
@@ -389,7 +389,7 @@ def test_finding_7_a_really_full_disk_mid_build_leaves_no_build_file(published, 
     code, err, _ = run_cli(tiny_inputs, warehouse)
     assert code == cli.EXIT_FAILED, err
     # Which error names the full disk depends on where DuckDB ran out; a step failed either way.
-    assert "FAILED staging__" in err or "FAILED ops__" in err or "FAILED marts__" in err, err
+    assert "FAILED staging__" in err or "FAILED monitoring__" in err or "FAILED marts__" in err, err
     assert not leftovers(warehouse)
     assert digest(warehouse) == before
     assert records(warehouse)[-1]["status"] == "failed"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -140,9 +141,40 @@ def test_a_claim_is_contested_when_the_did_disagrees():
     assert len(reasons) == 1 and "the comparison workflows moved as much over the same weeks" in reasons[0]
     agreeing = ClaimEvidence(did_identifiable=True, did_change_pct=-30.0, did_ci_low_pct=-45.0, did_ci_high_pct=-12.0)
     assert rules.contested_reasons("improved", -35.0, agreeing) == []
-    # A DiD that is not identifiable cannot contest, and only an improvement can be contested.
-    assert rules.contested_reasons("improved", -35.0, ClaimEvidence(did_identifiable=False, did_ci_high_pct=33.0)) == []
+    # Only an improvement can be contested.
     assert rules.contested_reasons("no_clear_change", -35.0, did) == []
+
+
+AGREEING = ClaimEvidence(
+    did_identifiable=True, did_comparison_workflows=4, did_change_pct=-30.0, did_ci_low_pct=-45.0, did_ci_high_pct=-12.0
+)
+"""A difference-in-differences that backs a -35% claim: the other evidence alone decides."""
+
+
+@pytest.mark.parametrize(
+    ("evidence", "says"),
+    [
+        (
+            ClaimEvidence(did_identifiable=False, did_comparison_workflows=2),
+            "2 with items before and after go-live, 3 needed",
+        ),
+        (ClaimEvidence(did_identifiable=False, did_comparison_workflows=0), "0 with items before and after go-live"),
+        (ClaimEvidence(did_identifiable=False, did_comparison_workflows=4), "has no estimate"),  # not estimable
+        (ClaimEvidence(), "has no estimate"),  # no DiD row at all
+    ],
+)
+def test_a_claim_nothing_can_check_is_contested(evidence, says):
+    # ar05_step_2cmp: a step common to all work, 2 comparison workflows; the before/after alone
+    # cannot tell it from the tool, so a value claim without an identifiable DiD is not value.
+    reasons = rules.contested_reasons("improved", -35.0, evidence)
+    assert len(reasons) == 1 and "no comparison workflows to rule out a shift common to all work" in reasons[0]
+    assert says in reasons[0]
+    assert rules.contested_reasons("no_clear_change", -35.0, evidence) == []
+    decision, why = rules.decide(facts(contested=reasons), "cycle_time_hours")
+    assert decision == "contested" and not rules.shows_value(decision)
+    assert why[0].startswith("cycle time improved before/after, but no comparison workflows")
+    # The same claim with an identifiable DiD that agrees stands.
+    assert rules.contested_reasons("improved", -35.0, AGREEING) == []
 
 
 @pytest.mark.parametrize(
@@ -157,8 +189,8 @@ def test_a_claim_is_contested_when_the_did_disagrees():
     ],
 )
 def test_a_claim_is_contested_when_the_placebo_finds_as_much(placebo, contested):
-    evidence = ClaimEvidence(
-        placebo_change_pct=placebo[0], placebo_ci_low_pct=placebo[1], placebo_ci_high_pct=placebo[2]
+    evidence = replace(
+        AGREEING, placebo_change_pct=placebo[0], placebo_ci_low_pct=placebo[1], placebo_ci_high_pct=placebo[2]
     )
     assert bool(rules.contested_reasons("improved", -35.0, evidence)) is contested
 
@@ -173,7 +205,19 @@ def test_a_placebo_is_precise_when_its_interval_is_no_wider_than_the_claim():
 
 
 def test_a_claim_is_contested_when_the_pre_trends_warn():
-    assert rules.contested_reasons("improved", -35.0, ClaimEvidence(pre_trend_warns=True))
+    assert rules.contested_reasons("improved", -35.0, replace(AGREEING, pre_trend_warns=True))
+    # Already improving against the comparisons before go-live: the DiD may owe its win to the drift.
+    reasons = rules.contested_reasons(
+        "improved", -35.0, replace(AGREEING, pre_trend_warns=True, pre_trend_slope_points=-2.1)
+    )
+    assert reasons == ["before go-live this workflow was already improving against the comparison workflows"]
+    # Already worsening: a drift that works against the claim cannot explain it away.
+    assert (
+        rules.contested_reasons("improved", -35.0, replace(AGREEING, pre_trend_warns=True, pre_trend_slope_points=2.1))
+        == []
+    )
+    # A slope the check did not warn about contests nothing.
+    assert rules.contested_reasons("improved", -35.0, replace(AGREEING, pre_trend_slope_points=-2.1)) == []
 
 
 # --- quadrant and decision --------------------------------------------------------------------------

@@ -325,9 +325,13 @@ def test_week_shocks_move_whole_weeks_persist_are_shared_and_can_be_turned_off(t
     assert 0.05 < sd < 0.1, f"own sd 0.06 and common sd 0.04 give about 0.072, got {sd:.3f}"
     busy = weekly.filter(pl.col("workflow_id").is_in(["claims_triage", "invoice_match"])).pivot(
         on="workflow_id", index="week", values="shock").drop_nulls().sort("week")  # fmt: skip
-    a, b = busy["claims_triage"].to_numpy(), busy["invoice_match"].to_numpy()
+    a = busy["claims_triage"].to_numpy()
     assert np.corrcoef(a[:-1], a[1:])[0, 1] > 0.2, "shocks persist from week to week"
-    assert np.corrcoef(a, b)[0, 1] > 0.1, "part of every week's shock is common to all workflows"
+    # The common part (sd 0.04 beside own 0.06) correlates two workflows' weeks by about 0.3; one
+    # pair over a year of persistent shocks is too noisy to show it, the mean over every pair is not.
+    every = weekly.pivot(on="workflow_id", index="week", values="shock").drop_nulls().drop("week").to_numpy()
+    pairs = np.corrcoef(every.T)[np.triu_indices(every.shape[1], 1)]
+    assert every.shape[1] >= 10 and pairs.mean() > 0.1, "part of every week's shock is common to all workflows"
 
 
 def test_injected_effects_match_the_truth_on_a_large_draw(tmp_path):

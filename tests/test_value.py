@@ -40,22 +40,29 @@ def _item_rows(workflow: str, start: dt.datetime, count: int, offset: int, post:
     return rows
 
 
+COMPARISONS = ("wf_comparison", "wf_comparison_b", "wf_comparison_c")
+"""Never deployed and unchanged: three, so the difference-in-differences can check a value claim
+(a claim nothing can check is contested, docs/methods.md "Evidence behind a claim")."""
+
+
 def value_inputs(root: Path) -> Path:
     """Two deployed workflows with the same items, one priced (EUR) and one without rates, and
-    a comparison workflow; six of ten eligible users active after go-live in each."""
+    three comparison workflows whose work did not change; six of ten eligible users active after
+    go-live in each deployed one."""
+    comparisons = "\n".join(f"        {c},Comparison,Cy,Ops,production,,,low,,,,,,,,,,," for c in COMPARISONS)
     write(
         root / "workflows.csv",
         f"""
         {REGISTRY_HEADER},{MONEY_HEADER}
         wf_priced,Priced,Ann,Ops,production,{DEPLOYED_ON},{ELIGIBLE},low,,-20,QA,#help,claims,EUR,2.5,40,120,7.5,{TOOL_COST_PER_USER}
         wf_units,Units only,Bo,Ops,production,{DEPLOYED_ON},{ELIGIBLE},low,,-20,QA,#help,claims,,,,,,
-        wf_comparison,Comparison,Cy,Ops,production,,,low,,,,,,,,,,,
+{comparisons}
         """,
     )
     lines = [ITEMS_HEADER]
-    for workflow in ("wf_priced", "wf_units", "wf_comparison"):
+    for workflow in ("wf_priced", "wf_units", *COMPARISONS):
         lines += _item_rows(workflow, dt.datetime(2025, 12, 3, 9), N_PER_PERIOD, 0, post=False)
-        lines += _item_rows(workflow, dt.datetime(2026, 3, 2, 9), N_PER_PERIOD, 1000, post=True)
+        lines += _item_rows(workflow, dt.datetime(2026, 3, 2, 9), N_PER_PERIOD, 1000, post=workflow not in COMPARISONS)
     write(root / "work_items" / "items_1.csv", "\n".join(lines) + "\n")
     usage = ["usage_date,user_id,workflow_id,actions"]
     for workflow in ("wf_priced", "wf_units"):
@@ -68,8 +75,8 @@ def value_inputs(root: Path) -> Path:
 def newer_items(root: Path) -> None:
     """A later export: every workflow gets items opened after the first cutoff."""
     lines = [ITEMS_HEADER]
-    for workflow in ("wf_priced", "wf_units", "wf_comparison"):
-        lines += _item_rows(workflow, dt.datetime(2026, 6, 10, 9), 10, 5000, post=True)
+    for workflow in ("wf_priced", "wf_units", *COMPARISONS):
+        lines += _item_rows(workflow, dt.datetime(2026, 6, 10, 9), 10, 5000, post=workflow not in COMPARISONS)
     write(root / "work_items" / "items_2.csv", "\n".join(lines) + "\n")
 
 
@@ -292,15 +299,20 @@ def _skewed_hours(k: int, post: bool) -> float:
 def skewed_inputs(root: Path) -> Path:
     """One deployed workflow with a long tail of slow items, its last post item still open, one
     baseline item with blank touchpoints, every rate but cost_per_error, and no usage at all
-    (adoption unknown)."""
+    (adoption unknown); three unchanged comparison workflows."""
+    comparisons = "\n".join(f"        {c},Comparison,Cy,Ops,production,,,low,,,,,,,,,,," for c in COMPARISONS)
     write(
         root / "workflows.csv",
         f"""
         {REGISTRY_HEADER},{MONEY_HEADER}
         wf_skewed,Skewed,Ann,Ops,production,{DEPLOYED_ON},{ELIGIBLE},low,,-20,QA,#help,claims,EUR,2,40,,7.5,{TOOL_COST_PER_USER}
+{comparisons}
         """,
     )
     lines = [ITEMS_HEADER]
+    for workflow in COMPARISONS:
+        lines += _item_rows(workflow, dt.datetime(2025, 12, 3, 9), N_PER_PERIOD, 0, post=False)
+        lines += _item_rows(workflow, dt.datetime(2026, 3, 2, 9), N_PER_PERIOD, 1000, post=False)
     for post, start, offset in ((False, dt.datetime(2025, 12, 3, 9), 0), (True, dt.datetime(2026, 3, 2, 9), 1000)):
         for k in range(N_PER_PERIOD):
             opened = start + dt.timedelta(hours=30 * k)
@@ -435,20 +447,20 @@ def test_scorecard_history_is_idempotent_and_grows_by_one_row_per_workflow_for_n
     warehouse = tmp_path / "w.duckdb"
     build_warehouse(inputs, warehouse)
     first = _history(warehouse)
-    assert len(first) == 3
+    assert len(first) == 2 + len(COMPARISONS)
     build_warehouse(inputs, warehouse)
     assert _history(warehouse) == first  # same inputs: the same rows, recorded_at included
 
     newer_items(inputs)
     build_warehouse(inputs, warehouse)
     second = _history(warehouse)
-    assert len(second) == 6
+    assert len(second) == 2 * (2 + len(COMPARISONS))
     assert set(first) <= set(second)  # the earlier cutoff's rows are kept untouched
     per_workflow = _rows(
         warehouse,
         "select workflow_id, count(*) as n, max(data_cutoff_at) as latest from marts.scorecard_history group by 1",
     )
-    assert {r["workflow_id"]: r["n"] for r in per_workflow} == {"wf_priced": 2, "wf_units": 2, "wf_comparison": 2}
+    assert {r["workflow_id"]: r["n"] for r in per_workflow} == {w: 2 for w in ("wf_priced", "wf_units", *COMPARISONS)}
     assert all(r["latest"] >= dt.datetime(2026, 6, 10) for r in per_workflow)
 
 

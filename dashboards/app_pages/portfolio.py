@@ -4,7 +4,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import charts, data, tables, text, ui
-from dashboards.sections import portfolio_value
+from dashboards.sections import portfolio_value, trends
 
 db = ui.page("Portfolio", "Which workflows create value, and which are only used?", "portfolio")
 filters = ui.filters(db)
@@ -75,6 +75,12 @@ with st.container(key="portfolio_value"):
     if filters.teams or filters.stages:
         st.caption("The value figures cover every workflow: the team and stage filters do not apply to them.")
 
+# Lazy: queried and drawn only when opened; open or closed, and the months, are kept in the address.
+trend_section = st.expander("Trends by month", key="trends", bind="query-params", icon=":material/trending_up:")
+if trend_section.open:
+    with trend_section:
+        trends.render(db, filters, threshold)
+
 with st.container(key="bubbles"):
     ui.chart(charts.adoption_value_matrix(scorecard, threshold, labels))
 off_chart = scorecard.filter(pl.col("adoption_rate").is_null() | pl.col("primary_change_pct").is_null())
@@ -90,7 +96,16 @@ if not off_chart.is_empty():
 
 funnel, attention = st.columns(2, gap="large")
 with funnel:
-    ui.chart(charts.stage_funnel(dict(scorecard.group_by("stage").len().iter_rows())))
+    # Four numbers: counts, not a chart (a chart here cost a first visit more than it told).
+    st.subheader("Workflows by stage")
+    stage_counts = dict(scorecard.group_by("stage").len().iter_rows())
+    with st.container(horizontal=True, gap="small", key="stage_counts"):
+        for stage in text.STAGE_LABELS:
+            st.metric(text.label(text.STAGE_LABELS, stage), stage_counts.get(stage, 0), border=True, width="content")
+    st.caption(
+        "Workflows registered at each stage today, investigation to retired. Many pilots and few in production is "
+        "the pilot-to-production gap; Ready to scale says what each one is missing."
+    )
 with attention:
     st.subheader("Adopted without value")
     st.caption(
@@ -150,13 +165,16 @@ with st.container(key="wide_only_scorecard"):
     )
 with st.container(key="narrow_only_scorecard"):
     # On a phone a wide table shows three columns; the list shows what matters, whole names first.
-    for row in scorecard.to_dicts():
-        st.markdown(
+    # One markdown element for the whole list: hidden on a desktop, so it should cost the browser little.
+    st.markdown(
+        "\n\n".join(
             f"**[{text.md(row['name'])}]({text.detail_link(row['workflow_id'])})**  \n"
             f"{text.md(text.label(text.DECISION_LABELS, row['decision']))} · "
             f"{text.whole_pct(row['primary_change_pct'])} {labels.get(row['primary_metric'], row['primary_metric']).lower()} · "
             f"{text.label(text.VERDICT_LABELS, row['primary_verdict'])} · adoption {text.share(row['adoption_rate'])}"
+            for row in scorecard.to_dicts()
         )
+    )
 st.download_button(
     "Download the scorecard (CSV)",
     tables.csv_safe(scorecard).write_csv(),

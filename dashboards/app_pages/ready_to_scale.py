@@ -53,15 +53,18 @@ with st.container(key="wide_only_gate"):
     st.dataframe(charts.gate_table(gate), hide_index=True, height=ui.table_height(gate.height))
 with st.container(key="narrow_only_gate"):
     # On a phone the eleven-column grid becomes a list: what is missing, workflow by workflow.
+    # One markdown element for the whole list: hidden on a desktop, so it should cost the browser little.
+    entries = []
     for row in gate.to_dicts():
         verdict = (
             "ready to scale" if row["ready"] else f"{row['requirements_passed']} of {row['requirements_total']} passed"
         )
-        st.markdown(
+        entries.append(
             f"**{text.md(row['name'])}** · {text.label(text.STAGE_LABELS, row['stage'])} · {verdict}  \n"
             + (f"missing: {text.md(row['missing'])}" if row["missing"] else "everything in place")
             + f"  \nowner: {text.md(row['business_owner'] or 'nobody')}"
         )
+    st.markdown("\n\n".join(entries))
 st.caption(
     "Each requirement is judged from evidence as of the data cutoff: registry fields, escalations logged, feedback "
     "raised and resolved in the last 60 days, a target dated before go-live, recent items and the measured value."
@@ -76,14 +79,21 @@ else:
 
 st.subheader("From investigation to production")
 funnel = gov.funnel(db)
-quarterly = gov.funnel_quarterly(db)
 st.dataframe(charts.funnel_table(funnel), hide_index=True, height=ui.table_height(funnel.height))
 st.caption(
     "Entered = moved on + retired + still there. Median time in stage counts workflows still in a stage as "
     "unfinished stays (Kaplan-Meier), so long waits are not hidden. All teams and stages: the funnel is not filtered."
 )
-ui.chart(charts.funnel_over_time(quarterly))
-ui.chart(charts.conversion_over_time(quarterly))
+# Lazy: the two charts are drawn only when opened (kept in the address, `?quarters=true`), so a
+# first visit loads no chart code at all.
+by_quarter = st.expander(
+    "Stages and conversion by quarter", key="quarters", bind="query-params", icon=":material/bar_chart:"
+)
+if by_quarter.open:
+    with by_quarter:
+        quarterly = gov.funnel_quarterly(db)
+        ui.chart(charts.funnel_over_time(quarterly))
+        ui.chart(charts.conversion_over_time(quarterly))
 
 st.subheader("Stalled pilots")
 if stalled.is_empty():

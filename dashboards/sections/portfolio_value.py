@@ -1,5 +1,6 @@
 """Portfolio section "What it is worth": net monthly value of the workflows with a value
-decision, with its interval, beside what the others cost, and the month-by-month chart.
+decision, with its interval, beside what the others cost, and a row per workflow (the
+month-by-month chart is in `dashboards/sections/trends.py`).
 
 Embed with `portfolio_value.render(db)` (db: `dashboards.data.Warehouse`). Names and other
 input values are shown as text only (tables and plain strings), never as markdown.
@@ -11,7 +12,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import data, text, ui
-from dashboards.sections import value_charts, value_data
+from dashboards.sections import value_data
 from dashboards.sections.value_charts import money
 
 DECISION_LABELS = text.DECISION_LABELS
@@ -72,7 +73,7 @@ def _tiles(row: dict) -> None:
 
 
 def render(db: data.Warehouse) -> None:
-    """Draw the section: headline tiles per currency, the monthly chart, the table per workflow."""
+    """Draw the section: headline tiles per currency and the table per workflow."""
     st.subheader("What it is worth")
     portfolio = value_data.portfolio(db)
     if portfolio is None:
@@ -90,10 +91,7 @@ def render(db: data.Warehouse) -> None:
         st.caption("Amounts in different currencies are never added together.")
     _tiles(portfolio.filter(pl.col("currency") == currency).row(0, named=True))
 
-    months = value_data.portfolio_monthly(db)
-    if months is not None:
-        ui.chart(value_charts.portfolio_monthly(months, currency))
-
+    # The month-by-month chart is under "Trends by month" (drawn only when opened).
     workflows = value_data.workflows(db)
     if workflows is not None:
         shown = workflows.filter(pl.col("deployed_on").is_not_null() & (pl.col("currency") == currency)).select(

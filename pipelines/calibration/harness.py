@@ -60,7 +60,7 @@ def downstream_assets():
     graph = defs.resolve_asset_graph()
     seen, ordered = set(), []
     for key in graph.toposorted_asset_keys:
-        if key.path[0] in ("staging", "ops"):
+        if key.path[0] in ("staging", "monitoring"):
             continue
         assets_def = defs.get_assets_def(key)
         if id(assets_def) not in seen:

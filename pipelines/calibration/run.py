@@ -20,7 +20,7 @@ import polars as pl
 
 from pipelines.asset_helpers import write_table
 from pipelines.calibration.simulate import SCENARIOS, Scenario, write_batch
-from pipelines.measurement.checks import CHECK_NAMES, compute_method_checks, team_weighted_changes
+from pipelines.measurement.method_checks import CHECK_NAMES, compute_method_checks, team_weighted_changes
 from pipelines.measurement.views import (
     build_weekly_metrics,
     compute_effect_views,

@@ -10,17 +10,14 @@ import dagster as dg
 from pipelines.asset_helpers import grain_check, markdown_table, write_table
 from pipelines.governance.config import load_settings
 from pipelines.governance.rates import guardrails, monthly_rates, stage_durations
-from pipelines.ingest.assets import STAGING_WORK_ITEMS, STAGING_WORKFLOWS, _source_asset
-from pipelines.ingest.sources import FEEDBACK, WORKFLOW_STAGES
+from pipelines.ingest.assets import STAGING_FEEDBACK, STAGING_WORK_ITEMS, STAGING_WORKFLOW_STAGES, STAGING_WORKFLOWS
 from pipelines.metrics.assets import VALUE_METRICS
 from pipelines.progress import step
 from pipelines.resources import WarehouseResource
 from pipelines.sqlfiles import run_script, sql_text
 from schemas.workflows import FUNNEL, STAGES
 
-GOVERNANCE_GROUP = "marts"  # the group names are fixed (tests/test_definitions.py); keys say governance
-STAGING_WORKFLOW_STAGES = dg.AssetKey(["staging", "workflow_stages"])
-STAGING_FEEDBACK = dg.AssetKey(["staging", "feedback"])
+GOVERNANCE_GROUP = "governance"  # folder name = Dagster group name; the key prefix says the layer
 AS_OF = dg.AssetKey(["intermediate", "governance_as_of"])
 STAGE_SPELLS = dg.AssetKey(["intermediate", "stage_spells"])
 STAGE_FUNNEL = dg.AssetKey(["marts", "stage_funnel"])
@@ -33,22 +30,6 @@ FROZEN_BASELINES = dg.AssetKey(["marts", "frozen_baselines"])
 BASELINE_COMPARISON = dg.AssetKey(["marts", "baseline_comparison"])
 READINESS = dg.AssetKey(["marts", "readiness"])
 PREVIEW_ROWS = 12
-
-staging_workflow_stages = _source_asset(
-    WORKFLOW_STAGES,
-    STAGING_WORKFLOW_STAGES,
-    [STAGING_WORKFLOWS],
-    "Stage history, validated: one row per (workflow_id, stage, entered_on), the date a "
-    "workflow entered a lifecycle stage and who decided. Optional: without it the funnel "
-    "falls back to the registry's current stage and says time in stage is unknown.",
-)
-staging_feedback = _source_asset(
-    FEEDBACK,
-    STAGING_FEEDBACK,
-    [STAGING_WORKFLOWS],
-    "Feedback about each workflow's AI, validated: one row per (workflow_id, feedback_id), "
-    "the latest file's status. Optional: without it no feedback loop can be active.",
-)
 
 
 def _grain(con, table: str, grain: list[str], expected_sql: str | None = None) -> dg.AssetCheckResult:
@@ -316,8 +297,6 @@ def _table_rows(con, table: str) -> int:
 
 defs = dg.Definitions(
     assets=[
-        staging_workflow_stages,
-        staging_feedback,
         governance_as_of,
         stage_spells,
         stage_funnel,

@@ -6,7 +6,7 @@ import dagster as dg
 
 from pipelines.asset_helpers import markdown_table
 from pipelines.ingest.load import SourceSummary, load_source
-from pipelines.ingest.sources import USAGE, WORK_ITEMS, WORKFLOWS, SourceSpec
+from pipelines.ingest.sources import FEEDBACK, USAGE, WORK_ITEMS, WORKFLOW_STAGES, WORKFLOWS, SourceSpec
 from pipelines.progress import step
 from pipelines.resources import InputFolderResource, WarehouseResource
 
@@ -127,6 +127,8 @@ def _check_results(summary: SourceSummary, failing: list[tuple]) -> list[dg.Asse
 STAGING_WORKFLOWS = dg.AssetKey(["staging", "workflows"])
 STAGING_WORK_ITEMS = dg.AssetKey(["staging", "work_items"])
 STAGING_USAGE = dg.AssetKey(["staging", "usage"])
+STAGING_WORKFLOW_STAGES = dg.AssetKey(["staging", "workflow_stages"])
+STAGING_FEEDBACK = dg.AssetKey(["staging", "feedback"])
 
 
 def _source_asset(spec: SourceSpec, key: dg.AssetKey, deps: list[dg.AssetKey], description: str) -> dg.AssetsDefinition:
@@ -173,5 +175,23 @@ staging_usage = _source_asset(
     "whether the work improved comes from work items, never from usage.",
 )
 
+staging_workflow_stages = _source_asset(
+    WORKFLOW_STAGES,
+    STAGING_WORKFLOW_STAGES,
+    [STAGING_WORKFLOWS],
+    "Stage history, validated: one row per (workflow_id, stage, entered_on), the date a "
+    "workflow entered a lifecycle stage and who decided. Optional: without it the funnel "
+    "falls back to the registry's current stage and says time in stage is unknown.",
+)
+staging_feedback = _source_asset(
+    FEEDBACK,
+    STAGING_FEEDBACK,
+    [STAGING_WORKFLOWS],
+    "Feedback about each workflow's AI, validated: one row per (workflow_id, feedback_id), "
+    "the latest file's status. Optional: without it no feedback loop can be active.",
+)
 
-defs = dg.Definitions(assets=[staging_workflows, staging_work_items, staging_usage])
+
+defs = dg.Definitions(
+    assets=[staging_workflows, staging_work_items, staging_usage, staging_workflow_stages, staging_feedback]
+)

@@ -7,6 +7,7 @@ loads it all follow from this description.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import pandera.polars as pa
@@ -45,9 +46,9 @@ class SourceSpec:
     dated_in_range: tuple[str, ...] = ()
     """Date columns held to the same range as timestamps (1990-01-01 to build time + 1 day)."""
 
-    @property
+    @cached_property
     def columns(self) -> dict[str, pl.DataType]:
-        """Column name to polars dtype, in contract order."""
+        """Column name to polars dtype, in contract order (built once: reading asks for it per file)."""
         schema = self.model.to_schema()
         return {name: column.dtype.type for name, column in schema.columns.items()}
 
@@ -78,9 +79,13 @@ class SourceSpec:
         if self.folder is not None:
             folder = input_dir / self.folder
             entries = sorted(folder.iterdir(), key=lambda p: p.name) if folder.is_dir() else []
+            # A plain file in a folder that resolves inside the input folder is inside it too:
+            # only links need resolving, which saves a system call per file of a daily export.
+            inside = folder.is_dir() and folder.resolve().is_relative_to(root)
         else:
             assert self.root_stem is not None
             entries = sorted(input_dir.glob(f"{self.root_stem}.*"), key=lambda p: p.name)
+            inside = True
         listing = Listing()
         for path in entries:
             relative = path.relative_to(input_dir).as_posix()
@@ -94,7 +99,7 @@ class SourceSpec:
                 listing.skipped.append(
                     (relative, "sub-folder; opvalue reads only the files directly in the source's folder")
                 )
-            elif not path.resolve().is_relative_to(root):
+            elif (path.is_symlink() or not inside) and not path.resolve().is_relative_to(root):
                 # Through a link to the file itself, or to a folder on its way.
                 how = (
                     f"symlink to {_link_target(path)}"

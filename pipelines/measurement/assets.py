@@ -8,8 +8,9 @@ import dagster as dg
 import duckdb
 
 from pipelines.asset_helpers import grain_check, markdown_table, write_table
+from pipelines.changes import load_change_set, scope
 from pipelines.ingest.assets import STAGING_WORK_ITEMS, STAGING_WORKFLOWS
-from pipelines.measurement.checks import CHECK_NAMES, compute_method_checks
+from pipelines.measurement.method_checks import CHECK_NAMES, compute_method_checks
 from pipelines.measurement.views import (
     build_weekly_metrics,
     compute_effect_views,
@@ -26,6 +27,9 @@ WEEKLY_METRICS = dg.AssetKey(["marts", "weekly_metrics"])
 EFFECT_VIEWS = dg.AssetKey(["marts", "effect_views"])
 METHOD_CHECKS = dg.AssetKey(["marts", "method_checks"])
 VIEWS = ("before_after", "assisted_vs_unassisted", "diff_in_diff")
+# The row order of a full build, kept when an incremental run merges a few workflows' rows.
+EFFECT_VIEWS_ORDER = "workflow_id, metric, list_position(" + repr(list(VIEWS)) + ", view)"
+METHOD_CHECKS_ORDER = "workflow_id, metric, list_position(" + repr(list(CHECK_NAMES)) + ", check_name)"
 DEPLOYED_ROWS = "select count(*) * {per} from intermediate.workflow_windows"
 
 
@@ -51,7 +55,20 @@ def weekly_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
     at the cutoff, left null in the weeks where that could still change it."""
     config = load_config()
     with step("marts/weekly_metrics"), warehouse.connect() as con:
-        build_weekly_metrics(con, config)
+        changes = load_change_set(con, warehouse.run_id)
+        if changes.full:
+            build_weekly_metrics(con, config)
+        else:
+            inputs = {
+                "intermediate.workflow_windows": "rows",
+                "intermediate.workflow_cutoffs": "rows",
+                "intermediate.item_periods": "view",
+                "staging.work_items": "view",
+                "staging.workflows": "rows",
+            }
+            with scope(con, changes.workflows, inputs) as scoped:
+                scoped.run(lambda: build_weekly_metrics(con, config))
+                scoped.merge("marts.weekly_metrics", order_by="workflow_id, metric, week_start_on")
         rows, workflows, comparisons, null_values = con.execute(
             "select count(*), count(distinct workflow_id), count(distinct workflow_id) filter (where weeks_since_deployment is null), "
             "count(*) filter (where value is null) from marts.weekly_metrics"
@@ -142,14 +159,49 @@ def effect_views_and_method_checks(warehouse: WarehouseResource) -> Iterator[dg.
     costly part, so each is computed once per run and feeds both tables."""
     config = load_config()
     with warehouse.connect() as con:
-        with step("marts/effect_views"):
-            groups = two_group_results(con, config)
-            weekly = weekly_results(con, config)
-            write_table(con, "marts.effect_views", compute_effect_views(con, config, groups=groups, weekly=weekly))
-            views_result = _effect_views_result(con, config)
-        with step("marts/method_checks"):
-            write_table(con, "marts.method_checks", compute_method_checks(con, config, weekly=weekly, groups=groups))
-            checks_result = _method_checks_result(con, config)
+        changes = load_change_set(con, warehouse.run_id)
+        # A comparison workflow that changed moves the composite, so every deployed workflow's
+        # difference-in-differences and trends: then every deployed workflow is recomputed.
+        if changes.full or changes.comparison_moved:
+            with step("marts/effect_views"):
+                groups = two_group_results(con, config)
+                weekly = weekly_results(con, config)
+                write_table(con, "marts.effect_views", compute_effect_views(con, config, groups=groups, weekly=weekly))
+            with step("marts/method_checks"):
+                write_table(
+                    con, "marts.method_checks", compute_method_checks(con, config, weekly=weekly, groups=groups)
+                )
+        else:
+            # The changed workflows' items and before/after rows; every workflow's weekly series
+            # (the comparison composite is built from them, as in a full build).
+            inputs = {
+                "intermediate.workflow_windows": "rows",
+                "intermediate.item_periods": "rows",
+                "marts.value_metrics": "rows",
+                "marts.weekly_metrics": "all",
+                "staging.workflows": "all",
+            }
+            with scope(con, changes.workflows, inputs) as scoped:
+                with step("marts/effect_views"):
+                    groups = scoped.run(lambda: two_group_results(con, config))
+                    weekly = scoped.run(lambda: weekly_results(con, config))
+                    scoped.run(
+                        lambda: write_table(
+                            con, "marts.effect_views", compute_effect_views(con, config, groups=groups, weekly=weekly)
+                        )
+                    )
+                    scoped.merge("marts.effect_views", order_by=EFFECT_VIEWS_ORDER)
+                with step("marts/method_checks"):
+                    scoped.run(
+                        lambda: write_table(
+                            con,
+                            "marts.method_checks",
+                            compute_method_checks(con, config, weekly=weekly, groups=groups),
+                        )
+                    )
+                    scoped.merge("marts.method_checks", order_by=METHOD_CHECKS_ORDER)
+        views_result = _effect_views_result(con, config)
+        checks_result = _method_checks_result(con, config)
     yield views_result
     yield checks_result
 

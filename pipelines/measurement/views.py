@@ -34,7 +34,7 @@ from pipelines.measurement.estimators import (
 from pipelines.metrics.config import MetricsConfig
 from pipelines.metrics.value_metrics import Window, compare, load_groups, load_windows, pooled_persistence, to_frame
 from pipelines.sqlfiles import run_script, sql_text
-from pipelines.stats.checks import NoveltyTrend, novelty_slope
+from pipelines.stats.diagnostics import NoveltyTrend, novelty_slope
 
 VIEW_LABELS = {
     "before_after": "before/after (observational)",

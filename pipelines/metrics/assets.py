@@ -3,18 +3,21 @@
 import dagster as dg
 
 from pipelines.asset_helpers import grain_check, markdown_table, write_table
+from pipelines.changes import detect_changes, load_change_set, scope
 from pipelines.ingest.assets import STAGING_USAGE, STAGING_WORK_ITEMS, STAGING_WORKFLOWS
 from pipelines.metrics.config import load_config
 from pipelines.metrics.scorecard import compute_scorecard
-from pipelines.metrics.value_metrics import compute_value_metrics
+from pipelines.metrics.value_metrics import adjust_p_values, compute_value_metrics
 from pipelines.progress import step
 from pipelines.resources import WarehouseResource
 from pipelines.sqlfiles import run_script, sql_text
 
-MARTS_GROUP = "marts"
+METRICS_GROUP = "metrics"  # folder name = Dagster group name; the key prefix says the layer
 ITEM_PERIODS = dg.AssetKey(["intermediate", "item_periods"])
+WORKFLOW_CHANGES = dg.AssetKey(["intermediate", "workflow_changes"])
 VALUE_METRICS = dg.AssetKey(["marts", "value_metrics"])
 ADOPTION = dg.AssetKey(["marts", "adoption"])
+MONTHLY_ADOPTION = dg.AssetKey(["marts", "monthly_adoption"])
 SCORECARD = dg.AssetKey(["marts", "workflow_scorecard"])
 # Built by pipelines/measurement/assets.py (which imports this module): the decision reads them.
 EFFECT_VIEWS = dg.AssetKey(["marts", "effect_views"])
@@ -27,7 +30,42 @@ def item_periods_params(settings: dict) -> dict[str, object]:
 
 
 @dg.asset(
-    key=ITEM_PERIODS, group_name=MARTS_GROUP, kinds={"duckdb", "sql"}, deps=[STAGING_WORKFLOWS, STAGING_WORK_ITEMS]
+    key=WORKFLOW_CHANGES,
+    group_name=METRICS_GROUP,
+    kinds={"duckdb", "python"},
+    # staging.workflow_stages and staging.feedback: keys spelled out (declared in pipelines/ingest).
+    deps=[
+        STAGING_WORKFLOWS,
+        STAGING_WORK_ITEMS,
+        STAGING_USAGE,
+        dg.AssetKey(["staging", "workflow_stages"]),
+        dg.AssetKey(["staging", "feedback"]),
+    ],
+)
+def workflow_changes(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Which workflows this run recomputes: those whose staged items, usage, registry row,
+    stage history or feedback changed since the build it starts from (a fingerprint of every
+    staged row per workflow). Everything, when the metric definitions, the settings or the
+    code of the marts changed, or there is no previous build. Internal: pipelines/changes.py."""
+    with step("intermediate/workflow_changes"), warehouse.connect() as con:
+        changes = detect_changes(
+            con, "shared catalog written in place" if warehouse.is_remote() else None, warehouse.run_id
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "full_rebuild": changes.full,
+            "reason": changes.reason,
+            "recomputed_workflows": len(changes.workflows),
+            "recomputed": changes.label(),
+        }
+    )
+
+
+@dg.asset(
+    key=ITEM_PERIODS,
+    group_name=METRICS_GROUP,
+    kinds={"duckdb", "sql"},
+    deps=[STAGING_WORKFLOWS, STAGING_WORK_ITEMS, WORKFLOW_CHANGES],
 )
 def item_periods(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Work items placed in their workflow's baseline or post window, with every measure
@@ -37,7 +75,16 @@ def item_periods(warehouse: WarehouseResource) -> dg.MaterializeResult:
     baseline coverage. Internal: analysts should use the marts."""
     settings = load_config().settings
     with step("intermediate/item_periods"), warehouse.connect() as con:
-        run_script(con, sql_text(__file__, "item_periods"), item_periods_params(settings))
+        changes = load_change_set(con, warehouse.run_id)
+        script, params = sql_text(__file__, "item_periods"), item_periods_params(settings)
+        if changes.full:
+            run_script(con, script, params)
+        else:
+            inputs = {"staging.work_items": "view", "staging.workflows": "all"}
+            with scope(con, changes.workflows, inputs) as scoped:
+                scoped.run(lambda: run_script(con, script, params))
+                for table in ("workflow_cutoffs", "workflow_windows", "item_periods"):
+                    scoped.merge(f"intermediate.{table}")
         counts = con.execute(
             "select period, count(*), count(*) filter (where not is_closed) from intermediate.item_periods group by 1 order by 1"
         ).fetchall()
@@ -52,7 +99,7 @@ def item_periods(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 @dg.asset(
     key=VALUE_METRICS,
-    group_name=MARTS_GROUP,
+    group_name=METRICS_GROUP,
     kinds={"duckdb", "python", "scipy"},
     deps=[ITEM_PERIODS],
     check_specs=[
@@ -66,7 +113,16 @@ def value_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
     claims nothing on too little data. Definitions: pipelines/metrics/metrics.yaml."""
     config = load_config()
     with step("marts/value_metrics"), warehouse.connect() as con:
-        write_table(con, "marts.value_metrics", compute_value_metrics(con, config))
+        changes = load_change_set(con, warehouse.run_id)
+        if changes.full:
+            write_table(con, "marts.value_metrics", compute_value_metrics(con, config))
+        else:
+            inputs = {"intermediate.workflow_windows": "rows", "intermediate.item_periods": "rows"}
+            with scope(con, changes.workflows, inputs) as scoped:
+                scoped.run(lambda: write_table(con, "marts.value_metrics", compute_value_metrics(con, config)))
+                scoped.merge("marts.value_metrics")
+            # Benjamini-Hochberg is over every workflow's tests: adjusted again on the whole table.
+            write_table(con, "marts.value_metrics", adjust_p_values(con.sql("select * from marts.value_metrics").pl()))
         verdicts = con.execute("select verdict, count(*) from marts.value_metrics group by 1 order by 1").fetchall()
         preview = con.execute(
             "select workflow_id, metric, round(change_pct, 1), round(ci_low_pct, 1), round(ci_high_pct, 1), verdict "
@@ -92,7 +148,7 @@ def value_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 @dg.asset(
     key=ADOPTION,
-    group_name=MARTS_GROUP,
+    group_name=METRICS_GROUP,
     kinds={"duckdb", "sql"},
     deps=[ITEM_PERIODS, STAGING_USAGE],
     check_specs=[dg.AssetCheckSpec("grain", asset=ADOPTION, description="One row per deployed workflow.")],
@@ -105,11 +161,21 @@ def adoption(warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = load_config().settings
     with step("marts/adoption"), warehouse.connect() as con:
         con.execute("create schema if not exists marts")
-        run_script(
-            con,
-            sql_text(__file__, "adoption"),
-            {k: settings[k] for k in ("adoption_window_days", "habitual_min_weeks", "min_group_size")},
-        )
+        script = sql_text(__file__, "adoption")
+        params = {k: settings[k] for k in ("adoption_window_days", "habitual_min_weeks", "min_group_size")}
+        changes = load_change_set(con, warehouse.run_id)
+        if changes.full:
+            run_script(con, script, params)
+        else:
+            inputs = {
+                "intermediate.workflow_windows": "rows",
+                "intermediate.item_periods": "view",
+                "staging.workflows": "rows",
+                "staging.usage": "view",
+            }
+            with scope(con, changes.workflows, inputs) as scoped:
+                scoped.run(lambda: (con.execute("create schema marts"), run_script(con, script, params)))
+                scoped.merge("marts.adoption", order_by="workflow_id")
         rows = con.execute("select count(*) from marts.adoption").fetchone()[0]
         check = grain_check(
             con, "marts.adoption", ["workflow_id"], "select count(*) from intermediate.workflow_windows"
@@ -118,8 +184,30 @@ def adoption(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 
 @dg.asset(
+    key=MONTHLY_ADOPTION,
+    group_name=METRICS_GROUP,
+    kinds={"duckdb", "sql"},
+    deps=[ITEM_PERIODS, STAGING_USAGE],
+    check_specs=[
+        dg.AssetCheckSpec("grain", asset=MONTHLY_ADOPTION, description="One row per deployed workflow and month.")
+    ],
+)
+def monthly_adoption(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Adoption month by month per deployed workflow, from its go-live month to its cutoff
+    month: users active that month over eligible users, with marts.adoption's definitions
+    (unknown, never 0; small groups suppressed). The portfolio's adoption trend."""
+    settings = load_config().settings
+    with step("marts/monthly_adoption"), warehouse.connect() as con:
+        con.execute("create schema if not exists marts")
+        run_script(con, sql_text(__file__, "monthly_adoption"), {"min_group_size": settings["min_group_size"]})
+        rows = con.execute("select count(*) from marts.monthly_adoption").fetchone()[0]
+        check = grain_check(con, "marts.monthly_adoption", ["workflow_id", "month_on"])
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows}, check_results=[check])
+
+
+@dg.asset(
     key=SCORECARD,
-    group_name=MARTS_GROUP,
+    group_name=METRICS_GROUP,
     kinds={"duckdb", "python"},
     # marts.readiness and marts.exception_guardrails come from pipelines/governance (keys spelled
     # out: governance imports this module).
@@ -159,4 +247,6 @@ def workflow_scorecard(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-defs = dg.Definitions(assets=[item_periods, value_metrics, adoption, workflow_scorecard])
+defs = dg.Definitions(
+    assets=[workflow_changes, item_periods, value_metrics, adoption, monthly_adoption, workflow_scorecard]
+)

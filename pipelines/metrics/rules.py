@@ -111,6 +111,8 @@ class ClaimEvidence:
     """What the other views say about a workflow's primary metric (None: not available)."""
 
     did_identifiable: bool = False
+    did_comparison_workflows: int | None = None
+    """Comparison workflows with items in both of the workflow's windows (None: no DiD row)."""
     did_change_pct: float | None = None
     did_ci_low_pct: float | None = None
     did_ci_high_pct: float | None = None
@@ -118,6 +120,9 @@ class ClaimEvidence:
     placebo_ci_low_pct: float | None = None
     placebo_ci_high_pct: float | None = None
     pre_trend_warns: bool = False
+    pre_trend_slope_points: float | None = None
+    """The pre-trend's slope (points a week of the gap to the comparisons; negative: this workflow
+    was already falling relative to them, the direction of an improvement). None: not known."""
 
 
 def placebo_is_precise(
@@ -140,6 +145,22 @@ def placebo_is_precise(
     return half_width <= float(config.method_checks["placebo_max_halfwidth_of_claim"]) * claim
 
 
+def unchecked_reason(n_comparison_workflows: int | None, config: MetricsConfig | None = None) -> str:
+    """Why a claim no difference-in-differences can check is contested (docs/methods.md,
+    "Evidence behind a claim"): a before/after alone cannot tell the tool from a shift common
+    to all work (the ServiceNow pattern), so without comparison workflows it is not value."""
+    config = config or load_config()
+    needed = int(config.settings["min_comparison_workflows"])
+    if n_comparison_workflows is not None and n_comparison_workflows < needed:
+        return (
+            f"no comparison workflows to rule out a shift common to all work: {n_comparison_workflows} "
+            f"with items before and after go-live, {needed} needed"
+        )
+    return (
+        "no comparison workflows to rule out a shift common to all work: the difference-in-differences has no estimate"
+    )
+
+
 def contested_reasons(
     primary_verdict: str | None,
     change_pct: float | None,
@@ -148,17 +169,22 @@ def contested_reasons(
 ) -> list[str]:
     """Why a before/after ``improved`` is contested (empty: not contested, or no claim).
 
-    Contested when the difference-in-differences is identifiable and its interval reaches 0
-    or beyond; when the placebo's interval excludes 0 in the same direction, or its estimate
-    is at least half the claimed change and the placebo is precise (:func:`placebo_is_precise`);
-    or when the pre-trend check warns.
+    Contested when the difference-in-differences is not identifiable (fewer than
+    ``min_comparison_workflows`` comparison workflows with items in both windows, or no
+    estimate: nothing can rule out a shift common to all work, :func:`unchecked_reason`); when
+    it is identifiable and its interval reaches 0 or beyond; when the placebo's interval
+    excludes 0 in the same direction, or its estimate is at least half the claimed change and
+    the placebo is precise (:func:`placebo_is_precise`); or when the pre-trend check warns of a
+    drift in the claim's direction (a workflow already improving against the comparisons).
     """
     config = config or load_config()
     if primary_verdict != "improved":
         return []
     reasons = []
     e = evidence
-    if e.did_identifiable and _finite(e.did_ci_high_pct) and e.did_ci_high_pct >= 0:  # type: ignore[operator]
+    if not e.did_identifiable:
+        reasons.append(unchecked_reason(e.did_comparison_workflows, config))
+    elif _finite(e.did_ci_high_pct) and e.did_ci_high_pct >= 0:  # type: ignore[operator]
         reasons.append(
             f"the comparison workflows moved as much over the same weeks: the difference-in-differences is "
             f"{e.did_change_pct:+.1f}% ({e.did_ci_low_pct:+.1f}% to {e.did_ci_high_pct:+.1f}%), which includes no change"
@@ -176,8 +202,10 @@ def contested_reasons(
         reasons.append(
             f"a fake go-live inside the baseline shows {e.placebo_change_pct:+.1f}%, at least half the claimed {change_pct:+.1f}%"
         )
-    if e.pre_trend_warns:
-        reasons.append("before go-live this workflow already drifted away from the comparison workflows")
+    # A drift the other way (worsening before go-live) would bias the DiD against the claim, not
+    # for it: only a pre-trend in the claim's direction, or of unknown direction, contests.
+    if e.pre_trend_warns and not (_finite(e.pre_trend_slope_points) and e.pre_trend_slope_points > 0):  # type: ignore[operator]
+        reasons.append("before go-live this workflow was already improving against the comparison workflows")
     return reasons
 
 

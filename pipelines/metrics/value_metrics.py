@@ -290,13 +290,21 @@ def compute_value_metrics(con: duckdb.DuckDBPyConnection, config: MetricsConfig)
                     "post_end_on": window.post_end_on,
                 }
             )
-    frame = to_frame(rows, VALUE_METRICS_SCHEMA)
+    return adjust_p_values(to_frame(rows, VALUE_METRICS_SCHEMA))
+
+
+def adjust_p_values(frame: pl.DataFrame) -> pl.DataFrame:
+    """`p_adjusted`: Benjamini-Hochberg over every claim in `frame`, sorted by workflow and metric.
+
+    Shared across workflows, so an incremental run (`pipelines.changes`) calls it again on
+    the whole table after replacing the changed workflows' rows."""
+    frame = frame.sort("workflow_id", "metric")
     # Benjamini-Hochberg over the tests actually made, not over rows that claim nothing.
     claimed = ~frame.get_column("verdict").is_in(list(NO_CLAIM))
     p = frame.get_column("p_value").fill_null(float("nan")).to_numpy().copy()
     p[~claimed.to_numpy()] = np.nan
     adjusted = benjamini_hochberg(p)
-    return frame.with_columns(pl.Series("p_adjusted", adjusted).fill_nan(None)).sort("workflow_id", "metric")
+    return frame.with_columns(pl.Series("p_adjusted", adjusted).fill_nan(None))
 
 
 def to_frame(rows: list[dict[str, Any]], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:

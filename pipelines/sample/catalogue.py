@@ -1,10 +1,10 @@
-"""The workflows of the synthetic sample: twelve written stories, then generated ones for scale runs.
+"""The workflows of the synthetic sample: thirteen written stories, then generated ones for scale runs.
 
 Each `Workflow` says what the registry shows (owner, stage, readiness fields), how much work
 flows through it, what its baseline population looks like, and what the deployment does to
 it: a true effect per metric, the adoption target and the share of post-period items done
 with AI. The stories are ordered so that the first six already cover every quadrant; a run
-with `--workflows N` keeps the first N stories and, beyond twelve, adds generated workflows
+with `--workflows N` keeps the first N stories and, beyond thirteen, adds generated workflows
 that cycle through the same archetypes with drawn parameters.
 """
 
@@ -121,7 +121,7 @@ SAMPLE_COSTS: dict[str, tuple[str | None, float, float, float, float, float]] = 
 
 
 def stories(start: dt.date) -> list[Workflow]:
-    """The twelve written workflows; dates are offsets from `start` so any start works.
+    """The thirteen written workflows; dates are offsets from `start` so any start works.
 
     With the default start (Monday 2025-11-03) the go-live dates are Mondays in 2026, each
     with more than 90 days of baseline before it.
@@ -140,7 +140,7 @@ def stories(start: dt.date) -> list[Workflow]:
             stage="production",
             story="value_with_adoption",
             narrative="The clear win: most handlers use the assistant and claims are triaged about "
-            "30% faster with less rework and fewer hand-offs.",
+            "40% faster with less rework and fewer hand-offs.",
             deployed_on=day(91),
             eligible_users=40,
             risk_tier="medium",
@@ -149,7 +149,7 @@ def stories(start: dt.date) -> list[Workflow]:
             review_point="Senior handler signs off every triage decision",
             support_path="#claims-ai channel, then the platform on-call",
             data_scope="Claim forms and attachments; no payment data",
-            rate=8.0,
+            rate=12.0,
             cycle_median_hours=30,
             cycle_sigma=0.9,
             rework_rate=0.14,
@@ -159,7 +159,7 @@ def stories(start: dt.date) -> list[Workflow]:
             spend_scale=150,
             adoption=0.85,
             assisted_share=0.70,
-            effects={"cycle_time_hours": -30, "rework_rate": -40, "touchpoints_per_item": -20},
+            effects={"cycle_time_hours": -40, "rework_rate": -40, "touchpoints_per_item": -20},
             activity=0.45,
             actions_mean=6,
             ts_weights=(0.8, 0.0, 0.2),
@@ -207,7 +207,7 @@ def stories(start: dt.date) -> list[Workflow]:
             business_owner="Aisha Bello",
             stage="production",
             story="value_without_adoption",
-            narrative="Errors halved and reviews got faster, but only about a quarter of reviewers use "
+            narrative="Errors fell by 60% and reviews got faster, but only about a quarter of reviewers use "
             "the tool: the change came with a new checklist introduced at go-live, not from the AI.",
             deployed_on=day(154),
             eligible_users=25,
@@ -217,17 +217,17 @@ def stories(start: dt.date) -> list[Workflow]:
             review_point="Four-eyes check on every onboarding decision",
             support_path="Compliance tooling team",
             data_scope="Identity documents of applicants; retained 30 days",
-            rate=8.0,
+            rate=16.0,
             cycle_median_hours=48,
             cycle_sigma=0.7,
             rework_rate=0.10,
-            error_rate=0.10,
+            error_rate=0.12,
             touchpoints_mean=3.5,
             spend_share=0.15,
             spend_scale=40,
             adoption=0.28,
             assisted_share=0.15,
-            effects={"error_rate": -50, "cycle_time_hours": -20},
+            effects={"error_rate": -60, "cycle_time_hours": -20},
             effect_on="all",
             activity=0.2,
             actions_mean=3,
@@ -282,7 +282,7 @@ def stories(start: dt.date) -> list[Workflow]:
             review_point=None,
             support_path=None,
             data_scope=None,
-            rate=4.0,
+            rate=10.0,
             cycle_median_hours=96,
             cycle_sigma=0.8,
             rework_rate=0.15,
@@ -334,7 +334,7 @@ def stories(start: dt.date) -> list[Workflow]:
             business_owner="Marcus Lee",
             stage="production",
             story="value_with_adoption",
-            narrative="Agents use suggested fixes; reopened tickets fell by a third and tickets close faster.",
+            narrative="Agents use suggested fixes; reopened tickets fell by almost half and tickets close faster.",
             deployed_on=day(182),
             eligible_users=35,
             risk_tier="low",
@@ -343,17 +343,17 @@ def stories(start: dt.date) -> list[Workflow]:
             review_point="Agent confirms every suggested fix",
             support_path="Service desk tooling team",
             data_scope="Ticket text and the knowledge base",
-            rate=12.0,
+            rate=20.0,
             cycle_median_hours=10,
             cycle_sigma=1.1,
-            rework_rate=0.18,
+            rework_rate=0.20,
             error_rate=0.03,
             touchpoints_mean=3.0,
             spend_share=0.05,
             spend_scale=90,
             adoption=0.70,
             assisted_share=0.60,
-            effects={"rework_rate": -35, "cycle_time_hours": -25},
+            effects={"rework_rate": -45, "cycle_time_hours": -25},
             activity=0.5,
             actions_mean=7,
             ts_weights=(0.7, 0.1, 0.2),
@@ -366,7 +366,7 @@ def stories(start: dt.date) -> list[Workflow]:
             business_owner="Sofia Marin",
             stage="production",
             story="value_with_adoption",
-            narrative="Replies go out 30% faster with AI drafts, but more of them contain errors: a "
+            narrative="Replies go out 40% faster with AI drafts, but more of them contain errors: a "
             "speed gain with a worsened guardrail, to be flagged rather than celebrated.",
             deployed_on=day(168),
             eligible_users=50,
@@ -376,7 +376,7 @@ def stories(start: dt.date) -> list[Workflow]:
             review_point="Agent edits and sends every draft",
             support_path="#cs-tools",
             data_scope="Customer emails and order history",
-            rate=12.0,
+            rate=16.0,
             cycle_median_hours=6,
             cycle_sigma=1.0,
             rework_rate=0.06,
@@ -386,7 +386,7 @@ def stories(start: dt.date) -> list[Workflow]:
             spend_scale=25,
             adoption=0.78,
             assisted_share=0.65,
-            effects={"cycle_time_hours": -30, "error_rate": 75},
+            effects={"cycle_time_hours": -40, "error_rate": 75},
             activity=0.5,
             actions_mean=10,
             ts_weights=(0.3, 0.4, 0.3),
@@ -473,7 +473,7 @@ def stories(start: dt.date) -> list[Workflow]:
             review_point="Finance controller samples audits monthly",
             support_path="Finance systems desk",
             data_scope="Expense reports and receipts",
-            rate=5.0,
+            rate=10.0,
             cycle_median_hours=36,
             cycle_sigma=0.8,
             rework_rate=0.09,
@@ -491,14 +491,49 @@ def stories(start: dt.date) -> list[Workflow]:
             business_owner="Grace Kim",
             stage="investigation",
             story="not_deployed",
-            narrative="Registered idea with no data yet and no readiness fields filled in.",
+            narrative="Registered idea with no readiness fields filled in; its queries are measured "
+            "before any decision, a third comparison workflow for difference-in-differences.",
             risk_tier=None,
             primary_metric="cycle_time_hours",
             target_change_pct=None,
             review_point=None,
             support_path=None,
             data_scope=None,
-            rate=0.0,
+            rate=10.0,
+            cycle_median_hours=20,
+            cycle_sigma=0.9,
+            rework_rate=0.07,
+            error_rate=0.05,
+            touchpoints_mean=2.8,
+            spend_share=0.02,
+            spend_scale=50,
+            ts_weights=(0.5, 0.3, 0.2),
+        ),
+        Workflow(
+            workflow_id="facilities_requests",
+            name="Facilities requests",
+            prefix="FAC",
+            team="Workplace Services",
+            business_owner="Omar Farouk",
+            stage="investigation",
+            story="not_deployed",
+            narrative="Not deployed: a fourth comparison workflow, so the difference-in-differences can "
+            "check every value claim (it needs at least three with data before and after go-live).",
+            risk_tier="low",
+            primary_metric="cycle_time_hours",
+            target_change_pct=None,
+            review_point=None,
+            support_path="Workplace IT",
+            data_scope="Room, repair and access requests",
+            rate=10.0,
+            cycle_median_hours=40,
+            cycle_sigma=0.8,
+            rework_rate=0.10,
+            error_rate=0.06,
+            touchpoints_mean=3.5,
+            spend_share=0.25,
+            spend_scale=90,
+            ts_weights=(0.6, 0.1, 0.3),
         ),
     ]
 

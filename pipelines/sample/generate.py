@@ -39,7 +39,7 @@ from pipelines.sample.truth import disagreements, expected_decision, realised, t
 from pipelines.sample.usage import usage_scale, workflow_usage
 
 DEFAULT_SEED = 141
-DEFAULT_WORKFLOWS = 12
+DEFAULT_WORKFLOWS = 13
 DEFAULT_START = dt.date(2025, 11, 3)
 DEFAULT_MONTHS = 12
 DEFAULT_BAD_ROW_RATE = 0.001

@@ -266,9 +266,9 @@ def expected_decision(wf: Workflow, effects: pl.DataFrame) -> str:
     (`pipelines.metrics.rules.decide`) fed the intended verdicts, the adoption target (a retired
     tool has no current adoption) and the registry's readiness fields (the full ready-to-scale
     gate, `marts.readiness`, also reads governance data; `scale` and `close_gaps` differ only
-    there, and the calibration counts either as the value story). The sample has two
-    comparison workflows with data, too few for a difference-in-differences, so by design
-    nothing contests a claim."""
+    there, and the calibration counts either as the value story). The sample has four
+    comparison workflows with data and no shift common to all work, so by design the
+    difference-in-differences backs every true effect and nothing contests a claim."""
     config = load_config()
     mine = {
         r["metric"]: r["expected_verdict"]

@@ -6,7 +6,7 @@ convention reproduces each reference number. ``did.did_twfe`` / ``did_relative``
 for the calibration, which compares them with the published estimator.
 """
 
-from pipelines.stats.checks import (
+from pipelines.stats.diagnostics import (
     MixShift,
     NoveltyTrend,
     censoring_gap,

@@ -14,6 +14,7 @@ import dagster as dg
 import duckdb
 
 from pipelines.asset_helpers import grain_check, markdown_table, write_table
+from pipelines.changes import load_change_set, scope
 from pipelines.ingest.assets import STAGING_WORK_ITEMS, STAGING_WORKFLOWS
 from pipelines.metrics import rules
 from pipelines.metrics.assets import ITEM_PERIODS, SCORECARD, VALUE_METRICS
@@ -23,7 +24,7 @@ from pipelines.resources import WarehouseResource
 from pipelines.sqlfiles import run_script, sql_text
 from pipelines.value.changes import compute_value_changes
 
-VALUE_GROUP = "marts"  # the marts group: analysts meet these tables beside the scorecard
+VALUE_GROUP = "value"  # folder name = Dagster group name; the key prefix says the layer
 VALUE_WORKFLOWS = dg.AssetKey(["intermediate", "value_workflows"])
 VALUE_CHANGES = dg.AssetKey(["intermediate", "value_changes"])
 MONTHLY_SAVINGS = dg.AssetKey(["marts", "monthly_savings"])
@@ -76,9 +77,15 @@ def value_changes(warehouse: WarehouseResource) -> dg.MaterializeResult:
     the baseline, with week-robust log-ratio intervals. Internal: read the marts."""
     config = load_config()
     with step("intermediate/value_changes"), warehouse.connect() as con:
-        frame = compute_value_changes(con, config)
-        write_table(con, "intermediate.value_changes", frame)
-    return dg.MaterializeResult(metadata={"dagster/row_count": frame.height})
+        changes = load_change_set(con, warehouse.run_id)
+        if changes.full:
+            write_table(con, "intermediate.value_changes", compute_value_changes(con, config))
+        else:
+            with scope(con, changes.workflows, {"intermediate.item_periods": "rows"}) as scoped:
+                scoped.run(lambda: write_table(con, "intermediate.value_changes", compute_value_changes(con, config)))
+                scoped.merge("intermediate.value_changes", order_by="workflow_id, metric, month_on nulls first")
+        rows = con.execute("select count(*) from intermediate.value_changes").fetchone()[0]
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows})
 
 
 @dg.asset(

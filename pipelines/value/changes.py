@@ -38,21 +38,20 @@ VALUE_CHANGES_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def _side(frame: pl.DataFrame) -> Side:
-    """One scope's items as the engine's Side; a week split across two months is one week."""
-    weekly = (
-        frame.group_by("week_start_on")
-        .agg(pl.col("n").sum(), pl.col("total").sum(), pl.col("total_sq").sum())
-        .sort("week_start_on")
-        .with_columns(((pl.col("week_start_on") - pl.lit(WEEK_ORIGIN)).dt.total_days() // 7).alias("week"))
-    )
+def _side(week: np.ndarray, n: np.ndarray, total: np.ndarray, total_sq: np.ndarray) -> Side:
+    """One scope's rows (one per month and ISO week) as the engine's Side; a week split across
+    two months is one week. Arrays, not frames: this runs once per workflow, metric and month."""
+    weeks, inverse = np.unique(week, return_inverse=True)
+    week_n = np.bincount(inverse, weights=n, minlength=weeks.size)
+    week_total = np.bincount(inverse, weights=total, minlength=weeks.size)
+    week_total_sq = np.bincount(inverse, weights=total_sq, minlength=weeks.size)
     return Side(
-        n=int(weekly["n"].sum()),
-        total=float(weekly["total"].sum()),
-        total_sq=float(weekly["total_sq"].sum()),
-        week=weekly["week"].to_numpy().astype(np.int64),
-        week_n=weekly["n"].to_numpy().astype(float),
-        week_total=weekly["total"].to_numpy().astype(float),
+        n=int(n.sum()),
+        total=float(pl.Series(week_total).sum()),
+        total_sq=float(pl.Series(week_total_sq).sum()),
+        week=weeks.astype(np.int64),
+        week_n=week_n,
+        week_total=week_total,
     )
 
 
@@ -65,7 +64,12 @@ def _pooled_persistence(weeks: pl.DataFrame, config: MetricsConfig) -> float:
     (``pipelines.metrics.value_metrics.pooled_persistence``, on the whole post period)."""
     series = []
     for (_, metric, _), group in weeks.group_by("workflow_id", "metric", "period"):
-        side = _side(group)
+        side = _side(
+            group.get_column("week").to_numpy(),
+            group.get_column("n").to_numpy().astype(float),
+            group.get_column("total").to_numpy().astype(float),
+            group.get_column("total_sq").to_numpy().astype(float),
+        )
         if side.n < 2:
             continue
         m = side.total / side.n
@@ -78,21 +82,30 @@ def _pooled_persistence(weeks: pl.DataFrame, config: MetricsConfig) -> float:
 def compute_value_changes(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> pl.DataFrame:
     """One row per deployed workflow and metric for the whole post period (`month_on` null),
     and one per calendar month with post items measured, each against the baseline."""
-    weeks = con.sql(sql_text(__file__, "value_weeks")).pl()
+    weeks = (
+        con.sql(sql_text(__file__, "value_weeks"))
+        .pl()
+        .with_columns(((pl.col("week_start_on") - pl.lit(WEEK_ORIGIN)).dt.total_days() // 7).alias("week"))
+    )
     rho = _pooled_persistence(weeks, config)
     rows: list[dict[str, Any]] = []
+    # The query's order (workflow, metric, period, month, week) keeps each group's rows together.
     for (workflow_id, metric), group in weeks.group_by("workflow_id", "metric", maintain_order=True):
         # Shares stay shares (metrics.yaml); every other metric, cycle time's capped hours
         # included, is a mean of closed items.
         aggregation = "share" if config.metrics[metric].aggregation == "share" else "mean"
-        baseline = _side(group.filter(pl.col("period") == "baseline"))
-        post_rows = group.filter(pl.col("period") == "post")
-        scopes = [(None, post_rows)] + [
-            (month, post_rows.filter(pl.col("month_on") == month))
-            for month in post_rows.get_column("month_on").unique().sort().to_list()
-        ]
-        for month, scope in scopes:
-            post = _side(scope)
+        is_post = (group.get_column("period") == "post").to_numpy()
+        week = group.get_column("week").to_numpy()
+        n = group.get_column("n").to_numpy().astype(float)
+        total = group.get_column("total").to_numpy().astype(float)
+        total_sq = group.get_column("total_sq").to_numpy().astype(float)
+        month_on = group.get_column("month_on").to_list()
+        baseline = _side(week[~is_post], n[~is_post], total[~is_post], total_sq[~is_post])
+        post_months = sorted({m for m, post in zip(month_on, is_post, strict=True) if post})
+        months = np.asarray(month_on, dtype=object)
+        scopes = [(None, is_post)] + [(month, is_post & (months == month)) for month in post_months]
+        for month, chosen in scopes:
+            post = _side(week[chosen], n[chosen], total[chosen], total_sq[chosen])
             result = moment_result(baseline, post, aggregation, config.alpha, rho)
             note = result.get("note")
             if note is None and _finite(result["change_pct"]) is not None and _finite(result["ci_low_pct"]) is None:

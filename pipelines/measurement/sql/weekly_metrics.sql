@@ -139,13 +139,21 @@ weekly as (
             where youngest_open_hours is null or cycle_time_hours < youngest_open_hours
         ) as items_below_youngest_open,
         epoch(any_value(cutoffs.cutoff_at) - cast(week_start_on + 7 as timestamp)) / 3600.0 as hours_after_week,
-        avg(cast(has_rework as double)) as rework_rate,
+        -- Shares as whole counts, means as exact sums (values below 1e9 as DECIMAL(38, 10)), so
+        -- two builds agree to the last bit whatever order parallel threads add in.
+        count(*) filter (where has_rework) / nullif(count(has_rework), 0) as rework_rate,
         count(has_rework) as n_rework,
-        avg(cast(had_error as double)) as error_rate,
+        count(*) filter (where had_error) / nullif(count(had_error), 0) as error_rate,
         count(had_error) as n_error,
-        avg(cast(touchpoints_capped as double)) as touchpoints_per_item,
+        (
+            coalesce(cast(sum(cast(case when touchpoints_capped < 1e9 then touchpoints_capped end as decimal(38, 10))) as double), 0)
+            + coalesce(sum(cast(touchpoints_capped as double)) filter (where touchpoints_capped >= 1e9), 0)
+        ) / nullif(count(touchpoints_capped), 0) as touchpoints_per_item,
         count(touchpoints_capped) as n_touchpoints,
-        avg(external_spend_capped) as external_spend_per_item,
+        (
+            coalesce(cast(sum(cast(case when external_spend_capped < 1e9 then external_spend_capped end as decimal(38, 10))) as double), 0)
+            + coalesce(sum(external_spend_capped) filter (where external_spend_capped >= 1e9), 0)
+        ) / nullif(count(external_spend_capped), 0) as external_spend_per_item,
         count(external_spend_capped) as n_spend
     from with_youngest_open
     inner join cutoffs using (workflow_id)

@@ -28,17 +28,39 @@ long_form as (
     select {groups}, 'external_spend_per_item',
         external_spend_capped, external_spend
     from items
+),
+
+-- Exact sums, so two builds agree to the last bit: a parallel sum of doubles adds in whatever
+-- order the threads finish. A value below 1e9 in size (every real count, share, hour or amount)
+-- is added as DECIMAL(38, 10), integer arithmetic that gives the same result in any order; a
+-- larger one is added as a double, so no input can overflow the decimal.
+exact_form as (
+    select
+        *,
+        cast(case when abs(value) < 1e9 then value end as decimal(38, 10)) as exact_value,
+        cast(case when abs(value) < 1e9 then value * value end as decimal(38, 10)) as exact_sq,
+        cast(case when abs(uncapped_value) < 1e9 then uncapped_value end as decimal(38, 10)) as exact_uncapped
+    from long_form
+),
+
+sums as (
+    select
+        {groups},
+        metric,
+        count(value) as n,
+        coalesce(cast(sum(exact_value) as double), 0)
+        + coalesce(sum(value) filter (where abs(value) >= 1e9), 0) as total,
+        coalesce(cast(sum(exact_sq) as double), 0)
+        + coalesce(sum(value * value) filter (where abs(value) >= 1e9), 0) as total_sq,
+        count(uncapped_value) as uncapped_n,
+        coalesce(cast(sum(exact_uncapped) as double), 0)
+        + coalesce(sum(uncapped_value) filter (where abs(uncapped_value) >= 1e9), 0) as uncapped_total
+    from exact_form
+    group by {groups}, metric
 )
 
 select
-    {groups},
-    metric,
-    count(value) as n,
-    coalesce(sum(value), 0) as total,
-    coalesce(sum(value * value), 0) as total_sq,
-    count(uncapped_value) as uncapped_n,
-    coalesce(sum(uncapped_value), 0) as uncapped_total,
-    avg(uncapped_value) as uncapped_mean
-from long_form
-group by {groups}, metric
+    *,
+    uncapped_total / nullif(uncapped_n, 0) as uncapped_mean
+from sums
 order by {groups}, metric

@@ -19,7 +19,7 @@ primary_results as (
 
 did as (
     select effect_views.workflow_id, effect_views.estimate_pct, effect_views.ci_low_pct, effect_views.ci_high_pct,
-        effect_views.is_identifiable
+        effect_views.is_identifiable, effect_views.n_comparison_workflows
     from marts.effect_views as effect_views
     inner join workflows
         on effect_views.workflow_id = workflows.workflow_id
@@ -34,7 +34,9 @@ checks as (
         any_value(method_checks.ci_low_pct) filter (where method_checks.check_name = 'placebo') as placebo_ci_low_pct,
         any_value(method_checks.ci_high_pct) filter (where method_checks.check_name = 'placebo') as placebo_ci_high_pct,
         coalesce(bool_or(method_checks.check_name = 'parallel_trends' and method_checks.status = 'warn'), false)
-            as pre_trend_warns
+            as pre_trend_warns,
+        any_value(method_checks.estimate_pct) filter (where method_checks.check_name = 'parallel_trends')
+            as pre_trend_slope_points
     from marts.method_checks as method_checks
     inner join workflows
         on method_checks.workflow_id = workflows.workflow_id
@@ -67,13 +69,15 @@ select
     coalesce(adoption.is_adoption_unknown, workflows.deployed_on is not null) as is_adoption_unknown,
     coalesce(primary_results.n_baseline, 0) + coalesce(primary_results.n_post, 0) as items_measured,
     coalesce(did.is_identifiable, false) as did_identifiable,
+    did.n_comparison_workflows as did_comparison_workflows,
     did.estimate_pct as did_change_pct,
     did.ci_low_pct as did_ci_low_pct,
     did.ci_high_pct as did_ci_high_pct,
     checks.placebo_change_pct,
     checks.placebo_ci_low_pct,
     checks.placebo_ci_high_pct,
-    coalesce(checks.pre_trend_warns, false) as pre_trend_warns
+    coalesce(checks.pre_trend_warns, false) as pre_trend_warns,
+    checks.pre_trend_slope_points
 from workflows
 left join primary_results using (workflow_id)
 left join did using (workflow_id)

@@ -38,8 +38,12 @@ select
     cast(date_trunc('month', opened_at) as date) as month_on,
     week_start_on,
     count(value) as n,
-    coalesce(sum(value), 0) as total,
-    coalesce(sum(value * value), 0) as total_sq
+    -- Exact sums (as in pipelines/metrics/sql/period_stats.sql): values below 1e9 in size are
+    -- added as DECIMAL(38, 10), the same in any order, so two builds agree to the last bit.
+    coalesce(cast(sum(cast(case when abs(value) < 1e9 then value end as decimal(38, 10))) as double), 0)
+    + coalesce(sum(value) filter (where abs(value) >= 1e9), 0) as total,
+    coalesce(cast(sum(cast(case when abs(value) < 1e9 then value * value end as decimal(38, 10))) as double), 0)
+    + coalesce(sum(value * value) filter (where abs(value) >= 1e9), 0) as total_sq
 from long_form
 where value is not null
 group by all

@@ -7,11 +7,12 @@ the sensor or the UI; the build is then thrown away and the published file is un
 
 import dagster as dg
 
+from pipelines.monitoring.assets import MONITORING_GROUP
 from pipelines.progress import step
 from pipelines.resources import InputFolderResource, WarehouseResource
 
-PUBLISHED_WAREHOUSE = dg.AssetKey(["ops", "published_warehouse"])
-PUBLISH_STEP = "ops__published_warehouse"
+PUBLISHED_WAREHOUSE = dg.AssetKey(["monitoring", "published_warehouse"])
+PUBLISH_STEP = "monitoring__published_warehouse"
 
 
 class PublishConfig(dg.Config):
@@ -26,7 +27,7 @@ class PublishConfig(dg.Config):
 def published_warehouse_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
     """The publishing asset, downstream of every asset in `upstream` (all of the build)."""
 
-    @dg.asset(key=PUBLISHED_WAREHOUSE, group_name="ops", kinds={"duckdb"}, deps=upstream)
+    @dg.asset(key=PUBLISHED_WAREHOUSE, group_name=MONITORING_GROUP, kinds={"duckdb"}, deps=upstream)
     def published_warehouse(
         context: dg.AssetExecutionContext,
         config: PublishConfig,

@@ -7,8 +7,8 @@ import polars as pl
 import pytest
 
 from pipelines.calibration.simulate import Scenario
-from pipelines.measurement.checks import CHECK_NAMES, guardrail_rows, pool_small_groups, sample_size_rows
 from pipelines.measurement.estimators import standardized_change, team_weighted_log_ratio, total_variation_points
+from pipelines.measurement.method_checks import CHECK_NAMES, guardrail_rows, pool_small_groups, sample_size_rows
 from pipelines.metrics.config import load_config
 from tests.test_measurement import simulated_warehouse
 

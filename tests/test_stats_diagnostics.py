@@ -7,7 +7,7 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from pipelines.stats.checks import censoring_gap, mix_shift_chi2, novelty_slope
+from pipelines.stats.diagnostics import censoring_gap, mix_shift_chi2, novelty_slope
 
 
 def test_mix_shift_matches_chi2_contingency_and_drops_empty_teams() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import polars as pl
+from scipy import stats
 
 from pipelines.measurement.estimators import (
     WeightedChange,
@@ -32,7 +33,7 @@ from pipelines.measurement.views import (
 from pipelines.metrics.config import MetricsConfig, load_config
 from pipelines.metrics.rules import guardrail_breaches
 from pipelines.metrics.value_metrics import period_stats_sql
-from pipelines.stats.checks import censoring_gap, mix_shift_chi2
+from pipelines.stats.diagnostics import censoring_gap, mix_shift_chi2
 from pipelines.stats.intervals import MomentStats
 from pipelines.stats.medians import cycle_time_summary
 from pipelines.stats.verdicts import NO_CLAIM
@@ -139,16 +140,21 @@ def parallel_trends_row(result: WeeklyResult, alpha: float) -> dict[str, str]:
             f"Only {trend.n_weeks} baseline weeks with a value in both series: too few to test trends.",
         )  # fmt: skip
     slope = f"{100 * trend.slope:+.2f} points a week, {p_text(trend.p_value)} over {trend.n_weeks} baseline weeks"
+    # The slope in points a week with its interval (the contested rule reads its direction).
+    spread = float(stats.t.ppf(1 - alpha / 2, trend.n_weeks - 2)) * trend.se if trend.n_weeks > 2 else math.nan
+    numbers = tuple(
+        100 * x if math.isfinite(x) else None for x in (trend.slope, trend.slope - spread, trend.slope + spread)
+    )
     if trend.p_value < alpha:
         return _row(
             result.workflow_id, result.metric, "parallel_trends", "warn",
             f"Before go-live the gap to the comparison workflows drifted ({slope}): trends were not "
-            "parallel, so the difference-in-differences may be biased.",
+            "parallel, so the difference-in-differences may be biased.", numbers,
         )  # fmt: skip
     return _row(
         result.workflow_id, result.metric, "parallel_trends", "ok",
         f"Before go-live the gap to the comparison workflows stayed level ({slope}); a weak test: "
-        "it cannot prove the trends would have stayed parallel.",
+        "it cannot prove the trends would have stayed parallel.", numbers,
     )  # fmt: skip
 
 
