@@ -432,7 +432,7 @@ ADOPTION_TREND_COLOR = "#7570b3"
 
 def adoption_trend(months: pl.DataFrame, threshold: float) -> go.Figure:
     """Portfolio adoption per month: active ÷ eligible users over the deployed workflows live that month."""
-    title = "Adoption by month: share of eligible people active"
+    title = "Adoption by month"
     rows = months.filter(pl.col("adoption_rate").is_not_null()).sort("month_on")
     if rows.is_empty():
         return empty(title, "No month with usage after go-live in this range.")
@@ -453,14 +453,15 @@ def adoption_trend(months: pl.DataFrame, threshold: float) -> go.Figure:
         y=round(threshold * 100),
         line=dict(color="#8c8c8c", dash="dash", width=1),
         annotation_text=f"adopted: {threshold:.0%}",
-        annotation_position="top left",
+        annotation_position="bottom right",
     )
     fig.update_xaxes(title_text="month", dtick="M1", tickformat="%b %Y")
     fig.update_yaxes(title_text="% of eligible users active that month", range=[0, 100], ticksuffix="%")
     return _finish(
         fig,
         title,
-        "Each point is a calendar month: people who used the tool that month ÷ people eligible, over the deployed "
+        "Share of eligible people active. Each point is a calendar month: people who used the tool that month ÷ "
+        "people eligible, over the deployed "
         "workflows live that month (a workflow joins in its go-live month). Usage, not value. The current month is "
         "left out until it is complete.",
         height=360,
@@ -469,7 +470,7 @@ def adoption_trend(months: pl.DataFrame, threshold: float) -> go.Figure:
 
 def decision_trend(counts: pl.DataFrame) -> go.Figure:
     """Workflows per decision, month by month (stacked bars, colour and pattern per decision)."""
-    title = "Decisions by month: workflows per decision"
+    title = "Decisions by month"
     if counts.is_empty():
         return empty(title, "No decision recorded in this range yet.")
     months = sorted(set(counts["month_on"].to_list()))
@@ -486,24 +487,30 @@ def decision_trend(counts: pl.DataFrame) -> go.Figure:
                 name=label,
                 marker=dict(
                     color=DECISION_COLORS.get(decision, "#8c8c8c"),
-                    pattern=dict(shape=DECISION_PATTERNS.get(decision, ""), fgcolor="white", size=6),
+                    # Overlay: the decision's colour fills the bar, the pattern is drawn on top in white.
+                    pattern=dict(
+                        shape=DECISION_PATTERNS.get(decision, ""), fgcolor="white", size=6, fillmode="overlay"
+                    ),
                     line=dict(color="white", width=1),
                 ),
                 text=[rows.get(m) or "" for m in months],
                 textposition="inside",
+                insidetextanchor="middle",
+                textangle=0,
                 hovertemplate=f"%{{x|%b %Y}}: %{{y}} workflows to {text.plain(label).lower()}<extra></extra>",
             )
         )
     fig.update_layout(
         barmode="stack",
-        legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0, title_text="Decision: "),
+        legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0, title_text="Decision: "),
     )
-    fig.update_xaxes(title_text="month", dtick="M1", tickformat="%b %Y")
+    fig.update_xaxes(dtick="M1", tickformat="%b %Y")
     fig.update_yaxes(title_text="workflows", dtick=1 if max(counts["workflows"].to_list()) < 8 else None)
     return _finish(
         fig,
         title,
-        "Each bar is a month: every workflow's decision as of that month's last recorded build, one colour and "
+        "Workflows per decision. Each bar is a month: every workflow's decision as of that month's last recorded "
+        "build, one colour and "
         "pattern per decision (legend below). A month appears once a build has recorded it "
         "(marts.scorecard_history), so the history starts with the first build kept.",
         height=400,

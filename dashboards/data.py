@@ -48,8 +48,8 @@ class Warehouse(NamedTuple):
 
 
 def warehouse_target() -> str:
-    """What the dashboard reads: `$OPVALUE_WAREHOUSE` (a file or a shared catalog), else the default file."""
-    return os.environ.get(settings.WAREHOUSE_ENV) or str(settings.warehouse_path())
+    """What the dashboard reads: the pipeline's own target (`pipelines.settings.warehouse_target`)."""
+    return settings.warehouse_target()
 
 
 def current_warehouse() -> Warehouse | None:

@@ -112,8 +112,7 @@ def build(verbose: bool = False, allow_empty: bool = False) -> int:
     except Exception as error:  # noqa: BLE001  (the operator gets the reason, not a traceback)
         reason = f"build failed before it started: {describe(error)}"
         print(f"FAILED {reason}", file=sys.stderr)
-        warehouse = settings.warehouse_path()
-        if not settings.is_remote_warehouse(str(warehouse)):
+        if not settings.is_remote_warehouse(settings.warehouse_target()):
             record = {
                 "run_id": None,
                 "started_at": started_at,
@@ -121,7 +120,7 @@ def build(verbose: bool = False, allow_empty: bool = False) -> int:
                 "status": "failed",
                 "message": reason,
             }
-            where = record_run(warehouse, record)
+            where = record_run(settings.warehouse_path(), record)
             if where is not None:
                 print(f"recorded in {where}", file=sys.stderr)
         print(f"build failed after {time.perf_counter() - started:.1f}s", file=sys.stderr)
@@ -132,7 +131,7 @@ def _build(log: logging.Logger, started: float, allow_empty: bool) -> int:
     from pipelines.definitions import defs
     from pipelines.monitoring.publish_gate import PUBLISH_STEP
 
-    log.info("building %s from %s", settings.warehouse_path(), settings.input_dir())
+    log.info("building %s from %s", settings.warehouse_target(), settings.input_dir())
     job = defs.resolve_job_def("build_warehouse")
     run_config: dict = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     if allow_empty:
@@ -168,7 +167,7 @@ def _build(log: logging.Logger, started: float, allow_empty: bool) -> int:
         print(f"FAILED {reasons[0] if reasons else 'the run failed before its first step'}", file=sys.stderr)
     recorded = (
         None
-        if settings.is_remote_warehouse(str(settings.warehouse_path()))
+        if settings.is_remote_warehouse(settings.warehouse_target())
         else find_run(settings.warehouse_path(), result.run_id)
     )
     if result.success and not failures and recorded is not None and recorded.get("status") == "failed":
@@ -183,7 +182,7 @@ def _build(log: logging.Logger, started: float, allow_empty: bool) -> int:
     if not result.success or failures:
         print(f"build failed after {time.perf_counter() - started:.1f}s", file=sys.stderr)
         return EXIT_FAILED
-    _print_summary(str(settings.warehouse_path()))
+    _print_summary(settings.warehouse_target())
     warnings = [
         evaluation.check_name
         for event in events

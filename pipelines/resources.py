@@ -20,6 +20,7 @@ from pydantic import PrivateAttr
 
 from pipelines import settings
 from pipelines.changes import load_change_set
+from pipelines.monitoring.run_history import write_run_history
 from pipelines.progress import step_failure_message
 from pipelines.publish import (
     Build,
@@ -27,7 +28,6 @@ from pipelines.publish import (
     BuildStartError,
     PublishRefused,
     describe,
-    read_run_log,
     record_run,
     refusal_reason,
     source_counts,
@@ -71,12 +71,12 @@ class WarehouseResource(dg.ConfigurableResource):
         return self._run_id
 
     def resolved_path(self) -> Path:
-        """The published file."""
-        return Path(self.path) if self.path else settings.warehouse_path()
+        """The published file of a local warehouse (a shared catalog has none)."""
+        return settings.local_warehouse_path(self.target())
 
     def target(self) -> str:
-        """What DuckDB connects to: the local file, or a shared catalog's connection string."""
-        return self.path or os.environ.get(settings.WAREHOUSE_ENV) or settings.DEFAULT_WAREHOUSE
+        """What DuckDB connects to: the local file, or a shared catalog's connection string, as written."""
+        return self.path or settings.warehouse_target()
 
     def is_remote(self) -> bool:
         """A shared catalog (MotherDuck, DuckLake) is written in place, not copied and renamed."""
@@ -125,7 +125,7 @@ class WarehouseResource(dg.ConfigurableResource):
             raise PublishRefused(reason)
         if build is None:  # a shared catalog is written in place: nothing to swap
             return {"warehouse": target, "sources": {s: c.rows_staged for s, c in current.items()}}
-        _record_run(build.path, build.published, self._outcome(run_id, "success", None))
+        write_run_history(build.path, build.published, self._outcome(run_id, "success", None))
         build.publish()
         self._published = True
         return {
@@ -274,66 +274,6 @@ def _prune_history(instance: dg.DagsterInstance | None) -> None:
         return
     if deleted:
         log.info("pruned %d old run(s) from Dagster's history (keeping %d)", len(deleted), keep_runs())
-
-
-def _workflow_list(value: object) -> list[str] | None:
-    """A run log's `recomputed_workflows` as a list of ids; anything else (an older line, a
-    hand-edited log) as null rather than a failed publish."""
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    return None
-
-
-def _record_run(build_path: Path, published: Path, this_run: dict) -> None:
-    """Write the run history (this run included) and this run's per-source counts into the build."""
-    runs = [run for run in read_run_log(published) if run.get("run_id") != this_run["run_id"]] + [this_run]
-    run_id = this_run["run_id"]
-    con = duckdb.connect(str(build_path))
-    try:
-        con.execute("create schema if not exists ops")
-        con.execute(
-            "create or replace table ops.pipeline_runs (run_id varchar, started_at timestamp, "
-            "ended_at timestamp, status varchar, message varchar, recomputed_workflows varchar[])"
-        )
-        if runs:
-            con.executemany(
-                "insert into ops.pipeline_runs values (?, ?, ?, ?, ?, ?)",
-                [
-                    [
-                        r.get("run_id"),
-                        r.get("started_at"),
-                        r.get("ended_at"),
-                        r.get("status"),
-                        r.get("message"),
-                        _workflow_list(r.get("recomputed_workflows")),
-                    ]
-                    for r in runs
-                ],
-            )
-        con.execute(
-            """
-            create table if not exists ops.run_source_counts (
-                run_id varchar, source varchar, files bigint, rows_read bigint, rows_staged bigint,
-                rows_quarantined bigint, rows_deduplicated bigint, rows_superseded bigint
-            )
-            """
-        )
-        has_manifest = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'ingested_files'"
-        ).fetchone()[0]
-        if has_manifest:
-            con.execute("delete from ops.run_source_counts where run_id = ?", [run_id])
-            con.execute(
-                """
-                insert into ops.run_source_counts
-                select ?, source, count(*), sum(rows_read), sum(rows_staged), sum(rows_quarantined),
-                       sum(rows_deduplicated), sum(rows_superseded)
-                from ops.ingested_files group by source
-                """,
-                [run_id],
-            )
-    finally:
-        con.close()
 
 
 class InputFolderResource(dg.ConfigurableResource):

@@ -35,9 +35,26 @@ def input_dir() -> Path:
     return Path(os.environ.get(INPUT_DIR_ENV) or DEFAULT_INPUT_DIR)
 
 
+def warehouse_target() -> str:
+    """What DuckDB connects to, exactly as written: `$OPVALUE_WAREHOUSE`, else `data/warehouse/opvalue.duckdb`.
+
+    A local file, or a shared catalog (`md:opvalue`, `ducklake:...`, a URL such as
+    `s3://bucket/opvalue.duckdb`). The one place the warehouse is resolved: the pipeline
+    (`WarehouseResource.target()`) and the dashboard (`dashboards.data.warehouse_target()`) call it.
+    """
+    return os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE
+
+
 def warehouse_path() -> Path:
-    """The published DuckDB file: `$OPVALUE_WAREHOUSE`, else `data/warehouse/opvalue.duckdb`."""
-    return Path(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
+    """The published DuckDB file of a local warehouse (`warehouse_target()` as a path)."""
+    return local_warehouse_path(warehouse_target())
+
+
+def local_warehouse_path(target: str) -> Path:
+    """`target` as a local file path; a shared catalog has none (a `Path` would turn `s3://` into `s3:/`)."""
+    if is_remote_warehouse(target):
+        raise SettingError(f"{WAREHOUSE_ENV}={target!r} is a shared catalog, not a local file")
+    return Path(target)
 
 
 def time_zone_env(source: str) -> str:

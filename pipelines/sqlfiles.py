@@ -12,6 +12,24 @@ def sql_text(anchor: str, name: str) -> str:
     return (Path(anchor).parent / "sql" / f"{name}.sql").read_text()
 
 
+def sql_sections(anchor: str, name: str) -> dict[str, str]:
+    """The named sections of `sql/<name>.sql`, each without its closing semicolon.
+
+    A section starts at a line `-- {placeholder}` and runs to the next one; comment lines
+    before the first section are the file's header. Used for statements that fill the
+    `{placeholder}`s of another file (see pipelines/ingest/sql/restage_full.sql).
+    """
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in sql_text(anchor, name).splitlines():
+        stripped = line.strip()
+        if stripped.startswith("-- {") and stripped.endswith("}"):
+            current = sections.setdefault(stripped[4:-1], [])
+        elif current is not None:
+            current.append(line)
+    return {key: "\n".join(lines).strip().removesuffix(";") for key, lines in sections.items()}
+
+
 def run_script(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object] | None = None) -> None:
     """Run a multi-statement SQL script; named `$parameters` reach the statements that use them.
 

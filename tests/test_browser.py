@@ -12,6 +12,7 @@ import os
 import shutil
 import urllib.parse
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -69,6 +70,27 @@ def save_screenshot(page, path: Path, *, height: int | None = None) -> Path:
     return path
 
 
+def shrink_png(path: Path, colors: int = 256) -> Path:
+    """Rewrite a screenshot for the docs as a 256-colour palette PNG: a quarter of the bytes, no visible loss."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    small.save(path, optimize=True)
+    return path
+
+
+def save_section(page, label: str, path: Path) -> Path:
+    """A docs picture of one expander (by its label), whole: the viewport is stretched to the page for the shot."""
+    width = page.viewport_size["width"]
+    height = page.viewport_size["height"]
+    page.set_viewport_size({"width": width, "height": min(int(page.evaluate(CONTENT_HEIGHT_JS)) + 40, 12_000)})
+    page.wait_for_timeout(800)
+    page.get_by_test_id("stExpander").filter(has_text=label).first.screenshot(path=str(path))
+    page.set_viewport_size({"width": width, "height": height})
+    return shrink_png(path)
+
+
 def open_page(page, url: str, texts: list[str], charts: int) -> None:
     """Load `url`, wait until every text is visible and `charts` Plotly charts are drawn, and the script is idle."""
     from playwright.sync_api import expect
@@ -122,10 +144,17 @@ def test_every_page_renders_in_headless_chromium(sample_warehouse):
                 "Workflows in production",
                 "What it is worth",
                 "Adopted without value",
-                "Adoption × value",
+                "Workflows by stage",
+                "Trends by month",
                 "Scorecard",
             ],
-            3,
+            1,  # adoption × value; the trends are drawn when opened
+        ),
+        (
+            "trends",
+            "?trends=true",
+            ["Adoption by month", "Decisions by month"],
+            4,
         ),
         (
             "workflow_detail",
@@ -144,9 +173,10 @@ def test_every_page_renders_in_headless_chromium(sample_warehouse):
             [
                 "Which workflows are ready to scale, what is missing, and who owns the gap?",
                 "The gate, workflow by workflow",
+                "Stages and conversion by quarter",
                 "Stalled pilots",
             ],
-            2,
+            0,  # the two charts by quarter are drawn when their section is opened
         ),
         (
             "data_quality",
@@ -164,10 +194,12 @@ def test_every_page_renders_in_headless_chromium(sample_warehouse):
                 assert_no_exception(page, name)
                 shot = save_screenshot(page, SCREENSHOTS / f"{name}.png")
                 assert shot.stat().st_size > 10_000
-                if name == "portfolio" and os.environ.get("OPVALUE_README_SCREENSHOT") == "1":
-                    save_screenshot(page, README_IMAGE, height=README_HEIGHT)
-                if name == "workflow_detail" and os.environ.get("OPVALUE_README_SCREENSHOT") == "1":
-                    save_screenshot(page, README_IMAGE.with_name("workflow_detail.png"), height=README_HEIGHT)
+                if os.environ.get("OPVALUE_README_SCREENSHOT") == "1" and name != "readiness":
+                    # Ready to scale's picture is taken by the test that opens it from the navigation.
+                    if name == "trends":  # the section itself, not the top of the page again
+                        save_section(page, "Trends by month", README_IMAGE.with_name("trends.png"))
+                    else:
+                        shrink_png(save_screenshot(page, README_IMAGE.with_name(f"{name}.png"), height=README_HEIGHT))
                 if name == "workflow_detail":
                     # The picker keeps the workflow in the URL, so the link can be shared.
                     assert f"workflow={workflow_id}" in page.url
@@ -482,24 +514,26 @@ def test_phone_width_nothing_wider_than_the_screen_and_whole_workflow_names(brow
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=1)
     page = context.new_page()
     workflow_id = workflows_by_name(sample_warehouse)[0][0]
+    # The portfolio with its trends open, so the three monthly charts are checked at phone width too.
+    queries = {"workflow_detail": f"?workflow={workflow_id}", "portfolio": "?trends=true"}
     for name, path in PAGE_PATHS.items():
-        page.goto(
-            f"{base}/{path}" + (f"?workflow={workflow_id}" if name == "workflow_detail" else ""),
-            wait_until="domcontentloaded",
-        )
+        page.goto(f"{base}/{path}{queries.get(name, '')}", wait_until="domcontentloaded")
         settle(page)
         page.wait_for_timeout(800)  # charts resize to the phone's width
         found = page.evaluate(OVERFLOW_JS)
         assert found["scrollWidth"] <= found["width"], (name, found)
         assert found["problems"] == [], (name, found["problems"][:10])
         assert_no_exception(page, f"{name} at 390 px")
-        if os.environ.get("OPVALUE_README_SCREENSHOT") == "1" and name in ("portfolio", "workflow_detail"):
+        if os.environ.get("OPVALUE_README_SCREENSHOT") == "1":
             shot = DOCS_IMAGES / f"phone_{name}.png"
             height = min(int(page.evaluate(CONTENT_HEIGHT_JS)) + 40, 2200)
             page.set_viewport_size({"width": PHONE["width"], "height": height})
             page.wait_for_timeout(800)
             page.screenshot(path=str(shot), full_page=True)
+            shrink_png(shot)
             page.set_viewport_size(PHONE)
+            if name == "portfolio":
+                save_section(page, "Trends by month", DOCS_IMAGES / "phone_trends.png")
         if name == "portfolio":
             # The phone scorecard: every workflow's whole name, none cut off.
             items = page.locator('[class*="st-key-narrow_only_scorecard"] [data-testid="stMarkdownContainer"] strong')
@@ -577,5 +611,68 @@ def test_the_value_and_exceptions_sections_and_ready_to_scale_open_in_chromium(b
     assert_no_exception(page, "ready to scale")
     save_screenshot(page, SCREENSHOTS / "ready_to_scale.png")
     if os.environ.get("OPVALUE_README_SCREENSHOT") == "1":
-        save_screenshot(page, README_IMAGE.with_name("ready_to_scale.png"), height=README_HEIGHT)
+        shrink_png(save_screenshot(page, README_IMAGE.with_name("ready_to_scale.png"), height=README_HEIGHT))
     page.close()
+
+
+PLOTTED_MONTHS_JS = """title => {
+    const chart = [...document.querySelectorAll('.js-plotly-plot')]
+        .find(plot => plot.layout && plot.layout.title && plot.layout.title.text === title);
+    return chart ? chart.data.flatMap(trace => trace.x || []).map(x => String(x).slice(0, 7)) : null;
+}"""
+"""The months (`2026-04`) every trace of the chart titled `title` plots, from Plotly's own data."""
+
+
+def test_the_trend_range_goes_into_the_address_and_a_shared_link_reproduces_it(browser_on_sample):
+    base, browser = browser_on_sample
+    from playwright.sync_api import expect
+
+    from dashboards.sections.trends import month_label
+
+    def month_key(label: str) -> str:
+        return datetime.strptime(label, "%b %Y").strftime("%Y-%m")
+
+    adoption = "Adoption by month"
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{base}/", wait_until="domcontentloaded")
+    settle(page)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 1", timeout=60_000)
+    assert page.evaluate(PLOTTED_MONTHS_JS, adoption) is None  # closed: not drawn
+    page.get_by_test_id("stExpander").filter(has_text="Trends by month").locator("summary").click()
+    settle(page)
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query).get("trends") == ["true"]
+    page.wait_for_function(f"() => ({PLOTTED_MONTHS_JS})({adoption!r}) !== null", timeout=60_000)
+    every_month = sorted(set(page.evaluate(PLOTTED_MONTHS_JS, adoption)))
+    assert len(every_month) >= 4
+
+    # Move the range's first end two months on, with the keyboard on the slider's first thumb.
+    page.get_by_role("slider").first.focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    settle(page)
+    months = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query).get("months")
+    assert months and len(months) == 2, page.url
+    first = months[0]
+    assert first != month_label(every_month[0])
+    page.wait_for_function(
+        f"() => {{ const m = ({PLOTTED_MONTHS_JS})({adoption!r}); return m && m.length < {len(every_month)}; }}",
+        timeout=60_000,
+    )
+    shown = page.evaluate(PLOTTED_MONTHS_JS, adoption)
+    # Adoption leaves out a month cut short by the data's cutoff, so its last point may precede the range's end.
+    assert min(shown) == month_key(first) and max(shown) <= month_key(months[1])
+    shared = page.url
+    page.reload()
+    settle(page)
+    page.wait_for_function(f"() => ({PLOTTED_MONTHS_JS})({adoption!r}) !== null", timeout=60_000)
+    assert page.evaluate(PLOTTED_MONTHS_JS, adoption) == shown
+    page.close()
+
+    # A colleague opens the link in a new session: the same months, the section open.
+    colleague = browser.new_context(viewport=VIEWPORT).new_page()
+    colleague.goto(shared, wait_until="domcontentloaded")
+    settle(colleague)
+    colleague.wait_for_function(f"() => ({PLOTTED_MONTHS_JS})({adoption!r}) !== null", timeout=60_000)
+    assert colleague.evaluate(PLOTTED_MONTHS_JS, adoption) == shown
+    expect(colleague.get_by_text(f"{first} to {months[1]}").first).to_be_visible()
+    colleague.context.close()

@@ -539,16 +539,16 @@ def test_portfolio_value_section_shows_the_marts_totals(sample, sample_warehouse
     expected = "—" if net is None or not value["value_workflows"] else f"{currency} {float(net):,.0f}"
     assert tiles[f"Net value per month ({currency})"] == expected
     # The month-by-month chart is under "Trends by month": not drawn until opened.
-    assert not [f for f in figures(at) if f["layout"]["title"]["text"].startswith("Realised net value")]
+    assert not [f for f in figures(at) if f["layout"]["title"]["text"].startswith("Net value and tool cost")]
     opened = run_page("portfolio", {"trends": "true"})
-    figure_titled(opened, f"Realised net value and tool cost per month ({currency})")
+    figure_titled(opened, f"Net value and tool cost per month ({currency})")
 
 
 # -- trends by month --------------------------------------------------------------------------
 
 TREND_TITLES = (
-    "Adoption by month: share of eligible people active",
-    "Decisions by month: workflows per decision",
+    "Adoption by month",
+    "Decisions by month",
 )
 
 # Adoption per month computed from staging and the windows, not from marts.monthly_adoption:
@@ -620,7 +620,7 @@ def test_trends_show_adoption_decisions_and_net_value_by_month(sample, sample_wa
         "select month_on, net_value from marts.portfolio_monthly_value where currency = ? order by month_on",
         [currency],
     )
-    net = figure_titled(at, f"Realised net value and tool cost per month ({currency})")
+    net = figure_titled(at, f"Net value and tool cost per month ({currency})")
     net_trace = [t for t in net["data"] if t.get("name", "").startswith("realised net value")][0]
     assert [x[:10] for x in net_trace["x"]] == [str(m) for m in monthly["month_on"]]
     assert net_trace["y"] == [float(v) for v in monthly["net_value"]]

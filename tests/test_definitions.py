@@ -90,3 +90,35 @@ def test_a_shared_catalog_location_is_connected_to_in_place(monkeypatch):
     assert opened == ["md:opvalue", "closed"]
     assert WarehouseResource(path="ducklake:metadata.ducklake").is_remote()
     assert not WarehouseResource(path="/srv/opvalue/opvalue.duckdb").is_remote()
+
+
+def test_a_warehouse_url_stays_intact_and_the_pipeline_and_dashboard_resolve_the_same_target(monkeypatch):
+    """`s3://bucket/x.duckdb` once became `s3:/bucket/x.duckdb` (a Path); one function now resolves it."""
+    import duckdb
+    import pytest
+
+    from dashboards import data
+    from pipelines import settings
+    from pipelines.resources import WarehouseResource
+
+    for target in ("s3://bucket/x.duckdb", "md:opvalue", "/srv/opvalue/opvalue.duckdb"):
+        monkeypatch.setenv("OPVALUE_WAREHOUSE", target)
+        assert settings.warehouse_target() == WarehouseResource().target() == data.warehouse_target() == target
+    monkeypatch.delenv("OPVALUE_WAREHOUSE")
+    assert WarehouseResource().target() == data.warehouse_target() == "data/warehouse/opvalue.duckdb"
+
+    monkeypatch.setenv("OPVALUE_WAREHOUSE", "s3://bucket/x.duckdb")
+    assert WarehouseResource().is_remote()
+    assert data.current_warehouse().path == "s3://bucket/x.duckdb"
+    with pytest.raises(settings.SettingError, match="s3://bucket/x.duckdb"):
+        settings.warehouse_path()
+    opened = []
+
+    class FakeConnection:
+        def close(self):
+            opened.append("closed")
+
+    monkeypatch.setattr(duckdb, "connect", lambda target, *a, **k: opened.append(target) or FakeConnection())
+    with WarehouseResource().connect():
+        pass
+    assert opened == ["s3://bucket/x.duckdb", "closed"]

@@ -17,7 +17,6 @@ from pipelines.measurement.method_checks import CHECK_NAMES
 from pipelines.measurement.views import build_weekly_metrics
 from pipelines.metrics import assets as metrics_assets
 from pipelines.metrics.config import load_config
-from pipelines.sqlfiles import run_script, sql_text
 from tests.conftest import ITEMS_HEADER, REGISTRY_HEADER, write
 
 MEASUREMENT_TABLES = ("marts.weekly_metrics", "marts.effect_views", "marts.method_checks")
@@ -80,11 +79,7 @@ def hand_weekly() -> pl.DataFrame:
     )
     config = load_config()
     settings = config.settings
-    run_script(
-        con,
-        sql_text(metrics_assets.__file__, "item_periods"),
-        {k: settings[k] for k in ("baseline_days", "ramp_days", "cap_quantile")},
-    )
+    metrics_assets.build_item_periods(con, settings)
     build_weekly_metrics(con, config)
     return con.sql("select * from marts.weekly_metrics").pl()
 

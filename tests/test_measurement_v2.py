@@ -103,7 +103,7 @@ def staged(extra_items: list[dict] | None = None) -> duckdb.DuckDBPyConnection:
 def build(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     config = load_config()
     settings = config.settings
-    run_script(con, sql_text(metrics_assets.__file__, "item_periods"), metrics_assets.item_periods_params(settings))
+    metrics_assets.build_item_periods(con, settings)
     write_table(con, "marts.value_metrics", compute_value_metrics(con, config))
     run_script(
         con,

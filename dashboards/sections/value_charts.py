@@ -56,7 +56,7 @@ def _band(fig: go.Figure, x: list, low: list, high: list, name: str) -> None:
 
 def portfolio_monthly(months: pl.DataFrame, currency: str) -> go.Figure:
     """Realised net value of the value workflows and the tool cost of every deployed workflow, per month."""
-    title = f"Realised net value and tool cost per month ({currency})"
+    title = f"Net value and tool cost per month ({currency})"
     rows = months.filter(pl.col("currency") == currency).sort("month_on")
     if rows.is_empty():
         return charts.empty(title, "No month after go-live yet.")

@@ -1,11 +1,12 @@
 """Run the pipeline's own estimators on simulated batches and score them against the truth.
 
-Each batch goes through the code path of the marts: ``item_periods.sql``,
-``compute_value_metrics``, ``weekly_metrics.sql``, ``two_group_results``,
-``weekly_results``, ``compute_effect_views`` and ``compute_method_checks``, on an in-memory
-DuckDB. The team-weighted estimate (shown by the mix-shift check) is computed for every
-deployed workflow, and the workflow-clustered two-way fixed effects of
-``pipelines.stats.did`` is run on a subset as the reference the published DiD replaced.
+Each batch goes through the code path of the marts: ``build_item_periods`` (the SQL files
+``workflow_cutoffs``, ``workflow_windows`` and ``item_periods``), ``compute_value_metrics``,
+``weekly_metrics.sql``, ``two_group_results``, ``weekly_results``, ``compute_effect_views``
+and ``compute_method_checks``, on an in-memory DuckDB. The team-weighted estimate (shown by
+the mix-shift check) is computed for every deployed workflow, and the workflow-clustered
+two-way fixed effects of ``pipelines.calibration.did_twfe`` is run on a subset as the reference the
+published DiD replaced.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pandas as pd
 import polars as pl
 
 from pipelines.asset_helpers import write_table
+from pipelines.calibration.did_twfe import did_relative
 from pipelines.calibration.simulate import SCENARIOS, Scenario, write_batch
 from pipelines.measurement.method_checks import CHECK_NAMES, compute_method_checks, team_weighted_changes
 from pipelines.measurement.views import (
@@ -30,8 +32,6 @@ from pipelines.measurement.views import (
 from pipelines.metrics import assets as metrics_assets
 from pipelines.metrics.config import MetricsConfig, load_config
 from pipelines.metrics.value_metrics import compute_value_metrics
-from pipelines.sqlfiles import run_script, sql_text
-from pipelines.stats.did import did_relative
 
 METHOD_LABELS = {
     "before_after": "before/after",
@@ -62,15 +62,7 @@ QUICK = Settings(batches=2, treated=6, comparison=3, twfe_per_batch=0)
 def run_pipeline(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The marts' code path on whatever staging tables ``con`` holds: (effect_views, method_checks)."""
     settings = config.settings
-    run_script(
-        con,
-        sql_text(metrics_assets.__file__, "item_periods"),
-        {
-            "baseline_days": settings["baseline_days"],
-            "ramp_days": settings["ramp_days"],
-            "cap_quantile": settings["cap_quantile"],
-        },
-    )
+    metrics_assets.build_item_periods(con, settings)
     write_table(con, "marts.value_metrics", compute_value_metrics(con, config))
     build_weekly_metrics(con, config)
     groups = two_group_results(con, config)

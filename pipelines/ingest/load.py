@@ -11,6 +11,11 @@ the warehouse always equals the folder's content, whatever the history:
   rows that share its key;
 - the registry, the staging rules or the reader changed, or there is no earlier staging:
   every row is decided again (a *full* re-stage).
+
+Files to read go in batches (up to BATCH_FILES files or BATCH_BYTES of input): each file is
+hashed, checked and read as text on its own, so a bad file is rejected alone; the row rules
+then run once over the batch's rows and each table gets one insert per batch, which is what
+makes thousands of small daily files cheap (docs/performance.md, "Many files").
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from pipelines.ingest.reader import (
 )
 from pipelines.ingest.sources import SourceSpec
 from pipelines.settings import naive_time_zone
-from pipelines.sqlfiles import run_script, sql_text
+from pipelines.sqlfiles import run_script, sql_sections, sql_text
 
 log = logging.getLogger("opvalue")
 # Bump when reading rules change in a way the column contract does not show, so every
@@ -49,44 +54,6 @@ STAGING_RULES_VERSION = "4"  # 4: an item of a quarantined registry row says so
 # insert per table. A batch ends at BATCH_FILES files or once it holds BATCH_BYTES of input.
 BATCH_FILES = 500
 BATCH_BYTES = 32 * 1024 * 1024
-
-# The statements that differ between a full re-stage and a re-stage by key; both fill the
-# placeholders of sql/stage_source.sql. `scope_keys` is a temp table of the keys to decide again.
-FULL_RESTAGE = {
-    "scope_rows": "select * from ingest.{source}_rows",
-    "replace_staged": (
-        "create or replace table staging.{source} as\n"
-        "select {business_columns}, source_file from row_outcomes where outcome = 'staged'"
-    ),
-    "replace_outcomes": (
-        "create or replace table ingest.{source}_outcomes as\nselect source_file, row_number, outcome from row_outcomes"
-    ),
-    "clear_quarantine": (
-        "delete from quarantine.rejected_rows\n"
-        "where source = '{source}' and rule in ('unknown_workflow', 'conflicting_duplicate')"
-    ),
-}
-RESTAGE_BY_KEY = {
-    "scope_rows": "select * from ingest.{source}_rows semi join scope_keys using ({key_columns})",
-    "replace_staged": (
-        "delete from staging.{source} using scope_keys where {staged_key_match};\n"
-        "insert into staging.{source}\n"
-        "select {business_columns}, source_file from row_outcomes where outcome = 'staged'"
-    ),
-    "replace_outcomes": (
-        "delete from ingest.{source}_outcomes using row_outcomes\n"
-        "where {source}_outcomes.source_file = row_outcomes.source_file\n"
-        "    and {source}_outcomes.row_number = row_outcomes.row_number;\n"
-        "insert into ingest.{source}_outcomes\n"
-        "select source_file, row_number, outcome from row_outcomes"
-    ),
-    "clear_quarantine": (
-        "delete from quarantine.rejected_rows using row_outcomes\n"
-        "where rejected_rows.source = '{source}' and rejected_rows.rule in ('unknown_workflow', 'conflicting_duplicate')\n"
-        "    and rejected_rows.source_file = row_outcomes.source_file\n"
-        "    and rejected_rows.row_number = row_outcomes.row_number"
-    ),
-}
 
 DUCKDB_TYPES = {
     pl.String: "varchar",
@@ -481,8 +448,10 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, ingested_at: dateti
     """
     business = list(spec.columns)
     known = "workflow_id in (select workflow_id from staging.workflows)" if spec.checks_registry else "true"
+    # The statements that differ between a re-stage by key and a full one fill the
+    # placeholders of sql/stage_source.sql; `scope_keys` is a temp table of the keys to decide again.
     sql = sql_text(__file__, "stage_source")
-    for placeholder, statement in (RESTAGE_BY_KEY if by_key else FULL_RESTAGE).items():
+    for placeholder, statement in sql_sections(__file__, "restage_by_key" if by_key else "restage_full").items():
         sql = sql.replace("{" + placeholder + "}", statement)
     sql = sql.format(
         source=spec.name,

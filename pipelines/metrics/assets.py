@@ -1,13 +1,21 @@
 """Dagster assets that turn staging into the analyst-facing marts."""
 
 import dagster as dg
+import duckdb
 
 from pipelines.asset_helpers import grain_check, markdown_table, write_table
-from pipelines.changes import detect_changes, load_change_set, scope
+from pipelines.changes import detect_changes, load_change_set, scope, widen_change_set
 from pipelines.ingest.assets import STAGING_USAGE, STAGING_WORK_ITEMS, STAGING_WORKFLOWS
 from pipelines.metrics.config import load_config
 from pipelines.metrics.scorecard import compute_scorecard
-from pipelines.metrics.value_metrics import adjust_p_values, compute_value_metrics
+from pipelines.metrics.value_metrics import (
+    PERSISTENCE_TABLE,
+    adjust_p_values,
+    build_persistence,
+    compute_value_metrics,
+    published_rho,
+    rounded_persistence,
+)
 from pipelines.progress import step
 from pipelines.resources import WarehouseResource
 from pipelines.sqlfiles import run_script, sql_text
@@ -15,6 +23,7 @@ from pipelines.sqlfiles import run_script, sql_text
 METRICS_GROUP = "metrics"  # folder name = Dagster group name; the key prefix says the layer
 ITEM_PERIODS = dg.AssetKey(["intermediate", "item_periods"])
 WORKFLOW_CHANGES = dg.AssetKey(["intermediate", "workflow_changes"])
+WEEK_PERSISTENCE = dg.AssetKey(["intermediate", "week_persistence"])
 VALUE_METRICS = dg.AssetKey(["marts", "value_metrics"])
 ADOPTION = dg.AssetKey(["marts", "adoption"])
 MONTHLY_ADOPTION = dg.AssetKey(["marts", "monthly_adoption"])
@@ -24,9 +33,19 @@ EFFECT_VIEWS = dg.AssetKey(["marts", "effect_views"])
 METHOD_CHECKS = dg.AssetKey(["marts", "method_checks"])
 
 
+ITEM_PERIODS_SQL = ("workflow_cutoffs", "workflow_windows", "item_periods")
+"""The item_periods asset's SQL files, one table each (`intermediate.<name>`), in the order they run."""
+
+
 def item_periods_params(settings: dict) -> dict[str, object]:
-    """The parameters of sql/item_periods.sql."""
+    """The parameters of the ITEM_PERIODS_SQL files."""
     return {k: settings[k] for k in ("baseline_days", "ramp_days", "cap_quantile")}
+
+
+def build_item_periods(con: duckdb.DuckDBPyConnection, settings: dict) -> None:
+    """Write intermediate.workflow_cutoffs, workflow_windows and item_periods from staging."""
+    for name in ITEM_PERIODS_SQL:
+        run_script(con, sql_text(__file__, name), item_periods_params(settings))
 
 
 @dg.asset(
@@ -76,14 +95,13 @@ def item_periods(warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = load_config().settings
     with step("intermediate/item_periods"), warehouse.connect() as con:
         changes = load_change_set(con, warehouse.run_id)
-        script, params = sql_text(__file__, "item_periods"), item_periods_params(settings)
         if changes.full:
-            run_script(con, script, params)
+            build_item_periods(con, settings)
         else:
             inputs = {"staging.work_items": "view", "staging.workflows": "all"}
             with scope(con, changes.workflows, inputs) as scoped:
-                scoped.run(lambda: run_script(con, script, params))
-                for table in ("workflow_cutoffs", "workflow_windows", "item_periods"):
+                scoped.run(lambda: build_item_periods(con, settings))
+                for table in ITEM_PERIODS_SQL:
                     scoped.merge(f"intermediate.{table}")
         counts = con.execute(
             "select period, count(*), count(*) filter (where not is_closed) from intermediate.item_periods group by 1 order by 1"
@@ -97,11 +115,36 @@ def item_periods(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
+@dg.asset(key=WEEK_PERSISTENCE, group_name=METRICS_GROUP, kinds={"duckdb", "python"}, deps=[ITEM_PERIODS])
+def week_persistence(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The build's one autocorrelation of week shocks (rho), pooled over every workflow, metric
+    and period, on the grid of `week_persistence_step`: every interval of the build uses it
+    (value metrics, the three views, the value in money). When it moves, every workflow's
+    intervals move with it, so the run recomputes every workflow from here on. Internal."""
+    config = load_config()
+    with step("intermediate/week_persistence"), warehouse.connect() as con:
+        previous = published_rho(con)
+        estimate = build_persistence(con, config)
+        rho = rounded_persistence(estimate, config)
+        con.execute("create schema if not exists intermediate")
+        con.execute(
+            f"create or replace table {PERSISTENCE_TABLE} as select ?::double as rho, ?::double as rho_estimate",
+            [rho, estimate],
+        )
+        widened = False
+        if previous is None or previous[0] != rho:
+            was = "none" if previous is None else f"{previous[0]:g}"
+            widened = widen_change_set(con, warehouse.run_id, f"week persistence moved from {was} to {rho:g}")
+    return dg.MaterializeResult(
+        metadata={"rho": rho, "rho_estimate": float(estimate), "recomputes_every_workflow": widened}
+    )
+
+
 @dg.asset(
     key=VALUE_METRICS,
     group_name=METRICS_GROUP,
     kinds={"duckdb", "python", "scipy"},
-    deps=[ITEM_PERIODS],
+    deps=[ITEM_PERIODS, WEEK_PERSISTENCE],
     check_specs=[
         dg.AssetCheckSpec("grain", asset=VALUE_METRICS, description="One row per deployed workflow and metric.")
     ],
@@ -248,5 +291,13 @@ def workflow_scorecard(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 
 defs = dg.Definitions(
-    assets=[workflow_changes, item_periods, value_metrics, adoption, monthly_adoption, workflow_scorecard]
+    assets=[
+        workflow_changes,
+        item_periods,
+        week_persistence,
+        value_metrics,
+        adoption,
+        monthly_adoption,
+        workflow_scorecard,
+    ]
 )

@@ -7,7 +7,7 @@
 -- partitions by the key, or by file and key, so a key's outcomes depend on that key's rows
 -- alone and both scopes give the same outcome for every row in them. The scope and the
 -- statements that replace staging, kept outcomes and quarantine come from
--- pipelines/ingest/load.py (FULL_RESTAGE and RESTAGE_BY_KEY).
+-- restage_full.sql or restage_by_key.sql (filled in by pipelines/ingest/load.py).
 create or replace temp table row_outcomes as
 with
 
