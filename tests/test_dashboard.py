@@ -246,7 +246,7 @@ def full_warehouse(sample_warehouse, tmp_path_factory) -> Path:
         if "ops.pipeline_runs" in present and "ops.run_source_counts" in present:
             con.execute(
                 """
-                insert into ops.pipeline_runs
+                insert into ops.pipeline_runs (run_id, started_at, ended_at, status, message)
                 select 'earlier-run', started_at - interval 1 day, ended_at - interval 1 day, 'success', null
                 from ops.pipeline_runs order by started_at limit 1
                 """
