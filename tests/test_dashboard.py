@@ -246,8 +246,9 @@ def full_warehouse(sample_warehouse, tmp_path_factory) -> Path:
         if "ops.pipeline_runs" in present and "ops.run_source_counts" in present:
             con.execute(
                 """
-                insert into ops.pipeline_runs
-                select 'earlier-run', started_at - interval 1 day, ended_at - interval 1 day, 'success', null
+                insert into ops.pipeline_runs by name
+                select 'earlier-run' as run_id, started_at - interval 1 day as started_at,
+                    ended_at - interval 1 day as ended_at, 'success' as status
                 from ops.pipeline_runs order by started_at limit 1
                 """
             )
