@@ -105,6 +105,7 @@ def _summary(measurements: list[Measurement], staging_s: list[float]) -> dict:
     return {
         "staging_work_items_s": statistics.median(staging_s) if staging_s else None,
         "median_s": statistics.median(walls),
+        "median_cpu_s": statistics.median(m.cpu_s for m in measurements),
         "best_s": min(walls),
         "worst_s": max(walls),
         "max_rss": max(m.max_rss_bytes for m in measurements),
@@ -183,6 +184,7 @@ def markdown(result: dict) -> str:
                 str(step["runs"]),
                 f"{step['median_s']:.1f}",
                 f"{step['best_s']:.1f}–{step['worst_s']:.1f}",
+                f"{step['median_cpu_s']:.1f}" if "median_cpu_s" in step else "?",
                 "?" if step["staging_work_items_s"] is None else f"{step['staging_work_items_s']:.1f}",
                 report.fmt_bytes(step["max_rss"]),
                 f"{step['load_1min']:.1f}",
@@ -196,6 +198,7 @@ def markdown(result: dict) -> str:
         "runs",
         "median s",
         "range s",
+        "CPU s",
         "of which reading the files s",
         "peak RSS",
         "load (1 min)",

@@ -327,7 +327,8 @@ the floor as much as for the build.
 
 The machine is shared with other jobs, so for every run the bench also records how many cores
 everything else kept busy meanwhile (the machine's busy CPU time from `/proc/stat`, minus the
-step's own, over its wall time): the "others' cores" column. The floor uses both cores through
+step's own, over its wall time): the "others' cores" column; "load avg" is the
+1-minute load average as each run ended (median over the runs, the run itself included). The floor uses both cores through
 DuckDB, so it loses more to a busy neighbour than the build, which is mostly one Python thread;
 that can move the build's ratio either way. Targets are judged on medians, as stated; when a
 step's fastest runs (the least disturbed) would give the other verdict, the result says so."""

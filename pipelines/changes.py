@@ -65,6 +65,10 @@ PER_WORKFLOW_TABLES = (
     "intermediate.value_changes",
 )
 
+# One value per build that every mart reads whole, inside a scope too (the build's week
+# persistence): a scope always sees it.
+SHARED_TABLES = ("intermediate.week_persistence",)
+
 # The code of the marts: a change to any of these files recomputes everything.
 _ROOT = Path(__file__).resolve().parent
 CODE_FOLDERS = ("metrics", "measurement", "stats", "value", "governance")
@@ -253,6 +257,24 @@ def detect_changes(
     return ChangeSet(full, summary, workflows, comparison_moved)
 
 
+def widen_change_set(con: duckdb.DuckDBPyConnection, run_id: str | None, reason: str) -> bool:
+    """Make this run's change set everything, from here on: a value shared by every workflow's
+    numbers moved (the build's week persistence). The steps that already ran on the change set
+    stay valid (they do not read that value). True when the set was widened; False when it was
+    already everything or was recorded by another run (which `load_change_set` treats as
+    everything anyway)."""
+    if not _table_exists(con, BUILD_INPUTS_TABLE) or not _table_exists(con, CHANGES_TABLE):
+        return False
+    recorded = con.execute(f"select full_rebuild, run_id from {BUILD_INPUTS_TABLE}").fetchone()
+    if recorded is None or recorded[0] or recorded[1] != run_id:
+        return False
+    con.execute(
+        f"update {BUILD_INPUTS_TABLE} set full_rebuild = true, full_reason = ?, comparison_moved = true", [reason]
+    )
+    con.execute(f"update {CHANGES_TABLE} set recomputed = true, reason = coalesce(reason, ?)", [reason])
+    return True
+
+
 def load_change_set(con: duckdb.DuckDBPyConnection, run_id: str | None = None, any_run: bool = False) -> ChangeSet:
     """This run's change set, as `detect_changes` recorded it in the same run.
 
@@ -314,7 +336,11 @@ class Scope:
                 f"insert into {SCOPE_CATALOG}.main.scope_workflows values (?)", [[w] for w in self.workflows]
             )
         chosen = f"workflow_id in (select workflow_id from {SCOPE_CATALOG}.main.scope_workflows)"
-        for table, how in self.inputs.items():
+        inputs = dict(self.inputs)
+        for table in SHARED_TABLES:
+            if table not in inputs and _table_exists(con, table):
+                inputs[table] = "all"
+        for table, how in inputs.items():
             schema = table.split(".")[0]
             con.execute(f'create schema if not exists {SCOPE_CATALOG}."{schema}"')
             source = self._home(table)

@@ -23,6 +23,7 @@ SCHEMAS = ("staging", "intermediate", "marts")
 # Columns that record the run itself, not the data: they differ between two builds by design.
 RUN_METADATA = {
     ("marts", "scorecard_history"): {"recorded_at"},
+    ("intermediate", "build_inputs"): {"run_id"},  # the run whose change set it is
 }
 
 

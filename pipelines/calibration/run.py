@@ -5,7 +5,7 @@ Each batch goes through the code path of the marts: ``build_item_periods`` (the 
 ``weekly_metrics.sql``, ``two_group_results``, ``weekly_results``, ``compute_effect_views``
 and ``compute_method_checks``, on an in-memory DuckDB. The team-weighted estimate (shown by
 the mix-shift check) is computed for every deployed workflow, and the workflow-clustered
-two-way fixed effects of ``pipelines.stats.did`` is run on a subset as the reference the
+two-way fixed effects of ``pipelines.calibration.did_twfe`` is run on a subset as the reference the
 published DiD replaced.
 """
 
@@ -20,6 +20,7 @@ import pandas as pd
 import polars as pl
 
 from pipelines.asset_helpers import write_table
+from pipelines.calibration.did_twfe import did_relative
 from pipelines.calibration.simulate import SCENARIOS, Scenario, write_batch
 from pipelines.measurement.method_checks import CHECK_NAMES, compute_method_checks, team_weighted_changes
 from pipelines.measurement.views import (
@@ -31,7 +32,6 @@ from pipelines.measurement.views import (
 from pipelines.metrics import assets as metrics_assets
 from pipelines.metrics.config import MetricsConfig, load_config
 from pipelines.metrics.value_metrics import compute_value_metrics
-from pipelines.stats.did import did_relative
 
 METHOD_LABELS = {
     "before_after": "before/after",

@@ -11,6 +11,11 @@ the warehouse always equals the folder's content, whatever the history:
   rows that share its key;
 - the registry, the staging rules or the reader changed, or there is no earlier staging:
   every row is decided again (a *full* re-stage).
+
+Files to read go in batches (up to BATCH_FILES files or BATCH_BYTES of input): each file is
+hashed, checked and read as text on its own, so a bad file is rejected alone; the row rules
+then run once over the batch's rows and each table gets one insert per batch, which is what
+makes thousands of small daily files cheap (docs/performance.md, "Many files").
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@
   estimate shown when the team mix moved between periods.
 
 Why the DiD is a ratio of ratios with week-level inference, not the workflow-clustered
-two-way fixed effects of ``pipelines.stats.did``: each deployed workflow is estimated
+two-way fixed effects of ``pipelines.calibration.did_twfe``: each deployed workflow is estimated
 on its own against the comparison workflows (so staggered go-live dates cannot bias it),
 which leaves one treated cluster. With one treated cluster neither the cluster-robust t
 nor the wild cluster bootstrap controls its error rate (Conley & Taber 2011; MacKinnon &

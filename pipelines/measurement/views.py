@@ -32,7 +32,7 @@ from pipelines.measurement.estimators import (
     weekly_effects,
 )
 from pipelines.metrics.config import MetricsConfig
-from pipelines.metrics.value_metrics import Window, compare, load_groups, load_windows, pooled_persistence, to_frame
+from pipelines.metrics.value_metrics import Window, build_rho, compare, load_groups, load_windows, to_frame
 from pipelines.sqlfiles import run_script, sql_text
 from pipelines.stats.diagnostics import NoveltyTrend, novelty_slope
 
@@ -85,15 +85,6 @@ def placebo_offset_days(config: MetricsConfig) -> int:
     return int(config.settings["baseline_days"]) // 2
 
 
-def build_persistence(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> float:
-    """The week shocks' autocorrelation of the build, pooled over every workflow, metric and
-    period of ``intermediate.item_periods`` as for the before/after (where the item noise is
-    known): the placebo halves and the weekly series here are too short or too mixed to
-    estimate it on their own."""
-    groups = load_groups(con, "intermediate.item_periods", ["workflow_id"], "period", with_durations=False)
-    return pooled_persistence(groups, config)
-
-
 def two_group_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> pl.DataFrame:
     """Placebo and assisted-vs-unassisted comparisons, one row per comparison, workflow and metric.
 
@@ -103,7 +94,7 @@ def two_group_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> 
     """
     run_script(con, sql_text(__file__, "comparison_items"), {"placebo_offset_days": placebo_offset_days(config)})
     groups = load_groups(con, "temp.main.comparison_items", ["comparison", "workflow_id"], "side")
-    rho = build_persistence(con, config)
+    rho = build_rho(con, config)
     rows: list[dict[str, Any]] = []
     for window in deployed_workflows(con):
         for comparison in TWO_GROUP_COMPARISONS:
@@ -186,7 +177,7 @@ def weekly_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> lis
     # The week shocks' autocorrelation, pooled over every workflow, metric and period from the
     # items' weekly sums (where the item noise is known), as for the before/after: the weekly
     # series here cannot separate persistence from noise on their own.
-    rho = build_persistence(con, config)
+    rho = build_rho(con, config)
     jobs: list[tuple] = []
     for metric in config.metrics:
         of_metric = weekly.filter(pl.col("metric") == metric).with_columns(

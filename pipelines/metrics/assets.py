@@ -4,11 +4,18 @@ import dagster as dg
 import duckdb
 
 from pipelines.asset_helpers import grain_check, markdown_table, write_table
-from pipelines.changes import detect_changes, load_change_set, scope
+from pipelines.changes import detect_changes, load_change_set, scope, widen_change_set
 from pipelines.ingest.assets import STAGING_USAGE, STAGING_WORK_ITEMS, STAGING_WORKFLOWS
 from pipelines.metrics.config import load_config
 from pipelines.metrics.scorecard import compute_scorecard
-from pipelines.metrics.value_metrics import adjust_p_values, compute_value_metrics
+from pipelines.metrics.value_metrics import (
+    PERSISTENCE_TABLE,
+    adjust_p_values,
+    build_persistence,
+    compute_value_metrics,
+    published_rho,
+    rounded_persistence,
+)
 from pipelines.progress import step
 from pipelines.resources import WarehouseResource
 from pipelines.sqlfiles import run_script, sql_text
@@ -16,6 +23,7 @@ from pipelines.sqlfiles import run_script, sql_text
 METRICS_GROUP = "metrics"  # folder name = Dagster group name; the key prefix says the layer
 ITEM_PERIODS = dg.AssetKey(["intermediate", "item_periods"])
 WORKFLOW_CHANGES = dg.AssetKey(["intermediate", "workflow_changes"])
+WEEK_PERSISTENCE = dg.AssetKey(["intermediate", "week_persistence"])
 VALUE_METRICS = dg.AssetKey(["marts", "value_metrics"])
 ADOPTION = dg.AssetKey(["marts", "adoption"])
 MONTHLY_ADOPTION = dg.AssetKey(["marts", "monthly_adoption"])
@@ -107,11 +115,36 @@ def item_periods(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
+@dg.asset(key=WEEK_PERSISTENCE, group_name=METRICS_GROUP, kinds={"duckdb", "python"}, deps=[ITEM_PERIODS])
+def week_persistence(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The build's one autocorrelation of week shocks (rho), pooled over every workflow, metric
+    and period, on the grid of `week_persistence_step`: every interval of the build uses it
+    (value metrics, the three views, the value in money). When it moves, every workflow's
+    intervals move with it, so the run recomputes every workflow from here on. Internal."""
+    config = load_config()
+    with step("intermediate/week_persistence"), warehouse.connect() as con:
+        previous = published_rho(con)
+        estimate = build_persistence(con, config)
+        rho = rounded_persistence(estimate, config)
+        con.execute("create schema if not exists intermediate")
+        con.execute(
+            f"create or replace table {PERSISTENCE_TABLE} as select ?::double as rho, ?::double as rho_estimate",
+            [rho, estimate],
+        )
+        widened = False
+        if previous is None or previous[0] != rho:
+            was = "none" if previous is None else f"{previous[0]:g}"
+            widened = widen_change_set(con, warehouse.run_id, f"week persistence moved from {was} to {rho:g}")
+    return dg.MaterializeResult(
+        metadata={"rho": rho, "rho_estimate": float(estimate), "recomputes_every_workflow": widened}
+    )
+
+
 @dg.asset(
     key=VALUE_METRICS,
     group_name=METRICS_GROUP,
     kinds={"duckdb", "python", "scipy"},
-    deps=[ITEM_PERIODS],
+    deps=[ITEM_PERIODS, WEEK_PERSISTENCE],
     check_specs=[
         dg.AssetCheckSpec("grain", asset=VALUE_METRICS, description="One row per deployed workflow and metric.")
     ],
@@ -258,5 +291,13 @@ def workflow_scorecard(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 
 defs = dg.Definitions(
-    assets=[workflow_changes, item_periods, value_metrics, adoption, monthly_adoption, workflow_scorecard]
+    assets=[
+        workflow_changes,
+        item_periods,
+        week_persistence,
+        value_metrics,
+        adoption,
+        monthly_adoption,
+        workflow_scorecard,
+    ]
 )

@@ -120,9 +120,6 @@ class ClaimEvidence:
     placebo_ci_low_pct: float | None = None
     placebo_ci_high_pct: float | None = None
     pre_trend_warns: bool = False
-    pre_trend_slope_points: float | None = None
-    """The pre-trend's slope (points a week of the gap to the comparisons; negative: this workflow
-    was already falling relative to them, the direction of an improvement). None: not known."""
 
 
 def placebo_is_precise(
@@ -174,8 +171,7 @@ def contested_reasons(
     estimate: nothing can rule out a shift common to all work, :func:`unchecked_reason`); when
     it is identifiable and its interval reaches 0 or beyond; when the placebo's interval
     excludes 0 in the same direction, or its estimate is at least half the claimed change and
-    the placebo is precise (:func:`placebo_is_precise`); or when the pre-trend check warns of a
-    drift in the claim's direction (a workflow already improving against the comparisons).
+    the placebo is precise (:func:`placebo_is_precise`); or when the pre-trend check warns.
     """
     config = config or load_config()
     if primary_verdict != "improved":
@@ -202,10 +198,8 @@ def contested_reasons(
         reasons.append(
             f"a fake go-live inside the baseline shows {e.placebo_change_pct:+.1f}%, at least half the claimed {change_pct:+.1f}%"
         )
-    # A drift the other way (worsening before go-live) would bias the DiD against the claim, not
-    # for it: only a pre-trend in the claim's direction, or of unknown direction, contests.
-    if e.pre_trend_warns and not (_finite(e.pre_trend_slope_points) and e.pre_trend_slope_points > 0):  # type: ignore[operator]
-        reasons.append("before go-live this workflow was already improving against the comparison workflows")
+    if e.pre_trend_warns:
+        reasons.append("before go-live this workflow already drifted away from the comparison workflows")
     return reasons
 
 

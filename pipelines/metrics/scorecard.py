@@ -81,7 +81,6 @@ def scorecard_row(evidence: dict[str, Any], config: MetricsConfig) -> dict[str, 
             placebo_ci_low_pct=e["placebo_ci_low_pct"],
             placebo_ci_high_pct=e["placebo_ci_high_pct"],
             pre_trend_warns=bool(e["pre_trend_warns"]),
-            pre_trend_slope_points=e["pre_trend_slope_points"],
         ),
         config,
     )

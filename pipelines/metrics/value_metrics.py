@@ -40,6 +40,8 @@ from pipelines.stats.weekly import (
 )
 
 WEEK_ORIGIN = dt.date(2000, 1, 3)
+PERSISTENCE_TABLE = "intermediate.week_persistence"
+"""One row: the build's week-shock autocorrelation, as every interval of the build uses it."""
 """A Monday: weeks are counted from it, so week numbers do not restart each year."""
 
 VALUE_METRICS_SCHEMA: dict[str, pl.DataType] = {
@@ -268,7 +270,7 @@ def compute_value_metrics(con: duckdb.DuckDBPyConnection, config: MetricsConfig)
     """All before/after rows, with Benjamini-Hochberg adjusted p-values across the claims made."""
     windows = load_windows(con)
     groups = load_groups(con, "intermediate.item_periods", ["workflow_id"], "period")
-    rho = pooled_persistence(groups, config)
+    rho = build_rho(con, config)
     rows: list[dict[str, Any]] = []
     for workflow_id, window in windows.items():
         for name, definition in config.metrics.items():
@@ -363,7 +365,7 @@ def moment_result(base: Side, post: Side, aggregation: str, alpha: float, rho: f
 
     Per period: Wilson (shares) or t (means). The change: delta method on the log ratio with
     the week-robust variance of each period's log value (week shocks with autocorrelation
-    ``rho``, pooled over the build by :func:`pooled_persistence`; None: from the series
+    ``rho``, the build's (:func:`build_rho`); None: from the series
     alone), t on the Welch-Satterthwaite degrees of freedom of the two variances.
     """
     share = aggregation == "share"
@@ -494,6 +496,48 @@ def pooled_persistence(groups: Groups, config: MetricsConfig) -> float:
         item_var = _item_var(side, definition.aggregation == "share")
         series.append(WeekSeries.of_mean(side.week, side.week_n, side.week_total, item_var))
     return week_persistence(series)
+
+
+def build_persistence(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> float:
+    """The estimate of the week shocks' autocorrelation over every workflow, metric and period
+    of ``intermediate.item_periods`` (where the item noise is known)."""
+    groups = load_groups(con, "intermediate.item_periods", ["workflow_id"], "period", with_durations=False)
+    return pooled_persistence(groups, config)
+
+
+def rounded_persistence(estimate: float, config: MetricsConfig) -> float:
+    """The estimate on the grid of ``week_persistence_step`` (metrics.yaml): one new file moves
+    the pooled estimate in its third decimal, far inside its own error, and must not move
+    every workflow's interval with it."""
+    step = float(config.settings.get("week_persistence_step", 0.05))
+    if not math.isfinite(estimate) or step <= 0:
+        return estimate
+    return round(round(estimate / step) * step, 6)
+
+
+def published_rho(con: duckdb.DuckDBPyConnection) -> tuple[float | None] | None:
+    """The row of ``intermediate.week_persistence`` in the current catalog, or None when there is
+    none (checked first: an unknown name would fall through to DuckDB's scan of Python objects)."""
+    schema, name = PERSISTENCE_TABLE.split(".")
+    present = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_catalog = current_database() and table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchall()[0][0]
+    if not present:
+        return None
+    rows = con.execute(f"select rho from {PERSISTENCE_TABLE}").fetchall()
+    return rows[0] if rows else None
+
+
+def build_rho(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> float:
+    """The build's one week-shock autocorrelation, as every interval uses it: the value in
+    ``intermediate.week_persistence`` (its asset runs before the marts), else estimated from
+    ``intermediate.item_periods`` here and rounded the same way (a mart computed on its own)."""
+    row = published_rho(con)
+    if row is not None and row[0] is not None:
+        return float(row[0])
+    return rounded_persistence(build_persistence(con, config), config)
 
 
 def period_stats_sql(items: str, groups: str) -> str:

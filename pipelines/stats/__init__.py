@@ -1,9 +1,9 @@
-"""Pure statistics for opvalue: intervals, medians, week-robust variances, verdicts, DiD and method checks.
+"""Pure statistics for opvalue: intervals, medians, week-robust variances, verdicts and method-check diagnostics.
 
 No Dagster, no DuckDB, no I/O: numpy/scipy/statsmodels/pandas in, numbers out.
 Every formula follows METHODS.md; the module docstrings say which
-convention reproduces each reference number. ``did.did_twfe`` / ``did_relative`` are kept
-for the calibration, which compares them with the published estimator.
+convention reproduces each reference number. The two-way fixed effects DiD the calibration
+compares the published estimator with lives in ``pipelines.calibration.did_twfe``.
 """
 
 from pipelines.stats.diagnostics import (
@@ -13,7 +13,6 @@ from pipelines.stats.diagnostics import (
     mix_shift_chi2,
     novelty_slope,
 )
-from pipelines.stats.did import DidRelative, DidResult, did_relative, did_twfe
 from pipelines.stats.intervals import (
     ChangeResult,
     MomentStats,
@@ -48,8 +47,6 @@ from pipelines.stats.weekly import (
 __all__ = [
     "ChangeResult",
     "CycleTimeSummary",
-    "DidRelative",
-    "DidResult",
     "KaplanMeierMedian",
     "LogRatioChange",
     "MedianCI",
@@ -62,8 +59,6 @@ __all__ = [
     "benjamini_hochberg",
     "censoring_gap",
     "cycle_time_summary",
-    "did_relative",
-    "did_twfe",
     "item_var_log_share",
     "kaplan_meier",
     "km_median",

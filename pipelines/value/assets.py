@@ -17,7 +17,7 @@ from pipelines.asset_helpers import grain_check, markdown_table, write_table
 from pipelines.changes import load_change_set, scope
 from pipelines.ingest.assets import STAGING_WORK_ITEMS, STAGING_WORKFLOWS
 from pipelines.metrics import rules
-from pipelines.metrics.assets import ITEM_PERIODS, SCORECARD, VALUE_METRICS
+from pipelines.metrics.assets import ITEM_PERIODS, SCORECARD, VALUE_METRICS, WEEK_PERSISTENCE
 from pipelines.metrics.config import load_config
 from pipelines.progress import step
 from pipelines.resources import WarehouseResource
@@ -70,7 +70,12 @@ def value_workflows(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(key=VALUE_CHANGES, group_name=VALUE_GROUP, kinds={"duckdb", "python", "scipy"}, deps=[ITEM_PERIODS])
+@dg.asset(
+    key=VALUE_CHANGES,
+    group_name=VALUE_GROUP,
+    kinds={"duckdb", "python", "scipy"},
+    deps=[ITEM_PERIODS, WEEK_PERSISTENCE],
+)
 def value_changes(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The value estimator: each deployed workflow's metrics as means of closed items (cycle
     time capped at its pooled p99), over the whole post period and month by month, against

@@ -4,7 +4,7 @@ period and month by month, against the baseline (intermediate.value_changes).
 DuckDB reduces closed items to per-week sufficient statistics (sql/value_weeks.sql); the
 change of each scope is computed by the same engine as marts.value_metrics
 (`pipelines.metrics.value_metrics.moment_result`: log-ratio delta method with the
-week-robust variance, Welch t; week persistence pooled over the workflows), so the two never
+week-robust variance, Welch t; the build's one week persistence, `build_rho`), so the two never
 disagree on method.
 """
 
@@ -18,9 +18,8 @@ import numpy as np
 import polars as pl
 
 from pipelines.metrics.config import MetricsConfig
-from pipelines.metrics.value_metrics import WEEK_ORIGIN, Side, moment_result
+from pipelines.metrics.value_metrics import WEEK_ORIGIN, Side, build_rho, moment_result
 from pipelines.sqlfiles import sql_text
-from pipelines.stats.weekly import WeekSeries, week_persistence
 
 VALUE_CHANGES_SCHEMA: dict[str, pl.DataType] = {
     "workflow_id": pl.String,
@@ -59,26 +58,6 @@ def _finite(value: Any) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
-def _pooled_persistence(weeks: pl.DataFrame, config: MetricsConfig) -> float:
-    """The week shocks' autocorrelation pooled over every workflow, metric and period
-    (``pipelines.metrics.value_metrics.pooled_persistence``, on the whole post period)."""
-    series = []
-    for (_, metric, _), group in weeks.group_by("workflow_id", "metric", "period", maintain_order=True):
-        side = _side(
-            group.get_column("week").to_numpy(),
-            group.get_column("n").to_numpy().astype(float),
-            group.get_column("total").to_numpy().astype(float),
-            group.get_column("total_sq").to_numpy().astype(float),
-        )
-        if side.n < 2:
-            continue
-        m = side.total / side.n
-        share = config.metrics[metric].aggregation == "share"
-        item_var = m * (1 - m) if share else max((side.total_sq - side.n * m * m) / (side.n - 1), 0.0)
-        series.append(WeekSeries.of_mean(side.week, side.week_n, side.week_total, item_var))
-    return week_persistence(series)
-
-
 def compute_value_changes(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> pl.DataFrame:
     """One row per deployed workflow and metric for the whole post period (`month_on` null),
     and one per calendar month with post items measured, each against the baseline."""
@@ -87,7 +66,7 @@ def compute_value_changes(con: duckdb.DuckDBPyConnection, config: MetricsConfig)
         .pl()
         .with_columns(((pl.col("week_start_on") - pl.lit(WEEK_ORIGIN)).dt.total_days() // 7).alias("week"))
     )
-    rho = _pooled_persistence(weeks, config)
+    rho = build_rho(con, config)
     rows: list[dict[str, Any]] = []
     # The query's order (workflow, metric, period, month, week) keeps each group's rows together.
     for (workflow_id, metric), group in weeks.group_by("workflow_id", "metric", maintain_order=True):

@@ -34,9 +34,7 @@ checks as (
         any_value(method_checks.ci_low_pct) filter (where method_checks.check_name = 'placebo') as placebo_ci_low_pct,
         any_value(method_checks.ci_high_pct) filter (where method_checks.check_name = 'placebo') as placebo_ci_high_pct,
         coalesce(bool_or(method_checks.check_name = 'parallel_trends' and method_checks.status = 'warn'), false)
-            as pre_trend_warns,
-        any_value(method_checks.estimate_pct) filter (where method_checks.check_name = 'parallel_trends')
-            as pre_trend_slope_points
+            as pre_trend_warns
     from marts.method_checks as method_checks
     inner join workflows
         on method_checks.workflow_id = workflows.workflow_id
@@ -76,8 +74,7 @@ select
     checks.placebo_change_pct,
     checks.placebo_ci_low_pct,
     checks.placebo_ci_high_pct,
-    coalesce(checks.pre_trend_warns, false) as pre_trend_warns,
-    checks.pre_trend_slope_points
+    coalesce(checks.pre_trend_warns, false) as pre_trend_warns
 from workflows
 left join primary_results using (workflow_id)
 left join did using (workflow_id)

@@ -1,4 +1,7 @@
-"""Difference-in-differences on workflow x week aggregates.
+"""Difference-in-differences on workflow x week aggregates: the calibration's reference estimator.
+
+Calibration only (pipelines/calibration/run.py compares it with the published DiD of
+``pipelines.measurement.estimators``); no mart uses it.
 
 The panel has one row per workflow and week with columns ``workflow_id``,
 ``week`` (a date, or an integer counting weeks, so that differences are

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.stats import did
-from pipelines.stats.did import did_relative, did_twfe
+from pipelines.calibration import did_twfe as did
+from pipelines.calibration.did_twfe import did_relative, did_twfe
 
 EFFECT = -2.0
 
