@@ -71,7 +71,9 @@ def test_the_portfolio_and_workflow_sections_show_money_from_the_marts(monkeypat
     assert "How the decision changed across builds" in _texts(at)
     assert len(at.dataframe[2].value) == 1  # one build so far
     charts = at.get("plotly_chart")
-    assert len(charts) == 2  # the portfolio's months and the workflow's trend
+    # The workflow's trend; the portfolio's months are under "Trends by month", drawn when opened.
+    assert len(charts) == 1
+    assert "Net value and tool cost per month" not in charts[0].proto.spec
 
 
 def test_a_workflow_without_rates_shows_units_not_money(monkeypatch, value_warehouse):
