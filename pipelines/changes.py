@@ -246,8 +246,11 @@ def detect_changes(
         con.executemany(f"insert into {CHANGES_TABLE} values (?, ?, ?, ?)", rows)
     con.execute(f"create or replace table {INPUTS_TABLE} as select * from temp.main.current_inputs")
     con.execute(
-        f"create or replace table {BUILD_INPUTS_TABLE} as select ? as definitions_hash, ? as code_version, "
-        "? as full_rebuild, ? as full_reason, ? as comparison_moved, ? as run_id",
+        # Typed casts: a null parameter would otherwise give the column DuckDB's NULL type, which
+        # a later update (intermediate/week_persistence widening the set) cannot write into.
+        f"create or replace table {BUILD_INPUTS_TABLE} as select cast(? as varchar) as definitions_hash, "
+        "cast(? as varchar) as code_version, cast(? as boolean) as full_rebuild, "
+        "cast(? as varchar) as full_reason, cast(? as boolean) as comparison_moved, cast(? as varchar) as run_id",
         [definitions, code, full, reason, comparison_moved, run_id],
     )
     if full:
