@@ -7,6 +7,7 @@ results land between the bench's markers without touching anything else in the f
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,7 +56,8 @@ def test_the_bench_runs_every_step_and_writes_its_table(tmp_path):
         assert step in result.stdout
     assert "wall s (median)" in result.stdout and "peak RSS" in result.stdout
     # The floor is only a fair reference if it computes what the build computes.
-    assert "1,710 of 1,710 per-workflow" in result.stdout
+    agreed = re.search(r"([\d,]+) of ([\d,]+) per-workflow", result.stdout)
+    assert agreed and agreed.group(1) == agreed.group(2) and agreed.group(1) != "0"
 
     text = docs.read_text()
     assert text.count("<!-- bench:20000:start -->") == 1 and "<!-- bench:20000:end -->" in text

@@ -243,9 +243,9 @@ def test_markup_in_a_workflow_name_and_in_the_url_is_not_live(hostile_warehouse)
             page.on("request", lambda request: to_evil(request.url) and requests.append(request.url))
             hostile_url = "[click](https://evil.example/url-link) ![p](https://evil.example/url-image.png)"
             visits = [
-                ("portfolio", "", ["Scorecard"], 2),
+                ("portfolio", "", ["Scorecard"], 1),  # adoption × value, with the names as hover text
                 ("workflow_detail", f"workflow?workflow={HOSTILE_ID}", ["Adoption over time"], 2),
-                ("readiness", "readiness", ["The gate, workflow by workflow"], 1),
+                ("readiness", "readiness", ["The gate, workflow by workflow"], 0),  # charts by quarter: closed
                 (
                     "workflow_url",
                     "workflow?" + urllib.parse.urlencode({"workflow": hostile_url}),

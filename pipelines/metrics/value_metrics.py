@@ -489,7 +489,7 @@ def pooled_persistence(groups: Groups, config: MetricsConfig) -> float:
     of ``groups`` (``pipelines.stats.weekly.week_persistence``): one 13-week series cannot
     estimate it, a build's dozens can. Cycle time's medians share the shocks and use it too."""
     series = []
-    for key, side in groups.moments.items():
+    for key, side in sorted(groups.moments.items(), key=lambda item: item[0]):  # a fixed order: bit-identical sums
         definition = config.metrics.get(key[-1])
         if definition is None or side.n < 2:
             continue
