@@ -68,12 +68,9 @@ def workflow_detail(run: PageRun, db, context: dict) -> None:
     run.query("workflow_options", db)
     run.query("scorecard", db)
     run.query("value_metrics", db, workflow_id)
-    present = run.query("tables", db) or frozenset()
-    run.query("weekly_metrics", db, workflow_id, from_mart="marts.weekly_metrics" in present)
-    if "marts.effect_views" in present:
-        run.query("effect_views", db, workflow_id)
-    if "marts.method_checks" in present:
-        run.query("method_checks", db, workflow_id)
+    run.query("weekly_metrics", db, workflow_id)
+    run.query("effect_views", db, workflow_id)
+    run.query("method_checks", db, workflow_id)
 
 
 def readiness(run: PageRun, db, context: dict) -> None:
@@ -82,25 +79,20 @@ def readiness(run: PageRun, db, context: dict) -> None:
     from dashboards import governance_data as gov
 
     run.query("freshness_status", db)
-    present = run.query("tables", db) or frozenset()
     run.query("filter_options", db)
-    if all(table in present for table in gov.GOVERNANCE_TABLES):
-        run.query("gate", db, (), (), module=gov)
-        run.query("stalled", db, (), module=gov)
-        run.query("funnel", db, module=gov)
-        run.query("funnel_quarterly", db, module=gov)
+    run.query("gate", db, (), (), module=gov)
+    run.query("stalled", db, (), module=gov)
+    run.query("funnel", db, module=gov)
+    run.query("funnel_quarterly", db, module=gov)
 
 
 def data_quality(run: PageRun, db, context: dict) -> None:
     """dashboards/app_pages/data_quality.py: as-of line, runs, freshness, counts, reasons, rejected files."""
     run.query("freshness_status", db)
-    present = run.query("tables", db) or frozenset()
     run.query("rows_by_source", db)
-    if "ops.pipeline_runs" in present:
-        run.query("pipeline_runs", db)
-    run.query("source_freshness", db, from_ops="ops.source_freshness" in present)
-    if "ops.run_source_counts" in present and "ops.pipeline_runs" in present:
-        run.query("run_source_counts", db)
+    run.query("pipeline_runs", db)
+    run.query("source_freshness", db)
+    run.query("run_source_counts", db)
     reasons = run.query("rejection_reasons", db)
     if reasons is not None and not reasons.is_empty():
         # The page samples the most frequent rule first.
@@ -126,7 +118,6 @@ COVERED: dict[str, set[str]] = {
         "workflow_options",
         "scorecard",
         "value_metrics",
-        "tables",
         "weekly_metrics",
         "effect_views",
         "method_checks",
@@ -134,10 +125,9 @@ COVERED: dict[str, set[str]] = {
         "cycle_time_distribution",
         "weekly_adoption",
     },
-    "readiness": {"freshness_status", "tables", "filter_options"},
+    "readiness": {"freshness_status", "filter_options"},
     "data_quality": {
         "freshness_status",
-        "tables",
         "rows_by_source",
         "pipeline_runs",
         "source_freshness",

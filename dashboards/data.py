@@ -129,15 +129,6 @@ def min_closed_items() -> int:
     return int(load_config().settings["min_closed_items"])
 
 
-# -- what is in the warehouse ------------------------------------------------------------
-
-
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def tables(db: Warehouse) -> frozenset[str]:
-    """Every `schema.table` in the warehouse; optional marts are shown only when listed here."""
-    return frozenset(_query(db, "tables")["table_name"].to_list())
-
-
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def filter_options(db: Warehouse) -> pl.DataFrame:
     """Distinct (team, stage) pairs of the registry, for the sidebar filters."""
@@ -172,14 +163,10 @@ def value_metrics(db: Warehouse, workflow_id: str) -> pl.DataFrame:
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def weekly_metrics(db: Warehouse, workflow_id: str, from_mart: bool) -> pl.DataFrame:
-    """One row per ISO week and metric: `week_start_on, metric, value, n, is_post, weeks_since_deployment`.
-
-    From `marts.weekly_metrics` when `from_mart`, else computed from `staging.work_items`
-    over the baseline and post windows (all weeks for a workflow that is not deployed).
-    """
-    name = "weekly_metrics_mart" if from_mart else "weekly_metrics_staging"
-    return _query(db, name, {"workflow_id": workflow_id})
+def weekly_metrics(db: Warehouse, workflow_id: str) -> pl.DataFrame:
+    """One row per ISO week and metric from `marts.weekly_metrics`:
+    `week_start_on, metric, value, n, is_post, weeks_since_deployment`."""
+    return _query(db, "weekly_metrics_mart", {"workflow_id": workflow_id})
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
@@ -196,13 +183,13 @@ def cycle_time_distribution(db: Warehouse, workflow_id: str, bins: int = 30) -> 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def effect_views(db: Warehouse, workflow_id: str) -> pl.DataFrame:
-    """One workflow's rows of `marts.effect_views` (call only when the table exists)."""
+    """One workflow's rows of `marts.effect_views`."""
     return _query(db, "effect_views", {"workflow_id": workflow_id})
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def method_checks(db: Warehouse, workflow_id: str) -> pl.DataFrame:
-    """One workflow's rows of `marts.method_checks` (call only when the table exists)."""
+    """One workflow's rows of `marts.method_checks`."""
     return _query(db, "method_checks", {"workflow_id": workflow_id})
 
 
@@ -211,34 +198,21 @@ def method_checks(db: Warehouse, workflow_id: str) -> pl.DataFrame:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def pipeline_runs(db: Warehouse, limit: int = 20) -> pl.DataFrame:
-    """The latest runs of `ops.pipeline_runs`, newest first (call only when the table exists)."""
+    """The latest runs of `ops.pipeline_runs`, newest first."""
     return _query(db, "pipeline_runs", {"limit": limit})
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def source_freshness(db: Warehouse, from_ops: bool) -> pl.DataFrame:
-    """Freshness per source: `ops.source_freshness` when `from_ops`, else newest staged record and last read."""
-    return _query(db, "source_freshness_ops" if from_ops else "source_freshness_staging")
+def source_freshness(db: Warehouse) -> pl.DataFrame:
+    """Freshness per source from `ops.source_freshness`."""
+    return _query(db, "source_freshness_ops")
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def freshness_status(db: Warehouse) -> pl.DataFrame:
-    """Per source: newest record, limit in hours, the pipeline's stale flag and the last successful build.
-
-    From `ops.source_freshness` and `ops.pipeline_runs` when the pipeline wrote them; else the
-    newest staged record per source with no limit (nothing is judged stale) and no build time.
-    """
-    present = tables(db)
-    if "ops.source_freshness" in present and "ops.pipeline_runs" in present:
-        return _query(db, "freshness_status")
-    staged = _query(db, "source_freshness_staging")
-    return staged.select(
-        "source",
-        "newest_record_at",
-        pl.lit(None, pl.Float64).alias("limit_hours"),
-        pl.lit(False).alias("is_stale"),
-        pl.lit(None, pl.Datetime("us")).alias("built_at"),
-    )
+    """Per source, from `ops.source_freshness` and `ops.pipeline_runs`: newest record, limit in hours,
+    the pipeline's stale flag and the last successful build."""
+    return _query(db, "freshness_status")
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
@@ -249,7 +223,7 @@ def rows_by_source(db: Warehouse) -> pl.DataFrame:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def run_source_counts(db: Warehouse) -> pl.DataFrame:
-    """Row outcomes per run and source, oldest first (call only when the ops run tables exist)."""
+    """Row outcomes per run and source, oldest first."""
     return _query(db, "run_source_counts")
 
 

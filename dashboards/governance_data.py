@@ -7,18 +7,8 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboards.data import TTL_SECONDS, Warehouse, _query, tables
+from dashboards.data import TTL_SECONDS, Warehouse, _query
 
-GOVERNANCE_TABLES = (
-    "marts.readiness",
-    "marts.stage_funnel",
-    "marts.stage_funnel_quarterly",
-    "marts.stalled_workflows",
-    "marts.exception_rates",
-    "marts.exception_guardrails",
-    "marts.feedback_loops",
-    "marts.baseline_comparison",
-)
 REQUIREMENTS = {
     "owner": "Owner named",
     "eligible_users": "Eligible users",
@@ -33,12 +23,6 @@ REQUIREMENTS = {
     "value": "Value measured",
 }
 """The gate's requirements in `marts.readiness` column order, with their labels."""
-
-
-def has_governance(db: Warehouse) -> bool:
-    """Whether this warehouse was built with the governance marts (older builds lack them)."""
-    present = tables(db)
-    return all(table in present for table in GOVERNANCE_TABLES)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)

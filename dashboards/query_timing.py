@@ -31,7 +31,6 @@ from dashboards.sections import value_data
 
 def page_queries(db: data.Warehouse) -> dict[str, Callable[[], None]]:
     """The queries each page runs when opened with no filters, as the page code calls them."""
-    present = data.tables(db)
     busiest = data.scorecard(db).filter(pl.col("deployed_on").is_not_null()).sort("items_measured", descending=True)
     workflow_id = busiest["workflow_id"][0] if not busiest.is_empty() else data.workflow_options(db)["workflow_id"][0]
 
@@ -46,31 +45,24 @@ def page_queries(db: data.Warehouse) -> dict[str, Callable[[], None]]:
         data.workflow_options(db)
         data.scorecard(db)
         data.value_metrics(db, workflow_id)
-        data.tables(db)
-        data.weekly_metrics(db, workflow_id, from_mart="marts.weekly_metrics" in present)
-        if "marts.effect_views" in present:
-            data.effect_views(db, workflow_id)
-        if "marts.method_checks" in present:
-            data.method_checks(db, workflow_id)
+        data.weekly_metrics(db, workflow_id)
+        data.effect_views(db, workflow_id)
+        data.method_checks(db, workflow_id)
         data.cycle_time_distribution(db, workflow_id)
         data.weekly_adoption(db, workflow_id)
 
     def ready_to_scale() -> None:
         data.filter_options(db)
-        if gov.has_governance(db):
-            gov.gate(db, (), ())
-            gov.stalled(db, ())
-            gov.funnel(db)
-            gov.funnel_quarterly(db)
+        gov.gate(db, (), ())
+        gov.stalled(db, ())
+        gov.funnel(db)
+        gov.funnel_quarterly(db)
 
     def data_quality() -> None:
-        data.tables(db)
         data.rows_by_source(db)
-        if "ops.pipeline_runs" in present:
-            data.pipeline_runs(db)
-        data.source_freshness(db, from_ops="ops.source_freshness" in present)
-        if "ops.run_source_counts" in present and "ops.pipeline_runs" in present:
-            data.run_source_counts(db)
+        data.pipeline_runs(db)
+        data.source_freshness(db)
+        data.run_source_counts(db)
         reasons = data.rejection_reasons(db)
         if not reasons.is_empty():
             data.rejected_rows_sample(db, reasons.sort("rows", descending=True)["rule"][0])

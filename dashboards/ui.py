@@ -222,8 +222,3 @@ def chart(fig: go.Figure) -> None:
     how_to_read = charts.caption(fig)
     if how_to_read:
         st.caption(how_to_read)
-
-
-def not_yet(table: str, what: str) -> None:
-    """A short note for a part of the page whose table the pipeline does not write yet."""
-    st.info(f"{what} will appear here once the pipeline writes `{table}`.", icon=":material/hourglass_empty:")

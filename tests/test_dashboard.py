@@ -1,10 +1,8 @@
 """Every dashboard page run with `streamlit.testing.v1.AppTest` against a real warehouse.
 
-The sample warehouse (built once per session by the real pipeline) is the main fixture. Two
-copies of it cover both states of the optional marts and ops tables: `full_warehouse` has
-`marts.effect_views`, `marts.method_checks`, `marts.weekly_metrics` and the ops run tables
-(synthetic rows where the pipeline does not write them yet), `bare_warehouse` has none of
-them. Expected numbers are queried from the warehouse, never hard-coded.
+The sample warehouse (built once per session by the real pipeline) is the main fixture;
+`two_runs_warehouse` is a copy with an earlier pipeline run recorded too, so per-run charts
+have a trend. Expected numbers are queried from the warehouse, never hard-coded.
 """
 
 from __future__ import annotations
@@ -30,14 +28,6 @@ PAGES = {
     "readiness": "app_pages/ready_to_scale.py",
     "data_quality": "app_pages/data_quality.py",
 }
-OPTIONAL_TABLES = (
-    "marts.effect_views",
-    "marts.method_checks",
-    "marts.weekly_metrics",
-    "ops.pipeline_runs",
-    "ops.run_source_counts",
-    "ops.source_freshness",
-)
 QUADRANT_LABELS = ("Value with adoption", "Adoption without value", "Value without adoption", "No value, no adoption")
 
 
@@ -51,10 +41,6 @@ def query(warehouse: Path, sql: str, params: list | None = None) -> pl.DataFrame
         return con.sql(sql, params=params or None).pl()
     finally:
         con.close()
-
-
-def existing_tables(warehouse: Path) -> set[str]:
-    return set(query(warehouse, "select table_schema || '.' || table_name as t from information_schema.tables")["t"])
 
 
 def run_page(page: str, query_params: dict[str, str] | None = None) -> AppTest:
@@ -136,129 +122,27 @@ def sample(use_warehouse, sample_warehouse) -> Path:
 
 
 @pytest.fixture(scope="session")
-def bare_warehouse(sample_warehouse, tmp_path_factory) -> Path:
-    """The sample warehouse without any of the optional marts and ops tables."""
-    path = tmp_path_factory.mktemp("bare") / "opvalue.duckdb"
+def two_runs_warehouse(sample_warehouse, tmp_path_factory) -> Path:
+    """The sample warehouse with an earlier pipeline run recorded too, so per-run charts have a trend."""
+    path = tmp_path_factory.mktemp("two_runs") / "opvalue.duckdb"
     shutil.copy(sample_warehouse, path)
     con = duckdb.connect(str(path))
     try:
-        for table in OPTIONAL_TABLES:
-            con.execute(f"drop table if exists {table}")
-    finally:
-        con.close()
-    return path
-
-
-def _synthesize_optional_tables(con: duckdb.DuckDBPyConnection, present: set[str]) -> None:
-    """Rows shaped like the documented optional tables, for the ones the pipeline does not write yet."""
-    if "marts.effect_views" not in present:
         con.execute(
             """
-            create table marts.effect_views as
-            select workflow_id, metric, view, estimate_pct, estimate_pct - 7 as ci_low_pct,
-                   estimate_pct + 7 as ci_high_pct, n_post as n_treated, n_baseline as n_comparison, label
-            from (
-                select *, change_pct as estimate_pct, 'before_after' as view, 'observational' as label
-                from marts.value_metrics where change_pct is not null
-                union all
-                select *, change_pct * 1.5, 'assisted_vs_unassisted', 'association (self-selected)'
-                from marts.value_metrics where change_pct is not null
-                union all
-                select *, change_pct * 0.5, 'diff_in_diff', 'difference-in-differences vs comparison workflows'
-                from marts.value_metrics where change_pct is not null
-            )
+            insert into ops.pipeline_runs (run_id, started_at, ended_at, status, message)
+            select 'earlier-run', started_at - interval 1 day, ended_at - interval 1 day, 'success', null
+            from ops.pipeline_runs order by started_at limit 1
             """
         )
-    if "marts.method_checks" not in present:
         con.execute(
             """
-            create table marts.method_checks as
-            select value_metrics.workflow_id, value_metrics.metric, checks.check_name, checks.status,
-                   'Synthetic ' || checks.check_name || ' check for ' || value_metrics.workflow_id || '.' as detail
-            from marts.value_metrics
-            cross join (values ('placebo', 'ok'), ('parallel_trends', 'warn'), ('mix_shift', 'ok'), ('censoring', 'ok'),
-                               ('guardrail', 'warn'), ('novelty', 'not_applicable'), ('sample_size', 'ok'))
-                as checks(check_name, status)
+            insert into ops.run_source_counts
+            select 'earlier-run', source, files, rows_read, rows_staged, 0, rows_deduplicated, rows_superseded
+            from ops.run_source_counts
+            where run_id = (select run_id from ops.pipeline_runs where run_id <> 'earlier-run' limit 1)
             """
         )
-    if "marts.weekly_metrics" not in present:
-        con.execute(
-            """
-            create table marts.weekly_metrics as
-            select value_metrics.workflow_id, value_metrics.metric, week.week_start_on,
-                   1000 + row_number() over (partition by value_metrics.workflow_id, value_metrics.metric order by week.week_start_on)
-                       as value,
-                   25 as n,
-                   week.week_start_on >= value_metrics.deployed_on as is_post,
-                   (date_diff('day', date_trunc('week', value_metrics.deployed_on)::date, week.week_start_on) // 7)::integer
-                       as weeks_since_deployment
-            from marts.value_metrics
-            cross join lateral (
-                select unnest(generate_series(date_trunc('week', baseline_start_on)::timestamp, post_end_on::timestamp, interval 7 day))::date
-                    as week_start_on
-            ) as week
-            """
-        )
-    if "ops.pipeline_runs" not in present:
-        con.execute(
-            """
-            create table ops.pipeline_runs as
-            select * from (values
-                ('run-1', timestamp '2026-01-01 08:00:00', timestamp '2026-01-01 08:01:00', 'success', null),
-                ('run-2', timestamp '2026-01-02 08:00:00', timestamp '2026-01-02 08:00:30', 'failed', 'ingest failed: disk full')
-            ) as runs(run_id, started_at, ended_at, status, message)
-            """
-        )
-    if "ops.run_source_counts" not in present:
-        con.execute(
-            """
-            create table ops.run_source_counts as
-            select run_id, source, count(*) as files, sum(rows_read) as rows_read, sum(rows_staged) as rows_staged,
-                   sum(rows_quarantined) as rows_quarantined, sum(rows_deduplicated) as rows_deduplicated,
-                   sum(rows_superseded) as rows_superseded
-            from ops.ingested_files cross join (select run_id from ops.pipeline_runs) as runs
-            group by run_id, source
-            """
-        )
-    if "ops.source_freshness" not in present:
-        con.execute(
-            """
-            create table ops.source_freshness as
-            select source, max(ingested_at) as newest_record_at, max(ingested_at) as checked_at, 0.0 as age_hours,
-                   48.0 as limit_hours, false as is_stale
-            from ops.ingested_files group by source
-            """
-        )
-
-
-@pytest.fixture(scope="session")
-def full_warehouse(sample_warehouse, tmp_path_factory) -> Path:
-    """The sample warehouse with every optional table: the pipeline's own rows, synthetic rows otherwise.
-
-    A second pipeline run is recorded too (when the pipeline wrote the runs), so per-run charts have a trend.
-    """
-    path = tmp_path_factory.mktemp("full") / "opvalue.duckdb"
-    shutil.copy(sample_warehouse, path)
-    present = existing_tables(path)
-    con = duckdb.connect(str(path))
-    try:
-        _synthesize_optional_tables(con, present)
-        if "ops.pipeline_runs" in present and "ops.run_source_counts" in present:
-            con.execute(
-                """
-                insert into ops.pipeline_runs (run_id, started_at, ended_at, status, message)
-                select 'earlier-run', started_at - interval 1 day, ended_at - interval 1 day, 'success', null
-                from ops.pipeline_runs order by started_at limit 1
-                """
-            )
-            con.execute(
-                """
-                insert into ops.run_source_counts
-                select 'earlier-run', source, files, rows_read, rows_staged, 0, rows_deduplicated, rows_superseded
-                from ops.run_source_counts
-                where run_id = (select run_id from ops.pipeline_runs where run_id <> 'earlier-run' limit 1)
-                """
-            )
     finally:
         con.close()
     return path
@@ -718,12 +602,11 @@ def test_workflow_detail_not_deployed_says_there_is_no_before_after(sample, samp
     assert "Not deployed: there is no before/after" in texts(at)
 
 
-def test_workflow_detail_trend_marks_the_deployment_and_reads_the_weekly_mart(use_warehouse, full_warehouse):
-    use_warehouse(full_warehouse)
-    row = deployed_primary(full_warehouse).row(0, named=True)
+def test_workflow_detail_trend_marks_the_deployment_and_reads_the_weekly_mart(sample, sample_warehouse):
+    row = deployed_primary(sample_warehouse).row(0, named=True)
     at = run_page("workflow_detail", {"workflow": row["workflow_id"]})
     weekly = query(
-        full_warehouse,
+        sample_warehouse,
         """
         select value from marts.weekly_metrics
         where workflow_id = ? and metric = ? and value is not null
@@ -743,15 +626,14 @@ def test_workflow_detail_trend_marks_the_deployment_and_reads_the_weekly_mart(us
     assert any(f"deployed {day(row['deployed_on'])}" == a.get("text") for a in primary_trend["layout"]["annotations"])
 
 
-def test_workflow_detail_shows_three_views_and_method_checks_when_present(use_warehouse, full_warehouse):
+def test_workflow_detail_shows_three_views_and_method_checks(sample, sample_warehouse):
     from dashboards.text import md  # pipeline sentences are shown as text, like every value from the data
 
-    use_warehouse(full_warehouse)
-    row = deployed_primary(full_warehouse).row(0, named=True)
+    row = deployed_primary(sample_warehouse).row(0, named=True)
     at = run_page("workflow_detail", {"workflow": row["workflow_id"]})
     page = texts(at)
     views = query(
-        full_warehouse,
+        sample_warehouse,
         "select * from marts.effect_views where workflow_id = ? and metric = ?",
         [row["workflow_id"], row["metric"]],
     )
@@ -760,7 +642,7 @@ def test_workflow_detail_shows_three_views_and_method_checks_when_present(use_wa
     for title in ("Before / after", "Assisted vs unassisted", "Difference-in-differences"):
         assert f"**{title}**" in page
     checks = query(
-        full_warehouse,
+        sample_warehouse,
         "select * from marts.method_checks where workflow_id = ? and metric = ?",
         [row["workflow_id"], row["metric"]],
     )
@@ -768,21 +650,6 @@ def test_workflow_detail_shows_three_views_and_method_checks_when_present(use_wa
     for check in checks.to_dicts():
         assert md(check["detail"]) in page
     assert ":orange-badge[" in page or ":green-badge[" in page
-    assert "will appear here once the pipeline writes" not in page
-
-
-def test_workflow_detail_notes_missing_views_and_checks(use_warehouse, bare_warehouse):
-    use_warehouse(bare_warehouse)
-    row = deployed_primary(bare_warehouse).row(0, named=True)
-    at = run_page("workflow_detail", {"workflow": row["workflow_id"]})
-    notes = " ".join(info.value for info in at.info)
-    assert "`marts.effect_views`" in notes and "`marts.method_checks`" in notes
-    # The weekly trend falls back to staged items; only the open tab (the primary metric) is drawn.
-    trends = [fig for fig in figures(at) if fig["layout"]["title"]["text"].endswith(" per week")]
-    assert len(trends) == 1 and len(trends[0]["data"][0]["y"]) > 0
-    from dashboards import data
-
-    assert trends[0]["layout"]["title"]["text"].startswith(data.metric_label(row["metric"]))
 
 
 # -- readiness ---------------------------------------------------------------------------------
@@ -842,27 +709,17 @@ def test_data_quality_counts_rows_and_ranks_rejection_reasons(sample, sample_war
         assert sorted(files["source_file"]) == sorted(rejected["source_file"])
 
 
-def test_data_quality_shows_runs_and_freshness_from_ops_tables(use_warehouse, full_warehouse):
-    use_warehouse(full_warehouse)
+def test_data_quality_shows_runs_and_freshness_from_ops_tables(use_warehouse, two_runs_warehouse):
+    use_warehouse(two_runs_warehouse)
     at = run_page("data_quality")
-    last = query(full_warehouse, "select status from ops.pipeline_runs order by started_at desc limit 1").item()
+    last = query(two_runs_warehouse, "select status from ops.pipeline_runs order by started_at desc limit 1").item()
     reports = [element.value for element in (at.success if last == "success" else at.error)]
     assert any(value.startswith(f"**{last}**") for value in reports)
     freshness = next(frame.value for frame in at.dataframe if "Limit" in frame.value.columns)
-    expected = query(full_warehouse, "select source, is_stale from ops.source_freshness order by source")
+    expected = query(two_runs_warehouse, "select source, is_stale from ops.source_freshness order by source")
     assert list(freshness["Source"]) == list(expected["source"])
     assert list(freshness["Status"]) == ["stale" if s else "fresh" for s in expected["is_stale"]]
     figure_titled(at, "Quarantined rows per run")
-
-
-def test_data_quality_falls_back_to_the_file_manifest(use_warehouse, bare_warehouse):
-    use_warehouse(bare_warehouse)
-    at = run_page("data_quality")
-    notes = " ".join(info.value for info in at.info)
-    assert "`ops.pipeline_runs`" in notes and "`ops.run_source_counts`" in notes
-    freshness = next(frame.value for frame in at.dataframe if "Files last read (UTC)" in frame.value.columns)
-    newest = query(bare_warehouse, "select max(usage_date) from staging.usage").item()
-    assert freshness.set_index("Source").loc["usage", "Newest record (UTC)"].startswith(day(newest))
 
 
 # -- every page ----------------------------------------------------------------------------------
@@ -878,11 +735,11 @@ def test_without_a_warehouse_every_page_names_make_pipeline(page, use_warehouse,
 
 
 @pytest.mark.parametrize("page", list(PAGES))
-@pytest.mark.parametrize("variant", ["sample", "bare", "full"])
+@pytest.mark.parametrize("variant", ["sample", "two_runs"])
 def test_every_page_renders_every_chart_with_a_caption(
-    page, variant, use_warehouse, sample_warehouse, bare_warehouse, full_warehouse
+    page, variant, use_warehouse, sample_warehouse, two_runs_warehouse
 ):
-    use_warehouse({"sample": sample_warehouse, "bare": bare_warehouse, "full": full_warehouse}[variant])
+    use_warehouse({"sample": sample_warehouse, "two_runs": two_runs_warehouse}[variant])
     # Lazy sections opened from the address, so that every chart a page can draw is drawn.
     params = {
         "workflow_detail": {"workflow": deployed_primary(sample_warehouse)["workflow_id"][0]},

@@ -147,15 +147,3 @@ def test_the_section_shows_frozen_and_live_baselines_when_they_differ(governed_w
     assert list(moved["Metric"]) == ["Cycle time"]
     assert moved["Live baseline"].iloc[0] == pytest.approx(row["live_baseline_value"].item(), abs=1e-3)
     assert moved["Frozen baseline"].iloc[0] == pytest.approx(row["frozen_baseline_value"].item(), abs=1e-3)
-
-
-def test_an_older_warehouse_without_governance_marts_gets_a_note(governed_warehouse, tmp_path, monkeypatch):
-    copy = tmp_path / "old.duckdb"
-    shutil.copy(governed_warehouse, copy)
-    con = duckdb.connect(str(copy))
-    con.execute("drop table marts.readiness")
-    con.close()
-    monkeypatch.setenv("OPVALUE_WAREHOUSE", str(copy))
-    at = run(AppTest.from_file(str(PAGE), default_timeout=120))
-    assert any("marts.readiness" in info.value for info in at.info)
-    assert not at.dataframe

@@ -85,22 +85,3 @@ def test_a_workflow_without_rates_shows_units_not_money(monkeypatch, value_wareh
     assert saved["Cycle time"].endswith("item-hours of waiting")
     assert saved["Rework rate"].endswith("rework cases")
     assert saved["External spend per item"].startswith("USD ")
-
-
-def test_the_sections_say_so_on_a_warehouse_without_the_value_marts(monkeypatch, tmp_path, value_warehouse):
-    bare = tmp_path / "bare.duckdb"
-    bare.write_bytes(value_warehouse.read_bytes())
-    con = duckdb.connect(str(bare))
-    for table in (
-        "portfolio_value",
-        "portfolio_monthly_value",
-        "workflow_value",
-        "monthly_savings",
-        "monthly_value",
-        "scorecard_history",
-    ):
-        con.execute(f"drop table marts.{table}")
-    con.close()
-    at = _run(monkeypatch, bare, "wf_priced")
-    assert "will appear here once the pipeline writes `marts.portfolio_value`" in _texts(at)
-    assert not at.metric

@@ -8,55 +8,39 @@ import streamlit as st
 from dashboards import charts, data, tables, text, ui
 
 db = ui.page("Data quality", "Can I trust the inputs?", "data-quality")
-present = data.tables(db)
 now = datetime.now(UTC).replace(tzinfo=None)  # the warehouse stores naive UTC timestamps
 
 st.subheader("Last pipeline run")
 counts = data.rows_by_source(db)
-if "ops.pipeline_runs" in present:
-    runs = data.pipeline_runs(db)
-    if runs.is_empty():
-        st.info("The pipeline has not recorded a run yet.")
-    else:
-        last = runs.row(0, named=True)
-        report = st.success if last["status"] == "success" else st.error
-        report(
-            text.run_summary(last, now),
-            icon=":material/check_circle:" if last["status"] == "success" else ":material/error:",
-        )
-        with st.expander(f"Recent runs ({runs.height})"):
-            st.dataframe(tables.runs_table(runs), hide_index=True)
+runs = data.pipeline_runs(db)
+if runs.is_empty():
+    st.info("The pipeline has not recorded a run yet.")
 else:
-    last_read = counts["last_ingested_at"].max() if not counts.is_empty() else None
-    st.markdown(f"Input files were last read **{text.when(last_read)}**.")
-    ui.not_yet("ops.pipeline_runs", "Run history (status, duration and message of every run)")
+    last = runs.row(0, named=True)
+    report = st.success if last["status"] == "success" else st.error
+    report(
+        text.run_summary(last, now),
+        icon=":material/check_circle:" if last["status"] == "success" else ":material/error:",
+    )
+    with st.expander(f"Recent runs ({runs.height})"):
+        st.dataframe(tables.runs_table(runs), hide_index=True)
 
 st.subheader("Freshness per source")
-from_ops = "ops.source_freshness" in present
-freshness = data.source_freshness(db, from_ops=from_ops)
+freshness = data.source_freshness(db)
 st.dataframe(tables.freshness_table(freshness, now), hide_index=True)
-if from_ops:
-    st.caption(
-        "Newest record: latest opened or closed item, latest usage day, and for the registry when its file last "
-        "changed. A source is stale when its newest record is older than its limit."
-    )
-else:
-    st.caption(
-        "Newest record: latest opened or closed item, latest usage day; the registry has no record date. "
-        "No freshness limits are judged until the pipeline writes `ops.source_freshness`."
-    )
+st.caption(
+    "Newest record: latest opened or closed item, latest usage day, and for the registry when its file last "
+    "changed. A source is stale when its newest record is older than its limit."
+)
 
 st.subheader("Rows staged and quarantined")
 ui.chart(charts.rows_by_source(counts))
 st.dataframe(tables.counts_table(counts), hide_index=True)
-if "ops.run_source_counts" in present and "ops.pipeline_runs" in present:
-    run_counts = data.run_source_counts(db)
-    if run_counts["run_id"].n_unique() > 1:
-        ui.chart(charts.quarantine_over_time(run_counts))
-    else:
-        st.caption("Quarantined rows per run appear as a trend from the second recorded run.")
+run_counts = data.run_source_counts(db)
+if run_counts["run_id"].n_unique() > 1:
+    ui.chart(charts.quarantine_over_time(run_counts))
 else:
-    ui.not_yet("ops.run_source_counts", "The trend of quarantined rows run by run")
+    st.caption("Quarantined rows per run appear as a trend from the second recorded run.")
 
 st.subheader("Why rows were rejected")
 reasons = data.rejection_reasons(db)

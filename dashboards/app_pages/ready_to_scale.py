@@ -11,9 +11,6 @@ from dashboards import text, ui
 db = ui.page(
     "Ready to scale", "Which workflows are ready to scale, what is missing, and who owns the gap?", "readiness"
 )
-if not gov.has_governance(db):
-    ui.not_yet("marts.readiness", "The ready-to-scale gate and the stage funnel")
-    st.stop()
 filters = ui.filters(db)
 gate = gov.gate(db, filters.teams, filters.stages)
 stalled = gov.stalled(db, filters.teams)

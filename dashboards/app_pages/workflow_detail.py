@@ -21,7 +21,6 @@ results = data.value_metrics(db, workflow_id)
 by_metric = {row["metric"]: row for row in results.to_dicts()}
 primary = card["primary_metric"]
 primary_result = by_metric.get(primary)
-present = data.tables(db)
 
 st.header(text.md(card["name"]))
 st.caption(
@@ -108,17 +107,6 @@ else:
     ui.chart(charts.metric_changes(results, labels, primary))
 
 st.subheader("Metric by metric")
-views_present = "marts.effect_views" in present
-checks_present = "marts.method_checks" in present
-if not views_present:
-    ui.not_yet(
-        "marts.effect_views",
-        "Three views of each effect (before/after, assisted vs unassisted, difference-in-differences)",
-    )
-if not checks_present:
-    ui.not_yet(
-        "marts.method_checks", "Method checks (placebo, parallel trends, mix shift, censoring, guardrails, novelty)"
-    )
 ordered = [primary] + [metric for metric in data.METRICS if metric != primary]
 st.caption(
     f"One tab per metric, the primary metric ({labels.get(primary, primary).lower()}) first. The tab is kept in the address."
@@ -131,7 +119,7 @@ for tab, metric in zip(metric_tabs, ordered):
     with tab:
         result = by_metric.get(metric)
         unit = result["unit"] if result else data.metric_definitions()[metric].unit
-        weekly = data.weekly_metrics(db, workflow_id, from_mart="marts.weekly_metrics" in present)
+        weekly = data.weekly_metrics(db, workflow_id)
         comparison, trend = st.columns([2, 3], gap="large")
         with comparison:
             if result is None:
@@ -162,46 +150,43 @@ for tab, metric in zip(metric_tabs, ordered):
                         )
                     )
 
-        if views_present:
-            st.markdown("##### How sure are we? Three views of the same effect")
-            metric_views = data.effect_views(db, workflow_id).filter(pl.col("metric") == metric)
-            if metric_views.is_empty():
-                st.caption("No estimates for this metric.")
-            else:
-                for column, row in zip(st.columns(len(metric_views)), metric_views.to_dicts()):
-                    with column.container(border=True):
-                        st.markdown(f"**{text.label(text.VIEW_LABELS, row['view'])}**")
-                        st.markdown(f"### {text.whole_pct(row['estimate_pct'])}")
-                        st.caption(
-                            f"95% CI {text.whole_pct(row['ci_low_pct'])} to {text.whole_pct(row['ci_high_pct'])} · "
-                            f"{text.md(row['label'])} · n = {row['n_treated'] or 0:,} treated, {row['n_comparison'] or 0:,} comparison"
-                        )
-                ui.chart(charts.effect_views(metric_views, labels[metric]))
+        st.markdown("##### How sure are we? Three views of the same effect")
+        metric_views = data.effect_views(db, workflow_id).filter(pl.col("metric") == metric)
+        if metric_views.is_empty():
+            st.caption("No estimates for this metric.")
+        else:
+            for column, row in zip(st.columns(len(metric_views)), metric_views.to_dicts()):
+                with column.container(border=True):
+                    st.markdown(f"**{text.label(text.VIEW_LABELS, row['view'])}**")
+                    st.markdown(f"### {text.whole_pct(row['estimate_pct'])}")
+                    st.caption(
+                        f"95% CI {text.whole_pct(row['ci_low_pct'])} to {text.whole_pct(row['ci_high_pct'])} · "
+                        f"{text.md(row['label'])} · n = {row['n_treated'] or 0:,} treated, {row['n_comparison'] or 0:,} comparison"
+                    )
+            ui.chart(charts.effect_views(metric_views, labels[metric]))
 
-        if checks_present:
-            st.markdown("##### Method checks")
-            metric_checks = data.method_checks(db, workflow_id).filter(pl.col("metric") == metric)
-            if metric_checks.is_empty():
-                st.caption("No checks for this metric.")
-            for row in metric_checks.to_dicts():
-                colour, icon = {"ok": ("green", "check"), "warn": ("orange", "warning")}.get(
-                    row["status"], ("gray", "remove")
-                )
-                st.markdown(
-                    f":{colour}-badge[:material/{icon}: {text.label(text.CHECK_LABELS, row['check_name'])}: "
-                    f"{text.label(text.CHECK_STATUS_LABELS, row['status'])}] {text.md(row['detail'])}"
-                )
+        st.markdown("##### Method checks")
+        metric_checks = data.method_checks(db, workflow_id).filter(pl.col("metric") == metric)
+        if metric_checks.is_empty():
+            st.caption("No checks for this metric.")
+        for row in metric_checks.to_dicts():
+            colour, icon = {"ok": ("green", "check"), "warn": ("orange", "warning")}.get(
+                row["status"], ("gray", "remove")
+            )
+            st.markdown(
+                f":{colour}-badge[:material/{icon}: {text.label(text.CHECK_LABELS, row['check_name'])}: "
+                f"{text.label(text.CHECK_STATUS_LABELS, row['status'])}] {text.md(row['detail'])}"
+            )
 
         analyst = st.expander("Numbers for analysts", key="show_analyst", on_change="rerun", icon=":material/table:")
         if analyst.open:
             with analyst:
                 if result is not None:
                     st.dataframe(tables.analyst_table(result), hide_index=True)
-                if views_present:
-                    st.dataframe(
-                        tables.views_table(data.effect_views(db, workflow_id).filter(pl.col("metric") == metric)),
-                        hide_index=True,
-                    )
+                st.dataframe(
+                    tables.views_table(data.effect_views(db, workflow_id).filter(pl.col("metric") == metric)),
+                    hide_index=True,
+                )
 
 # Lazy sections: drawn only when opened; open or closed is kept in the address (`?value=`, `?exceptions=`).
 worth = st.expander("What it is worth", key="value", bind="query-params", icon=":material/payments:")

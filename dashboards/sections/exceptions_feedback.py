@@ -16,15 +16,11 @@ from dashboards import governance_data as gov
 
 
 def render(workflow_id: str) -> None:
-    """The section for one workflow; a short note when the warehouse predates the governance marts."""
+    """The section for one workflow."""
     db = data.current_warehouse()
     if db is None:
         return
     st.subheader("Exceptions and feedback")
-    if not gov.has_governance(db):
-        ui.not_yet("marts.exception_rates", "Exceptions and feedback")
-        return
-
     guardrail = gov.exception_guardrail(db, workflow_id)
     guardrail_row = guardrail.row(0, named=True) if guardrail.height else None
     monthly = gov.exception_rates(db, workflow_id)

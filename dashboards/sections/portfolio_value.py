@@ -76,9 +76,6 @@ def render(db: data.Warehouse) -> None:
     """Draw the section: headline tiles per currency and the table per workflow."""
     st.subheader("What it is worth")
     portfolio = value_data.portfolio(db)
-    if portfolio is None:
-        ui.not_yet("marts.portfolio_value", "Value in money")
-        return
     if portfolio.is_empty():
         st.info("No deployed workflow yet, so nothing to value.", icon=":material/info:")
         return

@@ -19,9 +19,7 @@ from dashboards.sections import value_charts, value_data
 RANGE_KEY = "months"
 
 
-def _read(db: data.Warehouse, table: str, name: str, params: dict) -> pl.DataFrame | None:
-    if table not in data.tables(db):
-        return None
+def _read(db: data.Warehouse, name: str, params: dict) -> pl.DataFrame:
     with data.connection(db).cursor() as cur:
         cur.execute("use warehouse")
         return cur.sql((value_data.SQL_DIR / f"{name}.sql").read_text(), params=params).pl()
@@ -31,13 +29,13 @@ def _read(db: data.Warehouse, table: str, name: str, params: dict) -> pl.DataFra
 def adoption(db: data.Warehouse, teams: tuple[str, ...], stages: tuple[str, ...], threshold: float):
     """Portfolio adoption per month (`marts.monthly_adoption`) for the workflows in the filters."""
     params = {"teams": list(teams), "stages": list(stages), "threshold": threshold}
-    return _read(db, "marts.monthly_adoption", "trend_adoption", params)
+    return _read(db, "trend_adoption", params)
 
 
 @st.cache_data(ttl=data.TTL_SECONDS, show_spinner=False)
 def decisions(db: data.Warehouse, teams: tuple[str, ...], stages: tuple[str, ...]):
     """Workflows per decision per month (`marts.scorecard_history`) for the workflows in the filters."""
-    return _read(db, "marts.scorecard_history", "trend_decisions", {"teams": list(teams), "stages": list(stages)})
+    return _read(db, "trend_decisions", {"teams": list(teams), "stages": list(stages)})
 
 
 def month_key(month: date) -> str:
@@ -50,10 +48,8 @@ def month_label(key: str) -> str:
     return date.fromisoformat(f"{key}-01").strftime("%b %Y")
 
 
-def in_range(frame: pl.DataFrame | None, first: str, last: str) -> pl.DataFrame | None:
+def in_range(frame: pl.DataFrame, first: str, last: str) -> pl.DataFrame:
     """The rows of `frame` whose `month_on` lies in the chosen months, both ends included."""
-    if frame is None:
-        return None
     month = pl.col("month_on").dt.strftime("%Y-%m")
     return frame.filter((month >= first) & (month <= last))
 
@@ -63,7 +59,7 @@ def render(db: data.Warehouse, filters: ui.Filters, threshold: float) -> None:
     adoption_months = adoption(db, filters.teams, filters.stages, threshold)
     decision_months = decisions(db, filters.teams, filters.stages)
     value_months = value_data.portfolio_monthly(db)
-    frames = [f for f in (adoption_months, decision_months, value_months) if f is not None]
+    frames = [adoption_months, decision_months, value_months]
     months = sorted({month_key(m) for frame in frames for m in frame["month_on"].to_list()})
     if not months:
         st.info("No month to show yet: no deployed workflow has a month after go-live.", icon=":material/info:")
@@ -86,20 +82,11 @@ def render(db: data.Warehouse, filters: ui.Filters, threshold: float) -> None:
         "net value covers every workflow."
     )
 
-    if adoption_months is None:
-        ui.not_yet("marts.monthly_adoption", "Adoption by month")
-    else:
-        ui.chart(charts.adoption_trend(in_range(adoption_months, first, last), threshold))
-    if decision_months is None:
-        ui.not_yet("marts.scorecard_history", "Decisions by month")
-    else:
-        ui.chart(charts.decision_trend(in_range(decision_months, first, last)))
-    if value_months is None:
-        ui.not_yet("marts.portfolio_monthly_value", "Net value by month")
-        return
+    ui.chart(charts.adoption_trend(in_range(adoption_months, first, last), threshold))
+    ui.chart(charts.decision_trend(in_range(decision_months, first, last)))
     # The currency "What it is worth" shows: the one picked there, else its first (most value workflows).
     summary = value_data.portfolio(db)
-    currencies = summary["currency"].to_list() if summary is not None else []
+    currencies = summary["currency"].to_list()
     currency = st.session_state.get("value_currency") or (currencies[0] if currencies else None)
     if currency is None:
         return

@@ -1,8 +1,4 @@
-"""Read-only queries of the value marts (issue 14), cached like `dashboards.data`'s.
-
-Each returns a polars frame, or None when the warehouse has no such table yet (a warehouse
-built before the value marts existed), so a section can say so instead of failing.
-"""
+"""Read-only queries of the value marts (issue 14), cached like `dashboards.data`'s: each returns a polars frame."""
 
 from __future__ import annotations
 
@@ -16,45 +12,43 @@ from dashboards import data
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 
 
-def _query(db: data.Warehouse, table: str, name: str, params: dict[str, str] | None = None) -> pl.DataFrame | None:
-    if table not in data.tables(db):
-        return None
+def _query(db: data.Warehouse, name: str, params: dict[str, str] | None = None) -> pl.DataFrame:
     with data.connection(db).cursor() as cur:
         cur.execute("use warehouse")
         return cur.sql((SQL_DIR / f"{name}.sql").read_text(), params=params or None).pl()
 
 
 @st.cache_data(ttl=data.TTL_SECONDS, show_spinner=False)
-def portfolio(db: data.Warehouse) -> pl.DataFrame | None:
+def portfolio(db: data.Warehouse) -> pl.DataFrame:
     """marts.portfolio_value: one row per currency."""
-    return _query(db, "marts.portfolio_value", "value_portfolio")
+    return _query(db, "value_portfolio")
 
 
 @st.cache_data(ttl=data.TTL_SECONDS, show_spinner=False)
-def portfolio_monthly(db: data.Warehouse) -> pl.DataFrame | None:
+def portfolio_monthly(db: data.Warehouse) -> pl.DataFrame:
     """marts.portfolio_monthly_value: one row per currency and month."""
-    return _query(db, "marts.portfolio_monthly_value", "value_portfolio_monthly")
+    return _query(db, "value_portfolio_monthly")
 
 
 @st.cache_data(ttl=data.TTL_SECONDS, show_spinner=False)
-def workflows(db: data.Warehouse) -> pl.DataFrame | None:
+def workflows(db: data.Warehouse) -> pl.DataFrame:
     """marts.workflow_value: one row per workflow."""
-    return _query(db, "marts.workflow_value", "value_workflows")
+    return _query(db, "value_workflows")
 
 
 @st.cache_data(ttl=data.TTL_SECONDS, show_spinner=False)
-def savings(db: data.Warehouse, workflow_id: str) -> pl.DataFrame | None:
+def savings(db: data.Warehouse, workflow_id: str) -> pl.DataFrame:
     """marts.monthly_savings for one workflow: one row per metric."""
-    return _query(db, "marts.monthly_savings", "value_savings", {"workflow_id": workflow_id})
+    return _query(db, "value_savings", {"workflow_id": workflow_id})
 
 
 @st.cache_data(ttl=data.TTL_SECONDS, show_spinner=False)
-def monthly(db: data.Warehouse, workflow_id: str) -> pl.DataFrame | None:
+def monthly(db: data.Warehouse, workflow_id: str) -> pl.DataFrame:
     """marts.monthly_value for one workflow: one row per metric and month."""
-    return _query(db, "marts.monthly_value", "value_monthly", {"workflow_id": workflow_id})
+    return _query(db, "value_monthly", {"workflow_id": workflow_id})
 
 
 @st.cache_data(ttl=data.TTL_SECONDS, show_spinner=False)
-def history(db: data.Warehouse, workflow_id: str) -> pl.DataFrame | None:
+def history(db: data.Warehouse, workflow_id: str) -> pl.DataFrame:
     """marts.scorecard_history for one workflow: one row per data cutoff."""
-    return _query(db, "marts.scorecard_history", "value_history", {"workflow_id": workflow_id})
+    return _query(db, "value_history", {"workflow_id": workflow_id})

@@ -65,9 +65,6 @@ def render(db: data.Warehouse, workflow_id: str) -> None:
     """Draw the section for one workflow."""
     st.subheader("What it is worth")
     workflows = value_data.workflows(db)
-    if workflows is None:
-        ui.not_yet("marts.workflow_value", "Value in money")
-        return
     matches = workflows.filter(pl.col("workflow_id") == workflow_id)
     if matches.is_empty():
         st.info("This workflow is not in the value marts.", icon=":material/info:")
@@ -80,7 +77,7 @@ def render(db: data.Warehouse, workflow_id: str) -> None:
     _tiles(card)
 
     savings = value_data.savings(db, workflow_id)
-    if savings is not None and not savings.is_empty():
+    if not savings.is_empty():
         rows = []
         for row in savings.to_dicts():
             saved, interval = _saving_text(row)
@@ -101,7 +98,7 @@ def render(db: data.Warehouse, workflow_id: str) -> None:
         )
 
     months = value_data.monthly(db, workflow_id)
-    if months is not None and not months.is_empty() and savings is not None:
+    if not months.is_empty() and not savings.is_empty():
         metrics = savings["metric"].to_list()
         primary = card["primary_metric"] if card["primary_metric"] in metrics else metrics[0]
         metric = st.selectbox(
@@ -129,9 +126,6 @@ def render(db: data.Warehouse, workflow_id: str) -> None:
 def _history(db: data.Warehouse, workflow_id: str) -> None:
     history = value_data.history(db, workflow_id)
     st.markdown("**How the decision changed across builds**")
-    if history is None:
-        ui.not_yet("marts.scorecard_history", "The decision's history")
-        return
     shown = history.select(
         pl.col("data_cutoff_at").alias("Data up to"),
         pl.col("decision").replace_strict(DECISION_LABELS, default=pl.col("decision")).alias("Decision"),
