@@ -139,6 +139,11 @@ def test_a_claim_is_contested_when_the_did_disagrees():
     did = ClaimEvidence(did_identifiable=True, did_change_pct=-4.3, did_ci_low_pct=-31.0, did_ci_high_pct=33.0)
     reasons = rules.contested_reasons("improved", -35.0, did)
     assert len(reasons) == 1 and "the comparison workflows moved as much over the same weeks" in reasons[0]
+    # A DiD that keeps most of the fall but is too wide still contests, in words that say so.
+    noisy = ClaimEvidence(did_identifiable=True, did_change_pct=-40.0, did_ci_low_pct=-67.1, did_ci_high_pct=9.7)
+    reasons = rules.contested_reasons("improved", -45.0, noisy)
+    assert len(reasons) == 1 and reasons[0].startswith("the comparison workflows are too noisy to confirm it")
+    assert "-40.0% (-67.1% to +9.7%)" in reasons[0]
     agreeing = ClaimEvidence(did_identifiable=True, did_change_pct=-30.0, did_ci_low_pct=-45.0, did_ci_high_pct=-12.0)
     assert rules.contested_reasons("improved", -35.0, agreeing) == []
     # Only an improvement can be contested.

@@ -158,6 +158,13 @@ def unchecked_reason(n_comparison_workflows: int | None, config: MetricsConfig |
     )
 
 
+def half_of_claim(config: MetricsConfig) -> float:
+    """The share of a claimed change that other evidence must reproduce to count as 'as much'
+    (metrics.yaml `placebo_half_of_claim`): a placebo that finds this much contests the claim,
+    and a difference-in-differences that keeps this much of it is imprecise, not contradicting."""
+    return float(config.method_checks["placebo_half_of_claim"])
+
+
 def contested_reasons(
     primary_verdict: str | None,
     change_pct: float | None,
@@ -181,11 +188,18 @@ def contested_reasons(
     if not e.did_identifiable:
         reasons.append(unchecked_reason(e.did_comparison_workflows, config))
     elif _finite(e.did_ci_high_pct) and e.did_ci_high_pct >= 0:  # type: ignore[operator]
-        reasons.append(
-            f"the comparison workflows moved as much over the same weeks: the difference-in-differences is "
-            f"{e.did_change_pct:+.1f}% ({e.did_ci_low_pct:+.1f}% to {e.did_ci_high_pct:+.1f}%), which includes no change"
-        )
-    half = float(config.method_checks["placebo_half_of_claim"])
+        did = f"{e.did_change_pct:+.1f}% ({e.did_ci_low_pct:+.1f}% to {e.did_ci_high_pct:+.1f}%), which includes no change"
+        kept = _finite(e.did_change_pct) and _finite(change_pct) and change_pct < 0  # type: ignore[operator]
+        if kept and e.did_change_pct <= half_of_claim(config) * change_pct:  # type: ignore[operator]
+            # The comparison keeps most of the fall: it is imprecise, not contradicting.
+            reasons.append(
+                f"the comparison workflows are too noisy to confirm it: the difference-in-differences is {did}"
+            )
+        else:
+            reasons.append(
+                f"the comparison workflows moved as much over the same weeks: the difference-in-differences is {did}"
+            )
+    half = half_of_claim(config)
     if _finite(e.placebo_ci_high_pct) and e.placebo_ci_high_pct < 0:  # type: ignore[operator]
         reasons.append(f"a fake go-live inside the baseline also 'finds' a fall ({e.placebo_change_pct:+.1f}%)")
     elif (
