@@ -147,7 +147,7 @@ def segmented_trend(
     order = np.argsort(x, kind="stable")
     x, y, post, w = x[order], y[order], post[order], w[order]
     design = np.column_stack([np.ones_like(x), x, post.astype(float)])
-    fit = sm.WLS(y, design, weights=w).fit(
+    fit = WLS(y, design, weights=w).fit(
         cov_type="HAC", cov_kwds={"maxlags": hac_lags(x.size), "use_correction": True}, use_t=True
     )
     weeks_apart = float(w[post] @ x[post] / w[post].sum() - w[~post] @ x[~post] / w[~post].sum())
