@@ -90,12 +90,19 @@ def portfolio_monthly(months: pl.DataFrame, currency: str) -> go.Figure:
     fig.add_hline(y=0, line=dict(color="#c8c8c8", width=1))
     fig.update_xaxes(title_text="month (first and last months are partial)", dtick="M1", tickformat="%b %Y")
     fig.update_yaxes(title_text=f"{currency} per month")
+    # Legend under the plot (at the figure's bottom edge, below the tick labels and the axis title, which push the
+    # plot up): above it, its three lines ran into the title on a phone.
+    fig.update_layout(
+        legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", xanchor="left", x=0),
+        margin=dict(b=90),
+    )
     return _finish(
         fig,
         title,
         "Green: what the workflows with a value decision saved that month, in money, less their tool cost that "
         "month; the band is its 95% interval. Orange: what the tool cost across every deployed workflow. Only "
         "priced metrics count; months are calendar months, the current one is incomplete.",
+        height=440,
     )
 
 
