@@ -107,9 +107,7 @@ def _finish(chart: alt.TopLevelMixin, title: str, how_to_read: str, height: int 
             domainColor="#c8c8c8",
             tickColor="#c8c8c8",
             labelLimit=180,
-            # Two-line titles: with the line height given, Vega reserves the room they take (a phone's
-            # rotated y title otherwise ran 2 px out of the chart).
-            titleLineHeight=16,
+            titleLineHeight=16,  # two-line axis titles, evenly spaced
         )
         .configure_legend(
             orient="bottom",
