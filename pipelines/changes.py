@@ -146,21 +146,105 @@ def definitions_hash() -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def _fingerprints_sql(con: duckdb.DuckDBPyConnection) -> str:
-    parts = []
+_EMPTY_FINGERPRINTS = (
+    "select cast(null as varchar) as workflow_id, cast(null as varchar) as source, "
+    "cast(0 as bigint) as row_count, cast(0 as hugeint) as fingerprint where false"
+)
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    schema, name = table.split(".")
+    return {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_catalog = current_database() "
+            "and table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchall()
+    }
+
+
+def _hash_sql(source: str, table: str, workflows: Sequence[str] | None) -> tuple[str, list]:
+    """One hash per workflow over every column of its staged rows (only `workflows`', when given)."""
+    chosen = "" if workflows is None else " and workflow_id in (select unnest(?::varchar[]))"
+    sql = (
+        f"select workflow_id, '{source}' as source, count(*) as row_count, "
+        f"sum(hash(source_rows)) as fingerprint "
+        f"from {table} as source_rows where workflow_id is not null{chosen} group by workflow_id"
+    )
+    return sql, [] if workflows is None else [list(workflows)]
+
+
+def _staging_states(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str | None, list[str] | None]]:
+    """Per source, from the loader's `ops.staging_state`: (the state's identity, the state a
+    re-stage by key started from, the workflows it decided again). Empty when not recorded."""
+    if not _table_exists(con, "ops.staging_state") or "restaged_workflows" not in _columns(con, "ops.staging_state"):
+        return {}
+    return {
+        r[0]: (r[1], r[2], r[3])
+        for r in con.execute(
+            "select source, cast(staged_at as varchar), restaged_from, restaged_workflows from ops.staging_state"
+        ).fetchall()
+    }
+
+
+def _previous_states(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Per source, the staging state the previous fingerprints were taken from."""
+    if not _table_exists(con, BUILD_INPUTS_TABLE) or "staging_states" not in _columns(con, BUILD_INPUTS_TABLE):
+        return {}
+    row = con.execute(f"select staging_states from {BUILD_INPUTS_TABLE}").fetchone()
+    try:
+        recorded = json.loads(row[0]) if row and row[0] else {}
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in recorded.items()} if isinstance(recorded, dict) else {}
+
+
+def _fingerprints_sql(con: duckdb.DuckDBPyConnection) -> tuple[str, list, dict[str, str], dict[str, str]]:
+    """The query of every workflow's fingerprints, its parameters, how each source got them,
+    and the staging state each source's fingerprints now stand for.
+
+    A source's staged rows change only when the loader re-stages it (`ops.staging_state`). So
+    a source still in the state its previous fingerprints were taken from keeps them without
+    reading a row; one re-staged by key from that state re-hashes only the workflows of the
+    keys it decided again (every other workflow's rows were not touched); anything else (a
+    full re-stage, a state not recorded) hashes every staged row, as a first build does.
+    Either way the fingerprints equal a hash of every staged row (`tests/test_incremental.py`
+    compares them with a fresh build's).
+    """
+    states = _staging_states(con)
+    previous = _previous_states(con) if _table_exists(con, INPUTS_TABLE) else {}
+    parts, params, how, now = [], [], {}, {}
     for source, table in SOURCES.items():
-        if _table_exists(con, table):
+        if not _table_exists(con, table):
+            continue
+        # The loader names a source by its staging table (`work_items`), the fingerprints by input (`items`).
+        state, restaged_from, restaged_workflows = states.get(table.split(".")[1], (None, None, None))
+        before = previous.get(source)
+        if state is not None and before == state:
+            parts.append(f"select workflow_id, source, row_count, fingerprint from {INPUTS_TABLE} where source = ?")
+            params.append(source)
+            how[source] = "kept"
+        elif state is not None and before is not None and before == restaged_from and restaged_workflows is not None:
             parts.append(
-                f"select workflow_id, '{source}' as source, count(*) as row_count, "
-                f"sum(hash(source_rows)) as fingerprint from {table} as source_rows "
-                "where workflow_id is not null group by workflow_id"
+                f"select workflow_id, source, row_count, fingerprint from {INPUTS_TABLE} "
+                "where source = ? and workflow_id not in (select unnest(?::varchar[]))"
             )
+            params += [source, list(restaged_workflows)]
+            sql, values = _hash_sql(source, table, restaged_workflows)
+            parts.append(sql)
+            params += values
+            how[source] = f"{len(restaged_workflows)} workflow(s) hashed"
+        else:
+            sql, values = _hash_sql(source, table, None)
+            parts.append(sql)
+            params += values
+            how[source] = "every row hashed"
+        if state is not None:
+            now[source] = state
     if not parts:
-        return (
-            "select cast(null as varchar) as workflow_id, cast(null as varchar) as source, "
-            "cast(0 as bigint) as row_count, cast(0 as hugeint) as fingerprint where false"
-        )
-    return "\nunion all\n".join(parts)
+        return _EMPTY_FINGERPRINTS, [], how, now
+    return "\nunion all\n".join(parts), params, how, now
 
 
 def detect_changes(
@@ -190,7 +274,9 @@ def detect_changes(
                 missing = [t for t in PER_WORKFLOW_TABLES if not _table_exists(con, t)]
                 if missing:
                     reason = f"{missing[0]} missing"
-    con.execute(f"create or replace temp table current_inputs as {_fingerprints_sql(con)}")
+    fingerprints, params, how, staging_states = _fingerprints_sql(con)
+    con.execute(f"create or replace temp table current_inputs as {fingerprints}", params)
+    log.info("  fingerprints: %s", ", ".join(f"{source} {way}" for source, way in how.items()))
     if reason is None:
         moved = con.execute(
             f"""
@@ -250,8 +336,9 @@ def detect_changes(
         # a later update (intermediate/week_persistence widening the set) cannot write into.
         f"create or replace table {BUILD_INPUTS_TABLE} as select cast(? as varchar) as definitions_hash, "
         "cast(? as varchar) as code_version, cast(? as boolean) as full_rebuild, "
-        "cast(? as varchar) as full_reason, cast(? as boolean) as comparison_moved, cast(? as varchar) as run_id",
-        [definitions, code, full, reason, comparison_moved, run_id],
+        "cast(? as varchar) as full_reason, cast(? as boolean) as comparison_moved, cast(? as varchar) as run_id, "
+        "cast(? as varchar) as staging_states",
+        [definitions, code, full, reason, comparison_moved, run_id, json.dumps(staging_states, sort_keys=True)],
     )
     if full:
         summary = reason or ""

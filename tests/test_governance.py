@@ -272,10 +272,11 @@ def test_a_climbing_override_rate_raises_the_exception_guardrail(gate_warehouse)
     flagged = table.filter(pl.col("has_exception_guardrail"))["workflow_id"].to_list()
     assert flagged == ["late_rise"]
     row = table.filter(pl.col("workflow_id") == "late_rise").row(0, named=True)
-    assert row["override_status"] == "rising" and row["correction_status"] == "no_clear_change"
+    # No item was ever corrected: fewer than min_events, nothing to judge.
+    assert row["override_status"] == "rising" and row["correction_status"] == "insufficient_data"
     assert row["override_early_rate"] == pytest.approx(0.1, abs=0.02)
     assert row["override_recent_rate"] == pytest.approx(0.5, abs=0.02)
-    assert row["override_change_ci_low"] > 0
+    assert row["override_change_ci_low_pct"] > 0
 
 
 def test_a_climbing_override_rate_makes_the_decision_fix_guardrail(gate_warehouse):
@@ -332,29 +333,154 @@ def test_feedback_loop_health_is_counted_per_workflow(gate_warehouse):
 # -- the guardrail rule on its own ----------------------------------------------------------------
 
 
-def test_guardrail_needs_enough_items_and_separate_windows():
-    windows = pl.DataFrame(
-        {
-            "workflow_id": ["rise", "thin", "overlap"],
-            "deployed_on": [date(2025, 1, 1)] * 3,
-            "early_end_on": [date(2025, 4, 1)] * 3,
-            "recent_start_on": [date(2025, 8, 1), date(2025, 8, 1), date(2025, 3, 1)],
-            "as_of_on": [date(2025, 10, 30)] * 3,
-            "windows_overlap": [False, False, True],
-            "early_overridden": [10, 1, 10],
-            "early_override_known": [100, 10, 100],
-            "recent_overridden": [40, 5, 40],
-            "recent_override_known": [100, 10, 100],
-            "early_corrected": [10, 1, 10],
-            "early_correction_known": [100, 10, 100],
-            "recent_corrected": [10, 1, 10],
-            "recent_correction_known": [100, 10, 100],
-        }
+def _window_weeks(windows: pl.DataFrame, weeks: int = 13) -> pl.DataFrame:
+    """Each window's counts spread as evenly as whole items allow over `weeks` weeks."""
+    rows = []
+    for row in windows.iter_rows(named=True):
+        for name, first in (("early", 0), ("recent", 40)):
+            spread = {}
+            for column in ("override_known", "overridden", "correction_known", "corrected"):
+                total = row[f"{name}_{column}"]
+                spread[column] = [total // weeks + (w < total % weeks) for w in range(weeks)]
+            rows += [
+                {"workflow_id": row["workflow_id"], "window_name": name, "week": first + w}
+                | {c: v[w] for c, v in spread.items()}
+                for w in range(weeks)
+            ]
+    return pl.DataFrame(rows)
+
+
+def _judge(windows: pl.DataFrame, weeks: pl.DataFrame | None = None, rho: float = 0.0) -> pl.DataFrame:
+    return guardrails(
+        windows,
+        _window_weeks(windows) if weeks is None else weeks,
+        0.95,
+        30,
+        rho=rho,
+        min_meaningful_pct=5.0,
+        min_events=10,
     )
-    out = guardrails(windows, 0.95, 30)
+
+
+def _windows(**columns) -> pl.DataFrame:
+    n = len(next(iter(columns.values())))
+    base = {
+        "workflow_id": [f"wf{i}" for i in range(n)],
+        "deployed_on": [date(2025, 1, 1)] * n,
+        "early_end_on": [date(2025, 4, 1)] * n,
+        "recent_start_on": [date(2025, 8, 1)] * n,
+        "as_of_on": [date(2025, 10, 30)] * n,
+        "windows_overlap": [False] * n,
+    }
+    return pl.DataFrame(base | columns)
+
+
+def test_guardrail_needs_enough_items_and_separate_windows():
+    windows = _windows(
+        windows_overlap=[False, False, True],
+        early_overridden=[10, 1, 10],
+        early_override_known=[100, 10, 100],
+        recent_overridden=[40, 5, 40],
+        recent_override_known=[100, 10, 100],
+        early_corrected=[10, 1, 10],
+        early_correction_known=[100, 10, 100],
+        recent_corrected=[10, 1, 10],
+        recent_correction_known=[100, 10, 100],
+    )
+    out = _judge(windows)
     assert out["override_status"].to_list() == ["rising", "insufficient_data", "insufficient_data"]
     assert out["has_exception_guardrail"].to_list() == [True, False, False]
     assert out["guardrail_reason"].to_list()[0] == "override rate rising since go-live"
+    # Two rates, one guardrail: each interval is at 1 - 0.05 / 2.
+    assert out["interval_level"].to_list() == [pytest.approx(0.975)] * 3
+    # 10% -> 40% is +300%, on the log-ratio scale (a fall could never pass -100%).
+    assert out["override_change_pct"][0] == pytest.approx(300.0)
+    assert out["override_change_ci_low_pct"][0] > 0
+
+
+def test_a_significant_but_small_rise_is_negligible_not_a_guardrail():
+    # 6.0% -> 6.2% on 2 million items a window: the interval excludes 0, the rise is +3.3%,
+    # under min_meaningful_pct (5%): negligible, not rising; +10% on the same items is rising.
+    windows = _windows(
+        early_overridden=[120_000, 120_000],
+        early_override_known=[2_000_000, 2_000_000],
+        recent_overridden=[124_000, 132_000],
+        recent_override_known=[2_000_000, 2_000_000],
+        early_corrected=[200_000, 200_000],
+        early_correction_known=[2_000_000, 2_000_000],
+        recent_corrected=[200_000, 200_000],
+        recent_correction_known=[2_000_000, 2_000_000],
+    )
+    out = _judge(windows)
+    assert out["override_change_ci_low_pct"][0] > 0
+    assert out["override_status"].to_list() == ["negligible", "rising"]
+    assert out["has_exception_guardrail"].to_list() == [False, True]
+
+
+def test_a_rate_rising_from_zero_is_judged_on_the_difference():
+    # No override at all in the first window: no ratio, so the change columns stay empty and
+    # the item-level difference decides; 0 -> 20% on 300 items a window is a rise.
+    windows = _windows(
+        early_overridden=[0],
+        early_override_known=[300],
+        recent_overridden=[60],
+        recent_override_known=[300],
+        early_corrected=[30],
+        early_correction_known=[300],
+        recent_corrected=[30],
+        recent_correction_known=[300],
+    )
+    out = _judge(windows)
+    assert out["override_status"].item() == "rising"
+    assert out["override_change_pct"].item() is None
+    assert out["correction_status"].item() == "no_clear_change"
+
+
+def test_week_shocks_widen_the_guardrail_interval():
+    # The same totals (10% -> 13% of 2,600 items a window), once spread evenly over 13 weeks
+    # and once lumped into runs of busy and quiet weeks (shocks that persist): the lumpy weeks
+    # widen the interval and the rise is no longer clear.
+    def weeks(early: list[int], recent: list[int]) -> pl.DataFrame:
+        return pl.DataFrame(
+            [
+                {
+                    "workflow_id": "wf0",
+                    "window_name": name,
+                    "week": first + w,
+                    "override_known": 200,
+                    "overridden": counts[w],
+                    "correction_known": 200,
+                    "corrected": 20,
+                }  # fmt: skip
+                for name, first, counts in (("early", 0, early), ("recent", 40, recent))
+                for w in range(13)
+            ]
+        )
+
+    busy, quiet = [1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0], [0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0]
+    lumpy = weeks(
+        [30 * b + 5 * q for b, q in zip(busy, quiet)],
+        [38 * b + 8 * q + 2 * (w == 12) for w, (b, q) in enumerate(zip(busy, quiet))],
+    )
+    even = weeks([20] * 13, [26] * 13)
+    windows = _windows(
+        early_overridden=[260],
+        early_override_known=[2600],
+        recent_overridden=[338],
+        recent_override_known=[2600],
+        early_corrected=[260],
+        early_correction_known=[2600],
+        recent_corrected=[260],
+        recent_correction_known=[2600],
+    )
+    for frame in (even, lumpy):
+        totals = frame.group_by("window_name").agg(pl.col("overridden").sum()).sort("window_name")
+        assert totals["overridden"].to_list() == [260, 338]
+    calm, shocked = _judge(windows, even, rho=0.5), _judge(windows, lumpy, rho=0.5)
+    assert calm["override_status"].item() == "rising" and calm["override_design_effect"].item() == pytest.approx(1.0)
+    assert shocked["override_design_effect"].item() > 5
+    assert shocked["override_status"].item() == "no_clear_change"
+    assert shocked["override_change_pct"].item() == pytest.approx(calm["override_change_pct"].item())
 
 
 # -- the stage funnel ---------------------------------------------------------------------------

@@ -151,33 +151,56 @@ def _add_items(inputs: Path, workflow_id: str, name: str, prefix: str, count: in
         con.close()
 
 
-def _step(inputs: Path, previous: Path, tmp_path: Path, name: str) -> Path:
-    """Build incrementally on a copy of `previous`, and fresh; the tables must be identical."""
+def _step(inputs: Path, previous: Path, tmp_path: Path, name: str, hashed: list | None = None) -> Path:
+    """Build incrementally on a copy of `previous`, and fresh; the tables must be identical
+    (`intermediate.workflow_inputs` included: fingerprints kept from the previous build or
+    re-hashed for some workflows only must equal a hash of every staged row)."""
     incremental = tmp_path / f"{name}_inc" / "opvalue.duckdb"
     incremental.parent.mkdir()
     shutil.copyfile(previous, incremental)
+    if hashed is not None:
+        hashed.clear()
     build_warehouse(inputs, incremental)
+    incremental_hashed = list(hashed or [])
     fresh = build_warehouse(inputs, tmp_path / f"{name}_fresh" / "opvalue.duckdb")
+    if hashed is not None:
+        hashed[:] = incremental_hashed  # what the incremental build hashed, not the fresh one
     assert _differences(incremental, fresh) == {}
     return incremental
 
 
 @pytest.mark.skipif(not SAMPLE_DIR.exists(), reason="the bundled sample is not in this checkout")
-def test_an_incremental_build_equals_a_fresh_build_and_recomputes_only_what_changed(tmp_path):
+def test_an_incremental_build_equals_a_fresh_build_and_recomputes_only_what_changed(tmp_path, monkeypatch):
+    from pipelines import changes
+
+    # Which staged rows the change set hashes: (source, the workflows, or None for every row).
+    hashed: list[tuple[str, list[str] | None]] = []
+    hash_sql = changes._hash_sql
+
+    def spy(source, table, workflows):
+        hashed.append((source, None if workflows is None else sorted(workflows)))
+        return hash_sql(source, table, workflows)
+
+    monkeypatch.setattr(changes, "_hash_sql", spy)
     inputs = tmp_path / "inputs"
     shutil.copytree(SAMPLE_DIR, inputs, ignore=shutil.ignore_patterns("expected"))
     base = build_warehouse(inputs, tmp_path / "base" / "opvalue.duckdb")
     full, everyone = _recomputed(base)
     assert full and DEPLOYED in everyone and COMPARISON in everyone
+    assert ("items", None) in hashed  # a first build hashes every staged row
 
-    # Nothing changed: nothing is recomputed and the tables stay as they were.
-    same = _step(inputs, base, tmp_path, "same")
+    # Nothing changed: nothing is recomputed, no staged row is read to fingerprint it, and
+    # the tables stay as they were.
+    same = _step(inputs, base, tmp_path, "same", hashed)
     assert _recomputed(same) == (False, [])
+    assert hashed == []
 
-    # A new file with items of one deployed workflow: only that workflow is recomputed.
+    # A new file with items of one deployed workflow: only that workflow is recomputed, and
+    # only its staged items are hashed again (the loader re-staged its keys alone).
     _add_items(inputs, DEPLOYED, "items_zz_deployed.csv", "NEWD-")
-    one = _step(inputs, same, tmp_path, "deployed")
+    one = _step(inputs, same, tmp_path, "deployed", hashed)
     assert _recomputed(one) == (False, [DEPLOYED])
+    assert hashed == [("items", [DEPLOYED])]
 
     # A comparison workflow's new items move every deployed workflow's difference-in-differences.
     _add_items(inputs, COMPARISON, "items_zz_comparison.csv", "NEWC-")

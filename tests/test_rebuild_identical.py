@@ -23,7 +23,8 @@ SCHEMAS = ("staging", "intermediate", "marts")
 # Columns that record the run itself, not the data: they differ between two builds by design.
 RUN_METADATA = {
     ("marts", "scorecard_history"): {"recorded_at"},
-    ("intermediate", "build_inputs"): {"run_id"},  # the run whose change set it is
+    # The run whose change set it is, and when the staging its fingerprints stand for was staged.
+    ("intermediate", "build_inputs"): {"run_id", "staging_states"},
 }
 
 

@@ -6,6 +6,7 @@ truth in `expected/` drift apart, not only when the generator's own bookkeeping 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from pathlib import Path
@@ -14,7 +15,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.sample.generate import generate
+from pipelines.sample.catalogue import build_catalogue
+from pipelines.sample.generate import DEFAULT_START, generate
+from pipelines.sample.governance import exception_columns
+from pipelines.sample.population import DAY_S, build_population, make_calendar
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 KINDS = {
@@ -307,6 +311,80 @@ def _durations(root: Path) -> pl.DataFrame:
         pl.Series("week", [o.date() - dt.timedelta(days=o.weekday()) for o in opened]),
         pl.Series("log_hours", [math.log(max((c - o).total_seconds(), 1.0)) for o, c in zip(opened, closed)]),
     )
+
+
+TRUE = ("true", "1", "yes")
+
+
+def _flags(root: Path) -> pl.DataFrame:
+    """Assisted items' override and correction flags (each item's latest export), with the
+    Monday of the week they were opened; `flags` counts both."""
+    frames = [pl.read_csv(f, infer_schema=False) for f in sorted((root / "work_items").glob("items_2*.csv"))]
+    items = pl.concat(frames, how="diagonal").unique(["workflow_id", "item_id"], keep="last", maintain_order=True)
+    items = items.filter(pl.col("overridden").is_not_null() & pl.col("corrected").is_not_null())
+    opened = [_utc(v) for v in items["opened_at"]]
+    return items.select(
+        "workflow_id",
+        "item_id",
+        pl.Series("opened_on", [o.date() for o in opened]),
+        pl.Series("week", [o.date() - dt.timedelta(days=o.weekday()) for o in opened]),
+        pl.col("overridden").str.to_lowercase().is_in(TRUE).alias("overridden"),
+        (
+            pl.col("overridden").str.to_lowercase().is_in(TRUE).cast(pl.Int64)
+            + pl.col("corrected").str.to_lowercase().is_in(TRUE).cast(pl.Int64)
+        ).alias("flags"),
+    )
+
+
+def test_only_the_guardrail_story_has_a_climbing_override_rate():
+    """customer_replies' override rate stays near 5% for its first 90 days after go-live and is
+    several times that in the last 90 days: a rise the exception guardrail finds on any seed.
+    Every other workflow's rate is flat (6%)."""
+    flags = _flags(SAMPLE)
+    stories = _expected(SAMPLE, "stories.csv").filter(pl.col("deployed_on").is_not_null())
+    cutoff = max(flags["opened_on"])
+    rates = {}
+    for row in stories.iter_rows(named=True):
+        mine = flags.filter(pl.col("workflow_id") == row["workflow_id"])
+        if mine.height == 0:
+            continue
+        go_live = dt.date.fromisoformat(str(row["deployed_on"]))
+        early = mine.filter(pl.col("opened_on") < go_live + dt.timedelta(days=90))["overridden"].mean()
+        recent = mine.filter(pl.col("opened_on") > cutoff - dt.timedelta(days=90))["overridden"].mean()
+        rates[row["workflow_id"]] = (early, recent)
+    early, recent = rates.pop("customer_replies")
+    assert early < 0.08 and recent > 3 * early, (early, recent)
+    assert len(rates) >= 5
+    for workflow_id, (early, recent) in rates.items():
+        if early is not None and recent is not None:
+            assert 0.02 < early < 0.11 and 0.02 < recent < 0.11, (workflow_id, early, recent)
+
+
+def test_override_and_correction_flags_carry_the_week_shock():
+    """A week whose shock is +0.5 on the log scale is overridden and corrected e^0.5 times as
+    often as the flat rate, a week at -0.5 e^-0.5 times: the flags share the week's shock."""
+    start = DEFAULT_START
+    calendar = make_calendar(start, 12)
+    catalogue = build_catalogue(13, 5, calendar.start, calendar.end)
+    population = build_population(catalogue, calendar, None, seed=5)
+    w = next(i for i, wf in enumerate(catalogue) if wf.workflow_id == "it_tickets")
+    shocks = np.zeros_like(population.week_shock)
+    busy, quiet = 40, 42
+    shocks[w, busy], shocks[w, quiet] = 0.5, -0.5
+    population = dataclasses.replace(population, week_shock=shocks)
+    n = 40_000
+    first = int(calendar.day_s[0])
+    opened = first + np.repeat([busy, quiet], n // 2) * 7 * DAY_S + 3_600
+    rows = pl.DataFrame({"w": np.full(n, w), "opened_s": opened, "ai_assisted": np.ones(n, dtype=bool)})
+    cutoff = int(calendar.day_s[-1])
+    out = exception_columns(pl.DataFrame({"i": range(n)}), rows, catalogue, population, cutoff, 5, 0, first)
+    week = np.repeat(["busy", "quiet"], n // 2)
+    for column, rate in (("overridden", 0.06), ("corrected", 0.10)):
+        flagged = (out[column] == "true").to_numpy()
+        for name, factor in (("busy", math.exp(0.5)), ("quiet", math.exp(-0.5))):
+            share = flagged[week == name].mean()
+            se = math.sqrt(rate * factor * (1 - rate * factor) / (n // 2))
+            assert abs(share - rate * factor) < 4 * se, (column, name, share, rate * factor)
 
 
 def test_week_shocks_move_whole_weeks_persist_are_shared_and_can_be_turned_off(tmp_path):

@@ -154,4 +154,26 @@ def sample_markdown(rates: pl.DataFrame) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["DEFAULT_SEEDS", "STORY_TARGET", "check_seed", "compare", "sample_markdown", "story_rates"]
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pipelines.calibration.sample_seeds``: the sample-seed part of ``make calibrate``
+    alone (no simulated worlds); prints the per-story table, 0 when every story meets the target."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.calibration.sample_seeds", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=len(DEFAULT_SEEDS), help=f"seeds 1..N (default {len(DEFAULT_SEEDS)})"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="builds at once (default 2)")
+    args = parser.parse_args(argv)
+    rates = story_rates(range(1, args.seeds + 1), workers=args.workers)
+    print(sample_markdown(rates))
+    return 0 if (rates["right_pct"] >= STORY_TARGET).all() else 1
+
+
+__all__ = ["DEFAULT_SEEDS", "STORY_TARGET", "check_seed", "compare", "main", "sample_markdown", "story_rates"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -6,12 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import dagster as dg
+import polars as pl
 
 from pipelines.asset_helpers import grain_check, markdown_table, write_table
 from pipelines.governance.config import load_settings
 from pipelines.governance.rates import guardrails, monthly_rates, stage_durations
 from pipelines.ingest.assets import STAGING_FEEDBACK, STAGING_WORK_ITEMS, STAGING_WORKFLOW_STAGES, STAGING_WORKFLOWS
-from pipelines.metrics.assets import VALUE_METRICS
+from pipelines.metrics.assets import VALUE_METRICS, WEEK_PERSISTENCE
+from pipelines.metrics.config import load_config
+from pipelines.metrics.value_metrics import WEEK_ORIGIN, build_rho
 from pipelines.progress import step
 from pipelines.resources import WarehouseResource
 from pipelines.sqlfiles import run_script, sql_text
@@ -172,21 +175,37 @@ def exception_rates(warehouse: WarehouseResource) -> dg.MaterializeResult:
     key=EXCEPTION_GUARDRAILS,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql", "python"},
-    deps=[AS_OF, STAGING_WORKFLOWS, STAGING_WORK_ITEMS],
+    deps=[AS_OF, STAGING_WORKFLOWS, STAGING_WORK_ITEMS, WEEK_PERSISTENCE],
     check_specs=_grain_spec(EXCEPTION_GUARDRAILS, "One row per deployed workflow."),
 )
 def exception_guardrails(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The exception guardrail per deployed workflow: whether the override or correction rate
     of assisted items rose from the first `guardrail_window_days` after go-live to the last
-    ones (95% interval of the difference wholly above 0). A rise is a guardrail, like a
-    worsened error rate: `has_exception_guardrail` feeds the workflow's decision."""
+    ones: a week-robust interval of the relative change (the build's week persistence), each
+    rate at half the error rate (two rates, one guardrail), wholly above 0 and a rise of at
+    least `min_meaningful_pct`. A rise is a guardrail, like a worsened error rate:
+    `has_exception_guardrail` feeds the workflow's decision."""
     settings = load_settings()
+    config = load_config()
     with step("marts/exception_guardrails"), warehouse.connect() as con:
         run_script(
             con, sql_text(__file__, "exception_window_counts"), {"window_days": settings["guardrail_window_days"]}
         )
         windows = con.sql("select * from intermediate.exception_window_counts").pl()
-        table = guardrails(windows, settings["confidence_level"], int(settings["min_assisted_items"]))
+        weeks = (
+            con.sql("select * from intermediate.exception_window_weeks")
+            .pl()
+            .with_columns(((pl.col("week_start_on") - pl.lit(WEEK_ORIGIN)).dt.total_days() // 7).alias("week"))
+        )
+        table = guardrails(
+            windows,
+            weeks,
+            settings["confidence_level"],
+            int(settings["min_assisted_items"]),
+            rho=build_rho(con, config),
+            min_meaningful_pct=float(config.settings["min_meaningful_pct"]),
+            min_events=int(config.settings["min_events"]),
+        )
         write_table(con, "marts.exception_guardrails", table)
         check = _grain(
             con,

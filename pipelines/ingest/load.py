@@ -109,6 +109,10 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     }
     if state_columns and "rules_fingerprint" not in state_columns:
         con.execute("drop table ops.staging_state")
+    elif state_columns and "restaged_workflows" not in state_columns:
+        # Added for the change set (pipelines/changes.py); null reads as "not known": hash all.
+        con.execute("alter table ops.staging_state add column restaged_from varchar")
+        con.execute("alter table ops.staging_state add column restaged_workflows varchar[]")
     run_script(con, sql_text(__file__, "create_tables"))
 
 
@@ -238,12 +242,35 @@ def load_source(
             log.info("  %s: no file and no registry change since the last build; staging kept", spec.name)
         else:
             by_key = staged is not None and staged[1] == rules
+            # Which state a re-stage by key started from, and the workflows of the keys it
+            # decided again: every other workflow's staged rows are untouched, so the change
+            # set re-fingerprints only these (pipelines/changes.py).
+            restaged_from = _staged_at(con, spec) if by_key else None
             rows = _stage(con, spec, ingested_at, by_key=by_key)
+            workflows = (
+                [
+                    r[0]
+                    for r in con.execute(
+                        "select distinct workflow_id from scope_keys where workflow_id is not null order by 1"
+                    ).fetchall()
+                ]
+                if by_key
+                else None
+            )
             con.execute(
                 "insert or replace into ops.staging_state "
-                "(source, inputs_fingerprint, rules_fingerprint, restaged, rows_restaged, staged_at) "
-                "values (?, ?, ?, ?, ?, ?)",
-                [spec.name, fingerprint, rules, "by_key" if by_key else "full", rows, ingested_at],
+                "(source, inputs_fingerprint, rules_fingerprint, restaged, rows_restaged, staged_at, "
+                "restaged_from, restaged_workflows) values (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    spec.name,
+                    fingerprint,
+                    rules,
+                    "by_key" if by_key else "full",
+                    rows,
+                    ingested_at,
+                    restaged_from,
+                    workflows,
+                ],
             )
             log.info("  %s: re-staged %s, %s rows decided", spec.name, "by key" if by_key else "in full", f"{rows:,}")
         con.execute("commit")
@@ -304,6 +331,14 @@ def _staged_state(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> tuple[str
         "select inputs_fingerprint, rules_fingerprint from ops.staging_state where source = ?", [spec.name]
     ).fetchall()
     return (row[0][0], row[0][1]) if exists and row else None
+
+
+def _staged_at(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> str | None:
+    """When staging was last brought up to date (the identity of its state), as text."""
+    row = con.execute(
+        "select cast(staged_at as varchar) from ops.staging_state where source = ?", [spec.name]
+    ).fetchone()
+    return row[0] if row else None
 
 
 def _batches(pending: list[tuple[int, str, Path, str, str | None]]):

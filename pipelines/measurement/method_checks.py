@@ -30,14 +30,24 @@ from pipelines.measurement.views import (
     weekly_results,
 )
 from pipelines.metrics.config import MetricsConfig, load_config
-from pipelines.metrics.rules import guardrail_breaches
+from pipelines.metrics.rules import guardrail_breaches, trend_explains_change
 from pipelines.metrics.value_metrics import period_stats_sql
 from pipelines.stats.diagnostics import censoring_gap, mix_shift_chi2
 from pipelines.stats.intervals import MomentStats
 from pipelines.stats.medians import cycle_time_summary
 from pipelines.stats.verdicts import NO_CLAIM
+from pipelines.stats.weekly import critical_value
 
-CHECK_NAMES = ("placebo", "parallel_trends", "mix_shift", "censoring", "guardrail", "novelty", "sample_size")
+CHECK_NAMES = (
+    "placebo",
+    "parallel_trends",
+    "step_vs_trend",
+    "mix_shift",
+    "censoring",
+    "guardrail",
+    "novelty",
+    "sample_size",
+)
 
 
 def _threshold(name: str) -> float:
@@ -149,6 +159,62 @@ def parallel_trends_row(result: WeeklyResult, alpha: float) -> dict[str, str]:
         result.workflow_id, result.metric, "parallel_trends", "ok",
         f"Before go-live the gap to the comparison workflows stayed level ({slope}); a weak test: "
         "it cannot prove the trends would have stayed parallel.",
+    )  # fmt: skip
+
+
+def step_vs_trend_row(result: WeeklyResult, value_row: dict[str, Any] | None, config: MetricsConfig) -> dict[str, Any]:
+    """Is the improvement a step at go-live, or a trend already under way before it?
+
+    The weekly gap to the comparisons over baseline and post weeks together, fitted as a line
+    plus a step at go-live (``stats.diagnostics.segmented_trend``, HAC errors); warns when the
+    trend explains the change (``rules.trend_explains_change``). The step and its interval, in
+    percent of the baseline, are the row's numbers (read by the contested rule)."""
+    fit = result.trend
+    wid, metric = result.workflow_id, result.metric
+    if fit is None:
+        return _row(wid, metric, "step_vs_trend", "not_applicable", "No comparison workflow to fit a trend against.")
+    if not (math.isfinite(fit.step) and math.isfinite(fit.step_se)):
+        return _row(
+            wid, metric, "step_vs_trend", "not_applicable",
+            f"Only {fit.n_weeks} weeks with a value in both series, fewer than 3 on one side of go-live: "
+            "too few to separate a step from a trend.",
+        )  # fmt: skip
+    level = float(config.settings["confidence_level"])
+    half = critical_value(config.alpha, fit.df) * fit.step_se
+    numbers = (100 * fit.step, 100 * (fit.step - half), 100 * (fit.step + half))
+    step = f"{pct(numbers[0])} ({ci_text(numbers[1], numbers[2], level)})"
+    pace = f"{100 * fit.slope:+.2f} points a week, {p_text(fit.slope_p_value)}"
+    change = f"the gap to the comparison workflows moved {pct(100 * fit.change)} from the baseline to the post weeks"
+    verdict = value_row["verdict"] if value_row is not None else None
+    improved = verdict == "improved" or (
+        result.did.ci_high_pct is not None and math.isfinite(result.did.ci_high_pct) and result.did.ci_high_pct < 0
+    )
+    if not improved:
+        return _row(
+            wid, metric, "step_vs_trend", "not_applicable",
+            f"No improvement to explain (before/after verdict {verdict}, no difference-in-differences interval "
+            f"below zero); {change}: a step of {step} at go-live and a trend of {pace}.",
+            numbers,
+        )  # fmt: skip
+    trend_part = pct(100 * fit.trend_part)
+    if trend_explains_change(fit.step, fit.change, numbers[2] / 100, config):
+        share = float(config.method_checks["min_step_share_of_change"])
+        if numbers[2] >= 0:
+            opening, left = "The workflow was already improving before go-live", "an interval that includes no step"
+        else:
+            opening = "The workflow was already improving before go-live at about the same pace"
+            left = f"less than {share:.0%} of the change"
+        return _row(
+            wid, metric, "step_vs_trend", "warn",
+            f"{opening}: {change}, and a steady trend through both periods ({pace}) carries {trend_part} of it, "
+            f"leaving a step at go-live of {step}: {left}.",
+            numbers,
+        )  # fmt: skip
+    return _row(
+        wid, metric, "step_vs_trend", "ok",
+        f"The change came as a step at go-live, not a trend already under way: {change}; allowing a steady "
+        f"trend ({pace}, carrying {trend_part}), the step at go-live is {step}.",
+        numbers,
     )  # fmt: skip
 
 
@@ -455,7 +521,7 @@ def compute_method_checks(
     weekly: list[WeeklyResult] | None = None,
     groups: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """All seven checks for every deployed workflow and metric."""
+    """All eight checks for every deployed workflow and metric."""
     alpha = config.alpha
     value_rows = _value_rows(con)
     windows = {w.workflow_id: w for w in deployed_workflows(con)}
@@ -466,6 +532,7 @@ def compute_method_checks(
     for result in weekly:
         rows.append(parallel_trends_row(result, alpha))
         value_row = value_rows.get((result.workflow_id, result.metric))
+        rows.append(step_vs_trend_row(result, value_row, config))
         if value_row is not None:
             rows.append(novelty_row(result, value_row, alpha))
     rows += mix_shift_rows(con, config, value_rows)

@@ -34,7 +34,7 @@ from pipelines.measurement.estimators import (
 from pipelines.metrics.config import MetricsConfig
 from pipelines.metrics.value_metrics import Window, build_rho, compare, load_groups, load_windows, to_frame
 from pipelines.sqlfiles import run_script, sql_text
-from pipelines.stats.diagnostics import NoveltyTrend, novelty_slope
+from pipelines.stats.diagnostics import NoveltyTrend, SegmentedTrend, novelty_slope, segmented_trend
 
 VIEW_LABELS = {
     "before_after": "before/after (observational)",
@@ -134,6 +134,9 @@ class WeeklyResult:
     """Comparison workflows with items in both this workflow's baseline and post weeks."""
     placebo_estimates_pct: tuple[float, ...] = ()
     """Placebo-in-space: each comparison workflow as a pretend-treated one against the others."""
+    trend: SegmentedTrend | None = None
+    """The weekly gap to the comparisons over baseline and post weeks together: a linear trend
+    plus a step at go-live (None: no comparisons)."""
 
     def identifiable(self, config: MetricsConfig) -> bool:
         """The DiD is identifiable with enough comparison workflows and an estimate."""
@@ -256,6 +259,7 @@ def _one_workflow(
     effects = weekly_effects(a, n, c if has_comparison else None, post)
     pre_trend = novelty_slope(since[~post], effects[~post], n[~post]) if has_comparison else None
     post_trend = novelty_slope(since[post], effects[post], n[post])
+    trend = segmented_trend(since, effects, post, n) if has_comparison else None
     return WeeklyResult(
         workflow_id=workflow_id,
         metric=metric,
@@ -269,6 +273,7 @@ def _one_workflow(
         weeks_post=int((used & post).sum()),
         n_comparison_both=_comparisons_in_both(comp_values, comp_counts, week, post),
         placebo_estimates_pct=_placebos_in_space(comp_values, comp_counts, week, post, baseline_mask, config),
+        trend=trend,
     )
 
 

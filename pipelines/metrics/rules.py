@@ -120,6 +120,12 @@ class ClaimEvidence:
     placebo_ci_low_pct: float | None = None
     placebo_ci_high_pct: float | None = None
     pre_trend_warns: bool = False
+    trend_warns: bool = False
+    """The ``step_vs_trend`` check warns: a steady trend through the baseline and post weeks
+    explains the change (:func:`trend_explains_change`)."""
+    trend_step_pct: float | None = None
+    trend_step_ci_low_pct: float | None = None
+    trend_step_ci_high_pct: float | None = None
 
 
 def placebo_is_precise(
@@ -165,6 +171,50 @@ def half_of_claim(config: MetricsConfig) -> float:
     return float(config.method_checks["placebo_half_of_claim"])
 
 
+def trend_explains_change(
+    step: float | None,
+    change: float | None,
+    step_ci_high: float | None = None,
+    config: MetricsConfig | None = None,
+) -> bool:
+    """Whether a trend already under way explains an improvement as well as a step at go-live.
+
+    ``change`` is the weekly gap's fall from the baseline to the post weeks; ``step`` what a step
+    at go-live keeps of it once a linear trend through both periods is allowed
+    (``pipelines.stats.diagnostics.segmented_trend``), ``step_ci_high`` the upper end of the
+    step's interval (all in the same units); the rest, ``change - step``, is what the trend alone
+    carries between the periods. True when the change is a fall, the trend points the same way,
+    and either the step keeps less than ``min_step_share_of_change`` (metrics.yaml
+    ``method_checks``) of the change or its interval reaches 0 (the step is not confirmed once
+    the trend is allowed): the workflow was already improving before go-live."""
+    config = config or load_config()
+    if not (_finite(step) and _finite(change)) or not change < 0:  # type: ignore[operator]
+        return False
+    if not change - step < 0:  # type: ignore[operator]
+        return False  # no trend in the improving direction: nothing to explain the change instead
+    share = float(config.method_checks["min_step_share_of_change"])
+    return step > share * change or (_finite(step_ci_high) and step_ci_high >= 0)  # type: ignore[operator]
+
+
+def trend_reason(e: ClaimEvidence, config: MetricsConfig | None = None) -> str:
+    """The plain-words reason of a claim the ``step_vs_trend`` check contests."""
+    config = config or load_config()
+    numbers = (e.trend_step_pct, e.trend_step_ci_low_pct, e.trend_step_ci_high_pct)
+    if not all(_finite(x) for x in numbers):
+        return "the workflow was already improving before go-live at about the same pace"
+    step = (
+        f"once that trend is allowed for, the step at go-live is {e.trend_step_pct:+.1f}% "
+        f"({e.trend_step_ci_low_pct:+.1f}% to {e.trend_step_ci_high_pct:+.1f}%)"
+    )
+    if e.trend_step_ci_high_pct >= 0:  # type: ignore[operator]
+        return f"the workflow was already improving before go-live: {step}, which includes no step at all"
+    share = float(config.method_checks["min_step_share_of_change"])
+    return (
+        f"the workflow was already improving before go-live at about the same pace: {step}, "
+        f"less than {share:.0%} of the change"
+    )
+
+
 def contested_reasons(
     primary_verdict: str | None,
     change_pct: float | None,
@@ -178,7 +228,9 @@ def contested_reasons(
     estimate: nothing can rule out a shift common to all work, :func:`unchecked_reason`); when
     it is identifiable and its interval reaches 0 or beyond; when the placebo's interval
     excludes 0 in the same direction, or its estimate is at least half the claimed change and
-    the placebo is precise (:func:`placebo_is_precise`); or when the pre-trend check warns.
+    the placebo is precise (:func:`placebo_is_precise`); when the pre-trend check warns; or when
+    a trend through the baseline and post weeks explains the change (the ``step_vs_trend``
+    check, :func:`trend_explains_change`).
     """
     config = config or load_config()
     if primary_verdict != "improved":
@@ -214,6 +266,8 @@ def contested_reasons(
         )
     if e.pre_trend_warns:
         reasons.append("before go-live this workflow already drifted away from the comparison workflows")
+    if e.trend_warns:
+        reasons.append(trend_reason(e, config))
     return reasons
 
 

@@ -250,7 +250,9 @@ def _write_items(out, catalogue, population, calendar, cutoff, seed, bad_rows, b
             current = pl.concat([pl.concat(carried).sort("opened_s", "w", "seq"), current])
         current = current.with_columns((2 * pl.int_range(pl.len(), dtype=pl.Int64)).alias("__order"))
         text = format_items(current, catalogue, population)
-        text = governance.exception_columns(text, current, catalogue, population, cutoff, seed, month)
+        text = governance.exception_columns(
+            text, current, catalogue, population, cutoff, seed, month, int(calendar.day_s[0])
+        )
         text, bad_seq = add_bad_rows(text, plan[month], ITEM_FAULTS, rng, bad_seq)
         text = _finish(text)
         if text.height == 0:

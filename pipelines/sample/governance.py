@@ -11,8 +11,8 @@ writes only `workflow_stages/` and `feedback/` (the rest needs the full generato
 The stories: every workflow entered investigation; the deployed ones became pilots; fewer
 reached production; `meeting_minutes` was retired; `marketing_copy` is the stalled pilot
 (no decision since it started); `purchase_orders`' pilot was extended after a review, which
-is a decision. `customer_replies`' override rate climbs after go-live (its errors rise too:
-staff stop trusting the drafts). `marketing_copy` records no override or correction flags
+is a decision. `customer_replies`' override rate climbs a few months after go-live (its
+errors rise too: staff stop trusting the drafts). `marketing_copy` records no override or correction flags
 and its feedback stopped months ago; `contract_redline` is too new to have feedback.
 """
 
@@ -42,6 +42,10 @@ STREAM = 13
 
 CLIMBING = "customer_replies"
 """The workflow whose override rate climbs after go-live."""
+CLIMB_FROM, CLIMB_TO = 0.4, 0.35
+"""The climb starts after 40% of the time from go-live to the cutoff and reaches 35% at the
+cutoff: the first 90 days after go-live stay near 5%, the last 90 average about 24%, a rise
+the week-robust guardrail finds on every seed (marts.exception_guardrails)."""
 NO_FLAGS = ("marketing_copy",)
 """Workflows whose item exports carry no override / correction flags."""
 NO_FEEDBACK = ("contract_redline",)
@@ -122,22 +126,28 @@ def exception_columns(
     cutoff: int,
     seed: int,
     month: int,
+    start_s: int,
 ) -> pl.DataFrame:
     """`text` (formatted item rows) with `overridden` and `corrected`, drawn for the numeric
     `rows` it was formatted from (same order). Only assisted items after go-live carry flags;
-    the rest, and workflows in NO_FLAGS, are blank (unknown)."""
+    the rest, and workflows in NO_FLAGS, are blank (unknown). Like every metric, both rates
+    carry the item's week shock (`population.week_shock`, weeks counted from `start_s`, the
+    calendar's first day): a busy week is overridden more often too."""
     rng = np.random.default_rng([seed, STREAM, month])
     w = rows["w"].to_numpy()
     opened = rows["opened_s"].to_numpy()
     deploy = population.deploy_s[w]
     ids = np.array([wf.workflow_id for wf in catalogue])[w]
     flagged = rows["ai_assisted"].to_numpy().astype(bool) & (opened >= deploy) & ~np.isin(ids, NO_FLAGS)
-    # Override share: 6% flat; the climbing workflow goes from 5% at go-live to 30% at the cutoff.
+    shock = np.exp(population.week_shock[w, (opened - start_s) // (7 * DAY_S)])
+    # Override share: 6% flat; the climbing workflow stays at 5% for the first CLIMB_FROM of
+    # its time since go-live, then climbs steadily to CLIMB_TO at the cutoff.
     span = np.maximum(cutoff - deploy, DAY_S)
     progress = np.clip((opened - deploy) / span, 0, 1)
-    p_override = np.where(ids == CLIMBING, 0.05 + 0.25 * progress, 0.06)
-    overridden = rng.random(w.size) < p_override
-    corrected = rng.random(w.size) < 0.10
+    climb = 0.05 + (CLIMB_TO - 0.05) * np.clip((progress - CLIMB_FROM) / (1 - CLIMB_FROM), 0, 1)
+    p_override = np.where(ids == CLIMBING, climb, 0.06) * shock
+    overridden = rng.random(w.size) < np.minimum(p_override, 1.0)
+    corrected = rng.random(w.size) < np.minimum(0.10 * shock, 1.0)
     return text.with_columns(
         pl.Series("overridden", np.where(overridden, "true", "false"), dtype=pl.String).zip_with(
             pl.Series(flagged), pl.Series([None] * w.size, dtype=pl.String)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,3 +93,74 @@ def censoring_gap(
             - np.asarray(open_base, dtype=float) / np.asarray(n_base, dtype=float)
         )
     return float(gap) if gap.ndim == 0 else gap
+
+
+@dataclass(frozen=True)
+class SegmentedTrend:
+    """``effect ~ 1 + week + post``: a linear trend through baseline and post weeks with a step at go-live.
+
+    ``change`` is the weighted post mean less the weighted baseline mean of the effect (the
+    difference-in-differences on this scale); it splits exactly into ``step + trend_part``, the
+    step at go-live and what the trend alone carries between the two periods' mean weeks
+    (``slope x (mean post week - mean baseline week)``, weighted as the fit is)."""
+
+    step: float
+    step_se: float
+    step_p_value: float
+    slope: float
+    slope_se: float
+    slope_p_value: float
+    change: float
+    trend_part: float
+    n_weeks: int
+    df: float
+
+
+def hac_lags(n_weeks: int) -> int:
+    """Newey-West's rule for the HAC window: ``floor(4 (T / 100) ** (2 / 9))`` (at least 1)."""
+    return max(1, int(math.floor(4 * (n_weeks / 100) ** (2 / 9))))
+
+
+def segmented_trend(
+    weeks_since_deployment: npt.ArrayLike,
+    effect: npt.ArrayLike,
+    is_post: npt.ArrayLike,
+    weights: npt.ArrayLike | None = None,
+) -> SegmentedTrend:
+    """Segmented regression of the weekly effect over baseline and post weeks together.
+
+    Weighted least squares of ``effect ~ 1 + week + post`` (statsmodels ``WLS``, weights
+    typically the weekly items) with a HAC (Newey-West, Bartlett) covariance over
+    :func:`hac_lags` weeks and t on the residual degrees of freedom: weeks share persistent
+    shocks, so plain standard errors would be too small. Weeks with a NaN are dropped. Fewer
+    than 3 weeks in either period: every number NaN.
+    """
+    x = np.asarray(weeks_since_deployment, dtype=float).ravel()
+    y = np.asarray(effect, dtype=float).ravel()
+    post = np.asarray(is_post, dtype=bool).ravel()
+    w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=float).ravel()
+    keep = np.isfinite(x) & np.isfinite(y) & np.isfinite(w) & (w > 0)
+    x, y, post, w = x[keep], y[keep], post[keep], w[keep]
+    nan = math.nan
+    if min(int(post.sum()), int((~post).sum())) < 3:
+        return SegmentedTrend(nan, nan, nan, nan, nan, nan, nan, nan, int(x.size), nan)
+    order = np.argsort(x, kind="stable")
+    x, y, post, w = x[order], y[order], post[order], w[order]
+    design = np.column_stack([np.ones_like(x), x, post.astype(float)])
+    fit = WLS(y, design, weights=w).fit(
+        cov_type="HAC", cov_kwds={"maxlags": hac_lags(x.size), "use_correction": True}, use_t=True
+    )
+    weeks_apart = float(w[post] @ x[post] / w[post].sum() - w[~post] @ x[~post] / w[~post].sum())
+    change = float(w[post] @ y[post] / w[post].sum() - w[~post] @ y[~post] / w[~post].sum())
+    return SegmentedTrend(
+        step=float(fit.params[2]),
+        step_se=float(fit.bse[2]),
+        step_p_value=float(fit.pvalues[2]),
+        slope=float(fit.params[1]),
+        slope_se=float(fit.bse[1]),
+        slope_p_value=float(fit.pvalues[1]),
+        change=change,
+        trend_part=float(fit.params[1]) * weeks_apart,
+        n_weeks=int(x.size),
+        df=float(fit.df_resid),
+    )

@@ -56,3 +56,48 @@ from deployed
 left join assisted using (workflow_id)
 group by all
 order by deployed.workflow_id;
+
+-- intermediate.exception_window_weeks: the same counts per ISO week of opening (the Monday),
+-- for the week-robust interval of each window's rate: items of one week share shocks.
+create or replace table intermediate.exception_window_weeks as
+with
+
+windows as (
+    select
+        workflow_id,
+        deployed_on,
+        early_end_on,
+        recent_start_on,
+        as_of_on
+    from intermediate.exception_window_counts
+),
+
+assisted as (
+    select
+        windows.workflow_id,
+        cast(date_trunc('week', work_items.opened_at) as date) as week_start_on,
+        case
+            when work_items.opened_at < cast(windows.early_end_on as timestamp) then 'early'
+            when work_items.opened_at >= cast(windows.recent_start_on as timestamp) then 'recent'
+        end as window_name,
+        work_items.overridden,
+        work_items.corrected
+    from staging.work_items as work_items
+    inner join windows using (workflow_id)
+    where work_items.ai_assisted
+        and work_items.opened_at >= cast(windows.deployed_on as timestamp)
+        and cast(work_items.opened_at as date) <= windows.as_of_on
+)
+
+select
+    workflow_id,
+    window_name,
+    week_start_on,
+    count(overridden) as override_known,
+    count(*) filter (where overridden) as overridden,
+    count(corrected) as correction_known,
+    count(*) filter (where corrected) as corrected
+from assisted
+where window_name is not null
+group by all
+order by workflow_id, window_name, week_start_on;

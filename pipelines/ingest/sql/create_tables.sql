@@ -45,7 +45,9 @@ create table if not exists ops.staging_state (
     rules_fingerprint   varchar not null,
     restaged            varchar not null,
     rows_restaged       bigint  not null,
-    staged_at           timestamp not null
+    staged_at           timestamp not null,
+    restaged_from       varchar,    -- by key: the staged_at of the state it started from
+    restaged_workflows  varchar[]   -- by key: the workflows whose rows were decided again
 );
 
 -- Entries in a source's place that are not input files (sub-folders, dot-files, dangling

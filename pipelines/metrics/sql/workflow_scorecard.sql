@@ -1,5 +1,5 @@
 -- The evidence behind marts.workflow_scorecard, one row per registry workflow: the primary
--- metric's before/after, its difference-in-differences and placebo, the pre-trend check, the
+-- metric's before/after, its difference-in-differences and placebo, the pre-trend and step-vs-trend checks, the
 -- verdicts of every metric (read beside it, for the guardrails), adoption. The readiness gate (marts.readiness) is read beside it. The rules
 -- (target, quadrant, guardrails, contested, decision) are applied to it in Python, once:
 -- pipelines/metrics/rules.py.
@@ -34,7 +34,15 @@ checks as (
         any_value(method_checks.ci_low_pct) filter (where method_checks.check_name = 'placebo') as placebo_ci_low_pct,
         any_value(method_checks.ci_high_pct) filter (where method_checks.check_name = 'placebo') as placebo_ci_high_pct,
         coalesce(bool_or(method_checks.check_name = 'parallel_trends' and method_checks.status = 'warn'), false)
-            as pre_trend_warns
+            as pre_trend_warns,
+        coalesce(bool_or(method_checks.check_name = 'step_vs_trend' and method_checks.status = 'warn'), false)
+            as trend_warns,
+        any_value(method_checks.estimate_pct) filter (where method_checks.check_name = 'step_vs_trend')
+            as trend_step_pct,
+        any_value(method_checks.ci_low_pct) filter (where method_checks.check_name = 'step_vs_trend')
+            as trend_step_ci_low_pct,
+        any_value(method_checks.ci_high_pct) filter (where method_checks.check_name = 'step_vs_trend')
+            as trend_step_ci_high_pct
     from marts.method_checks as method_checks
     inner join workflows
         on method_checks.workflow_id = workflows.workflow_id
@@ -74,7 +82,11 @@ select
     checks.placebo_change_pct,
     checks.placebo_ci_low_pct,
     checks.placebo_ci_high_pct,
-    coalesce(checks.pre_trend_warns, false) as pre_trend_warns
+    coalesce(checks.pre_trend_warns, false) as pre_trend_warns,
+    coalesce(checks.trend_warns, false) as trend_warns,
+    checks.trend_step_pct,
+    checks.trend_step_ci_low_pct,
+    checks.trend_step_ci_high_pct
 from workflows
 left join primary_results using (workflow_id)
 left join did using (workflow_id)
