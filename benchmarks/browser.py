@@ -5,8 +5,8 @@ warehouse and drives Debian's headless Chromium with Playwright, the way `tests/
 does. For every page it measures, `--repeat` times (median reported):
 
 - **first visit**: a new browser context (no cache, a new Streamlit session) opens the page's
-  address; from navigation start to the moment the script has finished and every Plotly chart
-  on the page has drawn its SVG (held for 300 ms, so a late rerun is not missed; the hold is
+  address; from navigation start to the moment the script has finished and every chart
+  on the page (Plotly or Vega-Lite) has drawn its SVG (held for 300 ms, so a late rerun is not missed; the hold is
   not counted);
 - **in-app**: in an open session, a click on the page's link in the top navigation (for the
   workflow page: a pick in the workflow picker), from the click to the same state.
@@ -67,12 +67,12 @@ page's own work and how much is the machine (load) and Streamlit itself."""
 SETTLED_JS = """([title, charts_expected, since, hold]) => {
     const app = document.querySelector('[data-testid="stApp"]');
     const heading = document.querySelector('[data-testid="stMain"] h1');
-    const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
+    const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"], [data-testid="stVegaLiteChart"]')];
     const ready = app && app.getAttribute('data-test-script-state') === 'notRunning'
         && !document.querySelector('[data-testid="stStatusWidget"]')
         && !document.querySelector('[data-stale="true"]')
         && heading && heading.textContent.trim().startsWith(title)
-        && charts.length >= charts_expected && charts.every(chart => chart.querySelector('.main-svg'));
+        && charts.length >= charts_expected && charts.every(chart => chart.querySelector('.main-svg, svg.marks, canvas.marks'));
     const now = performance.now();
     if (!ready) { window.__settledSince = null; return false; }
     if (window.__settledSince == null || window.__settledSince < since) window.__settledSince = now;
@@ -173,7 +173,7 @@ def calibrate(browser, base: str, key: str, query: str) -> int:
         settled(page, key, 0.0)
         # Charts mount after the script ends (after their code has loaded): count until the number has not
         # changed for 6 s.
-        charts = page.locator('[data-testid="stPlotlyChart"]')
+        charts = page.locator('[data-testid="stPlotlyChart"], [data-testid="stVegaLiteChart"]')
         count, stable_since = charts.count(), time.monotonic()
         deadline = stable_since + 60
         while time.monotonic() - stable_since < 6 and time.monotonic() < deadline:

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboards import charts, data, text
+from dashboards import charts, data, text, vega_charts
 
 PAGE_ICON = str(Path(__file__).parent / "assets" / "icon.png")
 """Served by the app itself: an emoji or `:material/…:` page icon is fetched from a CDN, which fails offline."""
@@ -19,7 +19,7 @@ RESPONSIVE_CSS = f"""<style>
 @media (max-width: {NARROW_PX}px) {{
   [class*="st-key-wide_only"] {{ display: none !important; }}
   /* Bubble names do not fit a phone's chart: they are in the hover text and the list below. */
-  [class*="st-key-bubbles"] .textpoint {{ display: none; }}
+  [class*="st-key-bubbles"] .textpoint, [class*="st-key-bubbles"] [class*="bubble_labels"] {{ display: none; }}
 }}
 @media (min-width: {NARROW_PX + 1}px) {{
   [class*="st-key-narrow_only"] {{ display: none !important; }}
@@ -212,13 +212,22 @@ def table_height(rows: int) -> int:
     return 38 + 35 * min(max(rows, 1), 30)
 
 
-def chart(fig: go.Figure) -> None:
-    """A figure at full width with its "how to read it" caption underneath; a note when there is nothing to draw."""
-    if charts.is_empty(fig):
-        st.info(f"**{fig.layout.title.text}**: {charts.caption(fig)}", icon=":material/info:")
-        return
-    # No Plotly toolbar: on a phone it covers the title, and Streamlit's own toolbar has full screen.
-    st.plotly_chart(fig, width="stretch", theme=None, config={"displayModeBar": False, "responsive": True})
-    how_to_read = charts.caption(fig)
+def chart(fig) -> None:
+    """A chart at full width with its "how to read it" caption underneath; a note when there is nothing to draw.
+
+    `fig` is a Plotly figure (`dashboards/charts.py`: the detail opened on demand) or an Altair chart
+    (`dashboards/vega_charts.py`: what a page draws on arrival, because Plotly's browser code costs a
+    first visit about 1.7 s and Vega-Lite's about 0.5 s).
+    """
+    if isinstance(fig, go.Figure):
+        if charts.is_empty(fig):
+            st.info(f"**{fig.layout.title.text}**: {charts.caption(fig)}", icon=":material/info:")
+            return
+        # No Plotly toolbar: on a phone it covers the title, and Streamlit's own toolbar has full screen.
+        st.plotly_chart(fig, width="stretch", theme=None, config={"displayModeBar": False, "responsive": True})
+    else:
+        # theme=None: the chart's own config (the page's font, the house colours), not Streamlit's.
+        st.altair_chart(fig, width="stretch", theme=None)
+    how_to_read = vega_charts.caption(fig)
     if how_to_read:
         st.caption(how_to_read)

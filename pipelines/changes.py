@@ -329,7 +329,13 @@ def detect_changes(
         "(workflow_id varchar, is_deployed boolean, recomputed boolean, reason varchar)"
     )
     if rows:
-        con.executemany(f"insert into {CHANGES_TABLE} values (?, ?, ?, ?)", rows)
+        # One statement, not executemany: 200 one-row inserts took 0.7 s of an unchanged 1M rebuild.
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        con.execute(
+            f"insert into {CHANGES_TABLE} select unnest(?::varchar[]), unnest(?::boolean[]), "
+            "unnest(?::boolean[]), unnest(?::varchar[])",
+            columns,
+        )
     con.execute(f"create or replace table {INPUTS_TABLE} as select * from temp.main.current_inputs")
     con.execute(
         # Typed casts: a null parameter would otherwise give the column DuckDB's NULL type, which
@@ -385,6 +391,16 @@ def load_change_set(con: duckdb.DuckDBPyConnection, run_id: str | None = None, a
     return ChangeSet(bool(full), reason or "inputs changed", workflows, bool(comparison_moved))
 
 
+def nothing_changed(con: duckdb.DuckDBPyConnection, run_id: str | None, table: str) -> bool:
+    """True when this run recomputes no workflow (its change set, recorded by this run, is
+    empty and not full) and `table` is there: a table computed from every workflow's inputs
+    is then what the previous build left, to the last bit, and can be kept as it is."""
+    if not _table_exists(con, table):
+        return False
+    changes = load_change_set(con, run_id)
+    return not changes.full and not changes.workflows
+
+
 def deployed_workflows(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
     """Every deployed workflow with a window in this build (`intermediate.workflow_windows`)."""
     return tuple(
@@ -422,8 +438,9 @@ class Scope:
         con.execute(f"attach ':memory:' as {SCOPE_CATALOG}")
         con.execute(f"create table {SCOPE_CATALOG}.main.scope_workflows (workflow_id varchar)")
         if self.workflows:
-            con.executemany(
-                f"insert into {SCOPE_CATALOG}.main.scope_workflows values (?)", [[w] for w in self.workflows]
+            # One statement: executemany cost about 3.5 ms a row (0.7 s for 200 workflows).
+            con.execute(
+                f"insert into {SCOPE_CATALOG}.main.scope_workflows select unnest(?::varchar[])", [list(self.workflows)]
             )
         chosen = f"workflow_id in (select workflow_id from {SCOPE_CATALOG}.main.scope_workflows)"
         inputs = dict(self.inputs)

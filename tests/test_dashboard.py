@@ -77,6 +77,38 @@ def figures(at: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 
 
+def vega_specs(at: AppTest) -> list[dict]:
+    """The Vega-Lite (Altair) charts on the page, as JSON, with Streamlit's separately sent datasets
+    read back into polars frames under `"datasets"` (by name)."""
+    specs = []
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        spec["datasets"] = {data.name: pl.read_ipc_stream(data.data.data) for data in chart.proto.datasets}
+        specs.append(spec)
+    return specs
+
+
+def vega_titled(at: AppTest, title: str) -> dict:
+    matches = [spec for spec in vega_specs(at) if spec["usermeta"]["title"] == title]
+    assert matches, f"no chart titled {title!r}: {[spec['usermeta']['title'] for spec in vega_specs(at)]}"
+    return matches[0]
+
+
+def layers(spec: dict) -> list[dict]:
+    """Every unit layer of a (possibly nested) layered spec."""
+    return [unit for layer in spec["layer"] for unit in layers(layer)] if "layer" in spec else [spec]
+
+
+def layer_rows(spec: dict, layer: dict) -> pl.DataFrame:
+    """The rows a layer draws (its named dataset)."""
+    return spec["datasets"][layer["data"]["name"]]
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    """Every chart's title, Plotly and Vega-Lite."""
+    return [f["layout"]["title"]["text"] for f in figures(at)] + [s["usermeta"]["title"] for s in vega_specs(at)]
+
+
 def figure_titled(at: AppTest, title: str) -> dict:
     matches = [fig for fig in figures(at) if fig["layout"].get("title", {}).get("text") == title]
     assert matches, f"no chart titled {title!r}: {[f['layout'].get('title', {}).get('text') for f in figures(at)]}"
@@ -180,22 +212,30 @@ def test_portfolio_tiles_count_value_and_adoption_apart(sample, sample_warehouse
 
 def test_portfolio_matrix_has_quadrants_and_a_bubble_per_measured_workflow(sample, sample_warehouse):
     at = run_page("portfolio")
-    matrix = figure_titled(at, "Adoption × value")
-    annotations = " ".join(a.get("text", "") for a in matrix["layout"].get("annotations", [])).replace("<br>", " ")
-    for words in QUADRANT_LABELS:
-        assert words in annotations
-    plotted = sorted(name for trace in matrix["data"] for name in trace.get("text", []))
+    matrix = vega_titled(at, "Adoption × value")
+    units = layers(matrix)
+    quadrants = {
+        words.replace("\n", " ")
+        for layer in units
+        if layer["mark"]["type"] == "text" and layer["encoding"]["text"]["field"] == "words"
+        for words in layer_rows(matrix, layer)["words"]
+    }
+    assert quadrants == set(QUADRANT_LABELS)
+    bubbles = next(layer for layer in units if layer["mark"]["type"] == "point")
+    plotted = sorted(layer_rows(matrix, bubbles)["name"])
     measured = query(
         sample_warehouse,
         "select name from marts.workflow_scorecard where adoption_rate is not null and primary_change_pct is not null",
     )
     assert plotted == sorted(measured["name"])
     # Hover carries owner, stage and the change with its CI.
-    assert "owner" in matrix["data"][0]["hovertemplate"] and "95% CI" in matrix["data"][0]["hovertemplate"]
+    tooltip = {field["field"] for field in bubbles["encoding"]["tooltip"]}
+    assert {"owner", "stage", "primary"} <= tooltip
+    assert all("95% CI" in change for change in layer_rows(matrix, bubbles)["primary"])
     # The adoption threshold line sits at 0.5 and the no-change line at 0.
-    shapes = matrix["layout"]["shapes"]
-    assert any(s.get("x0") == 0.5 and s.get("x1") == 0.5 for s in shapes)
-    assert any(s.get("y0") == 0 and s.get("y1") == 0 for s in shapes)
+    rules = [layer for layer in units if layer["mark"]["type"] == "rule" and "y2" not in layer["encoding"]]
+    lines = {(next(iter(layer["encoding"])), layer_rows(matrix, layer).row(0)[0]) for layer in rules}
+    assert lines == {("x", 0.5), ("y", 0.0)}
 
 
 def test_portfolio_scorecard_prints_each_change_with_its_ci(sample, sample_warehouse):
@@ -270,9 +310,7 @@ def test_workflow_detail_opens_the_metric_tab_named_in_the_address(sample, sampl
     other = next(metric for metric in data.METRICS if metric != row["metric"])
     at = run_page("workflow_detail", {"workflow": row["workflow_id"], "metric": data.metric_label(other)})
     assert not at.exception
-    trends = [
-        fig["layout"]["title"]["text"] for fig in figures(at) if fig["layout"]["title"]["text"].endswith(" per week")
-    ]
+    trends = [title for title in chart_titles(at) if title.endswith(" per week")]
     assert trends == [f"{data.metric_label(other)} per week"]
 
 
@@ -282,7 +320,7 @@ def test_portfolio_counts_workflows_per_stage(sample, sample_warehouse):
     tiles = {m.label: m.value for m in at.metric}
     for stage, label in (("investigation", "Investigation"), ("pilot", "Pilot"), ("retired", "Retired")):
         assert tiles[label] == str(counts.get(stage, 0)), stage
-    assert "Pipeline of workflows by stage" not in [f["layout"]["title"]["text"] for f in figures(at)]
+    assert "Pipeline of workflows by stage" not in chart_titles(at)
 
 
 # -- decision first ----------------------------------------------------------------------------
@@ -312,7 +350,7 @@ def test_portfolio_headline_counts_each_decision_as_the_mart_does(sample, sample
 
 
 def test_a_contested_or_guardrail_flagged_workflow_is_never_counted_as_value(sample, sample_warehouse):
-    from dashboards import charts, text
+    from dashboards import charts, text, vega_charts
 
     at = run_page("portfolio")
     card = query(sample_warehouse, "select * from marts.workflow_scorecard where deployed_on is not null")
@@ -327,14 +365,22 @@ def test_a_contested_or_guardrail_flagged_workflow_is_never_counted_as_value(sam
     improved = card.filter(pl.col("primary_verdict") == "improved").height
     assert valued < improved  # the before/after alone would have counted them
     # On the chart each sits in its decision's trace, with the decision's own shape and colour.
-    matrix = figure_titled(at, "Adoption × value")
-    by_name = {name: trace for trace in matrix["data"] for name in trace.get("text", [])}
+    matrix = vega_titled(at, "Adoption × value")
+    bubbles = next(layer for layer in layers(matrix) if layer["mark"]["type"] == "point")
+    decided = dict(layer_rows(matrix, bubbles).select("name", "decision").iter_rows())
+
+    def drawn(channel: str, label: str):
+        scale = bubbles["encoding"][channel]["scale"]
+        return scale["range"][scale["domain"].index(label)]
+
     for row in flagged.to_dicts():
-        trace = by_name[text.plain(row["name"])]
-        assert trace["name"] == text.DECISION_LABELS[row["decision"]]
-        assert trace["marker"]["symbol"] == charts.DECISION_SYMBOLS[row["decision"]]
-        assert trace["marker"]["color"] == charts.DECISION_COLORS[row["decision"]]
-    assert matrix["layout"]["legend"]["title"]["text"] == "Decision: "
+        label = decided[row["name"]]
+        assert label == text.DECISION_LABELS[row["decision"]]
+        assert drawn("shape", label) == vega_charts.DECISION_SHAPES[row["decision"]]
+        assert drawn("color", label) == charts.DECISION_COLORS[row["decision"]]
+    # The decision's shape differs from the one to scale, though both improved.
+    assert vega_charts.DECISION_SHAPES["contested"] != vega_charts.DECISION_SHAPES["scale"]
+    assert bubbles["encoding"]["shape"]["legend"]["title"] == "Decision"
 
 
 def test_scorecard_decision_column_comes_right_after_the_workflow(sample, sample_warehouse):
@@ -615,15 +661,16 @@ def test_workflow_detail_trend_marks_the_deployment_and_reads_the_weekly_mart(sa
         """,
         [row["workflow_id"], row["metric"], row["post_end_on"]],
     )
-    trends = [fig for fig in figures(at) if fig["layout"]["title"]["text"].endswith(" per week")]
+    trends = [spec for spec in vega_specs(at) if spec["usermeta"]["title"].endswith(" per week")]
     primary_trend = trends[0]
+    units = layers(primary_trend)
     scale = 100.0 if row["unit"] == "share" else 1.0
-    assert primary_trend["data"][0]["y"] == pytest.approx([v * scale for v in weekly["value"]])
+    line = next(layer for layer in units if layer["mark"]["type"] == "line")
+    assert layer_rows(primary_trend, line)["value"].to_list() == pytest.approx([v * scale for v in weekly["value"]])
+    # The go-live: a rule at the deployment date, labelled with it.
     deployed = row["deployed_on"].isoformat()
-    assert any(
-        str(s.get("x0", "")).startswith(deployed) and s.get("type") == "line" for s in primary_trend["layout"]["shapes"]
-    )
-    assert any(f"deployed {day(row['deployed_on'])}" == a.get("text") for a in primary_trend["layout"]["annotations"])
+    marks = [(layer["mark"]["type"], layer_rows(primary_trend, layer).row(0, named=True)) for layer in units]
+    assert ("rule", {"on": deployed, "words": f"deployed {day(row['deployed_on'])}"}) in marks
 
 
 def test_workflow_detail_shows_three_views_and_method_checks(sample, sample_warehouse):
@@ -696,8 +743,11 @@ def test_data_quality_counts_rows_and_ranks_rejection_reasons(sample, sample_war
     if rules.is_empty():
         assert "No row was quarantined" in texts(at)
     else:
-        chart = figure_titled(at, "Quarantined rows by rule")
-        assert chart["layout"]["yaxis"]["categoryarray"][-1] == rules["rule"][0]  # most frequent on top
+        chart = vega_titled(at, "Quarantined rows by rule")
+        bars = layer_rows(chart, chart)
+        assert chart["encoding"]["y"]["sort"] == {"field": "order", "op": "min", "order": "ascending"}
+        # Most frequent on top: the bars are ordered by `order`, and order 0 is the most frequent rule.
+        assert set(bars.filter(pl.col("order") == 0)["rule"]) == {rules["rule"][0]}
         assert at.selectbox[0].options == list(rules["rule"])
         sample_rows = next(frame for frame in frames if "reason" in frame.columns and "record" in frame.columns)
         assert set(sample_rows["rule"]) == {rules["rule"][0]}
@@ -719,7 +769,7 @@ def test_data_quality_shows_runs_and_freshness_from_ops_tables(use_warehouse, tw
     expected = query(two_runs_warehouse, "select source, is_stale from ops.source_freshness order by source")
     assert list(freshness["Source"]) == list(expected["source"])
     assert list(freshness["Status"]) == ["stale" if s else "fresh" for s in expected["is_stale"]]
-    figure_titled(at, "Quarantined rows per run")
+    vega_titled(at, "Quarantined rows per run")
 
 
 # -- every page ----------------------------------------------------------------------------------
@@ -731,7 +781,7 @@ def test_without_a_warehouse_every_page_names_make_pipeline(page, use_warehouse,
     at = run_page(page)
     assert len(at.warning) == 1 and "make pipeline" in at.warning[0].value
     assert str(tmp_path / "missing" / "opvalue.duckdb") in at.warning[0].value
-    assert not at.get("plotly_chart") and not at.dataframe and not at.metric
+    assert not at.get("plotly_chart") and not at.get("vega_lite_chart") and not at.dataframe and not at.metric
 
 
 @pytest.mark.parametrize("page", list(PAGES))
@@ -747,13 +797,18 @@ def test_every_page_renders_every_chart_with_a_caption(
         "readiness": {"quarters": "true"},
     }
     at = run_page(page, params.get(page))
-    charts = figures(at)
-    assert charts
+    charts, specs = figures(at), vega_specs(at)
+    assert charts or specs
     captions = [c.value for c in at.caption]
     for fig in charts:
         assert fig["layout"]["title"]["text"]
         assert fig["layout"]["meta"]["caption"] in captions
         assert fig["layout"]["template"]["layout"]["plot_bgcolor"] == "white"
+    for spec in specs:
+        assert spec["title"]["text"] and spec["usermeta"]["title"]
+        assert spec["usermeta"]["caption"] in captions
+        # The house look: white, the page's font.
+        assert spec["config"]["background"] == "white" and spec["config"]["font"].startswith('"Source Sans"')
 
 
 def test_a_newly_published_build_is_read_without_a_restart(use_warehouse, sample_warehouse, tmp_path):
@@ -858,7 +913,6 @@ def assert_literal_markdown(strings: list[str], value: str) -> None:
 
 
 def test_hostile_workflow_name_is_text_on_every_page(use_warehouse, hostile_warehouse, monkeypatch):
-    from dashboards import text
 
     use_warehouse(hostile_warehouse)
     downloads = []
@@ -876,8 +930,12 @@ def test_hostile_workflow_name_is_text_on_every_page(use_warehouse, hostile_ware
         for trace in figure["data"]:
             for value in trace.get("text") or []:
                 assert "<a" not in str(value) and "<img" not in str(value)
-    matrix = figure_titled(portfolio, "Adoption × value")
-    assert text.plain(HOSTILE_NAME) in [name for trace in matrix["data"] for name in trace.get("text", [])]
+    # Vega-Lite draws text as text (no markup), so the name is passed as it is: in the data, never in the spec,
+    # where an expression could read it as code.
+    matrix = vega_titled(portfolio, "Adoption × value")
+    bubbles = next(layer for layer in layers(matrix) if layer["mark"]["type"] == "point")
+    assert HOSTILE_NAME in layer_rows(matrix, bubbles)["name"].to_list()
+    assert HOSTILE_NAME not in json.dumps({key: value for key, value in matrix.items() if key != "datasets"})
     # The CSV download: the formula is neutralised, numbers stay numbers.
     csv = pl.read_csv(io.StringIO(downloads[0]))
     assert csv.filter(pl.col("workflow_id") == HOSTILE_ID)["name"].item() == "'" + HOSTILE_NAME
@@ -919,7 +977,7 @@ def test_every_page_asks_for_a_login_when_auth_is_configured(sample):
             at.run()
         assert not at.exception, [e.message for e in at.exception]
         assert [b.label for b in at.button] == ["Log in"]
-        assert not at.metric and not at.dataframe and not figures(at), page
+        assert not at.metric and not at.dataframe and not figures(at) and not vega_specs(at), page
 
 
 def test_without_auth_settings_there_is_no_login(sample):

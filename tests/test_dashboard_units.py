@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import plotly.graph_objects as go
 import polars as pl
 import pytest
 
-from dashboards import charts, tables, text
+from dashboards import charts, tables, text, ui, vega_charts
 
 DEPLOYED = date(2026, 4, 6)
 
@@ -187,39 +188,63 @@ def scorecard_rows() -> pl.DataFrame:
     )
 
 
+def spec_layers(spec: dict) -> list[dict]:
+    """Every unit layer of a (possibly nested) Vega-Lite spec."""
+    return [unit for layer in spec["layer"] for unit in spec_layers(layer)] if "layer" in spec else [spec]
+
+
+def spec_rows(spec: dict, layer: dict) -> list[dict]:
+    """The rows a layer draws, from the spec's top-level datasets."""
+    return spec["datasets"][layer["data"]["name"]]
+
+
 def test_adoption_value_matrix_draws_quadrants_and_shapes_and_colours_by_decision():
-    fig = charts.adoption_value_matrix(scorecard_rows(), 0.5, {"cycle_time_hours": "Cycle time"})
-    annotations = [a.text.replace("<br>", " ") for a in fig.layout.annotations]
-    for words in ("Value with adoption", "Adoption without value", "Value without adoption", "No value, no adoption"):
-        assert f"<b>{words}</b>" in annotations
-    colours = {trace.name: trace.marker.color for trace in fig.data}
-    assert colours == {
-        "Scale": charts.DECISION_COLORS["scale"],
-        "Redesign": charts.DECISION_COLORS["redesign"],
-        "Reconsider": charts.DECISION_COLORS["reconsider"],
-        "Contested": charts.DECISION_COLORS["contested"],
-        "Wait for data": charts.DECISION_COLORS["wait_for_data"],
+    chart = vega_charts.adoption_value_matrix(scorecard_rows(), 0.5, {"cycle_time_hours": "Cycle time"})
+    spec = chart.to_dict()
+    units = spec_layers(spec)
+    quadrants = [
+        row["words"].replace("\n", " ")
+        for layer in units
+        if layer["mark"]["type"] == "text" and layer["encoding"]["text"]["field"] == "words"
+        for row in spec_rows(spec, layer)
+    ]
+    # Four text layers (one per corner, each filtering its row) over the four labels.
+    assert len(quadrants) == 16 and set(quadrants) == {
+        "Value with adoption",
+        "Adoption without value",
+        "Value without adoption",
+        "No value, no adoption",
     }
-    assert sorted(name for trace in fig.data for name in trace.text) == ["Alpha", "Beta", "Delta", "Gamma", "Phi"]
+    bubbles = next(layer for layer in units if layer["mark"]["type"] == "point")
+    rows = spec_rows(spec, bubbles)
+    # One bubble per workflow with an adoption rate and a change; Epsilon (not deployed) is left out.
+    assert sorted(row["name"] for row in rows) == ["Alpha", "Beta", "Delta", "Gamma", "Phi"]
+    encoding = bubbles["encoding"]
+
+    def drawn(channel: str, decision: str):
+        scale = encoding[channel]["scale"]
+        return scale["range"][scale["domain"].index(text.DECISION_LABELS[decision])]
+
+    present = ["scale", "redesign", "reconsider", "contested", "wait_for_data"]
+    assert encoding["color"]["scale"]["domain"] == [text.DECISION_LABELS[d] for d in present]  # the label map's order
+    assert {d: drawn("color", d) for d in present} == {d: charts.DECISION_COLORS[d] for d in present}
     # Shape as well as colour, so the decision survives colour blindness (and greyscale print):
     # the contested bubble is not drawn like the one to scale, though both improved.
-    symbols = {trace.name: trace.marker.symbol for trace in fig.data}
-    assert len(set(symbols.values())) == 5
-    assert (
-        symbols["Scale"] == charts.DECISION_SYMBOLS["scale"]
-        and symbols["Contested"] == charts.DECISION_SYMBOLS["contested"]
-    )
-    assert fig.layout.legend.title.text == "Decision: "
-    # Every decision has its own shape and its own colour.
-    assert (
-        len(set(charts.DECISION_SYMBOLS.values()))
-        == len(charts.DECISION_SYMBOLS)
-        == len(set(charts.DECISION_COLORS.values()))
-    )
-    assert set(charts.DECISION_SYMBOLS) == set(text.DECISION_LABELS)
-    low, high = fig.layout.yaxis.range
-    assert low > high  # falls are plotted upwards
-    assert fig.layout.plot_bgcolor is None and fig.layout.template.layout.plot_bgcolor == "white"
+    shapes = {d: drawn("shape", d) for d in present}
+    assert len({(shapes[d], drawn("fill", d)) for d in present}) == 5
+    assert shapes["scale"] == "circle" and shapes["contested"] == vega_charts.STAR_PATH
+    # "Wait for data" is an open circle: the shape of "scale", told apart by its white fill.
+    assert drawn("fill", "wait_for_data") == "white" and drawn("fill", "scale") == charts.DECISION_COLORS["scale"]
+    assert encoding["shape"]["legend"]["title"] == "Decision"
+    # Every decision has its own shape (an open circle counting as its own) and its own colour.
+    outlines = {(vega_charts.DECISION_SHAPES[d], d in vega_charts.OPEN_DECISIONS) for d in text.DECISION_LABELS}
+    assert len(outlines) == len(text.DECISION_LABELS) == len(set(charts.DECISION_COLORS.values()))
+    assert set(vega_charts.DECISION_SHAPES) == set(text.DECISION_LABELS) == set(charts.DECISION_COLORS)
+    # Falls are plotted upwards; names beside the bubbles carry the class a phone hides.
+    assert encoding["y"]["scale"]["reverse"] is True
+    assert {layer["name"] for layer in units if layer.get("name", "").startswith("bubble_labels")}
+    assert "bubble_labels" in ui.RESPONSIVE_CSS
+    assert spec["config"]["background"] == "white" and spec["config"]["font"] == charts.FONT
 
 
 def test_label_positions_keep_names_off_each_other_and_inside_the_plot():
@@ -241,13 +266,23 @@ def test_weekly_trend_marks_deployment_shades_periods_and_drops_the_partial_week
             "n": [30] * 9,
         }
     )
-    fig = charts.weekly_trend(weekly, "Cycle time", "hours", periods, result())
-    assert list(fig.data[0].x) == weeks[:8]
-    rects = [s for s in fig.layout.shapes if s.type == "rect"]
-    lines = [s for s in fig.layout.shapes if s.type == "line"]
-    assert len(rects) == 2 and lines[0].x0 == date(2026, 2, 2)
-    assert "deployed 2 Feb 2026" in [a.text for a in fig.layout.annotations]
-    assert fig.layout.yaxis.title.text == "Cycle time (hours)"
+    spec = vega_charts.weekly_trend(weekly, "Cycle time", "hours", periods, result()).to_dict()
+    units = spec_layers(spec)
+    line = next(layer for layer in units if layer["mark"]["type"] == "line")
+    assert [row["week"] for row in spec_rows(spec, line)] == [w.isoformat() for w in weeks[:8]]
+    bands = next(layer for layer in units if layer["mark"]["type"] == "rect")
+    assert [(r["start"], r["end"]) for r in spec_rows(spec, bands)] == [
+        ("2026-01-05", "2026-02-02"),
+        ("2026-02-02", "2026-03-05"),
+    ]
+    marks = [(layer["mark"]["type"], spec_rows(spec, layer)[0]) for layer in units]
+    assert ("rule", {"on": "2026-02-02", "words": "deployed 2 Feb 2026"}) in marks
+    assert line["encoding"]["y"]["title"] == ["Cycle time (hours)"]
+    levels = next(layer for layer in units if layer["mark"]["type"] == "rule" and "x2" in layer["encoding"])
+    assert [row["level"] for row in spec_rows(spec, levels)] == [
+        f"baseline: {text.metric_value(result()['baseline_value'], 'hours')}",
+        f"after: {text.metric_value(result()['post_value'], 'hours')}",
+    ]
 
 
 def test_every_builder_titles_its_figure_and_says_how_to_read_it():
@@ -302,7 +337,6 @@ def test_every_builder_titles_its_figure_and_says_how_to_read_it():
         }
     )
     figures = [
-        charts.adoption_value_matrix(scorecard_rows(), 0.5, {}),
         charts.adoption_trend(
             pl.DataFrame(
                 {
@@ -323,14 +357,17 @@ def test_every_builder_titles_its_figure_and_says_how_to_read_it():
                 }
             )
         ),
-        charts.metric_changes(pl.DataFrame([result()]), {"cycle_time_hours": "Cycle time"}, "cycle_time_hours"),
-        charts.period_comparison(result(), "Cycle time"),
         charts.cycle_time_distribution(bins, 1.5, 3.0),
         charts.adoption_over_time(weekly, periods),
-        charts.effect_views(views, "Cycle time"),
-        charts.rows_by_source(counts),
-        charts.rejection_reasons(reasons),
-        charts.quarantine_over_time(
+    ]
+    arrival = [
+        vega_charts.adoption_value_matrix(scorecard_rows(), 0.5, {}),
+        vega_charts.metric_changes(pl.DataFrame([result()]), {"cycle_time_hours": "Cycle time"}, "cycle_time_hours"),
+        vega_charts.period_comparison(result(), "Cycle time"),
+        vega_charts.effect_views(views, "Cycle time"),
+        vega_charts.rows_by_source(counts),
+        vega_charts.rejection_reasons(reasons),
+        vega_charts.quarantine_over_time(
             pl.DataFrame(
                 {
                     "run_id": ["a", "b"],
@@ -349,17 +386,56 @@ def test_every_builder_titles_its_figure_and_says_how_to_read_it():
         assert len(charts.caption(fig)) > 20, fig.layout.title.text
         assert fig.layout.template.layout.paper_bgcolor == "white"
         assert not charts.is_empty(fig)
-    adoption = figures[1].data[0]
+    for chart in arrival:
+        spec = chart.to_dict()  # validates against Vega-Lite's schema
+        assert spec["title"]["text"] and vega_charts.title(chart) in (
+            spec["title"]["text"],
+            " ".join(spec["title"]["text"]),
+        )
+        assert len(vega_charts.caption(chart)) > 20, vega_charts.title(chart)
+        assert spec["config"]["background"] == "white" and spec["config"]["font"] == charts.FONT
+    adoption = figures[0].data[0]
     assert list(adoption.y) == [40, 60]  # whole percentages
-    decisions = {trace.name: trace for trace in figures[2].data}
+    decisions = {trace.name: trace for trace in figures[1].data}
     assert list(decisions) == ["Scale", "Contested", "Wait for data"]  # the label map's order, in words
     assert list(decisions["Scale"].y) == [0, 1] and list(decisions["Wait for data"].y) == [2, 0]
     assert decisions["Contested"].marker.pattern.shape != decisions["Scale"].marker.pattern.shape
     assert decisions["Contested"].marker.color == charts.DECISION_COLORS["contested"]
-    placeholder = charts.weekly_trend(
+    placeholder = vega_charts.weekly_trend(
         pl.DataFrame(schema={"week_start_on": pl.Date, "value": pl.Float64, "n": pl.Int64}), "Cycle time", "hours", None
     )
-    assert charts.is_empty(placeholder) and charts.caption(placeholder) == "No weekly cycle time values to show."
+    assert charts.is_empty(placeholder) and vega_charts.caption(placeholder) == "No weekly cycle time values to show."
+
+
+def test_dot_whisker_charts_shape_and_order_their_rows():
+    spec = vega_charts.metric_changes(
+        pl.DataFrame(
+            [
+                result(),
+                result(metric="error_rate", verdict="worsened", change_pct=93.0, ci_low_pct=40.0, ci_high_pct=146.0),
+            ]
+        ),
+        {"cycle_time_hours": "Cycle time", "error_rate": "Error rate"},
+        "cycle_time_hours",
+    ).to_dict()
+    dots = next(layer for layer in spec_layers(spec) if layer["mark"]["type"] == "point")
+    rows = spec_rows(spec, dots)
+    # In the label map's order, the primary marked; each verdict its own colour and shape.
+    assert [(r["order"], r["metric"], r["verdict"]) for r in rows] == [
+        (0, "Cycle time (primary)", "Improved"),
+        (1, "Error rate", "Worsened"),
+    ]
+    assert dots["encoding"]["y"]["sort"] == {"field": "order", "op": "min", "order": "ascending"}
+    shape = dots["encoding"]["shape"]["scale"]
+    assert shape["range"][shape["domain"].index("Worsened")] == vega_charts.X_PATH
+    assert shape["range"][shape["domain"].index("Improved")] == "circle"
+    # Rows are ordered by a number, so no value from the data is written into a Vega expression.
+    reasons = pl.DataFrame(
+        {"source": ["usage", "items"], "rule": ["it's \u2028 odd", "b"], "rows": [1, 5], "typical_reason": [None, "y"]}
+    )
+    bars = vega_charts.rejection_reasons(reasons).to_dict()
+    assert sorted((r["rule"], r["order"]) for r in spec_rows(bars, bars)) == [("b", 0), ("it's \u2028 odd", 1)]
+    assert "odd" not in json.dumps({k: v for k, v in bars.items() if k != "datasets"})
 
 
 # -- values from the data and the URL are text ------------------------------------------------

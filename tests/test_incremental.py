@@ -182,6 +182,17 @@ def test_an_incremental_build_equals_a_fresh_build_and_recomputes_only_what_chan
         return hash_sql(source, table, workflows)
 
     monkeypatch.setattr(changes, "_hash_sql", spy)
+    # The week persistence is estimated from every workflow's items: only when some moved.
+    from pipelines.metrics import assets as metric_assets
+
+    estimated: list[int] = []
+    build_persistence = metric_assets.build_persistence
+
+    def persistence_spy(con, config):
+        estimated.append(1)
+        return build_persistence(con, config)
+
+    monkeypatch.setattr(metric_assets, "build_persistence", persistence_spy)
     inputs = tmp_path / "inputs"
     shutil.copytree(SAMPLE_DIR, inputs, ignore=shutil.ignore_patterns("expected"))
     base = build_warehouse(inputs, tmp_path / "base" / "opvalue.duckdb")
@@ -191,14 +202,18 @@ def test_an_incremental_build_equals_a_fresh_build_and_recomputes_only_what_chan
 
     # Nothing changed: nothing is recomputed, no staged row is read to fingerprint it, and
     # the tables stay as they were.
+    estimated.clear()
     same = _step(inputs, base, tmp_path, "same", hashed)
     assert _recomputed(same) == (False, [])
     assert hashed == []
+    assert len(estimated) == 1  # the fresh build's; the incremental one kept the table
 
     # A new file with items of one deployed workflow: only that workflow is recomputed, and
     # only its staged items are hashed again (the loader re-staged its keys alone).
     _add_items(inputs, DEPLOYED, "items_zz_deployed.csv", "NEWD-")
+    estimated.clear()
     one = _step(inputs, same, tmp_path, "deployed", hashed)
+    assert len(estimated) == 2  # items moved: both builds estimate it
     assert _recomputed(one) == (False, [DEPLOYED])
     assert hashed == [("items", [DEPLOYED])]
 

@@ -199,3 +199,20 @@ def test_teams_smaller_than_min_group_size_are_pooled_in_the_mix_breakdown():
     assert pooled.sum() == counts.sum()  # nothing is dropped
     same, none = pool_small_groups(counts[[0, 3]], 5)
     assert none == 0 and same.tolist() == [[50.0, 60.0], [30.0, 30.0]]
+
+
+def test_step_vs_trend_warns_when_a_fall_was_under_way_before_go_live():
+    """No effect, but the deployed workflow falls 3% a week throughout: a before/after 'win' a trend explains."""
+    checks = simulated_warehouse(Scenario("falling", "", trend_per_week=-0.03), seed=24, treated=1, comparison=3)[3]
+    for metric in STEADY:
+        assert status(checks, "step_vs_trend", metric) == ["warn"], detail(checks, "step_vs_trend", metric)
+        row = checks.filter((pl.col("check_name") == "step_vs_trend") & (pl.col("metric") == metric)).row(0, named=True)
+        # The row carries the step at go-live and its interval, which the contested rule reads.
+        assert row["ci_low_pct"] <= row["estimate_pct"] <= row["ci_high_pct"]
+    assert "already improving before go-live" in detail(checks, "step_vs_trend", "touchpoints_per_item")
+
+
+def test_step_vs_trend_stays_quiet_on_a_step_at_go_live(quiet):
+    row = quiet.filter((pl.col("check_name") == "step_vs_trend") & (pl.col("metric") == "cycle_time_hours"))
+    assert row.get_column("status").to_list() == ["ok"]
+    assert row.get_column("ci_high_pct")[0] < 0  # the -30% step is confirmed once a trend is allowed

@@ -179,3 +179,16 @@ def test_a_drift_of_the_deployed_workflow_alone_ends_contested_and_a_real_step_d
         assert "the workflow was already improving before go-live" in d["decision_reasons"]
         assert s["decision"] in VALUE_DECISIONS, s["decision_reasons"]
         assert "already improving" not in (s["contested_reasons"] or "")
+
+
+def test_the_step_confirmation_level_can_leave_the_share_alone_to_decide():
+    # A step keeping more than half of a fall, a trend the improving way, and an interval reaching 0.
+    x = np.arange(-13, 18, dtype=float)
+    y = np.where(x >= 0, -0.14, 0.0) - 0.003 * x + np.random.default_rng(5).normal(0, 0.15, x.size)
+    fit = segmented_trend(x, y, x >= 0)
+    assert fit.change < 0 and fit.trend_part < 0 and fit.step < 0.5 * fit.change and fit.step_p_value > 0.05
+    config = load_config()
+    high = fit.step + stats.t.isf(0.025, fit.df) * fit.step_se
+    assert rules.trend_explains_change(fit.step, fit.change, high, config)  # not confirmed at 0.95: contested
+    # step_confirmation_level 0: the interval is the point itself, so the share alone decides.
+    assert not rules.trend_explains_change(fit.step, fit.change, fit.step, config)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, data, tables, text, ui
+from dashboards import data, tables, text, ui, vega_charts
 
 db = ui.page("Data quality", "Can I trust the inputs?", "data-quality")
 now = datetime.now(UTC).replace(tzinfo=None)  # the warehouse stores naive UTC timestamps
@@ -34,11 +34,11 @@ st.caption(
 )
 
 st.subheader("Rows staged and quarantined")
-ui.chart(charts.rows_by_source(counts))
+ui.chart(vega_charts.rows_by_source(counts))
 st.dataframe(tables.counts_table(counts), hide_index=True)
 run_counts = data.run_source_counts(db)
 if run_counts["run_id"].n_unique() > 1:
-    ui.chart(charts.quarantine_over_time(run_counts))
+    ui.chart(vega_charts.quarantine_over_time(run_counts))
 else:
     st.caption("Quarantined rows per run appear as a trend from the second recorded run.")
 
@@ -47,7 +47,7 @@ reasons = data.rejection_reasons(db)
 if reasons.is_empty():
     st.success("No row was quarantined: every row read met the data contract.")
 else:
-    ui.chart(charts.rejection_reasons(reasons))
+    ui.chart(vega_charts.rejection_reasons(reasons))
     rules = (
         reasons.group_by("rule")
         .agg(pl.col("rows").sum())

@@ -3,7 +3,7 @@
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, data, tables, text, ui
+from dashboards import data, tables, text, ui, vega_charts
 from dashboards.sections import portfolio_value, trends
 
 db = ui.page("Portfolio", "Which workflows create value, and which are only used?", "portfolio")
@@ -82,7 +82,7 @@ if trend_section.open:
         trends.render(db, filters, threshold)
 
 with st.container(key="bubbles"):
-    ui.chart(charts.adoption_value_matrix(scorecard, threshold, labels))
+    ui.chart(vega_charts.adoption_value_matrix(scorecard, threshold, labels))
 off_chart = scorecard.filter(pl.col("adoption_rate").is_null() | pl.col("primary_change_pct").is_null())
 if not off_chart.is_empty():
     st.caption(

@@ -5,7 +5,7 @@ from datetime import timedelta
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, data, tables, text, ui
+from dashboards import charts, data, tables, text, ui, vega_charts
 from dashboards.sections import exceptions_feedback, workflow_value
 
 db = ui.page("Workflow detail", "Did this workflow get better, and how sure are we?", "workflow")
@@ -104,7 +104,7 @@ if results.is_empty():
         "below are what the comparison workflows contribute to difference-in-differences."
     )
 else:
-    ui.chart(charts.metric_changes(results, labels, primary))
+    ui.chart(vega_charts.metric_changes(results, labels, primary))
 
 st.subheader("Metric by metric")
 ordered = [primary] + [metric for metric in data.METRICS if metric != primary]
@@ -125,7 +125,7 @@ for tab, metric in zip(metric_tabs, ordered):
             if result is None:
                 st.caption("No before/after for a workflow that is not deployed.")
             else:
-                ui.chart(charts.period_comparison(result, labels[metric]))
+                ui.chart(vega_charts.period_comparison(result, labels[metric]))
                 st.markdown(
                     f"**{text.label(text.VERDICT_LABELS, result['verdict'])}**: "
                     f"{text.change_with_ci(result['change_pct'], result['ci_low_pct'], result['ci_high_pct'])}"
@@ -134,7 +134,9 @@ for tab, metric in zip(metric_tabs, ordered):
                 st.caption(data.metric_definitions()[metric].formula)
         with trend:
             ui.chart(
-                charts.weekly_trend(weekly.filter(pl.col("metric") == metric), labels[metric], unit, periods, result)
+                vega_charts.weekly_trend(
+                    weekly.filter(pl.col("metric") == metric), labels[metric], unit, periods, result
+                )
             )
         if metric == "cycle_time_hours" and result is not None:
             distribution = st.expander(
@@ -163,7 +165,7 @@ for tab, metric in zip(metric_tabs, ordered):
                         f"95% CI {text.whole_pct(row['ci_low_pct'])} to {text.whole_pct(row['ci_high_pct'])} · "
                         f"{text.md(row['label'])} · n = {row['n_treated'] or 0:,} treated, {row['n_comparison'] or 0:,} comparison"
                     )
-            ui.chart(charts.effect_views(metric_views, labels[metric]))
+            ui.chart(vega_charts.effect_views(metric_views, labels[metric]))
 
         st.markdown("##### Method checks")
         metric_checks = data.method_checks(db, workflow_id).filter(pl.col("metric") == metric)

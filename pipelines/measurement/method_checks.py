@@ -197,7 +197,10 @@ def step_vs_trend_row(result: WeeklyResult, value_row: dict[str, Any] | None, co
             numbers,
         )  # fmt: skip
     trend_part = pct(100 * fit.trend_part)
-    if trend_explains_change(fit.step, fit.change, numbers[2] / 100, config):
+    # The step must be confirmed at metrics.yaml's step_confirmation_level (0: only its share counts).
+    confirm = 1 - float(config.method_checks["step_confirmation_level"])
+    confirm_high = fit.step + (critical_value(confirm, fit.df) * fit.step_se if confirm < 1 else 0.0)
+    if trend_explains_change(fit.step, fit.change, confirm_high, config):
         share = float(config.method_checks["min_step_share_of_change"])
         if numbers[2] >= 0:
             opening, left = "The workflow was already improving before go-live", "an interval that includes no step"

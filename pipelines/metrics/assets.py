@@ -4,7 +4,7 @@ import dagster as dg
 import duckdb
 
 from pipelines.asset_helpers import grain_check, markdown_table, write_table
-from pipelines.changes import detect_changes, load_change_set, scope, widen_change_set
+from pipelines.changes import detect_changes, load_change_set, nothing_changed, scope, widen_change_set
 from pipelines.ingest.assets import STAGING_USAGE, STAGING_WORK_ITEMS, STAGING_WORKFLOWS
 from pipelines.metrics.config import load_config
 from pipelines.metrics.scorecard import compute_scorecard
@@ -123,6 +123,11 @@ def week_persistence(warehouse: WarehouseResource) -> dg.MaterializeResult:
     intervals move with it, so the run recomputes every workflow from here on. Internal."""
     config = load_config()
     with step("intermediate/week_persistence"), warehouse.connect() as con:
+        if nothing_changed(con, warehouse.run_id, PERSISTENCE_TABLE):  # no workflow's items moved: kept
+            rho, estimate = con.execute(f"select rho, rho_estimate from {PERSISTENCE_TABLE}").fetchone()
+            return dg.MaterializeResult(
+                metadata={"rho": rho, "rho_estimate": estimate, "recomputes_every_workflow": False}
+            )
         previous = published_rho(con)
         estimate = build_persistence(con, config)
         rho = rounded_persistence(estimate, config)

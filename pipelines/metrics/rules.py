@@ -182,11 +182,12 @@ def trend_explains_change(
     ``change`` is the weekly gap's fall from the baseline to the post weeks; ``step`` what a step
     at go-live keeps of it once a linear trend through both periods is allowed
     (``pipelines.stats.diagnostics.segmented_trend``), ``step_ci_high`` the upper end of the
-    step's interval (all in the same units); the rest, ``change - step``, is what the trend alone
-    carries between the periods. True when the change is a fall, the trend points the same way,
-    and either the step keeps less than ``min_step_share_of_change`` (metrics.yaml
-    ``method_checks``) of the change or its interval reaches 0 (the step is not confirmed once
-    the trend is allowed): the workflow was already improving before go-live."""
+    step's interval at ``step_confirmation_level`` (all in the same units); the rest,
+    ``change - step``, is what the trend alone carries between the periods. True when the change
+    is a fall, the trend points the same way, and either the step keeps less than
+    ``min_step_share_of_change`` (metrics.yaml ``method_checks``) of the change or its interval
+    reaches 0 (the step is not confirmed once the trend is allowed): the workflow was already
+    improving before go-live."""
     config = config or load_config()
     if not (_finite(step) and _finite(change)) or not change < 0:  # type: ignore[operator]
         return False

@@ -23,6 +23,11 @@ def _workflow_list(value: object) -> list[str] | None:
     return None
 
 
+def _text(value: object) -> str | None:
+    """A runs-log value as text (datetimes as DuckDB reads them back), null kept."""
+    return None if value is None else str(value)
+
+
 def write_run_history(build_path: Path, published: Path, this_run: dict) -> None:
     """Write the run history (this run included) and this run's per-source counts into the build."""
     runs = [run for run in read_run_log(published) if run.get("run_id") != this_run["run_id"]] + [this_run]
@@ -30,18 +35,29 @@ def write_run_history(build_path: Path, published: Path, this_run: dict) -> None
     try:
         run_script(con, sql_text(__file__, "create_tables"))
         if runs:
-            con.executemany(
-                "insert into ops.pipeline_runs values (?, ?, ?, ?, ?, ?)",
+            # One statement for the whole log, not executemany (about 3.5 ms a row): the log
+            # gains a line every run, so this grew with the warehouse's age.
+            con.execute(
+                """
+                insert into ops.pipeline_runs
+                select run_id, cast(started_at as timestamp), cast(ended_at as timestamp), status, message, workflows
+                from (
+                    select
+                        unnest(?::varchar[]) as run_id,
+                        unnest(?::varchar[]) as started_at,
+                        unnest(?::varchar[]) as ended_at,
+                        unnest(?::varchar[]) as status,
+                        unnest(?::varchar[]) as message,
+                        unnest(?::varchar[][]) as workflows
+                )
+                """,
                 [
-                    [
-                        r.get("run_id"),
-                        r.get("started_at"),
-                        r.get("ended_at"),
-                        r.get("status"),
-                        r.get("message"),
-                        _workflow_list(r.get("recomputed_workflows")),
-                    ]
-                    for r in runs
+                    [_text(r.get("run_id")) for r in runs],
+                    [_text(r.get("started_at")) for r in runs],
+                    [_text(r.get("ended_at")) for r in runs],
+                    [_text(r.get("status")) for r in runs],
+                    [_text(r.get("message")) for r in runs],
+                    [_workflow_list(r.get("recomputed_workflows")) for r in runs],
                 ],
             )
         has_manifest = con.execute(
