@@ -277,6 +277,9 @@ def test_a_climbing_override_rate_raises_the_exception_guardrail(gate_warehouse)
     assert row["override_early_rate"] == pytest.approx(0.1, abs=0.02)
     assert row["override_recent_rate"] == pytest.approx(0.5, abs=0.02)
     assert row["override_change_ci_low_pct"] > 0
+    # One persistence per build: the guardrail's intervals use the build's.
+    assert row["rho"] == query(gate_warehouse, "select rho from intermediate.week_persistence").item()
+    assert row["interval_level"] == pytest.approx(0.975)
 
 
 def test_a_climbing_override_rate_makes_the_decision_fix_guardrail(gate_warehouse):
