@@ -290,10 +290,10 @@ SKEWED_RATES = {"cost_per_hour": 2.0, "cost_per_rework": 40.0, "cost_per_touchpo
 
 
 def _skewed_hours(k: int, post: bool) -> float:
-    """One item in five is slow: the mean sits far above the median (10 h before, 8 h after)."""
+    """One item in five is slow: the mean sits far above the median (10 h before, 6 h after)."""
     if k % 5 == 0:
         return 60.0 if post else 100.0
-    return (8.0 if post else 10.0) + (k % 3) * 0.5
+    return (6.0 if post else 10.0) + (k % 3) * 0.5
 
 
 def skewed_inputs(root: Path) -> Path:

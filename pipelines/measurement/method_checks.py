@@ -202,11 +202,14 @@ def step_vs_trend_row(result: WeeklyResult, value_row: dict[str, Any] | None, co
     confirm_high = fit.step + (critical_value(confirm, fit.df) * fit.step_se if confirm < 1 else 0.0)
     if trend_explains_change(fit.step, fit.change, confirm_high, config):
         share = float(config.method_checks["min_step_share_of_change"])
-        if numbers[2] >= 0:
-            opening, left = "The workflow was already improving before go-live", "an interval that includes no step"
-        else:
+        if fit.step > share * fit.change:  # the trend carries most of the change
             opening = "The workflow was already improving before go-live at about the same pace"
-            left = f"less than {share:.0%} of the change"
+            left = f"less than {share:.0%} of the change" + (
+                ", in an interval that includes no step" if numbers[2] >= 0 else ""
+            )
+        else:  # the step keeps most of it but is not confirmed: the trend itself may be weak
+            opening = "A step at go-live cannot be told from a steady trend through the baseline and post weeks"
+            left = "an interval that includes no step"
         return _row(
             wid, metric, "step_vs_trend", "warn",
             f"{opening}: {change}, and a steady trend through both periods ({pace}) carries {trend_part} of it, "

@@ -208,7 +208,12 @@ def trend_reason(e: ClaimEvidence, config: MetricsConfig | None = None) -> str:
         f"({e.trend_step_ci_low_pct:+.1f}% to {e.trend_step_ci_high_pct:+.1f}%)"
     )
     if e.trend_step_ci_high_pct >= 0:  # type: ignore[operator]
-        return f"the workflow was already improving before go-live: {step}, which includes no step at all"
+        # The trend need not be significant here: the step is what is unconfirmed, so the reason
+        # says the two cannot be told apart rather than that the workflow was already improving.
+        return (
+            "a step at go-live cannot be told from a steady trend through the baseline and post weeks: "
+            f"{step}, which includes no step at all"
+        )
     share = float(config.method_checks["min_step_share_of_change"])
     return (
         f"the workflow was already improving before go-live at about the same pace: {step}, "
