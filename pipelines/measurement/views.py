@@ -257,8 +257,8 @@ def _one_workflow(
         did = RatioDid(math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, 0, 0, None)
     used = np.isfinite(a) & (n > 0) & (np.isfinite(c) if has_comparison else True)
     effects = weekly_effects(a, n, c if has_comparison else None, post)
-    pre_trend = novelty_slope(since[~post], effects[~post], n[~post]) if has_comparison else None
-    post_trend = novelty_slope(since[post], effects[post], n[post])
+    pre_trend = novelty_slope(since[~post], effects[~post], n[~post], rho) if has_comparison else None
+    post_trend = novelty_slope(since[post], effects[post], n[post], rho)
     trend = segmented_trend(since, effects, post, n) if has_comparison else None
     return WeeklyResult(
         workflow_id=workflow_id,

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from scipy import stats
-from statsmodels.regression.linear_model import WLS  # not statsmodels.api: 3 s of imports per run
+from statsmodels.regression.linear_model import GLS, WLS  # not statsmodels.api: 3 s of imports per run
 from statsmodels.tools.tools import add_constant
 
 
@@ -55,6 +55,7 @@ def novelty_slope(
     weeks_since_deployment: npt.ArrayLike,
     effect: npt.ArrayLike,
     weights: npt.ArrayLike | None = None,
+    rho: float | None = None,
 ) -> NoveltyTrend:
     """Slope (effect units per week) and two-sided p-value of ``effect ~ 1 + weeks``.
 
@@ -63,6 +64,13 @@ def novelty_slope(
     weekly item counts (or inverse variances). Weeks with a NaN effect (no
     closed items) are dropped. Fewer than three usable weeks: NaN, since a line
     through two points has no residual to judge it by.
+
+    ``rho`` is the build's week-shock persistence (``intermediate.week_persistence``). When
+    it is above 0 the weeks' residuals are taken as AR(1)-correlated, ``rho ** |weeks
+    apart|``, and the line is fitted by generalised least squares (statsmodels ``GLS``, the
+    covariance ``D^-1/2 R D^-1/2`` with ``D`` the weights): a slope through persistent shocks
+    is not read as a trend. The residual also holds the items' own noise, which does not
+    persist, so this overstates the correlation a little and errs towards a quieter test.
     """
     x = np.asarray(weeks_since_deployment, dtype=float).ravel()
     y = np.asarray(effect, dtype=float).ravel()
@@ -71,7 +79,12 @@ def novelty_slope(
     x, y, w = x[keep], y[keep], w[keep]
     if x.size < 3 or np.ptp(x) == 0:
         return NoveltyTrend(np.nan, np.nan, np.nan, int(x.size))
-    fit = WLS(y, add_constant(x), weights=w).fit()
+    if rho is not None and math.isfinite(rho) and rho > 0:
+        correlation = min(float(rho), 0.99) ** np.abs(x[:, None] - x[None, :])
+        scale = 1 / np.sqrt(w)
+        fit = GLS(y, add_constant(x), sigma=correlation * np.outer(scale, scale)).fit()
+    else:
+        fit = WLS(y, add_constant(x), weights=w).fit()
     return NoveltyTrend(float(fit.params[1]), float(fit.bse[1]), float(fit.pvalues[1]), int(x.size))
 
 
