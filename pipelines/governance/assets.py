@@ -3,12 +3,13 @@ exception rates, feedback loops, frozen baselines and the ready-to-scale gate.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
 
-from pipelines.asset_helpers import grain_check, markdown_table, write_table
+from pipelines.asset_helpers import build_parts, grain_check, grouped_step, markdown_table, table_part, write_table
 from pipelines.governance.config import load_settings
 from pipelines.governance.rates import guardrails, monthly_rates, stage_durations
 from pipelines.ingest.assets import STAGING_FEEDBACK, STAGING_WORK_ITEMS, STAGING_WORKFLOW_STAGES, STAGING_WORKFLOWS
@@ -48,7 +49,7 @@ def _preview(con, sql: str) -> dg.MetadataValue:
     return dg.MetadataValue.md(markdown_table(rows[:PREVIEW_ROWS], [c[0] for c in con.description]))
 
 
-@dg.asset(key=AS_OF, group_name=GOVERNANCE_GROUP, kinds={"duckdb", "sql"}, deps=[STAGING_WORK_ITEMS])
+@table_part(key=AS_OF, group_name=GOVERNANCE_GROUP, kinds={"duckdb", "sql"}, deps=[STAGING_WORK_ITEMS])
 def governance_as_of(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The date every governance judgement is made at: the data cutoff (newest work item's
     opening date), so the same inputs give the same gate; today only when there are no items."""
@@ -72,7 +73,7 @@ def _write_stage_order(con) -> None:
     con.executemany("insert into intermediate.stage_order values (?, ?, ?)", rows)
 
 
-@dg.asset(
+@table_part(
     key=STAGE_SPELLS,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql"},
@@ -91,7 +92,7 @@ def stage_spells(warehouse: WarehouseResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={f"workflows_from_{basis}": n for basis, n in bases})
 
 
-@dg.asset(
+@table_part(
     key=STAGE_FUNNEL,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql", "python"},
@@ -116,7 +117,7 @@ def stage_funnel(warehouse: WarehouseResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": 4, "preview": preview}, check_results=[check])
 
 
-@dg.asset(
+@table_part(
     key=STAGE_FUNNEL_QUARTERLY,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql"},
@@ -133,7 +134,7 @@ def stage_funnel_quarterly(warehouse: WarehouseResource) -> dg.MaterializeResult
     return dg.MaterializeResult(metadata={"dagster/row_count": rows}, check_results=[check])
 
 
-@dg.asset(
+@table_part(
     key=STALLED,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql"},
@@ -152,7 +153,7 @@ def stalled_workflows(warehouse: WarehouseResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": rows, "preview": preview}, check_results=[check])
 
 
-@dg.asset(
+@table_part(
     key=EXCEPTION_RATES,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql", "python"},
@@ -171,7 +172,7 @@ def exception_rates(warehouse: WarehouseResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": counts.height}, check_results=[check])
 
 
-@dg.asset(
+@table_part(
     key=EXCEPTION_GUARDRAILS,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql", "python"},
@@ -220,7 +221,7 @@ def exception_guardrails(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(
+@table_part(
     key=FEEDBACK_LOOPS,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql"},
@@ -243,7 +244,7 @@ def feedback_loops(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(
+@table_part(
     key=FROZEN_BASELINES,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql"},
@@ -264,7 +265,7 @@ def frozen_baselines(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(
+@table_part(
     key=BASELINE_COMPARISON,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql"},
@@ -283,7 +284,7 @@ def baseline_comparison(warehouse: WarehouseResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": rows, "baselines_moved": moved}, check_results=[check])
 
 
-@dg.asset(
+@table_part(
     key=READINESS,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql"},
@@ -314,18 +315,35 @@ def _table_rows(con, table: str) -> int:
     return con.execute(f"select count(*) from {table}").fetchone()[0] if exists else 0
 
 
-defs = dg.Definitions(
-    assets=[
-        governance_as_of,
-        stage_spells,
-        stage_funnel,
-        stage_funnel_quarterly,
-        stalled_workflows,
-        exception_rates,
-        exception_guardrails,
-        feedback_loops,
-        frozen_baselines,
-        baseline_comparison,
-        readiness,
-    ]
-)
+HISTORY_PARTS = [
+    governance_as_of,
+    stage_spells,
+    stage_funnel,
+    stage_funnel_quarterly,
+    stalled_workflows,
+    exception_rates,
+    feedback_loops,
+]
+
+
+@grouped_step("marts__governance", HISTORY_PARTS)
+def governance_history(warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
+    """The governance marts read from staging alone: the data cutoff every judgement is made
+    at, the stays in each stage, the stage funnel (overall and by quarter), stalled pilots,
+    monthly exception rates and feedback loops. One step: each table takes milliseconds to
+    build, far less than Dagster's cost of a step of its own."""
+    yield from build_parts(warehouse, HISTORY_PARTS)
+
+
+GATE_PARTS = [exception_guardrails, frozen_baselines, baseline_comparison, readiness]
+
+
+@grouped_step("marts__governance_gate", GATE_PARTS)
+def governance_gate(warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
+    """The governance marts that read the measurement: the exception guardrails (at the
+    build's week persistence), the frozen baselines and their comparison with the live ones,
+    and the ready-to-scale gate. One step, as for marts__governance."""
+    yield from build_parts(warehouse, GATE_PARTS)
+
+
+defs = dg.Definitions(assets=[governance_history, governance_gate])
