@@ -10,6 +10,7 @@ import dagster as dg
 import polars as pl
 
 from pipelines.asset_helpers import build_parts, grain_check, grouped_step, markdown_table, table_part, write_table
+from pipelines.changes import load_change_set, scope
 from pipelines.governance.config import load_settings
 from pipelines.governance.rates import guardrails, monthly_rates, stage_durations
 from pipelines.ingest.assets import STAGING_FEEDBACK, STAGING_WORK_ITEMS, STAGING_WORKFLOW_STAGES, STAGING_WORKFLOWS
@@ -188,7 +189,8 @@ def exception_guardrails(warehouse: WarehouseResource) -> dg.MaterializeResult:
     `has_exception_guardrail` feeds the workflow's decision."""
     settings = load_settings()
     config = load_config()
-    with step("marts/exception_guardrails"), warehouse.connect() as con:
+
+    def compute(con) -> None:
         run_script(
             con, sql_text(__file__, "exception_window_counts"), {"window_days": settings["guardrail_window_days"]}
         )
@@ -208,17 +210,58 @@ def exception_guardrails(warehouse: WarehouseResource) -> dg.MaterializeResult:
             min_events=int(config.settings["min_events"]),
         )
         write_table(con, "marts.exception_guardrails", table)
+
+    with step("marts/exception_guardrails"), warehouse.connect() as con:
+        workflows = _guardrail_change_set(con, warehouse.run_id)
+        if workflows is None:
+            compute(con)
+        else:
+            inputs = {
+                "staging.workflows": "rows",
+                "staging.work_items": "view",
+                "intermediate.governance_as_of": "all",
+            }
+            with scope(con, workflows, inputs) as scoped:
+                scoped.run(lambda: compute(con))
+                for table, order in GUARDRAIL_TABLES.items():
+                    scoped.merge(table, order_by=order)
         check = _grain(
             con,
             "marts.exception_guardrails",
             ["workflow_id"],
             "select count(*) from staging.workflows where deployed_on is not null",
         )
-        flagged = table.filter("has_exception_guardrail")["workflow_id"].to_list()
+        rows, flagged = con.execute(
+            "select count(*), coalesce(list(workflow_id order by workflow_id) filter (where has_exception_guardrail), []) "
+            "from marts.exception_guardrails"
+        ).fetchone()
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": table.height, "workflows_flagged": dg.MetadataValue.json(flagged)},
+        metadata={"dagster/row_count": rows, "workflows_flagged": dg.MetadataValue.json(list(flagged))},
         check_results=[check],
     )
+
+
+GUARDRAIL_TABLES = {
+    "intermediate.exception_window_weeks": "workflow_id, window_name, week_start_on",
+    "intermediate.exception_window_counts": "workflow_id",
+    "marts.exception_guardrails": "workflow_id",
+}
+"""The exception guardrail's tables, each with the order a full build writes it in."""
+
+
+def _guardrail_change_set(con, run_id: str | None) -> tuple[str, ...] | None:
+    """The workflows whose exception guardrails this run computes again; None for every one.
+
+    A workflow's guardrail reads its registry row, its items, the build's week persistence and
+    the governance cutoff (the newest item's date, shared by every workflow). So only the
+    changed workflows are recomputed when the run's change set is not everything (a moved
+    week persistence widens it) and the cutoff is the one the kept rows were computed at."""
+    changes = load_change_set(con, run_id)
+    if changes.full or not all(_table_exists(con, table) for table in GUARDRAIL_TABLES):
+        return None
+    kept = con.execute("select distinct as_of_on from intermediate.exception_window_counts").fetchall()
+    current = con.execute("select as_of_on from intermediate.governance_as_of").fetchall()
+    return changes.workflows if len(kept) == 1 and kept == current else None
 
 
 @table_part(
@@ -307,12 +350,19 @@ def readiness(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-def _table_rows(con, table: str) -> int:
+def _table_exists(con, table: str) -> bool:
     schema, name = table.split(".")
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-    ).fetchone()[0]
-    return con.execute(f"select count(*) from {table}").fetchone()[0] if exists else 0
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_catalog = current_database() and table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )
+
+
+def _table_rows(con, table: str) -> int:
+    return con.execute(f"select count(*) from {table}").fetchone()[0] if _table_exists(con, table) else 0
 
 
 HISTORY_PARTS = [
