@@ -217,7 +217,8 @@ def chart(fig) -> None:
 
     `fig` is a Plotly figure (`dashboards/charts.py`: the detail opened on demand) or an Altair chart
     (`dashboards/vega_charts.py`: what a page draws on arrival, because Plotly's browser code costs a
-    first visit about 1.7 s and Vega-Lite's about 0.5 s).
+    first visit about 1.7 s and Vega-Lite's about 0.5 s), or such a chart's cached spec
+    (`vega_charts.spec`).
     """
     if isinstance(fig, go.Figure):
         if charts.is_empty(fig):
@@ -225,6 +226,8 @@ def chart(fig) -> None:
             return
         # No Plotly toolbar: on a phone it covers the title, and Streamlit's own toolbar has full screen.
         st.plotly_chart(fig, width="stretch", theme=None, config={"displayModeBar": False, "responsive": True})
+    elif isinstance(fig, dict):
+        st.vega_lite_chart(fig, width="stretch", theme=None)
     else:
         # theme=None: the chart's own config (the page's font, the house colours), not Streamlit's.
         st.altair_chart(fig, width="stretch", theme=None)

@@ -247,12 +247,37 @@ def test_adoption_value_matrix_draws_quadrants_and_shapes_and_colours_by_decisio
     assert spec["config"]["background"] == "white" and spec["config"]["font"] == charts.FONT
 
 
+def test_adoption_value_spec_is_built_without_altairs_global_data_transformer():
+    """The Portfolio caches the chart's spec, built outside Streamlit's lock on Altair's global data
+    transformer: its rows must be written into the spec, whatever transformer another thread enabled."""
+    import altair as alt
+
+    def foreign(data):
+        raise AssertionError("the chart's rows went through the global data transformer")
+
+    chart = vega_charts.adoption_value_matrix(scorecard_rows(), 0.5, {"cycle_time_hours": "Cycle time"})
+    alt.data_transformers.register("opvalue_test_foreign", foreign)
+    with alt.data_transformers.enable("opvalue_test_foreign"):
+        spec = vega_charts.spec(chart)
+    assert spec == chart.to_dict()
+    bubbles = next(layer for layer in spec_layers(spec) if layer["mark"]["type"] == "point")
+    assert sorted(row["name"] for row in spec_rows(spec, bubbles)) == ["Alpha", "Beta", "Delta", "Gamma", "Phi"]
+    assert vega_charts.title(spec) == "Adoption × value" and vega_charts.caption(spec) == vega_charts.caption(chart)
+    nothing = vega_charts.adoption_value_matrix(scorecard_rows().head(0), 0.5, {})
+    assert vega_charts.spec(nothing) is nothing and charts.is_empty(nothing)  # the placeholder stays a figure
+
+
 def test_label_positions_keep_names_off_each_other_and_inside_the_plot():
     positions = charts._label_positions(
         [(100, 100, 10, "Left one"), (160, 100, 10, "Right one"), (990, 300, 10, "Edge")]
     )
     assert positions[0] != "middle right"  # would run into the second bubble
     assert positions[2] == "middle left"  # the right edge is near
+    # A crowded column: small bubbles at the same x, 10 px apart (labels are 15 px tall). The first takes the
+    # right; the next would run over its label, so the sides alternate.
+    column = charts._label_positions([(500, 100 + 10 * i, 4, f"Workflow {i}") for i in range(6)])
+    assert column == ["middle right", "middle left"] * 3
+    assert charts._label_positions([]) == []
 
 
 def test_weekly_trend_marks_deployment_shades_periods_and_drops_the_partial_week():
