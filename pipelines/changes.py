@@ -63,6 +63,7 @@ PER_WORKFLOW_TABLES = (
     "marts.effect_views",
     "marts.method_checks",
     "intermediate.value_changes",
+    "intermediate.week_persistence_terms",
 )
 
 # One value per build that every mart reads whole, inside a scope too (the build's week

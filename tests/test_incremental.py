@@ -129,6 +129,14 @@ def _did(warehouse: Path) -> list[tuple]:
         con.close()
 
 
+def _persistence(warehouse: Path) -> tuple[float, float]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute("select rho, rho_estimate from intermediate.week_persistence").fetchone()
+    finally:
+        con.close()
+
+
 def _add_items(inputs: Path, workflow_id: str, name: str, prefix: str, count: int = 40) -> None:
     """A new file: copies of the workflow's latest items under new ids (valid, new, late)."""
     con = duckdb.connect()
@@ -182,17 +190,18 @@ def test_an_incremental_build_equals_a_fresh_build_and_recomputes_only_what_chan
         return hash_sql(source, table, workflows)
 
     monkeypatch.setattr(changes, "_hash_sql", spy)
-    # The week persistence is estimated from every workflow's items: only when some moved.
+    # The week persistence: estimated only when some workflow's items moved, from the terms of
+    # the workflows that moved (None: every workflow's).
     from pipelines.metrics import assets as metric_assets
 
-    estimated: list[int] = []
-    build_persistence = metric_assets.build_persistence
+    estimated: list[tuple[str, ...] | None] = []
+    update_persistence = metric_assets.update_persistence
 
-    def persistence_spy(con, config):
-        estimated.append(1)
-        return build_persistence(con, config)
+    def persistence_spy(con, config, workflows=None):
+        estimated.append(None if workflows is None else tuple(workflows))
+        return update_persistence(con, config, workflows)
 
-    monkeypatch.setattr(metric_assets, "build_persistence", persistence_spy)
+    monkeypatch.setattr(metric_assets, "update_persistence", persistence_spy)
     inputs = tmp_path / "inputs"
     shutil.copytree(SAMPLE_DIR, inputs, ignore=shutil.ignore_patterns("expected"))
     base = build_warehouse(inputs, tmp_path / "base" / "opvalue.duckdb")
@@ -206,14 +215,17 @@ def test_an_incremental_build_equals_a_fresh_build_and_recomputes_only_what_chan
     same = _step(inputs, base, tmp_path, "same", hashed)
     assert _recomputed(same) == (False, [])
     assert hashed == []
-    assert len(estimated) == 1  # the fresh build's; the incremental one kept the table
+    assert estimated == [None]  # the fresh build's; the incremental one kept the table
 
     # A new file with items of one deployed workflow: only that workflow is recomputed, and
     # only its staged items are hashed again (the loader re-staged its keys alone).
     _add_items(inputs, DEPLOYED, "items_zz_deployed.csv", "NEWD-")
     estimated.clear()
     one = _step(inputs, same, tmp_path, "deployed", hashed)
-    assert len(estimated) == 2  # items moved: both builds estimate it
+    # Items moved: the incremental build computes that workflow's terms again, the fresh one
+    # every workflow's, and both pool to the same estimate, to the last bit.
+    assert estimated == [(DEPLOYED,), None]
+    assert _persistence(one) == _persistence(tmp_path / "deployed_fresh" / "opvalue.duckdb")
     assert _recomputed(one) == (False, [DEPLOYED])
     assert hashed == [("items", [DEPLOYED])]
 

@@ -8,8 +8,11 @@ value; the good rows around it still load; and the ledger still reconciles
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import random
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -447,3 +450,139 @@ def test_items_of_a_quarantined_registry_row_say_why_it_was_quarantined(tmp_path
         "workflow_id: workflow 'wf_neg''s registry row was quarantined: eligible_users: -5 is out of range (must be >= 0)",
     )
     assert bad[4] == ("unknown_workflow", "workflow_id: 'wf_zzz' is not in the registry")
+
+
+# Every value of the common form (and near misses of it), each at the edge of a rule.
+UTC_SECONDS_EDGES = [
+    "2026-03-01T09:30:00Z",
+    "2024-02-29T10:00:00Z",  # leap day
+    "2026-02-29T10:00:00Z",  # not a leap year
+    "2026-11-31T00:00:00Z",
+    "2026-13-02T08:00:00Z",
+    "2026-01-01T24:00:00Z",
+    "2026-03-01T09:60:00Z",
+    "2026-03-01T09:30:61Z",
+    "2016-12-31T23:59:60Z",  # a leap second
+    "0000-01-01T00:00:00Z",
+    "1989-12-31T23:59:59Z",
+    "1990-01-01T00:00:00Z",
+    "2026-12-01T11:59:59Z",  # build time + 1 day, less a second
+    "2026-12-01T12:00:01Z",
+    "2027-01-01T00:00:00Z",
+    "2026-03-01T9:30:00Z",
+    " 2026-03-01T09:30:00Z",
+    "2026-03-01T09:30:00z",
+    "2026-03-01T09:30:00.5Z",
+    "2026-03-01T09:30:00+01:00",
+    "2026-03-01T09:30:00-05:30",
+    "2026-03-01T09:30:00-00:00",
+    "2026-03-01T09:30:00+14:00",
+    "2026-03-01T09:30:00-14:00",
+    "2026-03-01T09:30:00+14:01",
+    "2026-03-01T09:30:00+05:60",
+    "2026-03-01T09:30:00+23:00",
+    "2026-03-01T09:30:00+0100",
+    "2026-12-01T13:30:00+02:00",  # inside the range only once the offset is applied
+    "1990-01-01T00:30:00+01:00",  # outside it only once the offset is applied
+    "2026-03-01T09:30:00",
+    "2026-03-29T02:30:00",  # no such time in Paris (daylight saving)
+    "2026-10-25T02:30:00",  # twice in Paris
+    "2026-03-01 09:30",
+    "now",
+    None,
+]
+
+
+@pytest.mark.parametrize("time_zone", [None, "Europe/Paris"])
+def test_common_timestamp_forms_read_as_the_exact_path_reads_them(time_zone):
+    """The one-format reading of `YYYY-MM-DDTHH:MM:SS` (then `Z`, `±HH:MM` or nothing) gives
+    every value, valid or not, the value, rule and reason the exact path gives it."""
+    from pipelines.ingest.reader import _parse_timestamps, _parse_timestamps_exactly
+
+    frame = pl.DataFrame({"opened_at": UTC_SECONDS_EDGES}, schema={"opened_at": pl.String})
+    now = datetime(2026, 11, 30, 12)
+    fast = _parse_timestamps(frame, ["opened_at"], time_zone, now)
+    exact = _parse_timestamps_exactly(frame, ["opened_at"], time_zone, now)
+    assert fast.columns == exact.columns
+    assert fast.to_dicts() == exact.to_dicts()
+    # The common form is read, and its failures keep their rule: not every value came out null.
+    rules = dict(zip(UTC_SECONDS_EDGES, fast.get_column("__failure_rule_opened_at").to_list(), strict=True))
+    assert rules["2026-03-01T09:30:00Z"] is None
+    assert rules["2026-02-29T10:00:00Z"] == "unparseable"
+    assert rules["1989-12-31T23:59:59Z"] == "out_of_range"
+    assert rules["2027-01-01T00:00:00Z"] == "out_of_range"
+
+
+FIELD_COUNT_CASES = {
+    "plain": "a,b,c\n1,2,3\n4,5,6\n",
+    "no_last_line_end": "a,b,c\n1,2,3\n4,5",
+    "blank_lines": "a,b,c\n\n1,2,3\n\n\n4,5,6\n",
+    "spaces_line": "a,b,c\n   \n1,2,3\n",
+    "crlf": "a,b,c\r\n1,2,3\r\n\r\n4,5\r\n",
+    "lone_cr": "a,b,c\r1,2,3\n4,5,6\n",
+    "cr_at_end": "a,b,c\n1,2,3\r",
+    "bom": "\ufeffa,b,c\n1,2,3\n",
+    "bom_quoted_header": '\ufeff"a",b,c\n1,2,3\n',
+    "quoted_comma": 'a,b,c\n1,"2,5",3\n4,5,6\n',
+    "quoted_newline": 'a,b,c\n1,"two\nlines, and a comma",3\n4,5,6\n',
+    "quoted_newlines_crlf": 'a,b,c\r\n1,"two\r\nlines",3\r\n4,5,6\r\n',
+    "quote_mid_field": 'a,b,c\n1,ab"c,3\n4,5,6\n',
+    "doubled_quotes": 'a,b,c\n1,"say ""hi""",3\n',
+    "unmatched_quote": 'a,b,c\n1,"unclosed,3\n4,5,6\n7,8,9\n',
+    "unmatched_quote_at_end": 'a,b,c\n1,2,3\n4,5,"6\n',
+    "quote_then_more": 'a,b,c\n1,"x"y,3\n4,5,6,7\n',
+    "consecutive_quoted": 'a,b,c\n"1",2,3\n"4","5\n",6\n"7",8\n9,10,11\n',
+    "multibyte": 'a,b,c\n1,\u00e9\u00e8,3\n\u4e2d,"\u6587\n\u5b57",x\n',
+    "nul": "a,b,c\n1,2\x00,3\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(FIELD_COUNT_CASES))
+def test_field_counts_on_the_bytes_match_the_csv_module(tmp_path, name):
+    """Counting fields on the bytes (the csv module only from lines with a quote) gives the
+    counts the csv module gives reading every record, or the same error."""
+    from pipelines.ingest.reader import _field_counts, _field_counts_by_csv
+
+    path = tmp_path / f"{name}.csv"
+    path.write_bytes(FIELD_COUNT_CASES[name].encode())
+    try:
+        expected = _field_counts_by_csv(path)
+    except csv.Error as error:
+        with pytest.raises(csv.Error, match=re.escape(str(error))):
+            _field_counts(path)
+    else:
+        assert _field_counts(path) == expected
+
+
+def test_field_counts_on_random_files_match_the_csv_module(tmp_path, monkeypatch):
+    """The same on 300 files drawn from the characters that decide a record's fields, every
+    quoted line read from its own line (never the whole file by the csv module)."""
+    from pipelines.ingest import reader
+    from pipelines.ingest.reader import _field_counts, _field_counts_by_csv
+
+    monkeypatch.setattr(reader, "QUOTED_LINES_SHARE", 1.0)
+    rng = random.Random(20261130)
+    # No lone carriage return: a file with one is counted by the csv module whole (a case above).
+    pieces = ["a", "bc", ",", ",", ",", '"', '""', "\n", "\n", "\r\n", " ", "\u00e9"]
+    whole_file_passes = []
+    monkeypatch.setattr(
+        reader, "_field_counts_by_csv", lambda path: whole_file_passes.append(path) or _field_counts_by_csv(path)
+    )
+    compared = 0
+    for number in range(300):
+        lines = ["h1,h2,h3"] + [
+            "1,2,3" if rng.random() < 0.5 else "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+            for _ in range(rng.randint(1, 40))
+        ]
+        path = tmp_path / f"random_{number}.csv"
+        path.write_bytes("\n".join(lines).encode() + (b"\n" if rng.random() < 0.7 else b""))
+        try:
+            expected = _field_counts_by_csv(path)
+        except csv.Error:
+            with pytest.raises(csv.Error):
+                _field_counts(path)
+            continue
+        assert _field_counts(path) == expected, path.read_bytes()
+        compared += 1
+    assert compared > 200
+    assert len(whole_file_passes) < 30  # nearly every file took the line-by-line path

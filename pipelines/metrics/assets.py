@@ -11,10 +11,10 @@ from pipelines.metrics.scorecard import compute_scorecard
 from pipelines.metrics.value_metrics import (
     PERSISTENCE_TABLE,
     adjust_p_values,
-    build_persistence,
     compute_value_metrics,
     published_rho,
     rounded_persistence,
+    update_persistence,
 )
 from pipelines.progress import step
 from pipelines.resources import WarehouseResource
@@ -119,8 +119,10 @@ def item_periods(warehouse: WarehouseResource) -> dg.MaterializeResult:
 def week_persistence(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The build's one autocorrelation of week shocks (rho), pooled over every workflow, metric
     and period, on the grid of `week_persistence_step`: every interval of the build uses it
-    (value metrics, the three views, the value in money). When it moves, every workflow's
-    intervals move with it, so the run recomputes every workflow from here on. Internal."""
+    (value metrics, the three views, the value in money). Each workflow's part is kept
+    (`intermediate.week_persistence_terms`) and computed again only for the workflows whose
+    inputs changed. When rho moves, every workflow's intervals move with it, so the run
+    recomputes every workflow from here on. Internal."""
     config = load_config()
     with step("intermediate/week_persistence"), warehouse.connect() as con:
         if nothing_changed(con, warehouse.run_id, PERSISTENCE_TABLE):  # no workflow's items moved: kept
@@ -129,7 +131,8 @@ def week_persistence(warehouse: WarehouseResource) -> dg.MaterializeResult:
                 metadata={"rho": rho, "rho_estimate": estimate, "recomputes_every_workflow": False}
             )
         previous = published_rho(con)
-        estimate = build_persistence(con, config)
+        changes = load_change_set(con, warehouse.run_id)
+        estimate = update_persistence(con, config, None if changes.full else changes.workflows)
         rho = rounded_persistence(estimate, config)
         con.execute("create schema if not exists intermediate")
         con.execute(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,19 +30,26 @@ from pipelines.stats.medians import cycle_time_summary
 from pipelines.stats.multiple import benjamini_hochberg
 from pipelines.stats.verdicts import NO_CLAIM
 from pipelines.stats.weekly import (
+    PersistenceTerms,
     WeekSeries,
     combined_df,
     critical_value,
     log_ratio_change,
     median_week_robust,
-    week_persistence,
+    persistence_terms,
+    pool_persistence,
     week_robust_mean,
 )
 
 WEEK_ORIGIN = dt.date(2000, 1, 3)
+"""A Monday: weeks are counted from it, so week numbers do not restart each year."""
 PERSISTENCE_TABLE = "intermediate.week_persistence"
 """One row: the build's week-shock autocorrelation, as every interval of the build uses it."""
-"""A Monday: weeks are counted from it, so week numbers do not restart each year."""
+TERMS_TABLE = "intermediate.week_persistence_terms"
+"""One row per workflow, period and metric whose weekly series takes part in the pooled
+week persistence: its terms (``pipelines.stats.weekly.PersistenceTerms``), kept so that a run
+computes again only the changed workflows' terms before pooling."""
+_TERMS_FIELDS = ("excess", "excess_var", "trend_ss", "trend_lag1", "noise_trace", "noise_trace1")
 
 VALUE_METRICS_SCHEMA: dict[str, pl.DataType] = {
     "workflow_id": pl.String,
@@ -484,25 +491,97 @@ def _median_design_effect(d: Durations, median: float, rho: float | None) -> tup
     return median_week_robust(weeks, n_w, below, rho)
 
 
-def pooled_persistence(groups: Groups, config: MetricsConfig) -> float:
-    """The week shocks' autocorrelation, pooled over every group, period and mean-or-share metric
-    of ``groups`` (``pipelines.stats.weekly.week_persistence``): one 13-week series cannot
-    estimate it, a build's dozens can. Cycle time's medians share the shocks and use it too."""
-    series = []
-    for key, side in sorted(groups.moments.items(), key=lambda item: item[0]):  # a fixed order: bit-identical sums
+def series_terms(groups: Groups, config: MetricsConfig) -> list[tuple[tuple, PersistenceTerms]]:
+    """Each (workflow, period, mean-or-share metric) series' terms of the pooled persistence,
+    keyed and in key order; series that take no part are left out."""
+    out = []
+    for key, side in sorted(groups.moments.items(), key=lambda item: item[0]):
         definition = config.metrics.get(key[-1])
         if definition is None or side.n < 2:
             continue
         item_var = _item_var(side, definition.aggregation == "share")
-        series.append(WeekSeries.of_mean(side.week, side.week_n, side.week_total, item_var))
-    return week_persistence(series)
+        terms = persistence_terms(WeekSeries.of_mean(side.week, side.week_n, side.week_total, item_var))
+        if terms is not None:
+            out.append((key, terms))
+    return out
+
+
+def pooled_persistence(groups: Groups, config: MetricsConfig) -> float:
+    """The week shocks' autocorrelation, pooled over every group, period and mean-or-share metric
+    of ``groups`` (``pipelines.stats.weekly.week_persistence``): one 13-week series cannot
+    estimate it, a build's dozens can. Cycle time's medians share the shocks and use it too."""
+    return pool_persistence(terms for _, terms in series_terms(groups, config))
 
 
 def build_persistence(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> float:
     """The estimate of the week shocks' autocorrelation over every workflow, metric and period
-    of ``intermediate.item_periods`` (where the item noise is known)."""
+    of ``intermediate.item_periods`` (where the item noise is known); writes nothing."""
     groups = load_groups(con, "intermediate.item_periods", ["workflow_id"], "period", with_durations=False)
     return pooled_persistence(groups, config)
+
+
+def _terms_frame(rows: list[tuple[tuple, PersistenceTerms]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "workflow_id": [key[0] for key, _ in rows],
+            "period": [key[1] for key, _ in rows],
+            "metric": [key[2] for key, _ in rows],
+            **{name: [getattr(t, name) for _, t in rows] for name in _TERMS_FIELDS},
+            "shock": [list(t.shock) for _, t in rows],
+            "shock1": [list(t.shock1) for _, t in rows],
+        },
+        schema={
+            "workflow_id": pl.String,
+            "period": pl.String,
+            "metric": pl.String,
+            **dict.fromkeys(_TERMS_FIELDS, pl.Float64),
+            "shock": pl.List(pl.Float64),
+            "shock1": pl.List(pl.Float64),
+        },
+    )
+
+
+def update_persistence(
+    con: duckdb.DuckDBPyConnection, config: MetricsConfig, workflows: Sequence[str] | None = None
+) -> float:
+    """Compute the terms of ``workflows``' weekly series again (every workflow's when None, or
+    when there is no terms table yet) into ``intermediate.week_persistence_terms``, and pool
+    every workflow's terms into the estimate of the week shocks' autocorrelation.
+
+    The pooled estimate does not depend on the order of the terms
+    (``pipelines.stats.weekly.pool_persistence``) and a workflow's terms depend on its items
+    only, so it equals, to the last bit, what computing every workflow's terms gives.
+    """
+    from pipelines.asset_helpers import write_table
+    from pipelines.changes import scope
+
+    def compute() -> pl.DataFrame:
+        groups = load_groups(con, "intermediate.item_periods", ["workflow_id"], "period", with_durations=False)
+        return _terms_frame(series_terms(groups, config))
+
+    schema, name = TERMS_TABLE.split(".")
+    present = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_catalog = current_database() and table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchall()[0][0]
+    if workflows is None or not present:
+        write_table(con, TERMS_TABLE, compute())
+    else:
+        with scope(con, workflows, {"intermediate.item_periods": "view"}) as scoped:
+            frame = scoped.run(compute)
+        con.execute(f"delete from {TERMS_TABLE} where workflow_id in (select unnest(?::varchar[]))", [list(workflows)])
+        con.register("_terms", frame)
+        try:
+            con.execute(f"insert into {TERMS_TABLE} by name select * from _terms")
+        finally:
+            con.unregister("_terms")
+    rows = con.execute(
+        f"select {', '.join(_TERMS_FIELDS)}, shock, shock1 from {TERMS_TABLE} order by workflow_id, period, metric"
+    ).fetchall()
+    return pool_persistence(
+        PersistenceTerms(*row[: len(_TERMS_FIELDS)], shock=tuple(row[-2]), shock1=tuple(row[-1])) for row in rows
+    )
 
 
 def rounded_persistence(estimate: float, config: MetricsConfig) -> float:

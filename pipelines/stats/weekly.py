@@ -206,6 +206,102 @@ class WeekSeries:
         return v, max(df, MIN_DF)
 
 
+@dataclass(frozen=True)
+class PersistenceTerms:
+    """One weekly series' part in the pooled persistence (:func:`pool_persistence`): what the
+    estimating equation needs of it, with no ``rho`` fixed.
+
+    The shocks' correlation at ``rho`` is ``rho ** d`` for weeks ``d`` apart, so every sum over
+    week pairs in the equation is a polynomial in ``rho`` whose coefficients are sums over the
+    pairs ``d`` weeks apart (``shock[d]``, ``shock1[d]``). A build keeps these per workflow
+    (``intermediate.week_persistence_terms``) and, when one workflow's items move, computes
+    only that workflow's again before pooling all of them.
+    """
+
+    excess: float
+    """Detrended sum of squares beyond what item noise gives."""
+    excess_var: float
+    """Its variance without week shocks."""
+    trend_ss: float
+    """Sum of squares of the residuals about the weighted mean and straight line."""
+    trend_lag1: float
+    """Their lag-1 cross-product."""
+    noise_trace: float
+    """``tr(Q D)``: the item noise's part of ``trend_ss``'s expectation."""
+    noise_trace1: float
+    """``tr(Q1 D)``: the item noise's part of ``trend_lag1``'s expectation."""
+    shock: tuple[float, ...]
+    """``shock[d]``: the sum of ``Q``'s entries over week pairs ``d`` weeks apart."""
+    shock1: tuple[float, ...]
+    """``shock1[d]``: the same over ``Q1``'s entries."""
+
+
+def persistence_terms(series: WeekSeries | None) -> PersistenceTerms | None:
+    """The series' terms of the pooled persistence; None when it takes no part (unknown item
+    noise, fewer than 5 weeks, or no variation about its trend)."""
+    if series is None or not series.noise_known or series.n_weeks < 5 or not series.trend_ss > 0:
+        return None
+    excess, excess_var = series.excess
+    distance = series.distance.astype(np.int64).ravel()
+    return PersistenceTerms(
+        excess=float(excess),
+        excess_var=float(excess_var),
+        trend_ss=series.trend_ss,
+        trend_lag1=series.trend_lag1,
+        noise_trace=float(series._tq.diagonal() @ series.noise),
+        noise_trace1=float(series._tq1.diagonal() @ series.noise),
+        shock=tuple(float(v) for v in np.bincount(distance, weights=series._tq.ravel())),
+        shock1=tuple(float(v) for v in np.bincount(distance, weights=series._tq1.ravel())),
+    )
+
+
+def pool_persistence(terms: Iterable[PersistenceTerms | None]) -> float:
+    """The week shocks' autocorrelation ``rho`` pooled over many series' terms
+    (:func:`week_persistence` has the estimator). Every sum over series is exactly rounded
+    (``math.fsum``) and each series' polynomial is evaluated on its own, so the estimate does
+    not depend on the order of the series: a build that computed some workflows' terms again
+    pools to the same bits as one that computed all of them."""
+    use = [t for t in terms if t is not None]
+    if not use:
+        return 0.0
+    # Inverse-variance combination of each series' excess: a noisy share must not drown out
+    # the clear excess of a steadier metric.
+    info = [(t.excess / t.excess_var, 1 / t.excess_var) for t in use if t.excess_var > 0]
+    if not (info and math.fsum(z for z, _ in info) / math.sqrt(math.fsum(w for _, w in info)) >= SHOCK_EVIDENCE_Z):
+        return 0.0
+    # Each series' equation weighted by its share of week-shock variance: a series that is all
+    # item noise says nothing about the shocks' persistence.
+    keep = [t for t in use if t.excess > 0]
+    weight = np.array([t.excess / t.trend_ss for t in keep])
+    trend_ss = np.array([t.trend_ss for t in keep])
+    lag1 = np.array([t.trend_lag1 for t in keep])
+    noise = np.array([t.noise_trace for t in keep])
+    noise1 = np.array([t.noise_trace1 for t in keep])
+    width = max((len(t.shock) for t in keep), default=1)
+    shock = np.zeros((len(keep), width))
+    shock1 = np.zeros((len(keep), width))
+    for i, t in enumerate(keep):
+        shock[i, : len(t.shock)] = t.shock
+        shock1[i, : len(t.shock1)] = t.shock1
+
+    def gap(rho: float) -> float:
+        # Horner, highest power first: a series' value does not depend on the padding.
+        total = np.zeros(len(keep))
+        total1 = np.zeros(len(keep))
+        for d in range(width - 1, -1, -1):
+            total = total * rho + shock[:, d]
+            total1 = total1 * rho + shock1[:, d]
+        predicted = (trend_ss - noise) / total * total1 + noise1
+        return math.fsum(weight * (lag1 - predicted) / trend_ss)
+
+    lo, hi = PERSISTENCE_BOUNDS
+    if gap(lo) <= 0:
+        return lo
+    if gap(hi) >= 0:
+        return hi
+    return float(optimize.brentq(gap, lo, hi, xtol=1e-3))
+
+
 def week_persistence(series: Iterable[WeekSeries | None]) -> float:
     """The week shocks' autocorrelation ``rho``, pooled over many weekly series.
 
@@ -219,32 +315,10 @@ def week_persistence(series: Iterable[WeekSeries | None]) -> float:
     variance beyond item noise, so that series made of noise do not pull the estimate. Only series whose item noise is known
     take part (with an unknown noise scale the lag-1 moment is used up estimating it). 0 when
     no series has 5 weeks or more, or when the series together show no week-to-week variance
-    beyond their item noise (``SHOCK_EVIDENCE_Z``).
+    beyond their item noise (``SHOCK_EVIDENCE_Z``). Computed from each series' terms
+    (:func:`persistence_terms`, :func:`pool_persistence`).
     """
-    use = [s for s in series if s is not None and s.noise_known and s.n_weeks >= 5 and s.trend_ss > 0]
-    if not use:
-        return 0.0
-    excess = [s.excess for s in use]
-    # Inverse-variance combination of each series' excess: a noisy share must not drown out
-    # the clear excess of a steadier metric.
-    info = [(e / v, 1 / v) for e, v in excess if v > 0]
-    if not (info and sum(z for z, _ in info) / math.sqrt(sum(w for _, w in info)) >= SHOCK_EVIDENCE_Z):
-        return 0.0
-    # Each series' equation weighted by its share of week-shock variance: a series that is all
-    # item noise says nothing about the shocks' persistence.
-    weights = [max(e, 0.0) / s.trend_ss for s, (e, _) in zip(use, excess, strict=True)]
-
-    def gap(rho: float) -> float:
-        return sum(
-            w * (s.trend_lag1 - s.predicted(rho)) / s.trend_ss for s, w in zip(use, weights, strict=True) if w > 0
-        )
-
-    lo, hi = PERSISTENCE_BOUNDS
-    if gap(lo) <= 0:
-        return lo
-    if gap(hi) >= 0:
-        return hi
-    return float(optimize.brentq(gap, lo, hi, xtol=1e-3))
+    return pool_persistence(persistence_terms(s) for s in series)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,24 @@ source_rows as (
     {scope_rows}
 ),
 
+-- Most keys have one row: such a row is staged, or quarantined when its workflow is not in
+-- the registry; no other rule can touch it. Only the rows of a key held more than once
+-- (copies, conflicts, later versions: a few percent) go through the ranking below. Finding
+-- them is one aggregate; ranking every row instead took three sorts of all the rows with
+-- all their columns (31 s of 38 s of staging SQL at 10M items).
+shared_keys as (
+    select {key_columns}
+    from source_rows
+    group by all
+    having count(*) > 1
+),
+
+contested_rows as (
+    select *
+    from source_rows
+    semi join shared_keys using ({key_columns})
+),
+
 -- The same row twice in one file is kept once (row_hash covers every contract column).
 copies as (
     select
@@ -23,7 +41,7 @@ copies as (
         row_number() over (
             partition by source_file, {key_columns}, row_hash order by row_number
         ) as copy_rank
-    from source_rows
+    from contested_rows
 ),
 
 -- Two different rows with one key in one file: neither can be trusted.
@@ -54,7 +72,7 @@ ranked as (
     from competing
 )
 
--- One pass decides every row's outcome; the CTEs above are each evaluated once.
+-- One pass decides every contested row's outcome; the CTEs above are each evaluated once.
 select
     {row_columns},
     case
@@ -64,7 +82,16 @@ select
         when file_rank = 1 then 'staged'
         else 'superseded'
     end as outcome
-from ranked;
+from ranked
+
+union all
+
+-- A key's only row: the rules above would give it copy_rank 1, one version and file_rank 1.
+select
+    {row_columns},
+    case when {known_workflow} then 'staged' else 'unknown_workflow' end as outcome
+from source_rows
+anti join shared_keys using ({key_columns});
 
 {replace_staged};
 
