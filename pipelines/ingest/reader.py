@@ -826,6 +826,8 @@ def _split_rows(
     parse_failures = (
         (
             raw.select(pl.col("__index"), *parse_errors)
+            # Only rows with a failure: unpivoting every row made a frame of rows x columns.
+            .filter(pl.any_horizontal(pl.exclude("__index").is_not_null()))
             .unpivot(index="__index", variable_name="column", value_name="reason")
             .drop_nulls("reason")
             .with_columns(pl.lit("unparseable").alias("rule"))
@@ -845,6 +847,7 @@ def _split_rows(
     ]
     date_failures = (
         raw.select(pl.col("__index"), *_date_range_failures(spec.dated_in_range, now))
+        .filter(pl.any_horizontal(pl.exclude("__index").is_not_null()))
         .unpivot(index="__index", variable_name="column", value_name="reason")
         .drop_nulls("reason")
         .with_columns(pl.lit("out_of_range").alias("rule"))
