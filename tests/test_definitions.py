@@ -138,6 +138,11 @@ def test_a_grouped_step_keeps_each_tables_asset_and_checks_and_a_failing_check_f
     assert step_of["marts/readiness"] == "marts__governance_gate"
     assert step_of["marts/portfolio_value"] == step_of["marts/scorecard_history"] == "marts__value"
     assert step_of["marts/monthly_adoption"] == "marts__adoption"
+    assert (
+        step_of["intermediate/workflow_changes"]
+        == step_of["intermediate/week_persistence"]
+        == "intermediate__change_set"
+    )
     checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys}
     assert {
         ("marts/stage_funnel", "grain"),

@@ -245,6 +245,9 @@ def load_source(
                     if len(batch) == 1
                     else f"one of a batch of {len(batch)} files read in {elapsed:.1f}s",
                 )
+            # Release this batch's frames before the next batch is read: held until the
+            # name is bound again, two batches' rows were in memory at once.
+            del results
         read = len(pending)
         fingerprint = _inputs_fingerprint(con, spec)
         if staged is not None and staged == (fingerprint, rules):

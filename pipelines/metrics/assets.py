@@ -50,7 +50,7 @@ def build_item_periods(con: duckdb.DuckDBPyConnection, settings: dict) -> None:
         run_script(con, sql_text(__file__, name), item_periods_params(settings))
 
 
-@dg.asset(
+@table_part(
     key=WORKFLOW_CHANGES,
     group_name=METRICS_GROUP,
     kinds={"duckdb", "python"},
@@ -82,7 +82,7 @@ def workflow_changes(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(
+@table_part(
     key=ITEM_PERIODS,
     group_name=METRICS_GROUP,
     kinds={"duckdb", "sql"},
@@ -117,7 +117,7 @@ def item_periods(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(key=WEEK_PERSISTENCE, group_name=METRICS_GROUP, kinds={"duckdb", "python"}, deps=[ITEM_PERIODS])
+@table_part(key=WEEK_PERSISTENCE, group_name=METRICS_GROUP, kinds={"duckdb", "python"}, deps=[ITEM_PERIODS])
 def week_persistence(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The build's one autocorrelation of week shocks (rho), pooled over every workflow, metric
     and period, on the grid of `week_persistence_step`: every interval of the build uses it
@@ -310,6 +310,17 @@ def workflow_scorecard(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
+CHANGE_SET_PARTS = [workflow_changes, item_periods, week_persistence]
+
+
+@grouped_step("intermediate__change_set", CHANGE_SET_PARTS)
+def change_set(warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
+    """What every mart of the run starts from: which workflows it recomputes, their items placed
+    in their windows, and the build's week persistence. One step: they run one after the other
+    in every build, so separate steps only added Dagster's cost of a step twice."""
+    yield from build_parts(warehouse, CHANGE_SET_PARTS)
+
+
 ADOPTION_PARTS = [adoption, monthly_adoption]
 
 
@@ -322,9 +333,7 @@ def adoption_marts(warehouse: WarehouseResource) -> Iterator[dg.MaterializeResul
 
 defs = dg.Definitions(
     assets=[
-        workflow_changes,
-        item_periods,
-        week_persistence,
+        change_set,
         value_metrics,
         adoption_marts,
         workflow_scorecard,
