@@ -59,6 +59,7 @@ PER_WORKFLOW_TABLES = (
     "intermediate.item_periods",
     "marts.value_metrics",
     "marts.adoption",
+    "marts.monthly_adoption",
     "marts.weekly_metrics",
     "marts.effect_views",
     "marts.method_checks",

@@ -108,24 +108,25 @@ class WarehouseResource(dg.ConfigurableResource):
         Raises `PublishRefused` (naming the reason and the path) when the build must not
         replace the published warehouse; the build is then thrown away at teardown.
         """
-        self._close_run_connection()
         build = self._build
-        target = str(build.path) if build is not None else self.target()
-        con = duckdb.connect(target)
+        # The run's own connection, closed (and so checkpointed) once, before the swap: a
+        # connection of its own for the counts and another for the run history cost about
+        # 0.6 s of CPU per publish at 1M items, opening the build file and checkpointing it.
         try:
-            current = source_counts(con)
-            registry_rows = _count(con, "staging", "workflows")
-            # Which workflows' marts this build recomputed (pipelines/changes.py): a new
-            # column of ops.pipeline_runs, kept in the runs log with the outcome.
-            self._recomputed = list(load_change_set(con, self._run_id).workflows)
+            with self.connect() as con:
+                current = source_counts(con)
+                registry_rows = _count(con, "staging", "workflows")
+                # Which workflows' marts this build recomputed (pipelines/changes.py): a new
+                # column of ops.pipeline_runs, kept in the runs log with the outcome.
+                self._recomputed = list(load_change_set(con, self._run_id).workflows)
+                reason = refusal_reason(input_dir, current, registry_rows, build.previous if build else {}, allow_empty)
+                if reason:
+                    raise PublishRefused(reason)
+                if build is None:  # a shared catalog is written in place: nothing to swap
+                    return {"warehouse": self.target(), "sources": {s: c.rows_staged for s, c in current.items()}}
+                write_run_history(con, build.published, self._outcome(run_id, "success", None))
         finally:
-            con.close()
-        reason = refusal_reason(input_dir, current, registry_rows, build.previous if build else {}, allow_empty)
-        if reason:
-            raise PublishRefused(reason)
-        if build is None:  # a shared catalog is written in place: nothing to swap
-            return {"warehouse": target, "sources": {s: c.rows_staged for s, c in current.items()}}
-        write_run_history(build.path, build.published, self._outcome(run_id, "success", None))
+            self._close_run_connection()
         build.publish()
         self._published = True
         return {

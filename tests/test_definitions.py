@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from pipelines.definitions import defs
+from pipelines.resources import WarehouseResource  # resolved at module level: Dagster reads the annotation
 
 
 def test_definitions_load_with_every_asset_check_schedule_and_sensor():
@@ -122,3 +125,60 @@ def test_a_warehouse_url_stays_intact_and_the_pipeline_and_dashboard_resolve_the
     with WarehouseResource().connect():
         pass
     assert opened == ["s3://bucket/x.duckdb", "closed"]
+
+
+def test_a_grouped_step_keeps_each_tables_asset_and_checks_and_a_failing_check_fails(tmp_path):
+    """Small tables share one Dagster step (pipelines/asset_helpers.grouped_step): each is still
+    its own asset with its own checks, and a check fails for its own table only."""
+    from pipelines.asset_helpers import build_parts, grain_check, grouped_step, table_part
+
+    graph = defs.resolve_asset_graph()
+    step_of = {key.to_user_string(): graph.assets_def_for_key(key).node_def.name for key in graph.get_all_asset_keys()}
+    assert step_of["marts/stage_funnel"] == step_of["intermediate/governance_as_of"] == "marts__governance"
+    assert step_of["marts/readiness"] == "marts__governance_gate"
+    assert step_of["marts/portfolio_value"] == step_of["marts/scorecard_history"] == "marts__value"
+    assert step_of["marts/monthly_adoption"] == "marts__adoption"
+    assert (
+        step_of["intermediate/workflow_changes"]
+        == step_of["intermediate/week_persistence"]
+        == "intermediate__change_set"
+    )
+    checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys}
+    assert {
+        ("marts/stage_funnel", "grain"),
+        ("marts/portfolio_value", "grain"),
+        ("marts/monthly_adoption", "grain"),
+    } <= checks
+
+    unique, doubled = dg.AssetKey(["marts", "unique_rows"]), dg.AssetKey(["marts", "doubled_rows"])
+
+    def part(key: dg.AssetKey, rows: str):
+        @table_part(
+            key=key,
+            group_name="metrics",
+            kinds={"duckdb"},
+            check_specs=[dg.AssetCheckSpec("grain", asset=key, description="One row per id.")],
+        )
+        def build(warehouse: WarehouseResource) -> dg.MaterializeResult:
+            """A table of ids, for the test of a grouped step's checks (one row per id)."""
+            with warehouse.connect() as con:
+                con.execute("create schema if not exists marts")
+                con.execute(f"create or replace table marts.{key.path[-1]} as select * from (values {rows}) as t (id)")
+                return dg.MaterializeResult(check_results=[grain_check(con, f"marts.{key.path[-1]}", ["id"])])
+
+        return build
+
+    parts = [part(unique, "(1), (2)"), part(doubled, "(1), (1)")]
+
+    @grouped_step("marts__test", parts)
+    def test_step(warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
+        """Two tables in one step, one of them with a duplicated id."""
+        yield from build_parts(warehouse, parts)
+
+    result = dg.materialize(
+        [test_step], resources={"warehouse": WarehouseResource(path=str(tmp_path / "w.duckdb"))}, raise_on_error=False
+    )
+    materialised = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert materialised == {unique, doubled}
+    outcome = {(e.asset_key, e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+    assert outcome == {(unique, "grain"): True, (doubled, "grain"): False}

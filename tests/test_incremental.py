@@ -202,6 +202,17 @@ def test_an_incremental_build_equals_a_fresh_build_and_recomputes_only_what_chan
         return update_persistence(con, config, workflows)
 
     monkeypatch.setattr(metric_assets, "update_persistence", persistence_spy)
+    # The exception guardrails: the changed workflows alone while the governance cutoff stands.
+    from pipelines.governance import assets as governance_assets
+
+    guardrail_sets: list[tuple[str, ...] | None] = []
+    guardrail_change_set = governance_assets._guardrail_change_set
+
+    def guardrail_spy(con, run_id):
+        guardrail_sets.append(guardrail_change_set(con, run_id))
+        return guardrail_sets[-1]
+
+    monkeypatch.setattr(governance_assets, "_guardrail_change_set", guardrail_spy)
     inputs = tmp_path / "inputs"
     shutil.copytree(SAMPLE_DIR, inputs, ignore=shutil.ignore_patterns("expected"))
     base = build_warehouse(inputs, tmp_path / "base" / "opvalue.duckdb")
@@ -221,7 +232,9 @@ def test_an_incremental_build_equals_a_fresh_build_and_recomputes_only_what_chan
     # only its staged items are hashed again (the loader re-staged its keys alone).
     _add_items(inputs, DEPLOYED, "items_zz_deployed.csv", "NEWD-")
     estimated.clear()
+    guardrail_sets.clear()
     one = _step(inputs, same, tmp_path, "deployed", hashed)
+    assert guardrail_sets == [(DEPLOYED,), None]  # incremental, then the fresh build
     # Items moved: the incremental build computes that workflow's terms again, the fresh one
     # every workflow's, and both pool to the same estimate, to the last bit.
     assert estimated == [(DEPLOYED,), None]

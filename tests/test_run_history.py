@@ -30,7 +30,11 @@ def test_the_runs_log_becomes_typed_rows_in_order(tmp_path: Path) -> None:
         "message": None,
         "recomputed_workflows": ["wf_a", "wf_b"],
     }
-    write_run_history(build, published, this_run)
+    con = duckdb.connect(str(build))
+    try:
+        write_run_history(con, published, this_run)
+    finally:
+        con.close()
     con = duckdb.connect(str(build), read_only=True)
     try:
         types = dict(con.execute("select column_name, column_type from (describe ops.pipeline_runs)").fetchall())

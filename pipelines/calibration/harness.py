@@ -58,14 +58,27 @@ def downstream_assets():
     from pipelines.definitions import defs
 
     graph = defs.resolve_asset_graph()
-    seen, ordered = set(), []
+    seen, candidates = set(), []
     for key in graph.toposorted_asset_keys:
         if key.path[0] in ("staging", "monitoring"):
             continue
         assets_def = defs.get_assets_def(key)
         if id(assets_def) not in seen:
             seen.add(id(assets_def))
-            ordered.append(assets_def)
+            candidates.append(assets_def)
+    # A step of several tables (a multi-asset) runs after every table any of them reads, as
+    # Dagster runs it: its first table's place in the key order is not enough.
+    needs = {
+        id(d): {id(defs.get_assets_def(parent)) for key in d.keys for parent in graph.get(key).parent_keys}
+        & seen - {id(d)}
+        for d in candidates
+    }
+    ordered, placed = [], set()
+    while candidates:
+        ready = next(d for d in candidates if needs[id(d)] <= placed)
+        candidates.remove(ready)
+        ordered.append(ready)
+        placed.add(id(ready))
     return ordered
 
 

@@ -3,12 +3,14 @@ exception rates, feedback loops, frozen baselines and the ready-to-scale gate.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
 
-from pipelines.asset_helpers import grain_check, markdown_table, write_table
+from pipelines.asset_helpers import build_parts, grain_check, grouped_step, markdown_table, table_part, write_table
+from pipelines.changes import load_change_set, scope
 from pipelines.governance.config import load_settings
 from pipelines.governance.rates import guardrails, monthly_rates, stage_durations
 from pipelines.ingest.assets import STAGING_FEEDBACK, STAGING_WORK_ITEMS, STAGING_WORKFLOW_STAGES, STAGING_WORKFLOWS
@@ -48,7 +50,7 @@ def _preview(con, sql: str) -> dg.MetadataValue:
     return dg.MetadataValue.md(markdown_table(rows[:PREVIEW_ROWS], [c[0] for c in con.description]))
 
 
-@dg.asset(key=AS_OF, group_name=GOVERNANCE_GROUP, kinds={"duckdb", "sql"}, deps=[STAGING_WORK_ITEMS])
+@table_part(key=AS_OF, group_name=GOVERNANCE_GROUP, kinds={"duckdb", "sql"}, deps=[STAGING_WORK_ITEMS])
 def governance_as_of(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The date every governance judgement is made at: the data cutoff (newest work item's
     opening date), so the same inputs give the same gate; today only when there are no items."""
@@ -72,7 +74,7 @@ def _write_stage_order(con) -> None:
     con.executemany("insert into intermediate.stage_order values (?, ?, ?)", rows)
 
 
-@dg.asset(
+@table_part(
     key=STAGE_SPELLS,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql"},
@@ -91,7 +93,7 @@ def stage_spells(warehouse: WarehouseResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={f"workflows_from_{basis}": n for basis, n in bases})
 
 
-@dg.asset(
+@table_part(
     key=STAGE_FUNNEL,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql", "python"},
@@ -116,7 +118,7 @@ def stage_funnel(warehouse: WarehouseResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": 4, "preview": preview}, check_results=[check])
 
 
-@dg.asset(
+@table_part(
     key=STAGE_FUNNEL_QUARTERLY,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql"},
@@ -133,7 +135,7 @@ def stage_funnel_quarterly(warehouse: WarehouseResource) -> dg.MaterializeResult
     return dg.MaterializeResult(metadata={"dagster/row_count": rows}, check_results=[check])
 
 
-@dg.asset(
+@table_part(
     key=STALLED,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql"},
@@ -152,7 +154,7 @@ def stalled_workflows(warehouse: WarehouseResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": rows, "preview": preview}, check_results=[check])
 
 
-@dg.asset(
+@table_part(
     key=EXCEPTION_RATES,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql", "python"},
@@ -171,7 +173,7 @@ def exception_rates(warehouse: WarehouseResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": counts.height}, check_results=[check])
 
 
-@dg.asset(
+@table_part(
     key=EXCEPTION_GUARDRAILS,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql", "python"},
@@ -187,7 +189,8 @@ def exception_guardrails(warehouse: WarehouseResource) -> dg.MaterializeResult:
     `has_exception_guardrail` feeds the workflow's decision."""
     settings = load_settings()
     config = load_config()
-    with step("marts/exception_guardrails"), warehouse.connect() as con:
+
+    def compute(con) -> None:
         run_script(
             con, sql_text(__file__, "exception_window_counts"), {"window_days": settings["guardrail_window_days"]}
         )
@@ -207,20 +210,61 @@ def exception_guardrails(warehouse: WarehouseResource) -> dg.MaterializeResult:
             min_events=int(config.settings["min_events"]),
         )
         write_table(con, "marts.exception_guardrails", table)
+
+    with step("marts/exception_guardrails"), warehouse.connect() as con:
+        workflows = _guardrail_change_set(con, warehouse.run_id)
+        if workflows is None:
+            compute(con)
+        else:
+            inputs = {
+                "staging.workflows": "rows",
+                "staging.work_items": "view",
+                "intermediate.governance_as_of": "all",
+            }
+            with scope(con, workflows, inputs) as scoped:
+                scoped.run(lambda: compute(con))
+                for table, order in GUARDRAIL_TABLES.items():
+                    scoped.merge(table, order_by=order)
         check = _grain(
             con,
             "marts.exception_guardrails",
             ["workflow_id"],
             "select count(*) from staging.workflows where deployed_on is not null",
         )
-        flagged = table.filter("has_exception_guardrail")["workflow_id"].to_list()
+        rows, flagged = con.execute(
+            "select count(*), coalesce(list(workflow_id order by workflow_id) filter (where has_exception_guardrail), []) "
+            "from marts.exception_guardrails"
+        ).fetchone()
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": table.height, "workflows_flagged": dg.MetadataValue.json(flagged)},
+        metadata={"dagster/row_count": rows, "workflows_flagged": dg.MetadataValue.json(list(flagged))},
         check_results=[check],
     )
 
 
-@dg.asset(
+GUARDRAIL_TABLES = {
+    "intermediate.exception_window_weeks": "workflow_id, window_name, week_start_on",
+    "intermediate.exception_window_counts": "workflow_id",
+    "marts.exception_guardrails": "workflow_id",
+}
+"""The exception guardrail's tables, each with the order a full build writes it in."""
+
+
+def _guardrail_change_set(con, run_id: str | None) -> tuple[str, ...] | None:
+    """The workflows whose exception guardrails this run computes again; None for every one.
+
+    A workflow's guardrail reads its registry row, its items, the build's week persistence and
+    the governance cutoff (the newest item's date, shared by every workflow). So only the
+    changed workflows are recomputed when the run's change set is not everything (a moved
+    week persistence widens it) and the cutoff is the one the kept rows were computed at."""
+    changes = load_change_set(con, run_id)
+    if changes.full or not all(_table_exists(con, table) for table in GUARDRAIL_TABLES):
+        return None
+    kept = con.execute("select distinct as_of_on from intermediate.exception_window_counts").fetchall()
+    current = con.execute("select as_of_on from intermediate.governance_as_of").fetchall()
+    return changes.workflows if len(kept) == 1 and kept == current else None
+
+
+@table_part(
     key=FEEDBACK_LOOPS,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql"},
@@ -243,7 +287,7 @@ def feedback_loops(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(
+@table_part(
     key=FROZEN_BASELINES,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql"},
@@ -264,7 +308,7 @@ def frozen_baselines(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(
+@table_part(
     key=BASELINE_COMPARISON,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql"},
@@ -283,7 +327,7 @@ def baseline_comparison(warehouse: WarehouseResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": rows, "baselines_moved": moved}, check_results=[check])
 
 
-@dg.asset(
+@table_part(
     key=READINESS,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql"},
@@ -306,26 +350,50 @@ def readiness(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-def _table_rows(con, table: str) -> int:
+def _table_exists(con, table: str) -> bool:
     schema, name = table.split(".")
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-    ).fetchone()[0]
-    return con.execute(f"select count(*) from {table}").fetchone()[0] if exists else 0
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_catalog = current_database() and table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )
 
 
-defs = dg.Definitions(
-    assets=[
-        governance_as_of,
-        stage_spells,
-        stage_funnel,
-        stage_funnel_quarterly,
-        stalled_workflows,
-        exception_rates,
-        exception_guardrails,
-        feedback_loops,
-        frozen_baselines,
-        baseline_comparison,
-        readiness,
-    ]
-)
+def _table_rows(con, table: str) -> int:
+    return con.execute(f"select count(*) from {table}").fetchone()[0] if _table_exists(con, table) else 0
+
+
+HISTORY_PARTS = [
+    governance_as_of,
+    stage_spells,
+    stage_funnel,
+    stage_funnel_quarterly,
+    stalled_workflows,
+    exception_rates,
+    feedback_loops,
+]
+
+
+@grouped_step("marts__governance", HISTORY_PARTS)
+def governance_history(warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
+    """The governance marts read from staging alone: the data cutoff every judgement is made
+    at, the stays in each stage, the stage funnel (overall and by quarter), stalled pilots,
+    monthly exception rates and feedback loops. One step: each table takes milliseconds to
+    build, far less than Dagster's cost of a step of its own."""
+    yield from build_parts(warehouse, HISTORY_PARTS)
+
+
+GATE_PARTS = [exception_guardrails, frozen_baselines, baseline_comparison, readiness]
+
+
+@grouped_step("marts__governance_gate", GATE_PARTS)
+def governance_gate(warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
+    """The governance marts that read the measurement: the exception guardrails (at the
+    build's week persistence), the frozen baselines and their comparison with the live ones,
+    and the ready-to-scale gate. One step, as for marts__governance."""
+    yield from build_parts(warehouse, GATE_PARTS)
+
+
+defs = dg.Definitions(assets=[governance_history, governance_gate])
