@@ -30,7 +30,7 @@ RESPONSIVE_CSS = f"""<style>
 </style>"""
 """Our own CSS (no value from the data in it): containers keyed `wide_only_*` or `narrow_only_*`."""
 PAGE_PARAMS = {
-    "portfolio": ("team", "stage", "trends", "months"),
+    "portfolio": ("team", "stage", "value_table", "trends", "months"),
     "workflow": ("workflow", "metric", "value", "exceptions"),
     "readiness": ("team", "stage", "quarters"),
     "data-quality": (),

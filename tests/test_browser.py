@@ -387,6 +387,31 @@ def test_the_portfolio_address_opens_the_portfolio(browser_on_sample):
     page.close()
 
 
+def test_the_portfolio_value_per_workflow_opens_with_a_click(browser_on_sample):
+    """The money per workflow is closed on arrival (its table is not drawn); a real click opens it, puts it in the
+    address, and a reload keeps it open."""
+    from playwright.sync_api import expect
+
+    base, browser = browser_on_sample
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{base}/", wait_until="domcontentloaded")
+    expect(page.get_by_text("What it is worth").first).to_be_visible(timeout=60_000)
+    settle(page)
+    tables = page.locator('[data-testid="stDataFrame"]')
+    expect(tables).to_have_count(1)  # the scorecard
+    assert page.get_by_text("Each deployed workflow valued in").count() == 0
+    page.get_by_test_id("stExpander").filter(has_text="Value per workflow").locator("summary").first.click()
+    settle(page)
+    expect(page.get_by_text("Each deployed workflow valued in").first).to_be_visible(timeout=30_000)
+    expect(tables).to_have_count(2)
+    assert "value_table=true" in page.url
+    page.reload()
+    settle(page)
+    expect(page.get_by_text("Each deployed workflow valued in").first).to_be_visible(timeout=30_000)
+    assert_no_exception(page, "portfolio value per workflow")
+    page.close()
+
+
 def test_a_shared_link_with_filter_and_tab_reproduces_the_view(browser_on_sample, sample_warehouse):
     base, browser = browser_on_sample
     from playwright.sync_api import expect

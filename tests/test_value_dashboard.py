@@ -28,10 +28,12 @@ def value_warehouse(tmp_path_factory) -> Path:
     return build_warehouse(value_inputs(root / "inputs"), root / "w.duckdb")
 
 
-def _run(monkeypatch, warehouse: Path, workflow: str) -> AppTest:
+def _run(monkeypatch, warehouse: Path, workflow: str, **params: str) -> AppTest:
     monkeypatch.setenv("OPVALUE_WAREHOUSE", str(warehouse))
     at = AppTest.from_string(TINY_APP, default_timeout=120)
     at.query_params["workflow"] = workflow
+    for key, value in params.items():
+        at.query_params[key] = value
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     return at
@@ -64,12 +66,15 @@ def test_the_portfolio_and_workflow_sections_show_money_from_the_marts(monkeypat
     assert decision in text.VALUE_DECISIONS
     assert metrics["Decision"] == text.DECISION_LABELS[decision]
     assert [s.value for s in at.subheader].count("What it is worth") == 2
+    # The portfolio's table per workflow is in a closed expander: not drawn until opened.
+    assert "Value per workflow" in [e.label for e in at.expander]
+    assert not [frame for frame in at.dataframe if "Net: low" in frame.value.columns]
     # Savings by metric: every metric of the priced workflow in money.
-    table = at.dataframe[1].value
+    table = at.dataframe[0].value
     assert len(table) == 5
     assert all(str(v).startswith("EUR ") for v in table["Saved per month"])
     assert "How the decision changed across builds" in _texts(at)
-    assert len(at.dataframe[2].value) == 1  # one build so far
+    assert len(at.dataframe[1].value) == 1  # one build so far
     charts = at.get("plotly_chart")
     # The workflow's trend; the portfolio's months are under "Trends by month", drawn when opened.
     assert len(charts) == 1
@@ -80,8 +85,36 @@ def test_a_workflow_without_rates_shows_units_not_money(monkeypatch, value_wareh
     at = _run(monkeypatch, value_warehouse, "wf_units")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Net value per month (USD)"] == "no tool cost"
-    table = at.dataframe[1].value
+    table = at.dataframe[0].value
     saved = dict(zip(table["Metric"], table["Saved per month"]))
     assert saved["Cycle time"].endswith("item-hours of waiting")
     assert saved["Rework rate"].endswith("rework cases")
     assert saved["External spend per item"].startswith("USD ")
+
+
+def test_the_portfolio_table_per_workflow_opens_from_the_address(monkeypatch, value_warehouse):
+    """Opened (`?value_table=true`), the table has a row per deployed workflow in the currency shown, with the
+    mart's money; the portfolio opens on the currency with the most value workflows."""
+    at = _run(monkeypatch, value_warehouse, "wf_priced", value_table="true")
+    con = duckdb.connect(str(value_warehouse), read_only=True)
+    try:
+        currency = con.execute(
+            "select currency from marts.portfolio_value order by value_workflows desc, currency"
+        ).fetchone()[0]
+        expected = con.execute(
+            "select name, net_value_per_month, money_saved_per_month from marts.workflow_value "
+            "where deployed_on is not null and currency = ? order by name",
+            [currency],
+        ).fetchall()
+    finally:
+        con.close()
+    tables = [frame.value for frame in at.dataframe if "Net: low" in frame.value.columns]
+    assert len(tables) == 1
+    shown = tables[0].sort_values("Workflow")
+    assert expected and list(shown["Workflow"]) == [name for name, _, _ in expected]
+
+    def same(a, b) -> bool:
+        return (a is None and b != b) or (a is not None and abs(float(a) - float(b)) < 1e-6)  # NaN for a null
+
+    assert all(same(net, v) for (_, net, _), v in zip(expected, shown["Net value / month"]))
+    assert all(same(saved, v) for (_, _, saved), v in zip(expected, shown["Saved / month"]))

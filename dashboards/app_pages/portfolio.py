@@ -122,16 +122,18 @@ with attention:
         "Most eligible people use these, yet there is no value decision: the place to ask whether the workflow "
         "around the tool needs redesign before scaling further."
     )
-    for row in scorecard.filter(pl.col("quadrant") == "adoption_without_value").to_dicts():
-        st.markdown(
+    # One markdown element for the list: one per workflow was 74 elements on a 200-workflow portfolio.
+    st.markdown(
+        "\n".join(
             f"- **{text.md(row['name'])}** ({text.md(row['team'] or 'no team')}): {text.share(row['adoption_rate'])} adoption; "
             f"{labels.get(row['primary_metric'], row['primary_metric']).lower()} "
             f"{text.change_with_ci(row['primary_change_pct'], row['primary_ci_low_pct'], row['primary_ci_high_pct'])}, "
             f"{text.label(text.VERDICT_LABELS, row['primary_verdict']).lower()}; "
             f"decision: {text.label(text.DECISION_LABELS, row['decision']).lower()}"
+            for row in scorecard.filter(pl.col("quadrant") == "adoption_without_value").to_dicts()
         )
-    if not adopted_only:
-        st.markdown("None in this selection.")
+        or "None in this selection."
+    )
     # One rule: the mart's `guardrail_metrics` (a guardrail that worsened while the primary improved).
     flagged = scorecard.filter(pl.col("guardrail_metrics").is_not_null())
     if not flagged.is_empty():

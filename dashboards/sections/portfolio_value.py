@@ -1,6 +1,7 @@
 """Portfolio section "What it is worth": net monthly value of the workflows with a value
-decision, with its interval, beside what the others cost, and a row per workflow (the
-month-by-month chart is in `dashboards/sections/trends.py`).
+decision, with its interval, beside what the others cost, and a row per workflow under "Value
+per workflow", queried and drawn only when opened (the month-by-month chart is in
+`dashboards/sections/trends.py`).
 
 Embed with `portfolio_value.render(db)` (db: `dashboards.data.Warehouse`). Names and other
 input values are shown as text only (tables and plain strings), never as markdown.
@@ -73,7 +74,7 @@ def _tiles(row: dict) -> None:
 
 
 def render(db: data.Warehouse) -> None:
-    """Draw the section: headline tiles per currency and the table per workflow."""
+    """Draw the section: headline tiles per currency, and the table per workflow in a closed expander."""
     st.subheader("What it is worth")
     portfolio = value_data.portfolio(db)
     if portfolio.is_empty():
@@ -88,28 +89,44 @@ def render(db: data.Warehouse) -> None:
         st.caption("Amounts in different currencies are never added together.")
     _tiles(portfolio.filter(pl.col("currency") == currency).row(0, named=True))
 
-    # The month-by-month chart is under "Trends by month" (drawn only when opened).
+    # The month-by-month chart is under "Trends by month" (drawn only when opened), and so is the table per
+    # workflow: a first visit drew 200 rows of it before the decisions' scorecard (open or closed is kept in the
+    # address, `?value_table=true`).
+    section = st.expander("Value per workflow", key="value_table", bind="query-params", icon=":material/table_rows:")
+    if section.open:
+        with section:
+            _workflow_table(db, currency)
+
+
+def _workflow_table(db: data.Warehouse, currency: str) -> None:
+    """Money per deployed workflow in `currency`: saved, tool cost, net value with its interval, what is not in money."""
     workflows = value_data.workflows(db)
-    if workflows is not None:
-        shown = workflows.filter(pl.col("deployed_on").is_not_null() & (pl.col("currency") == currency)).select(
-            pl.col("name").alias("Workflow"),
-            pl.col("decision").replace_strict(DECISION_LABELS, default=pl.col("decision")).alias("Decision"),
-            pl.col("money_saved_per_month").cast(pl.Float64).alias("Saved / month"),
-            pl.col("tool_cost_per_month").cast(pl.Float64).alias("Tool cost / month"),
-            pl.col("net_value_per_month").cast(pl.Float64).alias("Net value / month"),
-            pl.col("net_value_low").cast(pl.Float64).alias("Net: low"),
-            pl.col("net_value_high").cast(pl.Float64).alias("Net: high"),
-            pl.col("metrics_not_in_money")
-            .map_elements(
-                lambda codes: ", ".join(data.metric_label(c.strip()) for c in codes.split(",")), return_dtype=pl.String
-            )
-            .alias("Not in money (no rate or too little data)"),
+    shown = workflows.filter(pl.col("deployed_on").is_not_null() & (pl.col("currency") == currency)).select(
+        pl.col("name").alias("Workflow"),
+        pl.col("decision").replace_strict(DECISION_LABELS, default=pl.col("decision")).alias("Decision"),
+        pl.col("money_saved_per_month").cast(pl.Float64).alias("Saved / month"),
+        pl.col("tool_cost_per_month").cast(pl.Float64).alias("Tool cost / month"),
+        pl.col("net_value_per_month").cast(pl.Float64).alias("Net value / month"),
+        pl.col("net_value_low").cast(pl.Float64).alias("Net: low"),
+        pl.col("net_value_high").cast(pl.Float64).alias("Net: high"),
+        pl.col("metrics_not_in_money")
+        .map_elements(
+            lambda codes: ", ".join(data.metric_label(c.strip()) for c in codes.split(",")), return_dtype=pl.String
         )
-        money_format = {
-            name: st.column_config.NumberColumn(format="%,.0f")
-            for name in shown.columns
-            if "/ month" in name or name.startswith("Net")
-        }
-        st.dataframe(
-            shown, hide_index=True, width="stretch", height=ui.table_height(shown.height), column_config=money_format
-        )
+        .alias("Not in money (no rate or too little data)"),
+    )
+    if shown.is_empty():
+        st.info(f"No deployed workflow is valued in {currency}.", icon=":material/info:")
+        return
+    st.caption(
+        f"Each deployed workflow valued in {currency}, per month: money saved, tool cost and net value with its 95% "
+        "interval; the decision says whether it counts towards the total above."
+    )
+    money_format = {
+        name: st.column_config.NumberColumn(format="%,.0f")
+        for name in shown.columns
+        if "/ month" in name or name.startswith("Net")
+    }
+    st.dataframe(
+        shown, hide_index=True, width="stretch", height=ui.table_height(shown.height), column_config=money_format
+    )

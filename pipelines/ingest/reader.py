@@ -385,13 +385,12 @@ def _field_counts(path: Path) -> Counter:
     the reading CPU at 1M items. A file with a NUL byte or a carriage return not followed by
     a line feed (which the csv module also ends a line on) is read by the csv module whole.
     """
-    data = np.fromfile(path, dtype=np.uint8)
-    returns = np.flatnonzero(data == ord("\r"))
-    if (data == 0).any() or (
-        returns.size
-        and (returns[-1] == data.size - 1 or (data[returns[returns < data.size - 1] + 1] != ord("\n")).any())
-    ):
+    raw = path.read_bytes()
+    # bytes' own searches (memchr) decide the fallbacks without a pass of numpy each.
+    returns = raw.count(b"\r")
+    if b"\x00" in raw or (returns and (raw.endswith(b"\r") or returns != raw.count(b"\r\n"))):
         return _field_counts_by_csv(path)
+    data = np.frombuffer(raw, dtype=np.uint8)
     ends = np.flatnonzero(data == ord("\n"))
     starts = np.concatenate(([0], ends + 1))
     stops = np.concatenate((ends, [data.size]))
@@ -402,10 +401,10 @@ def _field_counts(path: Path) -> Counter:
     # Commas before each line's end, from the (sorted) comma positions: one lookup per line.
     commas = np.diff(np.searchsorted(np.flatnonzero(data == ord(",")), stops), prepend=0)
     lengths = stops - starts
-    if returns.size:
+    if returns:
         lengths = lengths - (data[np.maximum(stops - 1, 0)] == ord("\r")) * (lengths > 0)
     fields = np.where(lengths == 0, 0, commas + 1)
-    quoted = np.unique(np.searchsorted(ends, np.flatnonzero(data == ord('"'))))
+    quoted = np.unique(np.searchsorted(ends, np.flatnonzero(data == ord('"')))) if b'"' in raw else np.empty(0, int)
     if quoted.size > lines * QUOTED_LINES_SHARE:
         return _field_counts_by_csv(path)
 
@@ -826,6 +825,8 @@ def _split_rows(
     parse_failures = (
         (
             raw.select(pl.col("__index"), *parse_errors)
+            # Only rows with a failure: unpivoting every row made a frame of rows x columns.
+            .filter(pl.any_horizontal(pl.exclude("__index").is_not_null()))
             .unpivot(index="__index", variable_name="column", value_name="reason")
             .drop_nulls("reason")
             .with_columns(pl.lit("unparseable").alias("rule"))
@@ -845,6 +846,7 @@ def _split_rows(
     ]
     date_failures = (
         raw.select(pl.col("__index"), *_date_range_failures(spec.dated_in_range, now))
+        .filter(pl.any_horizontal(pl.exclude("__index").is_not_null()))
         .unpivot(index="__index", variable_name="column", value_name="reason")
         .drop_nulls("reason")
         .with_columns(pl.lit("out_of_range").alias("rule"))

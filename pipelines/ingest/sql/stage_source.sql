@@ -1,6 +1,6 @@
 -- Decide the outcome of every row of one source that survived reading, then publish the
 -- staged ones. Identifiers in braces come from the source's contract, never from input.
--- Every row keeps its columns through the outcome table, so nothing is joined back.
+-- Every row keeps its columns through `row_outcomes`, so nothing is joined back.
 --
 -- The rows in scope are every row held (a full re-stage) or only the rows whose key appears
 -- in a file that was added, changed or removed (a re-stage by key). Every rule below
@@ -8,28 +8,24 @@
 -- alone and both scopes give the same outcome for every row in them. The scope and the
 -- statements that replace staging, kept outcomes and quarantine come from
 -- restage_full.sql or restage_by_key.sql (filled in by pipelines/ingest/load.py).
-create or replace temp table row_outcomes as
-with
-
-source_rows as (
-    {scope_rows}
-),
 
 -- Most keys have one row: such a row is staged, or quarantined when its workflow is not in
 -- the registry; no other rule can touch it. Only the rows of a key held more than once
--- (copies, conflicts, later versions: a few percent) go through the ranking below. Finding
--- them is one aggregate; ranking every row instead took three sorts of all the rows with
--- all their columns (31 s of 38 s of staging SQL at 10M items).
-shared_keys as (
-    select {key_columns}
-    from source_rows
-    group by all
-    having count(*) > 1
-),
+-- (copies, conflicts, later versions: a few percent) are ranked below. Finding those keys
+-- is one aggregate; ranking every row instead took three sorts of all the rows with all
+-- their columns (31 s of 38 s of staging SQL at 10M items).
+create or replace temp table shared_keys as
+select {key_columns}
+from ({scope_rows}) as source_rows
+group by all
+having count(*) > 1;
+
+create or replace temp table contested_outcomes as
+with
 
 contested_rows as (
     select *
-    from source_rows
+    from ({scope_rows}) as source_rows
     semi join shared_keys using ({key_columns})
 ),
 
@@ -82,7 +78,13 @@ select
         when file_rank = 1 then 'staged'
         else 'superseded'
     end as outcome
-from ranked
+from ranked;
+
+-- Every row in scope with its outcome. A view, not a table: a copy of every row with all
+-- its columns held in memory was the peak of a build (3 GiB at 10M items); the rows of a
+-- key's only row are read again from the rows held each time the view is used.
+create or replace temp view row_outcomes as
+select * from contested_outcomes
 
 union all
 
@@ -90,7 +92,7 @@ union all
 select
     {row_columns},
     case when {known_workflow} then 'staged' else 'unknown_workflow' end as outcome
-from source_rows
+from ({scope_rows}) as source_rows
 anti join shared_keys using ({key_columns});
 
 {replace_staged};
