@@ -34,6 +34,8 @@ from typing import TypeVar
 
 import duckdb
 
+from pipelines.sqlfiles import table_exists
+
 log = logging.getLogger("opvalue")
 
 CHANGES_TABLE = "intermediate.workflow_changes"
@@ -99,17 +101,6 @@ class ChangeSet:
             return "none (no workflow's inputs changed)"
         shown = ", ".join(self.workflows[:10]) + (", ..." if len(self.workflows) > 10 else "")
         return f"{len(self.workflows)} workflow(s): {shown}"
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from duckdb_tables() where database_name = current_database() "
-            "and schema_name = ? and table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-    )
 
 
 def code_version() -> str:
@@ -180,7 +171,7 @@ def _hash_sql(source: str, table: str, workflows: Sequence[str] | None) -> tuple
 def _staging_states(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str | None, list[str] | None]]:
     """Per source, from the loader's `ops.staging_state`: (the state's identity, the state a
     re-stage by key started from, the workflows it decided again). Empty when not recorded."""
-    if not _table_exists(con, "ops.staging_state") or "restaged_workflows" not in _columns(con, "ops.staging_state"):
+    if not table_exists(con, "ops.staging_state") or "restaged_workflows" not in _columns(con, "ops.staging_state"):
         return {}
     return {
         r[0]: (r[1], r[2], r[3])
@@ -192,7 +183,7 @@ def _staging_states(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str 
 
 def _previous_states(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """Per source, the staging state the previous fingerprints were taken from."""
-    if not _table_exists(con, BUILD_INPUTS_TABLE) or "staging_states" not in _columns(con, BUILD_INPUTS_TABLE):
+    if not table_exists(con, BUILD_INPUTS_TABLE) or "staging_states" not in _columns(con, BUILD_INPUTS_TABLE):
         return {}
     row = con.execute(f"select staging_states from {BUILD_INPUTS_TABLE}").fetchone()
     try:
@@ -215,10 +206,10 @@ def _fingerprints_sql(con: duckdb.DuckDBPyConnection) -> tuple[str, list, dict[s
     compares them with a fresh build's).
     """
     states = _staging_states(con)
-    previous = _previous_states(con) if _table_exists(con, INPUTS_TABLE) else {}
+    previous = _previous_states(con) if table_exists(con, INPUTS_TABLE) else {}
     parts, params, how, now = [], [], {}, {}
     for source, table in SOURCES.items():
-        if not _table_exists(con, table):
+        if not table_exists(con, table):
             continue
         # The loader names a source by its staging table (`work_items`), the fingerprints by input (`items`).
         state, restaged_from, restaged_workflows = states.get(table.split(".")[1], (None, None, None))
@@ -262,7 +253,7 @@ def detect_changes(
     definitions, code = definitions_hash(), code_version()
     reason = force_full_reason
     if reason is None:
-        if not _table_exists(con, BUILD_INPUTS_TABLE) or not _table_exists(con, INPUTS_TABLE):
+        if not table_exists(con, BUILD_INPUTS_TABLE) or not table_exists(con, INPUTS_TABLE):
             reason = "no previous build to reuse"
         else:
             previous = con.execute(f"select definitions_hash, code_version from {BUILD_INPUTS_TABLE}").fetchall()
@@ -273,7 +264,7 @@ def detect_changes(
             elif previous[0][1] != code:
                 reason = "code version changed"
             else:
-                missing = [t for t in PER_WORKFLOW_TABLES if not _table_exists(con, t)]
+                missing = [t for t in PER_WORKFLOW_TABLES if not table_exists(con, t)]
                 if missing:
                     reason = f"{missing[0]} missing"
     fingerprints, params, how, staging_states = _fingerprints_sql(con)
@@ -302,7 +293,7 @@ def detect_changes(
         r[0]
         for r in con.execute(
             f"select workflow_id from temp.main.current_inputs union select workflow_id from {INPUTS_TABLE} order by 1"
-            if _table_exists(con, INPUTS_TABLE)
+            if table_exists(con, INPUTS_TABLE)
             else "select distinct workflow_id from temp.main.current_inputs order by 1"
         ).fetchall()
     ]
@@ -310,7 +301,7 @@ def detect_changes(
         r[0]
         for r in con.execute(
             "select workflow_id from staging.workflows where deployed_on is not null"
-            if _table_exists(con, "staging.workflows")
+            if table_exists(con, "staging.workflows")
             else "select null where false"
         ).fetchall()
     }
@@ -361,7 +352,7 @@ def widen_change_set(con: duckdb.DuckDBPyConnection, run_id: str | None, reason:
     stay valid (they do not read that value). True when the set was widened; False when it was
     already everything or was recorded by another run (which `load_change_set` treats as
     everything anyway)."""
-    if not _table_exists(con, BUILD_INPUTS_TABLE) or not _table_exists(con, CHANGES_TABLE):
+    if not table_exists(con, BUILD_INPUTS_TABLE) or not table_exists(con, CHANGES_TABLE):
         return False
     recorded = con.execute(f"select full_rebuild, run_id from {BUILD_INPUTS_TABLE}").fetchone()
     if recorded is None or recorded[0] or recorded[1] != run_id:
@@ -379,7 +370,7 @@ def load_change_set(con: duckdb.DuckDBPyConnection, run_id: str | None = None, a
     Everything when there is none, or when it was recorded by another run (a run launched
     from the UI without `intermediate/workflow_changes` must not reuse the last run's set).
     `any_run`: the set of whichever run built this warehouse (the CLI's summary)."""
-    if not _table_exists(con, CHANGES_TABLE) or not _table_exists(con, BUILD_INPUTS_TABLE):
+    if not table_exists(con, CHANGES_TABLE) or not table_exists(con, BUILD_INPUTS_TABLE):
         return ChangeSet(True, "no change set recorded", (), True)
     recorded = con.execute(
         f"select full_rebuild, full_reason, comparison_moved, run_id from {BUILD_INPUTS_TABLE}"
@@ -397,7 +388,7 @@ def nothing_changed(con: duckdb.DuckDBPyConnection, run_id: str | None, table: s
     """True when this run recomputes no workflow (its change set, recorded by this run, is
     empty and not full) and `table` is there: a table computed from every workflow's inputs
     is then what the previous build left, to the last bit, and can be kept as it is."""
-    if not _table_exists(con, table):
+    if not table_exists(con, table):
         return False
     changes = load_change_set(con, run_id)
     return not changes.full and not changes.workflows
@@ -447,7 +438,7 @@ class Scope:
         chosen = f"workflow_id in (select workflow_id from {SCOPE_CATALOG}.main.scope_workflows)"
         inputs = dict(self.inputs)
         for table in SHARED_TABLES:
-            if table not in inputs and _table_exists(con, table):
+            if table not in inputs and table_exists(con, table):
                 inputs[table] = "all"
         for table, how in inputs.items():
             schema = table.split(".")[0]

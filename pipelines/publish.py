@@ -35,6 +35,8 @@ from typing import IO
 
 import duckdb
 
+from pipelines.sqlfiles import table_exists
+
 log = logging.getLogger("opvalue")
 BUILD_SUFFIX = ".building"
 
@@ -131,10 +133,7 @@ class SourceCounts:
 
 def source_counts(con) -> dict[str, SourceCounts]:
     """Per source, what `ops.ingested_files` holds in the warehouse `con` is connected to."""
-    present = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'ingested_files'"
-    ).fetchone()[0]
-    if not present:
+    if not table_exists(con, "ops.ingested_files"):
         return {}
     rows = con.execute(
         """

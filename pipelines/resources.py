@@ -32,6 +32,7 @@ from pipelines.publish import (
     refusal_reason,
     source_counts,
 )
+from pipelines.sqlfiles import table_exists
 
 log = logging.getLogger("opvalue")
 
@@ -214,10 +215,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 def _count(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
-    present = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-    ).fetchone()[0]
-    if not present:
+    if not table_exists(con, f"{schema}.{table}"):
         return 0
     return int(con.execute(f"select count(*) from {schema}.{table}").fetchone()[0])
 

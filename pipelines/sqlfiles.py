@@ -7,6 +7,22 @@ from pathlib import Path
 import duckdb
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, table: str, *, catalog: str | None = None) -> bool:
+    """Whether `schema.table` is a table or view of the database `con` is connected to (or of
+    the attached database `catalog`). Checked before reading a table a first build has not made
+    yet: an unknown name would otherwise fall through to DuckDB's scan of Python objects.
+    `fetchall`, not `fetchone`: DuckDB 2 refuses other work on a connection whose result was
+    not read to the end."""
+    schema, name = table.split(".")
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_catalog = coalesce(?, current_database()) and table_schema = ? and table_name = ?",
+            [catalog, schema, name],
+        ).fetchall()[0][0]
+    )
+
+
 def sql_text(anchor: str, name: str) -> str:
     """The text of `sql/<name>.sql` in the folder of the module file `anchor` (pass `__file__`)."""
     return (Path(anchor).parent / "sql" / f"{name}.sql").read_text()

@@ -36,6 +36,7 @@ import polars as pl
 
 from pipelines.calibration.worlds import METRICS, SCENARIOS, VALUE_DECISIONS, World, write_batch
 from pipelines.resources import WarehouseResource
+from pipelines.sqlfiles import table_exists
 
 CONFIDENT = ("improved", "worsened")
 SAFE_VERDICTS = ("no_clear_change", "negligible", "insufficient_data", "insufficient_baseline")
@@ -146,11 +147,7 @@ QUICK = Settings(batches=2, treated=5)
 
 
 def _table(con: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame | None:
-    schema, table = name.split(".")
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-    ).fetchone()[0]
-    return con.sql(f"select * from {name}").pl() if exists else None
+    return con.sql(f"select * from {name}").pl() if table_exists(con, name) else None
 
 
 def run_batch(args: tuple[World, int, Settings]) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -19,7 +19,7 @@ from pipelines.metrics.config import load_config
 from pipelines.metrics.value_metrics import WEEK_ORIGIN, build_rho
 from pipelines.progress import step
 from pipelines.resources import WarehouseResource
-from pipelines.sqlfiles import run_script, sql_text
+from pipelines.sqlfiles import run_script, sql_text, table_exists
 from schemas.workflows import FUNNEL, STAGES
 
 GOVERNANCE_GROUP = "governance"  # folder name = Dagster group name; the key prefix says the layer
@@ -257,7 +257,7 @@ def _guardrail_change_set(con, run_id: str | None) -> tuple[str, ...] | None:
     changed workflows are recomputed when the run's change set is not everything (a moved
     week persistence widens it) and the cutoff is the one the kept rows were computed at."""
     changes = load_change_set(con, run_id)
-    if changes.full or not all(_table_exists(con, table) for table in GUARDRAIL_TABLES):
+    if changes.full or not all(table_exists(con, table) for table in GUARDRAIL_TABLES):
         return None
     kept = con.execute("select distinct as_of_on from intermediate.exception_window_counts").fetchall()
     current = con.execute("select as_of_on from intermediate.governance_as_of").fetchall()
@@ -350,19 +350,8 @@ def readiness(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-def _table_exists(con, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_catalog = current_database() and table_schema = ? and table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-    )
-
-
 def _table_rows(con, table: str) -> int:
-    return con.execute(f"select count(*) from {table}").fetchone()[0] if _table_exists(con, table) else 0
+    return con.execute(f"select count(*) from {table}").fetchone()[0] if table_exists(con, table) else 0
 
 
 HISTORY_PARTS = [

@@ -42,7 +42,7 @@ from pipelines.ingest.reader import (
 )
 from pipelines.ingest.sources import SourceSpec
 from pipelines.settings import naive_time_zone
-from pipelines.sqlfiles import run_script, sql_sections, sql_text
+from pipelines.sqlfiles import run_script, sql_sections, sql_text, table_exists
 
 log = logging.getLogger("opvalue")
 # Bump when reading rules change in a way the column contract does not show, so every
@@ -334,10 +334,7 @@ def _rules_fingerprint(con: duckdb.DuckDBPyConnection, spec: SourceSpec, version
 
 def _staged_state(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> tuple[str, str] | None:
     """(inputs, rules) fingerprints staging was last built from, if the staging table is still there."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'staging' and table_name = ?",
-        [spec.name],
-    ).fetchall()[0][0]
+    exists = table_exists(con, f"staging.{spec.name}")
     row = con.execute(
         "select inputs_fingerprint, rules_fingerprint from ops.staging_state where source = ?", [spec.name]
     ).fetchall()

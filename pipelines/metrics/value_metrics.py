@@ -24,7 +24,7 @@ import polars as pl
 
 from pipelines.metrics.config import MetricDefinition, MetricsConfig
 from pipelines.metrics.rules import metric_verdict
-from pipelines.sqlfiles import sql_text
+from pipelines.sqlfiles import sql_text, table_exists
 from pipelines.stats.intervals import wilson_interval
 from pipelines.stats.medians import cycle_time_summary
 from pipelines.stats.multiple import benjamini_hochberg
@@ -559,13 +559,7 @@ def update_persistence(
         groups = load_groups(con, "intermediate.item_periods", ["workflow_id"], "period", with_durations=False)
         return _terms_frame(series_terms(groups, config))
 
-    schema, name = TERMS_TABLE.split(".")
-    present = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_catalog = current_database() and table_schema = ? and table_name = ?",
-        [schema, name],
-    ).fetchall()[0][0]
-    if workflows is None or not present:
+    if workflows is None or not table_exists(con, TERMS_TABLE):
         write_table(con, TERMS_TABLE, compute())
     else:
         with scope(con, workflows, {"intermediate.item_periods": "view"}) as scoped:
@@ -597,13 +591,7 @@ def rounded_persistence(estimate: float, config: MetricsConfig) -> float:
 def published_rho(con: duckdb.DuckDBPyConnection) -> tuple[float | None] | None:
     """The row of ``intermediate.week_persistence`` in the current catalog, or None when there is
     none (checked first: an unknown name would fall through to DuckDB's scan of Python objects)."""
-    schema, name = PERSISTENCE_TABLE.split(".")
-    present = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_catalog = current_database() and table_schema = ? and table_name = ?",
-        [schema, name],
-    ).fetchall()[0][0]
-    if not present:
+    if not table_exists(con, PERSISTENCE_TABLE):
         return None
     rows = con.execute(f"select rho from {PERSISTENCE_TABLE}").fetchall()
     return rows[0] if rows else None

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.publish import read_run_log
-from pipelines.sqlfiles import run_script, sql_text
+from pipelines.sqlfiles import run_script, sql_text, table_exists
 
 
 def _workflow_list(value: object) -> list[str] | None:
@@ -60,8 +60,5 @@ def write_run_history(con: duckdb.DuckDBPyConnection, published: Path, this_run:
                 [_workflow_list(r.get("recomputed_workflows")) for r in runs],
             ],
         )
-    has_manifest = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'ingested_files'"
-    ).fetchone()[0]
-    if has_manifest:
+    if table_exists(con, "ops.ingested_files"):
         run_script(con, sql_text(__file__, "run_source_counts"), {"run_id": this_run["run_id"]})

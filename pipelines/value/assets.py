@@ -22,7 +22,7 @@ from pipelines.metrics.assets import ITEM_PERIODS, SCORECARD, VALUE_METRICS, WEE
 from pipelines.metrics.config import load_config
 from pipelines.progress import step
 from pipelines.resources import WarehouseResource
-from pipelines.sqlfiles import run_script, sql_text
+from pipelines.sqlfiles import run_script, sql_text, table_exists
 from pipelines.value.changes import compute_value_changes
 
 VALUE_GROUP = "value"  # folder name = Dagster group name; the key prefix says the layer
@@ -270,11 +270,7 @@ def carry_history(con: duckdb.DuckDBPyConnection, warehouse: WarehouseResource) 
         return 0
     con.execute("attach ? as published_warehouse (read_only)", [str(published)])
     try:
-        present = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_catalog = 'published_warehouse' and table_schema = 'marts' and table_name = 'scorecard_history'"
-        ).fetchone()[0]
-        if not present:
+        if not table_exists(con, "marts.scorecard_history", catalog="published_warehouse"):
             return 0
         con.execute("create schema if not exists marts")
         con.execute("create table marts.scorecard_history as select * from published_warehouse.marts.scorecard_history")
@@ -300,10 +296,8 @@ def scorecard_history(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with step("marts/scorecard_history"), warehouse.connect() as con:
         carried = carry_history(con, warehouse)
         before = (
-            con.execute(
-                "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'scorecard_history'"
-            ).fetchone()[0]
-            and con.execute("select count(*) from marts.scorecard_history").fetchone()[0]
+            table_exists(con, "marts.scorecard_history")
+            and (con.execute("select count(*) from marts.scorecard_history").fetchone()[0])
         )
         run_script(
             con, sql_text(__file__, "scorecard_history"), {"recorded_at": datetime.now(UTC).replace(tzinfo=None)}
