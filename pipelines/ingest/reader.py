@@ -388,7 +388,7 @@ def _field_counts(path: Path) -> Counter:
     """
     raw = path.read_bytes()
     # bytes' own searches (memchr) decide the fallbacks without a pass of numpy each.
-    returns = raw.count(b"\r")
+    returns = raw.count(b"\r") if b"\r" in raw else 0  # the search stops at the first; the count reads all
     if b"\x00" in raw or (returns and (raw.endswith(b"\r") or returns != raw.count(b"\r\n"))):
         return _field_counts_by_csv(path)
     data = np.frombuffer(raw, dtype=np.uint8)
