@@ -15,6 +15,7 @@ Loops run over workflows and metrics, never over items.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ from pipelines.measurement.estimators import (
     weekly_effects,
 )
 from pipelines.metrics.config import MetricsConfig
-from pipelines.metrics.value_metrics import Window, build_rho, compare, load_groups, load_windows, to_frame
+from pipelines.metrics.value_metrics import Groups, Window, build_rho, compare, load_groups, load_windows, to_frame
 from pipelines.sqlfiles import run_script, sql_text
 from pipelines.stats.diagnostics import NoveltyTrend, SegmentedTrend, novelty_slope, segmented_trend
 
@@ -85,15 +86,23 @@ def placebo_offset_days(config: MetricsConfig) -> int:
     return int(config.settings["baseline_days"]) // 2
 
 
-def two_group_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> pl.DataFrame:
+def two_group_items(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> Groups:
+    """The SQL half of :func:`two_group_results`: the temp table ``comparison_items`` (on
+    ``con``) and its per-week statistics and cycle times."""
+    run_script(con, sql_text(__file__, "comparison_items"), {"placebo_offset_days": placebo_offset_days(config)})
+    return load_groups(con, "temp.main.comparison_items", ["comparison", "workflow_id"], "side")
+
+
+def two_group_results(
+    con: duckdb.DuckDBPyConnection, config: MetricsConfig, groups: Groups | None = None
+) -> pl.DataFrame:
     """Placebo and assisted-vs-unassisted comparisons, one row per comparison, workflow and metric.
 
-    Builds the temp table ``comparison_items`` and runs each comparison through
-    ``value_metrics.compare``, the engine of the before/after, so the two can only differ in
-    which items sit on each side.
+    Builds the temp table ``comparison_items`` (unless ``groups``, :func:`two_group_items`, is
+    given) and runs each comparison through ``value_metrics.compare``, the engine of the
+    before/after, so the two can only differ in which items sit on each side.
     """
-    run_script(con, sql_text(__file__, "comparison_items"), {"placebo_offset_days": placebo_offset_days(config)})
-    groups = load_groups(con, "temp.main.comparison_items", ["comparison", "workflow_id"], "side")
+    groups = two_group_items(con, config) if groups is None else groups
     rho = build_rho(con, config)
     rows: list[dict[str, Any]] = []
     for window in deployed_workflows(con):
@@ -109,6 +118,33 @@ def two_group_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> 
                      "items_baseline": n_b, "items_post": n_p, "events": result["n_events"]}
                 )  # fmt: skip
     return to_frame(rows, TWO_GROUP_SCHEMA)
+
+
+def effect_inputs(
+    con: duckdb.DuckDBPyConnection, config: MetricsConfig, concurrent: bool = False
+) -> tuple[pl.DataFrame, list[WeeklyResult]]:
+    """:func:`two_group_results` and :func:`weekly_results`, what the effect views and the
+    method checks rest on.
+
+    ``concurrent``: the two-group comparisons' SQL (a pass over every item in its window and
+    the per-week aggregates, mostly DuckDB's time) runs on a second connection to the same
+    database (``con.cursor()``) in a thread, while the weekly series' statistics (Python, one
+    core) run here; DuckDB releases the GIL while it works. Both read committed tables only,
+    and each half computes what it computed alone, so the results are the same. Only where
+    ``con`` holds nothing a second connection cannot see: not inside a ``pipelines.changes``
+    scope, whose ``USE`` of an attached catalog is the connection's own.
+    """
+    if not concurrent:
+        return two_group_results(con, config), weekly_results(con, config)
+    cursor = con.cursor()
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="two-group-sql") as pool:
+            pending = pool.submit(two_group_items, cursor, config)
+            weekly = weekly_results(con, config)
+            groups = pending.result()
+    finally:
+        cursor.close()
+    return two_group_results(con, config, groups), weekly
 
 
 # --- weekly series: difference-in-differences, parallel trends, novelty -----------------------
