@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.metrics.config import MetricsConfig
-from pipelines.metrics.value_metrics import WEEK_ORIGIN, Side, build_rho, moment_result
+from pipelines.metrics.value_metrics import WEEK_ORIGIN, Side, base_week_robust, build_rho, moment_result
 from pipelines.sqlfiles import sql_text
 
 VALUE_CHANGES_SCHEMA: dict[str, pl.DataType] = {
@@ -96,12 +96,14 @@ def compute_value_changes(con: duckdb.DuckDBPyConnection, config: MetricsConfig)
         total_sq = all_total_sq[start:end]
         month_on = all_month_on[start:end]
         baseline = _side(week[~is_post], n[~is_post], total[~is_post], total_sq[~is_post])
+        # One baseline against the whole post period and every month: its week-robust mean once.
+        base_robust = base_week_robust(baseline, aggregation, rho)
         post_months = sorted({m for m, post in zip(month_on, is_post, strict=True) if post})
         months = np.asarray(month_on, dtype=object)
         scopes = [(None, is_post)] + [(month, is_post & (months == month)) for month in post_months]
         for month, chosen in scopes:
             post = _side(week[chosen], n[chosen], total[chosen], total_sq[chosen])
-            result = moment_result(baseline, post, aggregation, config.alpha, rho)
+            result = moment_result(baseline, post, aggregation, config.alpha, rho, base_robust)
             note = result.get("note")
             if note is None and _finite(result["change_pct"]) is not None and _finite(result["ci_low_pct"]) is None:
                 note = "fewer than two weeks of items: no interval"
