@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sqlite3
 import sys
 import time
@@ -26,6 +27,7 @@ import duckdb
 
 from pipelines import settings
 from pipelines.changes import load_change_set
+from pipelines.ingest.manifest import VERIFY_ENV
 from pipelines.progress import run_failure_reason, step_failure_message
 from pipelines.publish import describe, find_run, record_run
 
@@ -139,12 +141,16 @@ def _print_summary(warehouse: str) -> None:
         con.close()
 
 
-def build(verbose: bool = False, allow_empty: bool = False) -> int:
+def build(verbose: bool = False, allow_empty: bool = False, verify_digests: bool = False) -> int:
     """Materialise every asset once; return the process exit code.
 
     Whatever goes wrong, the reason is printed on one line and the run is recorded (by the
-    warehouse resource, or here when the run could not even start).
+    warehouse resource, or here when the run could not even start). `verify_digests` hashes
+    every input file instead of trusting an unchanged stat (pipelines/ingest/manifest.py).
     """
+    if verify_digests:
+        # The setting the loader reads; in-process steps see it, as they would from the shell.
+        os.environ[VERIFY_ENV] = "1"
     _configure_logging(verbose)
     log = logging.getLogger("opvalue")
     started = time.perf_counter()
@@ -258,9 +264,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="publish even when the registry has no valid row or a source the published build had is now missing or empty",
     )
+    build_parser.add_argument(
+        "--verify-digests",
+        action="store_true",
+        help="hash every input file to decide what to read again, instead of trusting an unchanged size, mtime, "
+        f"ctime and inode (the same as {VERIFY_ENV}=1)",
+    )
     args = parser.parse_args(argv)
     if args.command == "build":
-        return build(verbose=args.verbose, allow_empty=args.allow_empty)
+        return build(verbose=args.verbose, allow_empty=args.allow_empty, verify_digests=args.verify_digests)
     return 2
 
 
