@@ -217,3 +217,9 @@ def test_the_cli_flag_verifies_every_digest(tiny_inputs, tmp_path, later, hashed
     hashed.clear()
     assert cli.main(["build", "--verify-digests"]) == 0
     assert sorted(p.name for p in hashed) == inputs
+
+
+def test_the_cli_names_the_same_setting():
+    from pipelines import cli
+
+    assert cli.VERIFY_DIGESTS_ENV == VERIFY_ENV
