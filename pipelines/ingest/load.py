@@ -34,11 +34,11 @@ import duckdb
 import polars as pl
 
 from pipelines import privacy
+from pipelines.ingest.manifest import Digests
 from pipelines.ingest.reader import (
     FileResult,
     RawRows,
     build_time,
-    file_digest,
     read_raw_file,
     validate_many,
     validate_rows,
@@ -211,14 +211,19 @@ def load_source(
         _record_skipped(con, spec, listing.skipped, ingested_at)
         pending: list[tuple[int, str, Path, str, str | None]] = []
         reused = 0
+        # An unchanged file's sha256 comes from its stat, not its bytes (pipelines/ingest/manifest.py).
+        digests = Digests.load(con, spec.name)
         for position, (source_file, path) in enumerate(current.items(), start=1):
             link = listing.rejected_links.get(source_file)
             # A rejected link's digest names its target, never the target's bytes.
-            digest = "symlink:" + hashlib.sha256(link[1].encode()).hexdigest() if link else file_digest(path)
+            digest = (
+                "symlink:" + hashlib.sha256(link[1].encode()).hexdigest() if link else digests.digest(source_file, path)
+            )
             if known.get(source_file) == (digest, version):
                 reused += 1
                 continue
             pending.append((position, source_file, path, digest, link[1] if link else None))
+        digests.save(con)
         for batch, results, read_s in _read_ahead(list(_batches(pending)), spec, input_dir):
             started = time.perf_counter()
             files = [result.source_file for result in results]
