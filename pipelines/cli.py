@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sqlite3
 import sys
 import time
@@ -20,21 +21,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dagster as dg
-import duckdb
-
+# Only what is needed to lock and start copying the warehouse: Dagster and the pipeline are
+# imported once the copy runs in the background (`build`, `prepare_build`).
 from pipelines import settings
-from pipelines.changes import load_change_set
-from pipelines.progress import run_failure_reason, step_failure_message
-from pipelines.publish import describe, find_run, record_run
+from pipelines.publish import describe, discard_prepared_builds, find_run, prepare_build, record_run
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 EXIT_FAILED = 1
 EXIT_REFUSED = 3
+VERIFY_DIGESTS_ENV = "OPVALUE_VERIFY_DIGESTS"  # pipelines.ingest.manifest.VERIFY_ENV, which a test keeps equal
 
 
 def _instance() -> dg.DagsterInstance:
     """The persistent instance under $DAGSTER_HOME when set (so `make dev` shows the run)."""
+    import dagster as dg
+
     try:
         return dg.DagsterInstance.get()
     except Exception:  # no DAGSTER_HOME: a throwaway instance is fine for a one-off build
@@ -90,6 +95,10 @@ def _configure_logging(verbose: bool) -> None:
 
 def _print_summary(warehouse: str) -> None:
     """Rows staged and quarantined per source, rejected files, and the marts' sizes."""
+    import duckdb
+
+    from pipelines.changes import load_change_set
+
     con = duckdb.connect(warehouse, read_only=True)
     try:
         print("\nSummary")
@@ -139,17 +148,25 @@ def _print_summary(warehouse: str) -> None:
         con.close()
 
 
-def build(verbose: bool = False, allow_empty: bool = False) -> int:
+def build(verbose: bool = False, allow_empty: bool = False, verify_digests: bool = False) -> int:
     """Materialise every asset once; return the process exit code.
 
     Whatever goes wrong, the reason is printed on one line and the run is recorded (by the
-    warehouse resource, or here when the run could not even start).
+    warehouse resource, or here when the run could not even start). `verify_digests` hashes
+    every input file instead of trusting an unchanged stat (pipelines/ingest/manifest.py).
     """
+    if verify_digests:
+        # The setting the loader reads; in-process steps see it, as they would from the shell.
+        os.environ[VERIFY_DIGESTS_ENV] = "1"
     _configure_logging(verbose)
     log = logging.getLogger("opvalue")
     started = time.perf_counter()
     started_at = datetime.now(UTC).replace(tzinfo=None)
     try:
+        if not settings.is_remote_warehouse(settings.warehouse_target()):
+            # Lock and copy the published file while the pipeline is imported and Dagster
+            # starts; the run's warehouse resource takes the build over (pipelines/publish.py).
+            prepare_build(settings.warehouse_path(), "cli")
         return _build(log, started, allow_empty)
     except Exception as error:  # noqa: BLE001  (the operator gets the reason, not a traceback)
         reason = f"build failed before it started: {describe(error)}"
@@ -167,11 +184,17 @@ def build(verbose: bool = False, allow_empty: bool = False) -> int:
                 print(f"recorded in {where}", file=sys.stderr)
         print(f"build failed after {time.perf_counter() - started:.1f}s", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        # A run that ended before its first step never took the prepared build over.
+        discard_prepared_builds()
 
 
 def _build(log: logging.Logger, started: float, allow_empty: bool) -> int:
+    import dagster as dg
+
     from pipelines.definitions import defs
     from pipelines.monitoring.publish_gate import PUBLISH_STEP
+    from pipelines.progress import run_failure_reason, step_failure_message
 
     log.info("building %s from %s", settings.warehouse_target(), settings.input_dir())
     job = defs.resolve_job_def("build_warehouse")
@@ -258,9 +281,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="publish even when the registry has no valid row or a source the published build had is now missing or empty",
     )
+    build_parser.add_argument(
+        "--verify-digests",
+        action="store_true",
+        help="hash every input file to decide what to read again, instead of trusting an unchanged size, mtime, "
+        f"ctime and inode (the same as {VERIFY_DIGESTS_ENV}=1)",
+    )
     args = parser.parse_args(argv)
     if args.command == "build":
-        return build(verbose=args.verbose, allow_empty=args.allow_empty)
+        return build(verbose=args.verbose, allow_empty=args.allow_empty, verify_digests=args.verify_digests)
     return 2
 
 

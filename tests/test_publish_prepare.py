@@ -1,0 +1,92 @@
+"""A build started ahead of its run (`prepare_build`) and the background write-back of the copy."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+
+import duckdb
+import pytest
+
+from pipelines import publish
+from pipelines.publish import Build, BuildLocked, discard_prepared_builds, lock_path, prepare_build
+
+
+@pytest.fixture
+def published(tmp_path):
+    path = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create table t as select range as n from range(1000)")
+    con.close()
+    yield path
+    discard_prepared_builds()
+
+
+def _leftovers(published):
+    return sorted(published.parent.glob(f".{published.name}.*building*"))
+
+
+def test_a_prepared_build_is_taken_over_by_the_run(published):
+    prepare_build(published, "cli")
+    build = Build.begin(published, "run12345")
+    try:
+        # The prepared copy, not a second one: one build file, named by the preparing tag.
+        assert [p.name for p in _leftovers(published)] == [build.path.name]
+        assert build.path.name.endswith("-cli.building")
+        assert build.path.read_bytes() == published.read_bytes()
+        with lock_path(published).open("a+") as other, pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        con = duckdb.connect(str(build.path))
+        con.execute("insert into t values (1000)")
+        con.close()
+        build.publish()
+        assert build.writeback is None  # joined before the file's own fsync and the rename
+    finally:
+        build.release()
+    assert duckdb.connect(str(published), read_only=True).execute("select count(*) from t").fetchone()[0] == 1001
+    assert _leftovers(published) == []
+
+
+def test_a_locked_warehouse_fails_the_run_that_takes_the_prepared_build_over(published):
+    with lock_path(published).open("a+") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        prepare_build(published, "cli")
+        with pytest.raises(BuildLocked, match="another build"):
+            Build.begin(published, "run12345")
+        fcntl.flock(holder, fcntl.LOCK_UN)
+    assert _leftovers(published) == []
+
+
+def test_a_prepared_build_no_run_took_over_is_thrown_away_and_unlocked(published):
+    before = published.read_bytes()
+    prepare_build(published, "cli")
+    discard_prepared_builds()
+    assert _leftovers(published) == []
+    with lock_path(published).open("a+") as other:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again
+    assert published.read_bytes() == before
+    # Nothing is left to take over: the next run starts its own build.
+    build = Build.begin(published, "run12345")
+    try:
+        assert build.path.name.endswith("-run12345.building")
+    finally:
+        build.abandon()
+
+
+def test_the_fresh_copy_is_written_back_in_the_background(published, monkeypatch):
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(publish.os, "fsync", recording_fsync)
+    build = Build.begin(published, "run12345")
+    try:
+        assert build.writeback is not None
+        build.writeback.join()
+        assert synced == [str(build.path)]
+    finally:
+        build.abandon()
+    assert build.writeback is None and _leftovers(published) == []
