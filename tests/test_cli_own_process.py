@@ -19,5 +19,6 @@ def test_only_a_process_of_its_own_freezes_its_imports(tiny_inputs, tmp_path, mo
         assert cli.main(["build"], own_process=True) == 0
         # Dagster's and the pipeline's modules, at least: well over a hundred thousand objects.
         assert gc.get_freeze_count() > 100_000
+        assert gc.isenabled()  # stopped only while the pipeline was imported
     finally:
         gc.unfreeze()
