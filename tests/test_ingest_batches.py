@@ -4,6 +4,7 @@ row per file, counts reconcile, and a batch gives every file what reading it alo
 from __future__ import annotations
 
 import hashlib
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -182,3 +183,53 @@ def test_a_batch_whose_rules_raise_falls_back_to_one_file_at_a_time(daily_inputs
     monkeypatch.setattr(load, "validate_rows", failing_on_one)
     with pytest.raises(FileLoadError, match=r"work_items/items_day_017\.csv: ValueError: odd value"):
         _load_items(daily_inputs, tmp_path / "failing.duckdb")
+
+
+def test_the_next_batch_is_read_while_this_one_is_written(daily_inputs, tmp_path, monkeypatch):
+    """Reading batch N+1 overlaps writing batch N (a second thread), and the tables are the
+    ones reading and writing in turn gives."""
+    monkeypatch.setattr(load, "BATCH_FILES", 7)
+    reference, reference_summary = _load_items(daily_inputs, tmp_path / "reference.duckdb")
+    second_read_started = threading.Event()
+    real_read, real_store = load._read_batch, load._store_files
+    seen: list[bool] = []
+
+    def read(batch, spec, input_dir):
+        if batch[0][1].endswith("items_day_008.csv"):  # the first file of the second batch
+            second_read_started.set()
+        return real_read(batch, spec, input_dir)
+
+    def store(con, spec, results, version, ingested_at):
+        if results[0].source_file.endswith("items_day_001.csv"):
+            # Writing the first batch: the second batch's read has begun (waits for the
+            # reader thread, never for a clock; it is set at once when reading runs ahead).
+            seen.append(second_read_started.wait(timeout=60))
+        return real_store(con, spec, results, version, ingested_at)
+
+    monkeypatch.setattr(load, "_read_batch", read)
+    monkeypatch.setattr(load, "_store_files", store)
+    overlapped, summary = _load_items(daily_inputs, tmp_path / "overlapped.duckdb")
+    assert seen == [True]
+    assert summary == reference_summary and summary.reconciles
+    for sql in TABLES:
+        assert _table(reference, sql) == _table(overlapped, sql), sql
+
+
+def test_a_failure_reading_a_later_batch_stops_the_load_and_keeps_nothing(daily_inputs, tmp_path, monkeypatch):
+    """An error on the reading thread is raised for its own batch, naming the file, and the
+    batches written before it are rolled back with the rest of the load."""
+    monkeypatch.setattr(load, "BATCH_FILES", 7)
+    real_read_raw = load.read_raw_file
+
+    def failing_read(path, spec, input_dir, sha256=None):
+        if path.name == "items_day_023.csv":
+            raise OSError("disk went away")
+        return real_read_raw(path, spec, input_dir, sha256=sha256)
+
+    monkeypatch.setattr(load, "read_raw_file", failing_read)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    load_source(con, WORKFLOWS, daily_inputs, INGESTED_AT)
+    with pytest.raises(FileLoadError, match=r"work_items/items_day_023\.csv: OSError: disk went away"):
+        load_source(con, WORK_ITEMS, daily_inputs, INGESTED_AT)
+    assert con.execute("select count(*) from ingest.work_items_rows").fetchone()[0] == 0
+    assert con.execute("select count(*) from ops.ingested_files where source = 'work_items'").fetchone()[0] == 0

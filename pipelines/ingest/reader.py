@@ -576,43 +576,71 @@ def _parse_timestamps(raw: pl.DataFrame, names: list[str], time_zone: str | None
     """
     latest = now + FUTURE_SLACK
     latest_text = latest.strftime("%Y-%m-%d %H:%M")
-    for name in names:
-        text = pl.col(name)
-        fast = f"__ts_fast_{name}"
-        zone = text.str.slice(19)
+
+    # Built in stages, each part a column and every timestamp column in the same pass: one
+    # expression reusing the same slices in several branches cost polars twice as much,
+    # and one pass per column left the columns to be read one after the other.
+    def part(key: str, name: str) -> str:
+        return f"__ts_fast_{key}_{name}"
+
+    raw = raw.with_columns(
+        expression.alias(part(key, name))
+        for name in names
+        for key, expression in (
+            ("common", pl.col(name).str.contains(COMMON_TIMESTAMP_PATTERN)),
+            ("length", pl.col(name).str.len_chars()),
+            (
+                "local",
+                pl.col(name).str.slice(0, 19).str.to_datetime(COMMON_TIMESTAMP_FORMAT, strict=False, time_unit="us"),
+            ),
+            ("hours", pl.col(name).str.slice(20, 2).cast(pl.Int64, strict=False)),
+            ("minutes", pl.col(name).str.slice(23, 2).cast(pl.Int64, strict=False)),
+            ("west", pl.col(name).str.slice(19, 1) == "-"),
+        )
+    )
+
+    def utc(name: str) -> pl.Expr:
+        """The value of a common form in UTC; null for any other value (the exact path's)."""
+        offset = (pl.col(part("hours", name)) * 60 + pl.col(part("minutes", name))) * pl.when(
+            pl.col(part("west", name))
+        ).then(-1).otherwise(1)
+        # Of a value of the common form, the length tells the zone: 19 none, 20 `Z`, 25 `±HH:MM`.
         offset = (
-            text.str.slice(20, 2).cast(pl.Int64, strict=False) * 60 + text.str.slice(23, 2).cast(pl.Int64, strict=False)
-        ) * pl.when(text.str.slice(19, 1) == "-").then(-1).otherwise(1)
-        offset = (
-            pl.when(zone == "Z")
+            pl.when(pl.col(part("length", name)) == 20)
             .then(pl.lit(0, dtype=pl.Int64))
             # A time without a zone is UTC unless the source has a local time zone (then the
             # exact path decides, daylight-saving gaps and overlaps included).
-            .when(zone == "")
+            .when(pl.col(part("length", name)) == 19)
             .then(pl.lit(0 if time_zone is None else None, dtype=pl.Int64))
             # An offset the exact path would refuse (minutes >= 60, beyond ±14:00) goes there.
-            .when((text.str.slice(23, 2).cast(pl.Int64, strict=False) < 60) & (offset.abs() <= MAX_OFFSET_MINUTES))
+            .when((pl.col(part("minutes", name)) < 60) & (offset.abs() <= MAX_OFFSET_MINUTES))
             .then(offset)
         )
-        raw = raw.with_columns(
-            pl.when(text.str.contains(COMMON_TIMESTAMP_PATTERN))
-            .then(
-                text.str.slice(0, 19).str.to_datetime(COMMON_TIMESTAMP_FORMAT, strict=False, time_unit="us")
-                - pl.duration(minutes=offset)
-            )
-            .alias(fast)
+        return pl.when(pl.col(part("common", name))).then(pl.col(part("local", name)) - pl.duration(minutes=offset))
+
+    raw = raw.with_columns(utc(name).alias(part("utc", name)) for name in names)
+    slow = {name: raw.get_column(part("utc", name)).is_null() & raw.get_column(name).is_not_null() for name in names}
+
+    def outside(name: str) -> pl.Expr:
+        value = pl.col(part("utc", name))
+        return (value < pl.lit(EARLIEST_ACCEPTED)) | (value > pl.lit(latest))
+
+    raw = raw.with_columns(
+        column
+        for name in names
+        for column in (
+            pl.when(outside(name)).then(_outside_reason(name, latest_text)).alias(_failure_column(name)),
+            pl.when(outside(name)).then(pl.lit("out_of_range")).alias(_failure_rule_column(name)),
+            pl.when(~outside(name))
+            .then(pl.col(part("utc", name)))
+            .cast(pl.Datetime("us"))
+            .alias(_timestamp_column(name)),
         )
-        slow = raw.get_column(fast).is_null() & raw.get_column(name).is_not_null()
-        value = pl.col(fast)
-        outside = (value < pl.lit(EARLIEST_ACCEPTED)) | (value > pl.lit(latest))
-        raw = raw.with_columns(
-            pl.when(outside).then(_outside_reason(name, latest_text)).alias(_failure_column(name)),
-            pl.when(outside).then(pl.lit("out_of_range")).alias(_failure_rule_column(name)),
-            pl.when(~outside).then(value).cast(pl.Datetime("us")).alias(_timestamp_column(name)),
-        ).drop(fast)
-        if slow.any():
-            positions = slow.arg_true()
-            exact = _parse_timestamps_exactly(raw.select(name).filter(slow), [name], time_zone, now)
+    ).drop(pl.selectors.starts_with("__ts_fast_"))
+    for name in names:
+        if slow[name].any():
+            positions = slow[name].arg_true()
+            exact = _parse_timestamps_exactly(raw.select(name).filter(slow[name]), [name], time_zone, now)
             raw = raw.with_columns(
                 raw.get_column(column).clone().scatter(positions, exact.get_column(column))
                 for column in (_failure_column(name), _failure_rule_column(name), _timestamp_column(name))

@@ -14,6 +14,7 @@ from pipelines.measurement.method_checks import CHECK_NAMES, compute_method_chec
 from pipelines.measurement.views import (
     build_weekly_metrics,
     compute_effect_views,
+    effect_inputs,
     two_group_results,
     weekly_results,
 )
@@ -164,8 +165,8 @@ def effect_views_and_method_checks(warehouse: WarehouseResource) -> Iterator[dg.
         # difference-in-differences and trends: then every deployed workflow is recomputed.
         if changes.full or changes.comparison_moved:
             with step("marts/effect_views"):
-                groups = two_group_results(con, config)
-                weekly = weekly_results(con, config)
+                # No scope here: the two-group SQL may run on a second connection meanwhile.
+                groups, weekly = effect_inputs(con, config, concurrent=True)
                 write_table(con, "marts.effect_views", compute_effect_views(con, config, groups=groups, weekly=weekly))
             with step("marts/method_checks"):
                 write_table(

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from pipelines.stats.weekly import WeekSeries, combined_df
+from pipelines.stats.weekly import WeekSeries, combined_df, critical_value, two_sided_p
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -169,13 +169,13 @@ def ratio_did(
     if not se > 0:
         return nan("no week-to-week variation to estimate an interval from")
     df = combined_df(v_base, df_base, v_post, df_post)
-    crit = float(stats.t.isf(alpha / 2, df)) if math.isfinite(df) else float(stats.norm.isf(alpha / 2))
-    p_value = stats.t.sf(abs(log_ratio) / se, df) if math.isfinite(df) else stats.norm.sf(abs(log_ratio) / se)
+    crit = critical_value(alpha, df)
+    p_value = two_sided_p(abs(log_ratio) / se, df)
     return RatioDid(
         estimate_pct=100 * math.expm1(log_ratio),
         ci_low_pct=100 * math.expm1(log_ratio - crit * se),
         ci_high_pct=100 * math.expm1(log_ratio + crit * se),
-        p_value=float(2 * p_value),
+        p_value=p_value,
         se_log=se,
         df=float(df),
         weeks_baseline=k_base,

@@ -15,6 +15,7 @@ Loops run over workflows and metrics, never over items.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ from pipelines.measurement.estimators import (
     weekly_effects,
 )
 from pipelines.metrics.config import MetricsConfig
-from pipelines.metrics.value_metrics import Window, build_rho, compare, load_groups, load_windows, to_frame
+from pipelines.metrics.value_metrics import Groups, Window, build_rho, compare, load_groups, load_windows, to_frame
 from pipelines.sqlfiles import run_script, sql_text
 from pipelines.stats.diagnostics import NoveltyTrend, SegmentedTrend, novelty_slope, segmented_trend
 
@@ -85,15 +86,23 @@ def placebo_offset_days(config: MetricsConfig) -> int:
     return int(config.settings["baseline_days"]) // 2
 
 
-def two_group_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> pl.DataFrame:
+def two_group_items(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> Groups:
+    """The SQL half of :func:`two_group_results`: the temp table ``comparison_items`` (on
+    ``con``) and its per-week statistics and cycle times."""
+    run_script(con, sql_text(__file__, "comparison_items"), {"placebo_offset_days": placebo_offset_days(config)})
+    return load_groups(con, "temp.main.comparison_items", ["comparison", "workflow_id"], "side")
+
+
+def two_group_results(
+    con: duckdb.DuckDBPyConnection, config: MetricsConfig, groups: Groups | None = None
+) -> pl.DataFrame:
     """Placebo and assisted-vs-unassisted comparisons, one row per comparison, workflow and metric.
 
-    Builds the temp table ``comparison_items`` and runs each comparison through
-    ``value_metrics.compare``, the engine of the before/after, so the two can only differ in
-    which items sit on each side.
+    Builds the temp table ``comparison_items`` (unless ``groups``, :func:`two_group_items`, is
+    given) and runs each comparison through ``value_metrics.compare``, the engine of the
+    before/after, so the two can only differ in which items sit on each side.
     """
-    run_script(con, sql_text(__file__, "comparison_items"), {"placebo_offset_days": placebo_offset_days(config)})
-    groups = load_groups(con, "temp.main.comparison_items", ["comparison", "workflow_id"], "side")
+    groups = two_group_items(con, config) if groups is None else groups
     rho = build_rho(con, config)
     rows: list[dict[str, Any]] = []
     for window in deployed_workflows(con):
@@ -109,6 +118,33 @@ def two_group_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> 
                      "items_baseline": n_b, "items_post": n_p, "events": result["n_events"]}
                 )  # fmt: skip
     return to_frame(rows, TWO_GROUP_SCHEMA)
+
+
+def effect_inputs(
+    con: duckdb.DuckDBPyConnection, config: MetricsConfig, concurrent: bool = False
+) -> tuple[pl.DataFrame, list[WeeklyResult]]:
+    """:func:`two_group_results` and :func:`weekly_results`, what the effect views and the
+    method checks rest on.
+
+    ``concurrent``: the two-group comparisons' SQL (a pass over every item in its window and
+    the per-week aggregates, mostly DuckDB's time) runs on a second connection to the same
+    database (``con.cursor()``) in a thread, while the weekly series' statistics (Python, one
+    core) run here; DuckDB releases the GIL while it works. Both read committed tables only,
+    and each half computes what it computed alone, so the results are the same. Only where
+    ``con`` holds nothing a second connection cannot see: not inside a ``pipelines.changes``
+    scope, whose ``USE`` of an attached catalog is the connection's own.
+    """
+    if not concurrent:
+        return two_group_results(con, config), weekly_results(con, config)
+    cursor = con.cursor()
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="two-group-sql") as pool:
+            pending = pool.submit(two_group_items, cursor, config)
+            weekly = weekly_results(con, config)
+            groups = pending.result()
+    finally:
+        cursor.close()
+    return two_group_results(con, config, groups), weekly
 
 
 # --- weekly series: difference-in-differences, parallel trends, novelty -----------------------
@@ -187,24 +223,55 @@ def weekly_results(con: duckdb.DuckDBPyConnection, config: MetricsConfig) -> lis
             pl.col("week_start_on").replace_strict(week_index, return_dtype=pl.Int64).alias("week")
         )
         comp_values, comp_counts = _comparison_matrix(of_metric, comparisons, n_weeks)
-        by_workflow = of_metric.filter(pl.col("workflow_id").is_in(deployed)).partition_by("workflow_id", as_dict=True)
+        by_workflow = _weekly_series(of_metric.filter(pl.col("workflow_id").is_in(deployed)))
         for workflow_id in deployed:
-            part = by_workflow.get((workflow_id,))
-            if part is None:
-                part = of_metric.clear()
-            part = part.sort("week")
+            part = by_workflow.get(workflow_id, _WeeklySeries.empty())
             jobs.append((workflow_id, metric, part, comp_values, comp_counts))
     return [_one_workflow(*job, n_weeks, config, rho) for job in jobs]
 
 
+@dataclass(frozen=True)
+class _WeeklySeries:
+    """One deployed workflow's weekly rows of one metric, in week order, as arrays."""
+
+    week: np.ndarray
+    value: np.ndarray
+    """NaN where the week has no value."""
+    n: np.ndarray
+    is_post: np.ndarray
+    since: np.ndarray
+    """Weeks since deployment."""
+
+    @classmethod
+    def empty(cls) -> _WeeklySeries:
+        return cls(np.empty(0, dtype=np.int64), np.empty(0), np.empty(0), np.empty(0, dtype=bool), np.empty(0))
+
+
+def _weekly_series(rows: pl.DataFrame) -> dict[str, _WeeklySeries]:
+    """Each workflow's rows of ``rows`` (one metric) as arrays in week order: one sort and one
+    conversion of each column for every workflow together, sliced per workflow (a frame per
+    workflow cost a polars query each, 850 of them at 5M items)."""
+    rows = rows.sort("workflow_id", "week")
+    ids = rows.get_column("workflow_id").to_list()
+    week = rows.get_column("week").to_numpy().astype(np.int64)
+    value = rows.get_column("value").fill_null(np.nan).to_numpy().astype(float)
+    n = rows.get_column("n").to_numpy().astype(float)
+    is_post = rows.get_column("is_post").to_numpy().astype(bool)
+    since = rows.get_column("weeks_since_deployment").to_numpy().astype(float)
+    out: dict[str, _WeeklySeries] = {}
+    start = 0
+    for end in range(1, len(ids) + 1):
+        if end == len(ids) or ids[end] != ids[start]:
+            out[ids[start]] = _WeeklySeries(*(column[start:end].copy() for column in (week, value, n, is_post, since)))
+            start = end
+    return out
+
+
 def _did_inputs(
-    part: pl.DataFrame, comp_values: np.ndarray, comp_counts: np.ndarray, n_weeks: int
+    part: _WeeklySeries, comp_values: np.ndarray, comp_counts: np.ndarray, n_weeks: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, Composite]:
     """A deployed workflow's weeks, values, items, post flags, and its comparison composite at those weeks."""
-    week = part.get_column("week").to_numpy().astype(np.int64)
-    a = part.get_column("value").fill_null(np.nan).to_numpy().astype(float)
-    n = part.get_column("n").to_numpy().astype(float)
-    post = part.get_column("is_post").to_numpy().astype(bool)
+    week, a, n, post = part.week, part.value, part.n, part.is_post
     baseline_mask = np.zeros(n_weeks, dtype=bool)
     baseline_mask[week[~post]] = True
     composite = comparison_composite(comp_values, comp_counts, baseline_mask)
@@ -237,7 +304,7 @@ def _comparison_matrix(of_metric: pl.DataFrame, comparisons: list[str], n_weeks:
 def _one_workflow(
     workflow_id: str,
     metric: str,
-    part: pl.DataFrame,
+    part: _WeeklySeries,
     comp_values: np.ndarray,
     comp_counts: np.ndarray,
     n_weeks: int,
@@ -245,7 +312,7 @@ def _one_workflow(
     rho: float | None = None,
 ) -> WeeklyResult:
     week, a, n, post, c, composite = _did_inputs(part, comp_values, comp_counts, n_weeks)
-    since = part.get_column("weeks_since_deployment").to_numpy().astype(float)
+    since = part.since
     baseline_mask = np.zeros(n_weeks, dtype=bool)
     baseline_mask[week[~post]] = True
     has_comparison = composite.n_workflows > 0 and np.isfinite(c).any()

@@ -31,6 +31,7 @@ from pipelines.stats.multiple import benjamini_hochberg
 from pipelines.stats.verdicts import NO_CLAIM
 from pipelines.stats.weekly import (
     PersistenceTerms,
+    WeekRobust,
     WeekSeries,
     combined_df,
     critical_value,
@@ -367,8 +368,27 @@ def _item_var(side: Side, share: bool) -> float:
     return max((side.total_sq - side.n * m * m) / (side.n - 1), 0.0)
 
 
-def moment_result(base: Side, post: Side, aggregation: str, alpha: float, rho: float | None = None) -> dict[str, Any]:
+def base_week_robust(base: Side, aggregation: str, rho: float | None = None) -> WeekRobust | None:
+    """The baseline's week-robust mean as :func:`moment_result` computes it, for a caller that
+    compares one baseline with many post scopes (the value estimator's months); None when the
+    baseline has fewer than 2 items (no change is computed then)."""
+    if base.n < 2:
+        return None
+    return week_robust_mean(base.week, base.week_n, base.week_total, _item_var(base, aggregation == "share"), rho)
+
+
+def moment_result(
+    base: Side,
+    post: Side,
+    aggregation: str,
+    alpha: float,
+    rho: float | None = None,
+    base_robust: WeekRobust | None = None,
+) -> dict[str, Any]:
     """Per-period values with their intervals and the relative change of a mean or share.
+
+    ``base_robust``: :func:`base_week_robust` of ``base`` with the same ``aggregation`` and
+    ``rho``, when the caller has it already (the same numbers as computing it here).
 
     Per period: Wilson (shares) or t (means). The change: delta method on the log ratio with
     the week-robust variance of each period's log value (week shocks with autocorrelation
@@ -413,7 +433,11 @@ def moment_result(base: Side, post: Side, aggregation: str, alpha: float, rho: f
         result["change_pct"] = -100.0
         result["note"] = "the post value is zero: no interval on the log scale"
         return result
-    b = week_robust_mean(base.week, base.week_n, base.week_total, _item_var(base, share), rho)
+    b = (
+        base_robust
+        if base_robust is not None
+        else week_robust_mean(base.week, base.week_n, base.week_total, _item_var(base, share), rho)
+    )
     p = week_robust_mean(post.week, post.week_n, post.week_total, _item_var(post, share), rho)
     df = combined_df(b.var_log, b.df, p.var_log, p.df)
     change = log_ratio_change(b.value, b.var_log, p.value, p.var_log, alpha, df)

@@ -9,6 +9,7 @@ plain median (dropping open items would bias the median towards quick items).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -21,6 +22,7 @@ from scipy import stats
 _SURVIVAL_TOL = 1e-10
 
 
+@lru_cache(maxsize=64)
 def _z(alpha: float) -> float:
     return float(stats.norm.isf(alpha / 2))
 

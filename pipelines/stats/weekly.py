@@ -28,11 +28,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize, stats
+from scipy import optimize, special
 from statsmodels.stats.sandwich_covariance import S_hac_simple
 
 
@@ -100,18 +100,42 @@ class WeekSeries:
         self._q1 = p.T @ ((self.distance == 1) / 2.0) @ p
         self.ss = float(r @ r)
         self.lag1 = float(r @ ((self.distance == 1) / 2.0) @ r)
-        # For the pooled autocorrelation, residuals about a weighted mean and straight line: a
-        # steady drift (which the placebo and the pre-trend check must see as a change) is then
-        # not read as persistence; the slope's share of the moments is accounted for the same way.
+
+    @cached_property
+    def _detrended(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float, float]:
+        """(Q, Q1, sum of squares, lag-1 cross-product) of the residuals about the weighted mean
+        and straight line. Only the pooled persistence reads them, so they are computed on first
+        use: a series that only gives a variance (thousands per build) never pays for the pinv.
+
+        For the pooled autocorrelation, residuals about a weighted mean and straight line: a
+        steady drift (which the placebo and the pre-trend check must see as a change) is then
+        not read as persistence; the slope's share of the moments is accounted for the same way.
+        """
+        g = self.x.size
         design = np.column_stack([np.ones(g), self.week - self.week @ self.weight])
         weighted = design.T * self.weight
         pt = np.eye(g) - design @ np.linalg.pinv(weighted @ design) @ weighted
         rt = pt @ self.x
         lag1 = (self.distance == 1) / 2.0
-        self._tq = pt.T @ pt
-        self._tq1 = pt.T @ lag1 @ pt
-        self.trend_ss = float(rt @ rt)
-        self.trend_lag1 = float(rt @ lag1 @ rt)
+        return pt.T @ pt, pt.T @ lag1 @ pt, float(rt @ rt), float(rt @ lag1 @ rt)
+
+    @property
+    def _tq(self) -> npt.NDArray[np.float64]:
+        return self._detrended[0]
+
+    @property
+    def _tq1(self) -> npt.NDArray[np.float64]:
+        return self._detrended[1]
+
+    @property
+    def trend_ss(self) -> float:
+        """Sum of squares of the residuals about the weighted mean and straight line."""
+        return self._detrended[2]
+
+    @property
+    def trend_lag1(self) -> float:
+        """Their lag-1 cross-product."""
+        return self._detrended[3]
 
     @classmethod
     def of_mean(
@@ -426,7 +450,18 @@ def critical_value(alpha: float, df: float) -> float:
 
     Cached: a build asks for the same few values thousands of times, and scipy's per-call
     overhead would otherwise dominate the statistics."""
-    return float(stats.t.isf(alpha / 2, df)) if math.isfinite(df) else float(stats.norm.isf(alpha / 2))
+    # ``stats.t.isf`` and ``stats.norm.isf`` without scipy's per-call argument handling: the
+    # same special functions, the same numbers to the last bit.
+    return float(-special.stdtrit(df, alpha / 2)) if math.isfinite(df) else float(-special.ndtri(alpha / 2))
+
+
+def two_sided_p(z: float, df: float) -> float:
+    """Two-sided p-value of ``|z|``: t on ``df`` degrees of freedom, normal when ``df`` is infinite.
+
+    The special functions behind ``stats.t.sf`` and ``stats.norm.sf`` called directly (the same
+    numbers to the last bit): a build asks for thousands, and scipy's argument handling per call
+    cost more than the function itself."""
+    return float(2 * (special.stdtr(df, -z) if math.isfinite(df) else special.ndtr(-z)))
 
 
 @dataclass(frozen=True)
@@ -465,7 +500,7 @@ def log_ratio_change(
         return LogRatioChange(estimate, math.nan, math.nan, math.nan, math.nan, df)
     se = math.sqrt(var)
     crit = critical_value(alpha, df)
-    p = float(2 * (stats.t.sf(abs(d) / se, df) if math.isfinite(df) else stats.norm.sf(abs(d) / se)))
+    p = two_sided_p(abs(d) / se, df)
     return LogRatioChange(estimate, math.expm1(d - crit * se), math.expm1(d + crit * se), p, se, df)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.metrics.config import MetricsConfig
-from pipelines.metrics.value_metrics import WEEK_ORIGIN, Side, build_rho, moment_result
+from pipelines.metrics.value_metrics import WEEK_ORIGIN, Side, base_week_robust, build_rho, moment_result
 from pipelines.sqlfiles import sql_text
 
 VALUE_CHANGES_SCHEMA: dict[str, pl.DataType] = {
@@ -68,24 +68,42 @@ def compute_value_changes(con: duckdb.DuckDBPyConnection, config: MetricsConfig)
     )
     rho = build_rho(con, config)
     rows: list[dict[str, Any]] = []
-    # The query's order (workflow, metric, period, month, week) keeps each group's rows together.
-    for (workflow_id, metric), group in weeks.group_by("workflow_id", "metric", maintain_order=True):
+    # The query's order (workflow, metric, period, month, week) keeps each group's rows together,
+    # so each group is a run of rows: slices of whole-column arrays, not a frame per group.
+    workflow_ids = weeks.get_column("workflow_id").to_list()
+    metrics = weeks.get_column("metric").to_list()
+    all_is_post = (weeks.get_column("period") == "post").to_numpy()
+    all_week = weeks.get_column("week").to_numpy()
+    all_n = weeks.get_column("n").to_numpy().astype(float)
+    all_total = weeks.get_column("total").to_numpy().astype(float)
+    all_total_sq = weeks.get_column("total_sq").to_numpy().astype(float)
+    all_month_on = weeks.get_column("month_on").to_list()
+    starts = [
+        i
+        for i in range(len(metrics))
+        if i == 0 or (workflow_ids[i], metrics[i]) != (workflow_ids[i - 1], metrics[i - 1])
+    ]
+    bounds = [*starts, len(metrics)]
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+        workflow_id, metric = workflow_ids[start], metrics[start]
         # Shares stay shares (metrics.yaml); every other metric, cycle time's capped hours
         # included, is a mean of closed items.
         aggregation = "share" if config.metrics[metric].aggregation == "share" else "mean"
-        is_post = (group.get_column("period") == "post").to_numpy()
-        week = group.get_column("week").to_numpy()
-        n = group.get_column("n").to_numpy().astype(float)
-        total = group.get_column("total").to_numpy().astype(float)
-        total_sq = group.get_column("total_sq").to_numpy().astype(float)
-        month_on = group.get_column("month_on").to_list()
+        is_post = all_is_post[start:end]
+        week = all_week[start:end]
+        n = all_n[start:end]
+        total = all_total[start:end]
+        total_sq = all_total_sq[start:end]
+        month_on = all_month_on[start:end]
         baseline = _side(week[~is_post], n[~is_post], total[~is_post], total_sq[~is_post])
+        # One baseline against the whole post period and every month: its week-robust mean once.
+        base_robust = base_week_robust(baseline, aggregation, rho)
         post_months = sorted({m for m, post in zip(month_on, is_post, strict=True) if post})
         months = np.asarray(month_on, dtype=object)
         scopes = [(None, is_post)] + [(month, is_post & (months == month)) for month in post_months]
         for month, chosen in scopes:
             post = _side(week[chosen], n[chosen], total[chosen], total_sq[chosen])
-            result = moment_result(baseline, post, aggregation, config.alpha, rho)
+            result = moment_result(baseline, post, aggregation, config.alpha, rho, base_robust)
             note = result.get("note")
             if note is None and _finite(result["change_pct"]) is not None and _finite(result["ci_low_pct"]) is None:
                 note = "fewer than two weeks of items: no interval"

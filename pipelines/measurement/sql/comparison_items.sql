@@ -1,19 +1,26 @@
--- comparison_items (a temp table: read twice within one run, never published): one row per item
--- and two-group comparison that uses it, with the item on the 'baseline' or the 'post' side so
--- the before/after estimators apply unchanged.
+-- comparison_items (a temp view: read three times within one run, never published): one row
+-- per item and two-group comparison that uses it, with the item on the 'baseline' or the 'post'
+-- side so the before/after estimators apply unchanged.
 --   placebo:  baseline items only; a fake go-live in the middle of the baseline splits them.
 --   assisted: post items with a known ai_assisted; unassisted = 'baseline', assisted = 'post'.
+-- A view, not a table: each of its three readers (per-week sums, cycle times, counts) scans
+-- item_periods again for the columns it needs, cheaper than writing every row to a temp table
+-- first, and each reads only sums, counts and sets of values, which no row order changes. The
+-- placebo go-live per workflow is a small temp table (a view cannot hold a parameter).
 -- Warehouses built before it became a temp table still hold a persisted copy.
 drop table if exists intermediate.comparison_items;
 
-create or replace temp table comparison_items as
+create or replace temp table comparison_windows as
+select
+    workflow_id,
+    baseline_start_on + cast($placebo_offset_days as integer) as placebo_on
+from intermediate.workflow_windows;
+
+create or replace temp view comparison_items as
 with
 
 windows as (
-    select
-        workflow_id,
-        baseline_start_on + cast($placebo_offset_days as integer) as placebo_on
-    from intermediate.workflow_windows
+    select workflow_id, placebo_on from temp.main.comparison_windows
 ),
 
 item_periods as (

@@ -118,13 +118,26 @@ settle as (
 ),
 
 -- The youngest open item of the week: the week's median counts open items at their age at
--- the cutoff, which is the true median only while every open item is older than it.
+-- the cutoff, which is the true median only while every open item is older than it. One row
+-- per week joined back to its items (a window over every item sorted them all by week).
+youngest_open as (
+    select
+        workflow_id,
+        week_start_on,
+        min(case when not is_closed then cycle_time_hours end) as youngest_open_hours
+    from all_items
+    group by workflow_id, week_start_on
+),
+
 with_youngest_open as (
     select
-        *,
-        min(case when not is_closed then cycle_time_hours end)
-            over (partition by workflow_id, week_start_on) as youngest_open_hours
+        all_items.*,
+        youngest_open.youngest_open_hours
     from all_items
+    inner join youngest_open
+        on
+            all_items.workflow_id = youngest_open.workflow_id
+            and all_items.week_start_on is not distinct from youngest_open.week_start_on
 ),
 
 weekly as (

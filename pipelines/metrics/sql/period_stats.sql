@@ -6,61 +6,86 @@
 --   the before/after:        intermediate.item_periods by workflow_id, period, week_start_on
 --   the two-group views:     comparison_items by comparison, workflow_id, side, week_start_on
 --   the mix-shift check:     items with a team by workflow_id, team, period
+-- One pass over the items with every metric's sums side by side, then one row per metric:
+-- a long form (four rows per item) made the aggregate hash four times as many rows.
 with
 
 items as (
     select * from {items}
 ),
 
-long_form as (
-    select {groups}, 'rework_rate' as metric,
-        cast(has_rework as double) as value, cast(has_rework as double) as uncapped_value
-    from items
-    union all
-    select {groups}, 'error_rate',
-        cast(had_error as double), cast(had_error as double)
-    from items
-    union all
-    select {groups}, 'touchpoints_per_item',
-        cast(touchpoints_capped as double), cast(touchpoints as double)
-    from items
-    union all
-    select {groups}, 'external_spend_per_item',
-        external_spend_capped, external_spend
+-- Each metric's value (capped where the metric caps) and uncapped value, as doubles.
+measures as (
+    select
+        {groups},
+        cast(has_rework as double) as rework_value,
+        cast(had_error as double) as error_value,
+        cast(touchpoints_capped as double) as touchpoints_value,
+        cast(touchpoints as double) as touchpoints_uncapped,
+        cast(external_spend_capped as double) as spend_value,
+        cast(external_spend as double) as spend_uncapped
     from items
 ),
 
 -- Exact sums, so two builds agree to the last bit: a parallel sum of doubles adds in whatever
 -- order the threads finish. A value below 1e9 in size (every real count, share, hour or amount)
 -- is added as DECIMAL(38, 10), integer arithmetic that gives the same result in any order; a
--- larger one is added as a double, so no input can overflow the decimal.
-exact_form as (
-    select
-        *,
-        cast(case when abs(value) < 1e9 then value end as decimal(38, 10)) as exact_value,
-        cast(case when abs(value) < 1e9 then value * value end as decimal(38, 10)) as exact_sq,
-        cast(case when abs(uncapped_value) < 1e9 then uncapped_value end as decimal(38, 10)) as exact_uncapped
-    from long_form
-),
-
+-- larger one is added as a double, so no input can overflow the decimal. A share's values are
+-- 0 and 1: its sum and sum of squares are the count of ones, exactly what the decimal sum
+-- gives, and its value is its uncapped value, so its sums serve both.
 sums as (
     select
         {groups},
-        metric,
-        count(value) as n,
-        coalesce(cast(sum(exact_value) as double), 0)
-        + coalesce(sum(value) filter (where abs(value) >= 1e9), 0) as total,
-        coalesce(cast(sum(exact_sq) as double), 0)
-        + coalesce(sum(value * value) filter (where abs(value) >= 1e9), 0) as total_sq,
-        count(uncapped_value) as uncapped_n,
-        coalesce(cast(sum(exact_uncapped) as double), 0)
-        + coalesce(sum(uncapped_value) filter (where abs(uncapped_value) >= 1e9), 0) as uncapped_total
-    from exact_form
-    group by {groups}, metric
+        count(rework_value) as rework_n,
+        cast(count(*) filter (where rework_value = 1) as double) as rework_total,
+        cast(count(*) filter (where rework_value = 1) as double) as rework_total_sq,
+        count(error_value) as error_n,
+        cast(count(*) filter (where error_value = 1) as double) as error_total,
+        cast(count(*) filter (where error_value = 1) as double) as error_total_sq,
+        count(touchpoints_value) as touchpoints_n,
+        coalesce(cast(sum(cast(case when abs(touchpoints_value) < 1e9 then touchpoints_value end as decimal(38, 10))) as double), 0)
+        + coalesce(sum(touchpoints_value) filter (where abs(touchpoints_value) >= 1e9), 0) as touchpoints_total,
+        coalesce(cast(sum(cast(case when abs(touchpoints_value) < 1e9 then touchpoints_value * touchpoints_value end as decimal(38, 10))) as double), 0)
+        + coalesce(sum(touchpoints_value * touchpoints_value) filter (where abs(touchpoints_value) >= 1e9), 0) as touchpoints_total_sq,
+        count(touchpoints_uncapped) as touchpoints_uncapped_n,
+        coalesce(cast(sum(cast(case when abs(touchpoints_uncapped) < 1e9 then touchpoints_uncapped end as decimal(38, 10))) as double), 0)
+        + coalesce(sum(touchpoints_uncapped) filter (where abs(touchpoints_uncapped) >= 1e9), 0) as touchpoints_uncapped_total,
+        count(spend_value) as spend_n,
+        coalesce(cast(sum(cast(case when abs(spend_value) < 1e9 then spend_value end as decimal(38, 10))) as double), 0)
+        + coalesce(sum(spend_value) filter (where abs(spend_value) >= 1e9), 0) as spend_total,
+        coalesce(cast(sum(cast(case when abs(spend_value) < 1e9 then spend_value * spend_value end as decimal(38, 10))) as double), 0)
+        + coalesce(sum(spend_value * spend_value) filter (where abs(spend_value) >= 1e9), 0) as spend_total_sq,
+        count(spend_uncapped) as spend_uncapped_n,
+        coalesce(cast(sum(cast(case when abs(spend_uncapped) < 1e9 then spend_uncapped end as decimal(38, 10))) as double), 0)
+        + coalesce(sum(spend_uncapped) filter (where abs(spend_uncapped) >= 1e9), 0) as spend_uncapped_total
+    from measures
+    group by {groups}
+),
+
+long_form as (
+    select
+        {groups}, 'rework_rate' as metric, rework_n as n, rework_total as total, rework_total_sq as total_sq,
+        rework_n as uncapped_n, rework_total as uncapped_total
+    from sums
+    union all
+    select
+        {groups}, 'error_rate', error_n, error_total, error_total_sq,
+        error_n, error_total
+    from sums
+    union all
+    select
+        {groups}, 'touchpoints_per_item', touchpoints_n, touchpoints_total, touchpoints_total_sq,
+        touchpoints_uncapped_n, touchpoints_uncapped_total
+    from sums
+    union all
+    select
+        {groups}, 'external_spend_per_item', spend_n, spend_total, spend_total_sq,
+        spend_uncapped_n, spend_uncapped_total
+    from sums
 )
 
 select
     *,
     uncapped_total / nullif(uncapped_n, 0) as uncapped_mean
-from sums
+from long_form
 order by {groups}, metric

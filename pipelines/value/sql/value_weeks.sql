@@ -3,48 +3,86 @@
 -- squares. Closed items only (an open item's rework, errors, touchpoints and spend are not
 -- final); a blank measure leaves that metric. Cycle time uses closed items' hours capped at
 -- the workflow's pooled p99 (intermediate.item_periods.cycle_time_hours_capped: a mean adds up
--- over items; a median does not).
+-- over items; a median does not). One pass over the items with every metric's sums side by
+-- side, then one row per metric with items measured: a long form (five rows per item) made
+-- the aggregate hash five times as many rows.
 with
 
 items as (
     select * from intermediate.item_periods where is_closed
 ),
 
+measures as (
+    select
+        workflow_id,
+        period,
+        cast(date_trunc('month', opened_at) as date) as month_on,
+        week_start_on,
+        -- item_periods' one cap of cycle time: closed items' hours at the workflow's pooled p99.
+        cycle_time_hours_capped as cycle_value,
+        cast(has_rework as double) as rework_value,
+        cast(had_error as double) as error_value,
+        -- least(NULL, cap) is cap in DuckDB: a blank measure must stay blank.
+        case when touchpoints is not null then cast(touchpoints_capped as double) end as touchpoints_value,
+        case when external_spend is not null then external_spend_capped end as spend_value
+    from items
+),
+
+-- Exact sums (as in pipelines/metrics/sql/period_stats.sql): values below 1e9 in size are
+-- added as DECIMAL(38, 10), the same in any order, so two builds agree to the last bit. A
+-- share's values are 0 and 1: its sum and sum of squares are the count of ones, exactly what
+-- the decimal sum gives.
+sums as (
+    select
+        workflow_id,
+        period,
+        month_on,
+        week_start_on,
+        count(cycle_value) as cycle_n,
+        coalesce(cast(sum(cast(case when abs(cycle_value) < 1e9 then cycle_value end as decimal(38, 10))) as double), 0)
+        + coalesce(sum(cycle_value) filter (where abs(cycle_value) >= 1e9), 0) as cycle_total,
+        coalesce(cast(sum(cast(case when abs(cycle_value) < 1e9 then cycle_value * cycle_value end as decimal(38, 10))) as double), 0)
+        + coalesce(sum(cycle_value * cycle_value) filter (where abs(cycle_value) >= 1e9), 0) as cycle_total_sq,
+        count(rework_value) as rework_n,
+        cast(count(*) filter (where rework_value = 1) as double) as rework_total,
+        count(error_value) as error_n,
+        cast(count(*) filter (where error_value = 1) as double) as error_total,
+        count(touchpoints_value) as touchpoints_n,
+        coalesce(cast(sum(cast(case when abs(touchpoints_value) < 1e9 then touchpoints_value end as decimal(38, 10))) as double), 0)
+        + coalesce(sum(touchpoints_value) filter (where abs(touchpoints_value) >= 1e9), 0) as touchpoints_total,
+        coalesce(cast(sum(cast(case when abs(touchpoints_value) < 1e9 then touchpoints_value * touchpoints_value end as decimal(38, 10))) as double), 0)
+        + coalesce(sum(touchpoints_value * touchpoints_value) filter (where abs(touchpoints_value) >= 1e9), 0) as touchpoints_total_sq,
+        count(spend_value) as spend_n,
+        coalesce(cast(sum(cast(case when abs(spend_value) < 1e9 then spend_value end as decimal(38, 10))) as double), 0)
+        + coalesce(sum(spend_value) filter (where abs(spend_value) >= 1e9), 0) as spend_total,
+        coalesce(cast(sum(cast(case when abs(spend_value) < 1e9 then spend_value * spend_value end as decimal(38, 10))) as double), 0)
+        + coalesce(sum(spend_value * spend_value) filter (where abs(spend_value) >= 1e9), 0) as spend_total_sq
+    from measures
+    group by workflow_id, period, month_on, week_start_on
+),
+
 long_form as (
-    -- item_periods' one cap of cycle time: closed items' hours at the workflow's pooled p99.
-    select workflow_id, period, opened_at, week_start_on, 'cycle_time_hours' as metric, cycle_time_hours_capped as value
-    from items
+    select workflow_id, 'cycle_time_hours' as metric, period, month_on, week_start_on, cycle_n as n, cycle_total as total, cycle_total_sq as total_sq
+    from sums
+    where cycle_n > 0
     union all
-    select workflow_id, period, opened_at, week_start_on, 'rework_rate', cast(has_rework as double)
-    from items
+    select workflow_id, 'rework_rate', period, month_on, week_start_on, rework_n, rework_total, rework_total
+    from sums
+    where rework_n > 0
     union all
-    select workflow_id, period, opened_at, week_start_on, 'error_rate', cast(had_error as double)
-    from items
+    select workflow_id, 'error_rate', period, month_on, week_start_on, error_n, error_total, error_total
+    from sums
+    where error_n > 0
     union all
-    -- least(NULL, cap) is cap in DuckDB: a blank measure must stay blank.
-    select workflow_id, period, opened_at, week_start_on, 'touchpoints_per_item',
-        case when touchpoints is not null then cast(touchpoints_capped as double) end
-    from items
+    select workflow_id, 'touchpoints_per_item', period, month_on, week_start_on, touchpoints_n, touchpoints_total, touchpoints_total_sq
+    from sums
+    where touchpoints_n > 0
     union all
-    select workflow_id, period, opened_at, week_start_on, 'external_spend_per_item',
-        case when external_spend is not null then external_spend_capped end
-    from items
+    select workflow_id, 'external_spend_per_item', period, month_on, week_start_on, spend_n, spend_total, spend_total_sq
+    from sums
+    where spend_n > 0
 )
 
-select
-    workflow_id,
-    metric,
-    period,
-    cast(date_trunc('month', opened_at) as date) as month_on,
-    week_start_on,
-    count(value) as n,
-    -- Exact sums (as in pipelines/metrics/sql/period_stats.sql): values below 1e9 in size are
-    -- added as DECIMAL(38, 10), the same in any order, so two builds agree to the last bit.
-    coalesce(cast(sum(cast(case when abs(value) < 1e9 then value end as decimal(38, 10))) as double), 0)
-    + coalesce(sum(value) filter (where abs(value) >= 1e9), 0) as total,
-    coalesce(cast(sum(cast(case when abs(value) < 1e9 then value * value end as decimal(38, 10))) as double), 0)
-    + coalesce(sum(value * value) filter (where abs(value) >= 1e9), 0) as total_sq
+select workflow_id, metric, period, month_on, week_start_on, n, total, total_sq
 from long_form
-where value is not null
-group by all
 order by workflow_id, metric, period, month_on, week_start_on
