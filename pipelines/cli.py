@@ -12,6 +12,7 @@ published (the inputs look wrong; see docs/operations.md, "What a failed run loo
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sqlite3
@@ -148,16 +149,23 @@ def _print_summary(warehouse: str) -> None:
         con.close()
 
 
-def build(verbose: bool = False, allow_empty: bool = False, verify_digests: bool = False) -> int:
+def build(
+    verbose: bool = False, allow_empty: bool = False, verify_digests: bool = False, *, own_process: bool = False
+) -> int:
     """Materialise every asset once; return the process exit code.
 
     Whatever goes wrong, the reason is printed on one line and the run is recorded (by the
     warehouse resource, or here when the run could not even start). `verify_digests` hashes
     every input file instead of trusting an unchanged stat (pipelines/ingest/manifest.py).
+    `own_process`: the process exists for this build (`python -m pipelines.cli`), so what
+    it imported is kept out of Python's garbage collection (see `_freeze_imports`).
     """
     if verify_digests:
         # The setting the loader reads; in-process steps see it, as they would from the shell.
         os.environ[VERIFY_DIGESTS_ENV] = "1"
+    if own_process:
+        # No cyclic collection while the pipeline is imported: see `_freeze_imports`.
+        gc.disable()
     _configure_logging(verbose)
     log = logging.getLogger("opvalue")
     started = time.perf_counter()
@@ -167,7 +175,7 @@ def build(verbose: bool = False, allow_empty: bool = False, verify_digests: bool
             # Lock and copy the published file while the pipeline is imported and Dagster
             # starts; the run's warehouse resource takes the build over (pipelines/publish.py).
             prepare_build(settings.warehouse_path(), "cli")
-        return _build(log, started, allow_empty)
+        return _build(log, started, allow_empty, own_process)
     except Exception as error:  # noqa: BLE001  (the operator gets the reason, not a traceback)
         reason = f"build failed before it started: {describe(error)}"
         print(f"FAILED {reason}", file=sys.stderr)
@@ -187,9 +195,28 @@ def build(verbose: bool = False, allow_empty: bool = False, verify_digests: bool
     finally:
         # A run that ended before its first step never took the prepared build over.
         discard_prepared_builds()
+        if own_process:
+            gc.enable()
 
 
-def _build(log: logging.Logger, started: float, allow_empty: bool) -> int:
+def _freeze_imports() -> None:
+    """Keep every object alive now (the modules of Dagster, the pipeline, scipy, polars:
+    about 240,000) out of Python's cyclic garbage collection for the rest of the process,
+    and collect again (`build` stops collection while they are imported).
+
+    They live as long as the process anyway, but each full collection walked all of them:
+    six full collections during an incremental run at 10M items took 0.64-0.75 s, five of
+    them while importing, and the interpreter's collections at exit another 0.6 s or so
+    (`gc.callbacks` timings and the gap between `main` returning and the process ending).
+    The import-time cycles that are never collected this way hold about 2 MB. Objects made
+    by the run are collected as before (65 young collections, 0.03 s). Only for a process
+    of its own: a test calling `main` in-process would keep its own objects' cycles forever.
+    """
+    gc.freeze()
+    gc.enable()
+
+
+def _build(log: logging.Logger, started: float, allow_empty: bool, own_process: bool = False) -> int:
     import dagster as dg
 
     from pipelines.definitions import defs
@@ -202,6 +229,8 @@ def _build(log: logging.Logger, started: float, allow_empty: bool) -> int:
     if allow_empty:
         run_config["ops"] = {PUBLISH_STEP: {"config": {"allow_empty": True}}}
     with _instance() as instance, _event_log_without_fsync(instance):
+        if own_process:
+            _freeze_imports()
         result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
     events = result.all_events
     failures = [event for event in events if event.event_type == dg.DagsterEventType.STEP_FAILURE]
@@ -270,7 +299,7 @@ def _is_refusal(event) -> bool:
     return False
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, own_process: bool = False) -> int:
     """Entry point for `python -m pipelines.cli`."""
     parser = argparse.ArgumentParser(prog="python -m pipelines.cli", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -289,9 +318,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.command == "build":
-        return build(verbose=args.verbose, allow_empty=args.allow_empty, verify_digests=args.verify_digests)
+        return build(
+            verbose=args.verbose,
+            allow_empty=args.allow_empty,
+            verify_digests=args.verify_digests,
+            own_process=own_process,
+        )
     return 2
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main(own_process=True)
+    # What the run made lives until exit too: the interpreter's teardown need not walk it.
+    gc.freeze()
+    sys.exit(code)
