@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pandas as pd
 import polars as pl
@@ -10,6 +11,8 @@ import statsmodels.formula.api as smf
 
 from pipelines.calibration.simulate import Scenario
 from pipelines.measurement.estimators import comparison_composite, placebo_in_space_pct, ratio_did, weekly_effects
+from pipelines.measurement.views import _second_connection, compute_effect_views, effect_inputs
+from pipelines.metrics.config import load_config
 from tests.test_measurement import simulated_warehouse
 
 
@@ -181,3 +184,33 @@ def test_placebo_in_space_in_one_pass_equals_ratio_did_against_the_others():
         composite = comparison_composite(values[others], counts[others], baseline)
         slow = ratio_did(values[j, week], counts[j, week], composite.value[week], post).estimate_pct
         assert fast[j] == pytest.approx(slow, rel=1e-9)
+
+
+# --- the two-group SQL on a second connection ---------------------------------------------
+
+
+def test_effect_inputs_on_two_connections_give_what_one_connection_gives(shocked):
+    """A full build reads the two-group comparisons' items on a second connection in a thread
+    while the weekly series are estimated: the views and the two-group rows must not change."""
+    con, _, _, _ = shocked
+    config = load_config()
+    sequential = effect_inputs(con, config, concurrent=False)
+    concurrent = effect_inputs(con, config, concurrent=True)
+    assert concurrent[0].height > 0
+    assert concurrent[0].equals(sequential[0])
+    assert compute_effect_views(con, config, *concurrent).equals(compute_effect_views(con, config, *sequential))
+
+
+def test_the_second_connection_reads_the_catalog_the_first_one_uses():
+    """A USE on the run's connection (a scope's catalog, a shared catalog) must hold for the
+    second connection too, or it would read another catalog's tables of the same name."""
+    con = duckdb.connect()
+    con.execute("create table main.marker as select 'default' as catalog_name")
+    con.execute('attach \':memory:\' as "other ""catalog"')
+    con.execute('create table "other ""catalog".main.marker as select \'other\' as catalog_name')
+    con.execute('use "other ""catalog".main')
+    cursor = _second_connection(con)
+    try:
+        assert cursor.execute("select catalog_name from marker").fetchall() == [("other",)]
+    finally:
+        cursor.close()

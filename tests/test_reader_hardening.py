@@ -127,6 +127,10 @@ def test_infinite_and_unrepresentable_timestamps_never_fail_a_build(tmp_path):
         ("2026-01-05T24:00:00Z", "unparseable", "is not a real date and time"),
         ("2026-1-5 9:00", "unparseable", "cannot read"),
         ("2026-01-05T09:00:00+02:00:30", "unparseable", "cannot read"),
+        # Other scripts' digits: the offset's made the whole file fail to read.
+        ("2026-01-05T09:00:00+\u0660\u0662:00", "unparseable", "cannot read"),
+        ("\u0662\u0660\u0662\u0666-01-05T09:00:00Z", "unparseable", "cannot read"),
+        ("2026-01-05T09:00:0\u0660", "unparseable", "cannot read"),
     ],
 )
 def test_bad_timestamps_are_quarantined_with_the_column_and_the_value(tmp_path, value, rule, reason_part):
@@ -490,6 +494,12 @@ UTC_SECONDS_EDGES = [
     "2026-03-01 09:30",
     "now",
     None,
+    # Digits from other scripts match `\d`: the common form's length and slices must not
+    # read them as a zone or an offset.
+    "\u0662\u0660\u0662\u0666-03-01T09:30:00Z",
+    "2026-03-01T09:30:00+\u0660\u0661:00",
+    "2026-03-01T09:30:00+01:\u0660\u0660",
+    "2026-03-01T09:30:0\u0660",
 ]
 
 

@@ -48,16 +48,17 @@ WRONG_FIELD_COUNT = "wrong_field_count"
 # Timestamps: the only accepted forms (docs/data-contract.md). A date, optionally a time
 # (`T`, `t` or a space before it; minutes required, seconds and up to 9 fraction digits
 # optional), optionally a zone: `Z` or a numeric offset `±HH`, `±HHMM`, `±HH:MM`.
-# Four-digit years only: BC dates, signed and 5+ digit years never match.
+# Four-digit years only: BC dates, signed and 5+ digit years never match. ASCII digits only:
+# `\d` also matches other scripts' digits, which the offset's cast then refused, failing the file.
 TIMESTAMP_PATTERN = (
-    r"^(?P<date>\d{4}-\d{2}-\d{2})"
-    r"(?:[Tt ](?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.(?P<fraction>\d{1,9}))?)?"
-    r"(?P<zone>[Zz]|(?P<sign>[+-])(?P<offset_hours>\d{2})(?::?(?P<offset_minutes>\d{2}))?)?)?$"
+    r"^(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"
+    r"(?:[Tt ](?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})(?::(?P<second>[0-9]{2})(?:\.(?P<fraction>[0-9]{1,9}))?)?"
+    r"(?P<zone>[Zz]|(?P<sign>[+-])(?P<offset_hours>[0-9]{2})(?::?(?P<offset_minutes>[0-9]{2}))?)?)?$"
 )
 # The forms nearly every export writes: whole seconds, then `Z`, an offset `±HH:MM` or no
 # zone. A value of exactly one of these forms is read by one strict format and its offset
 # by position; any other value takes the exact path.
-COMMON_TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})?$"
+COMMON_TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:Z|[+-][0-9]{2}:[0-9]{2})?$"
 COMMON_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"
 # Words databases and spreadsheets accept as timestamps; none is a moment in an export.
 SPECIAL_TIMESTAMPS = (
@@ -387,7 +388,7 @@ def _field_counts(path: Path) -> Counter:
     """
     raw = path.read_bytes()
     # bytes' own searches (memchr) decide the fallbacks without a pass of numpy each.
-    returns = raw.count(b"\r")
+    returns = raw.count(b"\r") if b"\r" in raw else 0  # the search stops at the first; the count reads all
     if b"\x00" in raw or (returns and (raw.endswith(b"\r") or returns != raw.count(b"\r\n"))):
         return _field_counts_by_csv(path)
     data = np.frombuffer(raw, dtype=np.uint8)

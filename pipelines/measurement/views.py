@@ -136,7 +136,7 @@ def effect_inputs(
     """
     if not concurrent:
         return two_group_results(con, config), weekly_results(con, config)
-    cursor = con.cursor()
+    cursor = _second_connection(con)
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="two-group-sql") as pool:
             pending = pool.submit(two_group_items, cursor, config)
@@ -145,6 +145,19 @@ def effect_inputs(
     finally:
         cursor.close()
     return two_group_results(con, config, groups), weekly
+
+
+def _second_connection(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Another connection to ``con``'s database, reading the same default catalog and schema
+    (a cursor starts from the database's default, which a ``USE`` on ``con`` may have moved)."""
+    cursor = con.cursor()
+    database, schema = con.execute("select current_database(), current_schema()").fetchall()[0]
+    cursor.execute(f"use {_quoted(database)}.{_quoted(schema)}")
+    return cursor
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 # --- weekly series: difference-in-differences, parallel trends, novelty -----------------------
