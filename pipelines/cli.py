@@ -27,7 +27,15 @@ from typing import TYPE_CHECKING
 # Only what is needed to lock and start copying the warehouse: Dagster and the pipeline are
 # imported once the copy runs in the background (`build`, `prepare_build`).
 from pipelines import settings
-from pipelines.publish import describe, discard_prepared_builds, find_run, prepare_build, record_run
+from pipelines.publish import (
+    defer_retirement,
+    describe,
+    discard_prepared_builds,
+    find_run,
+    finish_retirements,
+    prepare_build,
+    record_run,
+)
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -166,6 +174,8 @@ def build(
     if own_process:
         # No cyclic collection while the pipeline is imported: see `_freeze_imports`.
         gc.disable()
+        # The replaced warehouse is deleted while the run's summary is printed.
+        defer_retirement()
     _configure_logging(verbose)
     log = logging.getLogger("opvalue")
     started = time.perf_counter()
@@ -195,7 +205,9 @@ def build(
     finally:
         # A run that ended before its first step never took the prepared build over.
         discard_prepared_builds()
+        finish_retirements()
         if own_process:
+            defer_retirement(False)
             gc.enable()
 
 

@@ -270,12 +270,33 @@ class Build:
             con.close()
         with self.path.open("rb") as handle:
             os.fsync(handle.fileno())
+        retired = self._keep_published_alive() if _defer_retirement else None
         os.replace(self.path, self.published)
         directory = os.open(self.published.parent, os.O_RDONLY)
         try:
             os.fsync(directory)
         finally:
             os.close(directory)
+        if retired is not None:
+            _retire(retired)
+
+    def _keep_published_alive(self) -> Path | None:
+        """A second name for the published file, so the rename over it frees nothing.
+
+        Freeing a gigabyte-sized file's blocks took 0.19-0.58 s inside the rename on this
+        file system (ext4 mounted with `discard`); with the old file still linked here, the
+        rename is instant and `_retire` frees it while the process ends. The name is a build
+        file's with this process's id, so a run that finds it after a crash removes it
+        (`remove_stale_builds`). None when there is nothing to keep, or the file system
+        has no hard links: the rename then frees the file itself, as before.
+        """
+        retired = self.path.with_name(f".{self.published.name}.{os.getpid()}-retired{BUILD_SUFFIX}")
+        try:
+            retired.unlink(missing_ok=True)
+            os.link(self.published, retired)
+        except OSError:
+            return None
+        return retired
 
     def abandon(self, release: bool = True) -> None:
         """Throw the build away (file, WAL, spill folder); the published file is untouched.
@@ -296,6 +317,38 @@ class Build:
         if not self.lock_handle.closed:
             fcntl.flock(self.lock_handle, fcntl.LOCK_UN)
             self.lock_handle.close()
+
+
+# Replaced warehouse files being deleted in the background (`defer_retirement`).
+_retiring: list[threading.Thread] = []
+_defer_retirement = False
+
+
+def defer_retirement(on: bool = True) -> None:
+    """Free the replaced warehouse file in the background after each publish in this process
+    (until called with False); `finish_retirements` waits for that. For a process of its own
+    (the CLI), which has the run's summary to print meanwhile; otherwise the rename frees it,
+    as before."""
+    global _defer_retirement
+    _defer_retirement = on
+
+
+def _retire(path: Path) -> None:
+    def unlink() -> None:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as error:  # the next run removes it (remove_stale_builds)
+            log.warning("could not remove the replaced warehouse %s: %s", path, describe(error))
+
+    thread = threading.Thread(target=unlink, name="opvalue-retire", daemon=True)
+    thread.start()
+    _retiring.append(thread)
+
+
+def finish_retirements() -> None:
+    """Wait until every replaced warehouse file this process published over is deleted."""
+    while _retiring:
+        _retiring.pop().join()
 
 
 # Builds started ahead of their run by `prepare_build`, by the published file they replace.

@@ -90,3 +90,34 @@ def test_the_fresh_copy_is_written_back_in_the_background(published, monkeypatch
     finally:
         build.abandon()
     assert build.writeback is None and _leftovers(published) == []
+
+
+def test_the_replaced_file_is_freed_in_the_background_when_deferred(published):
+    old_inode = published.stat().st_ino
+    held = published.open("rb")  # a reader of the old build: it keeps its snapshot
+    publish.defer_retirement(True)
+    try:
+        build = Build.begin(published, "run12345")
+        con = duckdb.connect(str(build.path))
+        con.execute("insert into t values (1000)")
+        con.close()
+        build.publish()
+        build.release()
+        assert published.stat().st_ino != old_inode
+        assert len(publish._retiring) == 1  # the old file's second name, being deleted
+        publish.finish_retirements()
+        assert publish._retiring == []
+    finally:
+        publish.defer_retirement(False)
+    assert _leftovers(published) == []  # the second name of the old file is gone
+    assert os.fstat(held.fileno()).st_nlink == 0 and held.read(16)  # unlinked, still readable
+    held.close()
+    assert duckdb.connect(str(published), read_only=True).execute("select count(*) from t").fetchone()[0] == 1001
+
+
+def test_a_retired_name_left_by_a_dead_run_is_removed_by_the_next(published):
+    stale = published.with_name(f".{published.name}.999999999-retired.building")
+    stale.write_bytes(b"old warehouse")
+    build = Build.begin(published, "run12345")
+    build.abandon()
+    assert not stale.exists()
