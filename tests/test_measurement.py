@@ -77,6 +77,8 @@ def hand_weekly() -> pl.DataFrame:
         "insert into staging.work_items values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [[r[0], r[1], _ts(r[2]), _ts(r[3]) if r[3] else None, *r[4:]] for r in HAND_ITEMS],
     )
+    # Staging always has the optional `escalated` column (blank or absent means false).
+    con.execute("alter table staging.work_items add column escalated boolean default false")
     config = load_config()
     settings = config.settings
     metrics_assets.build_item_periods(con, settings)

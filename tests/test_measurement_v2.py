@@ -86,6 +86,8 @@ def staged(extra_items: list[dict] | None = None) -> duckdb.DuckDBPyConnection:
     )
     con.register("_items", frame)
     con.execute("create table staging.work_items as select * from _items")
+    # Staging always has the optional `escalated` column (blank or absent means false).
+    con.execute("alter table staging.work_items add column escalated boolean default false")
     usage = [
         # wf_full: 6 users active in the last 28 days; wf_late: one user, long ago (a retired tool).
         *[

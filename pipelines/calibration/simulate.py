@@ -247,6 +247,8 @@ def write_batch(
             "external_spend": pa.array(merged["external_spend"], pa.float64()),
             "ai_assisted": pa.array(merged["ai_assisted"], pa.bool_()),
             "team": pa.array(merged["team"], pa.string()),
+            # Staging always has the optional `escalated` column (absent means false).
+            "escalated": pa.array(np.zeros(len(merged["item_id"]), dtype=bool), pa.bool_()),
         }
     )
     workflows = pa.table(

@@ -14,7 +14,7 @@ from pipelines.changes import load_change_set, scope
 from pipelines.governance.config import load_settings
 from pipelines.governance.rates import guardrails, monthly_rates, stage_durations
 from pipelines.ingest.assets import STAGING_FEEDBACK, STAGING_WORK_ITEMS, STAGING_WORKFLOW_STAGES, STAGING_WORKFLOWS
-from pipelines.metrics.assets import VALUE_METRICS, WEEK_PERSISTENCE
+from pipelines.metrics.assets import ITEM_PERIODS, VALUE_METRICS, WEEK_PERSISTENCE
 from pipelines.metrics.config import load_config
 from pipelines.metrics.value_metrics import WEEK_ORIGIN, build_rho
 from pipelines.progress import step
@@ -268,7 +268,7 @@ def _guardrail_change_set(con, run_id: str | None) -> tuple[str, ...] | None:
     key=FEEDBACK_LOOPS,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql"},
-    deps=[AS_OF, STAGING_WORKFLOWS, STAGING_WORK_ITEMS, STAGING_FEEDBACK],
+    deps=[AS_OF, STAGING_WORKFLOWS, STAGING_FEEDBACK, ITEM_PERIODS],  # item counts: intermediate.workflow_cutoffs
     check_specs=_grain_spec(FEEDBACK_LOOPS, "One row per registry workflow."),
 )
 def feedback_loops(warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -331,7 +331,7 @@ def baseline_comparison(warehouse: WarehouseResource) -> dg.MaterializeResult:
     key=READINESS,
     group_name=GOVERNANCE_GROUP,
     kinds={"duckdb", "sql"},
-    deps=[AS_OF, STAGING_WORKFLOWS, STAGING_WORK_ITEMS, VALUE_METRICS, FEEDBACK_LOOPS],
+    deps=[AS_OF, STAGING_WORKFLOWS, ITEM_PERIODS, VALUE_METRICS, FEEDBACK_LOOPS],  # item facts: workflow_cutoffs
     check_specs=_grain_spec(READINESS, "One row per registry workflow."),
 )
 def readiness(warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -367,9 +367,10 @@ HISTORY_PARTS = [
 
 @grouped_step("marts__governance", HISTORY_PARTS)
 def governance_history(warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
-    """The governance marts read from staging alone: the data cutoff every judgement is made
-    at, the stays in each stage, the stage funnel (overall and by quarter), stalled pilots,
-    monthly exception rates and feedback loops. One step: each table takes milliseconds to
+    """The governance marts read from staging (feedback loops also from each workflow's item
+    counts in intermediate.workflow_cutoffs): the data cutoff every judgement is made at, the
+    stays in each stage, the stage funnel (overall and by quarter), stalled pilots, monthly
+    exception rates and feedback loops. One step: each table takes milliseconds to
     build, far less than Dagster's cost of a step of its own."""
     yield from build_parts(warehouse, HISTORY_PARTS)
 

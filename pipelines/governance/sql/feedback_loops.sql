@@ -22,12 +22,12 @@ feedback as (
     where feedback.raised_on <= (select as_of_on from as_of)
 ),
 
+-- Workflows with at least one item since go-live, from the one pass over the items
+-- (intermediate.workflow_cutoffs); a workflow without any has no row, so its count stays blank.
 items as (
-    select work_items.workflow_id, count(*) as items_since_go_live
-    from staging.work_items as work_items
-    inner join workflows using (workflow_id)
-    where workflows.deployed_on is null or work_items.opened_at >= cast(workflows.deployed_on as timestamp)
-    group by 1
+    select workflow_id, items_since_go_live
+    from intermediate.workflow_cutoffs
+    where items_since_go_live > 0
 ),
 
 per_workflow as (

@@ -22,17 +22,13 @@ primary_results as (
         and value_metrics.metric = workflows.primary_metric
 ),
 
+-- Per workflow with staged items, from the one pass over them (intermediate.workflow_cutoffs).
 item_facts as (
     select
-        work_items.workflow_id,
-        max(greatest(work_items.opened_at, coalesce(work_items.closed_at, work_items.opened_at))) as newest_record_at,
-        count(*) filter (
-            where work_items.escalated
-                and (workflows.deployed_on is null or work_items.opened_at >= cast(workflows.deployed_on as timestamp))
-        ) as escalations_logged
-    from staging.work_items as work_items
-    inner join workflows using (workflow_id)
-    group by 1
+        workflow_id,
+        latest_seen_at as newest_record_at,
+        escalations_since_go_live as escalations_logged
+    from intermediate.workflow_cutoffs
 ),
 
 loops as (
