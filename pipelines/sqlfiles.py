@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -23,9 +24,33 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str, *, catalog: str | N
     )
 
 
+# The exact sum, written once: a parallel sum of doubles adds in whatever order DuckDB's threads
+# finish, so two builds could differ in the last bit. A value below 1e9 in size (every real
+# count, share, hour or amount) is added as DECIMAL(38, 10), integer arithmetic that gives the
+# same result in any order; a larger one is added as a double, so no input can overflow the
+# decimal. The SQL files write `exact_sum(x)` (the sum of x) or `exact_sum_sq(x)` (the sum of
+# x * x, split on the size of x); `sql_text` expands them. `x` is a column name.
+_EXACT_SUM = (
+    "(coalesce(cast(sum(cast(case when abs({x}) < 1e9 then {value} end as decimal(38, 10))) as double), 0)"
+    " + coalesce(sum({value}) filter (where abs({x}) >= 1e9), 0))"
+)
+_EXACT_SUM_CALL = re.compile(r"\bexact_sum(?P<squared>_sq)?\((?P<x>\w+)\)")
+
+
+def expand_exact_sums(sql: str) -> str:
+    """`sql` with every `exact_sum(x)` and `exact_sum_sq(x)` written out (see `_EXACT_SUM`)."""
+
+    def expand(call: re.Match[str]) -> str:
+        x = call.group("x")
+        return _EXACT_SUM.format(x=x, value=f"{x} * {x}" if call.group("squared") else x)
+
+    return _EXACT_SUM_CALL.sub(expand, sql)
+
+
 def sql_text(anchor: str, name: str) -> str:
-    """The text of `sql/<name>.sql` in the folder of the module file `anchor` (pass `__file__`)."""
-    return (Path(anchor).parent / "sql" / f"{name}.sql").read_text()
+    """The text of `sql/<name>.sql` in the folder of the module file `anchor` (pass `__file__`),
+    with its exact sums written out (`expand_exact_sums`)."""
+    return expand_exact_sums((Path(anchor).parent / "sql" / f"{name}.sql").read_text())
 
 
 def sql_sections(anchor: str, name: str) -> dict[str, str]:

@@ -27,12 +27,10 @@ measures as (
     from items
 ),
 
--- Exact sums, so two builds agree to the last bit: a parallel sum of doubles adds in whatever
--- order the threads finish. A value below 1e9 in size (every real count, share, hour or amount)
--- is added as DECIMAL(38, 10), integer arithmetic that gives the same result in any order; a
--- larger one is added as a double, so no input can overflow the decimal. A share's values are
--- 0 and 1: its sum and sum of squares are the count of ones, exactly what the decimal sum
--- gives, and its value is its uncapped value, so its sums serve both.
+-- Exact sums, so two builds agree to the last bit: exact_sum(x) and exact_sum_sq(x) are written
+-- out by pipelines/sqlfiles.py (expand_exact_sums), which says how. A share's values are 0 and
+-- 1: its sum and sum of squares are the count of ones, exactly what an exact sum gives, and its
+-- value is its uncapped value, so its sums serve both.
 sums as (
     select
         {groups},
@@ -43,21 +41,15 @@ sums as (
         cast(count(*) filter (where error_value = 1) as double) as error_total,
         cast(count(*) filter (where error_value = 1) as double) as error_total_sq,
         count(touchpoints_value) as touchpoints_n,
-        coalesce(cast(sum(cast(case when abs(touchpoints_value) < 1e9 then touchpoints_value end as decimal(38, 10))) as double), 0)
-        + coalesce(sum(touchpoints_value) filter (where abs(touchpoints_value) >= 1e9), 0) as touchpoints_total,
-        coalesce(cast(sum(cast(case when abs(touchpoints_value) < 1e9 then touchpoints_value * touchpoints_value end as decimal(38, 10))) as double), 0)
-        + coalesce(sum(touchpoints_value * touchpoints_value) filter (where abs(touchpoints_value) >= 1e9), 0) as touchpoints_total_sq,
+        exact_sum(touchpoints_value) as touchpoints_total,
+        exact_sum_sq(touchpoints_value) as touchpoints_total_sq,
         count(touchpoints_uncapped) as touchpoints_uncapped_n,
-        coalesce(cast(sum(cast(case when abs(touchpoints_uncapped) < 1e9 then touchpoints_uncapped end as decimal(38, 10))) as double), 0)
-        + coalesce(sum(touchpoints_uncapped) filter (where abs(touchpoints_uncapped) >= 1e9), 0) as touchpoints_uncapped_total,
+        exact_sum(touchpoints_uncapped) as touchpoints_uncapped_total,
         count(spend_value) as spend_n,
-        coalesce(cast(sum(cast(case when abs(spend_value) < 1e9 then spend_value end as decimal(38, 10))) as double), 0)
-        + coalesce(sum(spend_value) filter (where abs(spend_value) >= 1e9), 0) as spend_total,
-        coalesce(cast(sum(cast(case when abs(spend_value) < 1e9 then spend_value * spend_value end as decimal(38, 10))) as double), 0)
-        + coalesce(sum(spend_value * spend_value) filter (where abs(spend_value) >= 1e9), 0) as spend_total_sq,
+        exact_sum(spend_value) as spend_total,
+        exact_sum_sq(spend_value) as spend_total_sq,
         count(spend_uncapped) as spend_uncapped_n,
-        coalesce(cast(sum(cast(case when abs(spend_uncapped) < 1e9 then spend_uncapped end as decimal(38, 10))) as double), 0)
-        + coalesce(sum(spend_uncapped) filter (where abs(spend_uncapped) >= 1e9), 0) as spend_uncapped_total
+        exact_sum(spend_uncapped) as spend_uncapped_total
     from measures
     group by {groups}
 ),

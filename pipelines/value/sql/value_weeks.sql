@@ -28,10 +28,9 @@ measures as (
     from items
 ),
 
--- Exact sums (as in pipelines/metrics/sql/period_stats.sql): values below 1e9 in size are
--- added as DECIMAL(38, 10), the same in any order, so two builds agree to the last bit. A
--- share's values are 0 and 1: its sum and sum of squares are the count of ones, exactly what
--- the decimal sum gives.
+-- Exact sums, so two builds agree to the last bit: exact_sum(x) and exact_sum_sq(x) are written
+-- out by pipelines/sqlfiles.py (expand_exact_sums). A share's values are 0 and 1: its sum and
+-- sum of squares are the count of ones, exactly what an exact sum gives.
 sums as (
     select
         workflow_id,
@@ -39,24 +38,18 @@ sums as (
         month_on,
         week_start_on,
         count(cycle_value) as cycle_n,
-        coalesce(cast(sum(cast(case when abs(cycle_value) < 1e9 then cycle_value end as decimal(38, 10))) as double), 0)
-        + coalesce(sum(cycle_value) filter (where abs(cycle_value) >= 1e9), 0) as cycle_total,
-        coalesce(cast(sum(cast(case when abs(cycle_value) < 1e9 then cycle_value * cycle_value end as decimal(38, 10))) as double), 0)
-        + coalesce(sum(cycle_value * cycle_value) filter (where abs(cycle_value) >= 1e9), 0) as cycle_total_sq,
+        exact_sum(cycle_value) as cycle_total,
+        exact_sum_sq(cycle_value) as cycle_total_sq,
         count(rework_value) as rework_n,
         cast(count(*) filter (where rework_value = 1) as double) as rework_total,
         count(error_value) as error_n,
         cast(count(*) filter (where error_value = 1) as double) as error_total,
         count(touchpoints_value) as touchpoints_n,
-        coalesce(cast(sum(cast(case when abs(touchpoints_value) < 1e9 then touchpoints_value end as decimal(38, 10))) as double), 0)
-        + coalesce(sum(touchpoints_value) filter (where abs(touchpoints_value) >= 1e9), 0) as touchpoints_total,
-        coalesce(cast(sum(cast(case when abs(touchpoints_value) < 1e9 then touchpoints_value * touchpoints_value end as decimal(38, 10))) as double), 0)
-        + coalesce(sum(touchpoints_value * touchpoints_value) filter (where abs(touchpoints_value) >= 1e9), 0) as touchpoints_total_sq,
+        exact_sum(touchpoints_value) as touchpoints_total,
+        exact_sum_sq(touchpoints_value) as touchpoints_total_sq,
         count(spend_value) as spend_n,
-        coalesce(cast(sum(cast(case when abs(spend_value) < 1e9 then spend_value end as decimal(38, 10))) as double), 0)
-        + coalesce(sum(spend_value) filter (where abs(spend_value) >= 1e9), 0) as spend_total,
-        coalesce(cast(sum(cast(case when abs(spend_value) < 1e9 then spend_value * spend_value end as decimal(38, 10))) as double), 0)
-        + coalesce(sum(spend_value * spend_value) filter (where abs(spend_value) >= 1e9), 0) as spend_total_sq
+        exact_sum(spend_value) as spend_total,
+        exact_sum_sq(spend_value) as spend_total_sq
     from measures
     group by workflow_id, period, month_on, week_start_on
 ),
