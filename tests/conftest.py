@@ -22,6 +22,16 @@ def _pseudonym_key_outside_the_checkout(tmp_path_factory: pytest.TempPathFactory
         os.environ["OPVALUE_PSEUDONYM_KEY_FILE"] = str(tmp_path_factory.mktemp("keys") / "pseudonym.key")
 
 
+@pytest.fixture
+def own_pseudonym_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test reads and writes under a pseudonym key file of its own (`tmp_path/keys/`), never
+    the checkout's or the session's; returns the key file's path (created on first use)."""
+    key_file = tmp_path / "keys" / "pseudonym.key"
+    monkeypatch.delenv("OPVALUE_PSEUDONYM_KEY", raising=False)
+    monkeypatch.setenv("OPVALUE_PSEUDONYM_KEY_FILE", str(key_file))
+    return key_file
+
+
 def write(path: Path, text: str) -> Path:
     """Write dedented text, creating folders."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,10 +17,8 @@ INGESTED_AT = datetime(2026, 11, 1)
 
 
 @pytest.fixture(autouse=True)
-def _own_pseudonym_key(tmp_path, monkeypatch):
+def _own_pseudonym_key(own_pseudonym_key):
     """Usage files are read under a key of the test's own, never the checkout's key file."""
-    monkeypatch.delenv("OPVALUE_PSEUDONYM_KEY", raising=False)
-    monkeypatch.setenv("OPVALUE_PSEUDONYM_KEY_FILE", str(tmp_path / "keys" / "pseudonym.key"))
 
 
 def load_all(root: Path, db: Path) -> tuple[duckdb.DuckDBPyConnection, dict]:

@@ -24,9 +24,8 @@ BAD_ROWS = "items_day_012.csv"
 
 
 @pytest.fixture(autouse=True)
-def _own_pseudonym_key(tmp_path, monkeypatch):
-    monkeypatch.delenv("OPVALUE_PSEUDONYM_KEY", raising=False)
-    monkeypatch.setenv("OPVALUE_PSEUDONYM_KEY_FILE", str(tmp_path / "keys" / "pseudonym.key"))
+def _own_pseudonym_key(own_pseudonym_key):
+    """Every test reads under its own key file (tests/conftest.py)."""
 
 
 @pytest.fixture

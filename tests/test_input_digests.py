@@ -26,9 +26,8 @@ JAN = "work_items/items_2026_01.csv"
 
 
 @pytest.fixture(autouse=True)
-def _own_pseudonym_key(tmp_path, monkeypatch):
-    monkeypatch.delenv("OPVALUE_PSEUDONYM_KEY", raising=False)
-    monkeypatch.setenv("OPVALUE_PSEUDONYM_KEY_FILE", str(tmp_path / "keys" / "pseudonym.key"))
+def _own_pseudonym_key(own_pseudonym_key, monkeypatch):
+    """Every test reads under its own key file (tests/conftest.py) and trusts stats unless it says otherwise."""
     monkeypatch.delenv(VERIFY_ENV, raising=False)
 
 

@@ -31,10 +31,8 @@ GOOD_ITEM = "g1,wf_a,2026-01-05T09:00:00Z,2026-01-06T09:00:00Z,0,2,no,0,false"
 
 
 @pytest.fixture(autouse=True)
-def _own_pseudonym_key(tmp_path, monkeypatch):
-    """Every test reads under its own key file, never the checkout's."""
-    monkeypatch.delenv("OPVALUE_PSEUDONYM_KEY", raising=False)
-    monkeypatch.setenv("OPVALUE_PSEUDONYM_KEY_FILE", str(tmp_path / "keys" / "pseudonym.key"))
+def _own_pseudonym_key(own_pseudonym_key, monkeypatch):
+    """Every test reads under its own key file (tests/conftest.py), in the default time zone."""
     monkeypatch.delenv("OPVALUE_TZ_WORK_ITEMS", raising=False)
 
 
