@@ -202,17 +202,18 @@ def test_an_incremental_build_equals_a_fresh_build_and_recomputes_only_what_chan
         return update_persistence(con, config, workflows)
 
     monkeypatch.setattr(metric_assets, "update_persistence", persistence_spy)
-    # The exception guardrails: the changed workflows alone while the governance cutoff stands.
+    # The exception guardrails and monthly exception rates: the changed workflows alone while
+    # the governance cutoff stands (each mart named by the table that keeps its cutoff).
     from pipelines.governance import assets as governance_assets
 
-    guardrail_sets: list[tuple[str, ...] | None] = []
-    guardrail_change_set = governance_assets._guardrail_change_set
+    guardrail_sets: list[tuple[str, tuple[str, ...] | None]] = []
+    while_cutoff_stands = governance_assets._while_cutoff_stands
 
-    def guardrail_spy(con, run_id):
-        guardrail_sets.append(guardrail_change_set(con, run_id))
-        return guardrail_sets[-1]
+    def guardrail_spy(con, run_id, tables, kept_at):
+        guardrail_sets.append((kept_at, while_cutoff_stands(con, run_id, tables, kept_at)))
+        return guardrail_sets[-1][1]
 
-    monkeypatch.setattr(governance_assets, "_guardrail_change_set", guardrail_spy)
+    monkeypatch.setattr(governance_assets, "_while_cutoff_stands", guardrail_spy)
     inputs = tmp_path / "inputs"
     shutil.copytree(SAMPLE_DIR, inputs, ignore=shutil.ignore_patterns("expected"))
     base = build_warehouse(inputs, tmp_path / "base" / "opvalue.duckdb")
@@ -234,7 +235,13 @@ def test_an_incremental_build_equals_a_fresh_build_and_recomputes_only_what_chan
     estimated.clear()
     guardrail_sets.clear()
     one = _step(inputs, same, tmp_path, "deployed", hashed)
-    assert guardrail_sets == [(DEPLOYED,), None]  # incremental, then the fresh build
+    # The incremental build (rates, then guardrails), then the fresh build.
+    assert guardrail_sets == [
+        ("intermediate.exception_monthly_counts", (DEPLOYED,)),
+        ("intermediate.exception_window_counts", (DEPLOYED,)),
+        ("intermediate.exception_monthly_counts", None),
+        ("intermediate.exception_window_counts", None),
+    ]
     # Items moved: the incremental build computes that workflow's terms again, the fresh one
     # every workflow's, and both pool to the same estimate, to the last bit.
     assert estimated == [(DEPLOYED,), None]
@@ -261,6 +268,26 @@ def test_an_incremental_build_equals_a_fresh_build_and_recomputes_only_what_chan
         writer.writerows(rows)
     changed = _step(inputs, comparison, tmp_path, "registry")
     assert _recomputed(changed) == (False, [DEPLOYED])
+
+    # An item newer than every other moves the governance cutoff, which every workflow's
+    # exception rates and guardrail are judged at: both are recomputed for every workflow.
+    later = inputs / "work_items" / "items_zz_later.csv"
+    con = duckdb.connect()
+    con.execute(
+        f"""
+        copy (
+            select 'LATER-' || item_id as item_id, * exclude (item_id, opened_at, closed_at),
+                '2026-11-25T09:00:00Z' as opened_at, null as closed_at
+            from read_csv('{(inputs / "work_items" / "items_zz_deployed.csv").as_posix()}', all_varchar = true)
+            limit 1
+        ) to '{later.as_posix()}' (header, delimiter ',')
+        """
+    )
+    con.close()
+    guardrail_sets.clear()
+    moved = _step(inputs, changed, tmp_path, "cutoff")
+    assert _recomputed(moved) == (False, [DEPLOYED])
+    assert [workflows for _, workflows in guardrail_sets] == [None, None, None, None]
 
 
 def test_a_change_of_definitions_recomputes_every_workflow(tmp_path, monkeypatch):

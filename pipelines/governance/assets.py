@@ -3,7 +3,7 @@ exception rates, feedback loops, frozen baselines and the ready-to-scale gate.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -165,12 +165,36 @@ def exception_rates(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Exception paths in use: per deployed workflow and month since go-live, the escalation,
     override and correction rates of AI-assisted items, each with a Wilson interval."""
     settings = load_settings()
-    with step("marts/exception_rates"), warehouse.connect() as con:
+
+    def compute(con) -> None:
         run_script(con, sql_text(__file__, "exception_monthly_counts"))
-        counts = con.sql("select * from intermediate.exception_monthly_counts").pl()
+        counts = con.sql("select * exclude (as_of_on) from intermediate.exception_monthly_counts").pl()
         write_table(con, "marts.exception_rates", monthly_rates(counts, settings["confidence_level"]))
+
+    with step("marts/exception_rates"), warehouse.connect() as con:
+        workflows = _while_cutoff_stands(con, warehouse.run_id, RATE_TABLES, "intermediate.exception_monthly_counts")
+        if workflows is None:
+            compute(con)
+        else:
+            inputs = {
+                "staging.workflows": "rows",
+                "staging.work_items": "view",
+                "intermediate.governance_as_of": "all",
+            }
+            with scope(con, workflows, inputs) as scoped:
+                scoped.run(lambda: compute(con))
+                for table, order in RATE_TABLES.items():
+                    scoped.merge(table, order_by=order)
         check = _grain(con, "marts.exception_rates", ["workflow_id", "month_start_on"])
-    return dg.MaterializeResult(metadata={"dagster/row_count": counts.height}, check_results=[check])
+        rows = con.execute("select count(*) from marts.exception_rates").fetchall()[0][0]
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows}, check_results=[check])
+
+
+RATE_TABLES = {
+    "intermediate.exception_monthly_counts": "workflow_id, month_start_on",
+    "marts.exception_rates": "workflow_id, month_start_on",
+}
+"""The monthly exception rates' tables, each with the order a full build writes it in."""
 
 
 @table_part(
@@ -212,7 +236,9 @@ def exception_guardrails(warehouse: WarehouseResource) -> dg.MaterializeResult:
         write_table(con, "marts.exception_guardrails", table)
 
     with step("marts/exception_guardrails"), warehouse.connect() as con:
-        workflows = _guardrail_change_set(con, warehouse.run_id)
+        workflows = _while_cutoff_stands(
+            con, warehouse.run_id, GUARDRAIL_TABLES, "intermediate.exception_window_counts"
+        )
         if workflows is None:
             compute(con)
         else:
@@ -249,17 +275,18 @@ GUARDRAIL_TABLES = {
 """The exception guardrail's tables, each with the order a full build writes it in."""
 
 
-def _guardrail_change_set(con, run_id: str | None) -> tuple[str, ...] | None:
-    """The workflows whose exception guardrails this run computes again; None for every one.
+def _while_cutoff_stands(con, run_id: str | None, tables: Iterable[str], kept_at: str) -> tuple[str, ...] | None:
+    """The workflows whose rows of `tables` this run computes again; None for every one.
 
-    A workflow's guardrail reads its registry row, its items, the build's week persistence and
-    the governance cutoff (the newest item's date, shared by every workflow). So only the
-    changed workflows are recomputed when the run's change set is not everything (a moved
-    week persistence widens it) and the cutoff is the one the kept rows were computed at."""
+    For the exception marts: a workflow's rows read its registry row, its items (and, for the
+    guardrail, the build's week persistence) and the governance cutoff (the newest item's date,
+    shared by every workflow). So only the changed workflows are recomputed when the run's
+    change set is not everything (a moved week persistence widens it) and the cutoff is the one
+    the kept rows were computed at: the single `as_of_on` of `kept_at`."""
     changes = load_change_set(con, run_id)
-    if changes.full or not all(table_exists(con, table) for table in GUARDRAIL_TABLES):
+    if changes.full or not all(table_exists(con, table) for table in tables):
         return None
-    kept = con.execute("select distinct as_of_on from intermediate.exception_window_counts").fetchall()
+    kept = con.execute(f"select distinct as_of_on from {kept_at}").fetchall()
     current = con.execute("select as_of_on from intermediate.governance_as_of").fetchall()
     return changes.workflows if len(kept) == 1 and kept == current else None
 

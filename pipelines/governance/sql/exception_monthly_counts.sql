@@ -1,6 +1,7 @@
 -- intermediate.exception_monthly_counts: one row per deployed workflow and calendar month
 -- from its go-live to the cutoff: assisted items opened that month and how many of them
--- were escalated, overridden or corrected (each out of the items where it is known).
+-- were escalated, overridden or corrected (each out of the items where it is known), and the
+-- cutoff they were counted at (so a run keeps an unchanged workflow's rows only while it stands).
 create or replace table intermediate.exception_monthly_counts as
 with
 
@@ -64,7 +65,9 @@ select
     coalesce(counted.override_known_items, 0) as override_known_items,
     coalesce(counted.overridden_items, 0) as overridden_items,
     coalesce(counted.correction_known_items, 0) as correction_known_items,
-    coalesce(counted.corrected_items, 0) as corrected_items
+    coalesce(counted.corrected_items, 0) as corrected_items,
+    as_of.as_of_on
 from months
+cross join as_of
 left join counted using (workflow_id, month_start_on)
 order by months.workflow_id, months.month_start_on;
