@@ -3,7 +3,7 @@ exception rates, feedback loops, frozen baselines and the ready-to-scale gate.""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -172,19 +172,9 @@ def exception_rates(warehouse: WarehouseResource) -> dg.MaterializeResult:
         write_table(con, "marts.exception_rates", monthly_rates(counts, settings["confidence_level"]))
 
     with step("marts/exception_rates"), warehouse.connect() as con:
-        workflows = _while_cutoff_stands(con, warehouse.run_id, RATE_TABLES, "intermediate.exception_monthly_counts")
-        if workflows is None:
-            compute(con)
-        else:
-            inputs = {
-                "staging.workflows": "rows",
-                "staging.work_items": "view",
-                "intermediate.governance_as_of": "all",
-            }
-            with scope(con, workflows, inputs) as scoped:
-                scoped.run(lambda: compute(con))
-                for table, order in RATE_TABLES.items():
-                    scoped.merge(table, order_by=order)
+        _recompute_while_cutoff_stands(
+            con, warehouse.run_id, RATE_TABLES, "intermediate.exception_monthly_counts", compute
+        )
         check = _grain(con, "marts.exception_rates", ["workflow_id", "month_start_on"])
         rows = con.execute("select count(*) from marts.exception_rates").fetchall()[0][0]
     return dg.MaterializeResult(metadata={"dagster/row_count": rows}, check_results=[check])
@@ -236,21 +226,9 @@ def exception_guardrails(warehouse: WarehouseResource) -> dg.MaterializeResult:
         write_table(con, "marts.exception_guardrails", table)
 
     with step("marts/exception_guardrails"), warehouse.connect() as con:
-        workflows = _while_cutoff_stands(
-            con, warehouse.run_id, GUARDRAIL_TABLES, "intermediate.exception_window_counts"
+        _recompute_while_cutoff_stands(
+            con, warehouse.run_id, GUARDRAIL_TABLES, "intermediate.exception_window_counts", compute
         )
-        if workflows is None:
-            compute(con)
-        else:
-            inputs = {
-                "staging.workflows": "rows",
-                "staging.work_items": "view",
-                "intermediate.governance_as_of": "all",
-            }
-            with scope(con, workflows, inputs) as scoped:
-                scoped.run(lambda: compute(con))
-                for table, order in GUARDRAIL_TABLES.items():
-                    scoped.merge(table, order_by=order)
         check = _grain(
             con,
             "marts.exception_guardrails",
@@ -273,6 +251,30 @@ GUARDRAIL_TABLES = {
     "marts.exception_guardrails": "workflow_id",
 }
 """The exception guardrail's tables, each with the order a full build writes it in."""
+
+
+CUTOFF_SCOPE_INPUTS = {
+    "staging.workflows": "rows",
+    "staging.work_items": "view",
+    "intermediate.governance_as_of": "all",
+}
+"""What an exception mart reads of a workflow: its registry row, its items, and the cutoff."""
+
+
+def _recompute_while_cutoff_stands(
+    con, run_id: str | None, tables: dict[str, str], kept_at: str, compute: Callable[[object], None]
+) -> None:
+    """Run `compute(con)`, which writes `tables`, for every workflow; or, while the governance
+    cutoff stands (`_while_cutoff_stands`), for the changed workflows alone, merging their rows
+    into `tables` in the order (the dict's values) a full build writes each in."""
+    workflows = _while_cutoff_stands(con, run_id, tables, kept_at)
+    if workflows is None:
+        compute(con)
+        return
+    with scope(con, workflows, CUTOFF_SCOPE_INPUTS) as scoped:
+        scoped.run(lambda: compute(con))
+        for table, order in tables.items():
+            scoped.merge(table, order_by=order)
 
 
 def _while_cutoff_stands(con, run_id: str | None, tables: Iterable[str], kept_at: str) -> tuple[str, ...] | None:
