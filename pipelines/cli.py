@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 EXIT_FAILED = 1
 EXIT_REFUSED = 3
-VERIFY_DIGESTS_ENV = "OPVALUE_VERIFY_DIGESTS"  # pipelines.ingest.manifest.VERIFY_ENV, which a test keeps equal
 
 
 def _instance() -> dg.DagsterInstance:
@@ -170,7 +169,7 @@ def build(
     """
     if verify_digests:
         # The setting the loader reads; in-process steps see it, as they would from the shell.
-        os.environ[VERIFY_DIGESTS_ENV] = "1"
+        os.environ[settings.VERIFY_DIGESTS_ENV] = "1"
     if own_process:
         # No cyclic collection while the pipeline is imported: see `_freeze_imports`.
         gc.disable()
@@ -326,7 +325,7 @@ def main(argv: list[str] | None = None, *, own_process: bool = False) -> int:
         "--verify-digests",
         action="store_true",
         help="hash every input file to decide what to read again, instead of trusting an unchanged size, mtime, "
-        f"ctime and inode (the same as {VERIFY_DIGESTS_ENV}=1)",
+        f"ctime and inode (the same as {settings.VERIFY_DIGESTS_ENV}=1)",
     )
     args = parser.parse_args(argv)
     if args.command == "build":

@@ -24,6 +24,7 @@ INPUT_DIR_ENV = "OPVALUE_INPUT_DIR"
 WAREHOUSE_ENV = "OPVALUE_WAREHOUSE"
 PSEUDONYM_KEY_ENV = "OPVALUE_PSEUDONYM_KEY"
 PSEUDONYM_KEY_FILE_ENV = "OPVALUE_PSEUDONYM_KEY_FILE"
+VERIFY_DIGESTS_ENV = "OPVALUE_VERIFY_DIGESTS"  # hash every input file (pipelines/ingest/manifest.py)
 DEFAULT_INPUT_DIR = "data/sample"
 DEFAULT_WAREHOUSE = "data/warehouse/opvalue.duckdb"
 # Outside data/warehouse/ on purpose: the published warehouse file never sits next to it.

@@ -218,7 +218,9 @@ def test_the_cli_flag_verifies_every_digest(tiny_inputs, tmp_path, later, hashed
     assert sorted(p.name for p in hashed) == inputs
 
 
-def test_the_cli_names_the_same_setting():
+def test_the_cli_names_the_same_setting(capsys):
     from pipelines import cli
 
-    assert cli.VERIFY_DIGESTS_ENV == VERIFY_ENV
+    with pytest.raises(SystemExit):
+        cli.main(["build", "--help"])
+    assert f"{VERIFY_ENV}=1" in " ".join(capsys.readouterr().out.split())

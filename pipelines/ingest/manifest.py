@@ -34,10 +34,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines import settings
 from pipelines.ingest.reader import file_digest
 from pipelines.sqlfiles import run_script, sql_text
 
-VERIFY_ENV = "OPVALUE_VERIFY_DIGESTS"
+VERIFY_ENV = settings.VERIFY_DIGESTS_ENV
 # A stat is trusted only when the file's mtime and ctime are this much older than the moment
 # the stat was taken: 2 s covers the coarsest timestamps in use (FAT's 2 s, ext3's 1 s).
 RACY_NS = 2_000_000_000
