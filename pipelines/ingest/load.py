@@ -45,7 +45,7 @@ from pipelines.ingest.reader import (
 )
 from pipelines.ingest.sources import SourceSpec
 from pipelines.settings import naive_time_zone
-from pipelines.sqlfiles import run_script, sql_sections, sql_text, table_exists
+from pipelines.sqlfiles import run_script, sql_sections, sql_text
 
 log = logging.getLogger("opvalue")
 # Bump when reading rules change in a way the column contract does not show, so every
@@ -100,24 +100,65 @@ class SourceSummary:
         )
 
 
-def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+# What sql/create_tables.sql makes. When all of it is there the script is not run: its ten
+# statements and the catalog lookups around them were most of what an unchanged source's
+# load cost (about 20 of 30 ms).
+SHARED_SCHEMAS = frozenset({"ingest", "staging", "quarantine", "ops"})
+SHARED_TABLES = frozenset(
+    {
+        "quarantine.rejected_rows",
+        "quarantine.rejected_files",
+        "ops.ingested_files",
+        "ops.staging_state",
+        "ops.skipped_files",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The warehouse's schemas and each table's (or view's) column names in order: one catalog query."""
+
+    schemas: frozenset[str]
+    columns: dict[str, list[str]]
+    """`schema.table` -> its column names, in order."""
+
+
+def read_layout(con: duckdb.DuckDBPyConnection) -> Layout:
+    """The schemas and tables of the database `con` is connected to (not attached ones, not temp)."""
+    rows = con.execute(
+        """
+        select schema_name, table_name, column_name, column_index
+        from duckdb_columns() where database_name = current_database()
+        union all
+        select schema_name, null, null, null from duckdb_schemas() where database_name = current_database()
+        order by schema_name, table_name, column_index
+        """
+    ).fetchall()
+    columns: dict[str, list[str]] = {}
+    for schema, table, column, _ in rows:
+        if table is not None:
+            columns.setdefault(f"{schema}.{table}", []).append(column)
+    return Layout(schemas=frozenset(row[0] for row in rows), columns=columns)
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection, layout: Layout | None = None) -> None:
     """Create the shared schemas and tables if this warehouse does not have them yet.
 
     `ops.staging_state` is only a cache of what staging was built from: an older layout is
-    dropped, which makes the next load re-stage every source in full.
+    dropped, which makes the next load re-stage every source in full. `layout` is the
+    warehouse's as read before (`read_layout`), to spare the catalog query.
     """
-    state_columns = {
-        row[0]
-        for row in con.execute(
-            "select column_name from information_schema.columns where table_schema = 'ops' and table_name = 'staging_state'"
-        ).fetchall()
-    }
+    layout = read_layout(con) if layout is None else layout
+    state_columns = set(layout.columns.get("ops.staging_state", []))
     if state_columns and "rules_fingerprint" not in state_columns:
         con.execute("drop table ops.staging_state")
     elif state_columns and "restaged_workflows" not in state_columns:
         # Added for the change set (pipelines/changes.py); null reads as "not known": hash all.
         con.execute("alter table ops.staging_state add column restaged_from varchar")
         con.execute("alter table ops.staging_state add column restaged_workflows varchar[]")
+    elif SHARED_SCHEMAS <= layout.schemas and SHARED_TABLES <= layout.columns.keys():
+        return
     run_script(con, sql_text(__file__, "create_tables"))
 
 
@@ -140,7 +181,7 @@ def _duckdb_type(dtype: pl.DataType) -> str:
     return DUCKDB_TYPES[dtype]
 
 
-def _ensure_rows_table(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
+def _ensure_rows_table(con: duckdb.DuckDBPyConnection, spec: SourceSpec, layout: Layout) -> None:
     """Create `ingest.<source>_rows`; if an older layout is there, drop it and re-read every file."""
     wanted = [
         *((name, _duckdb_type(dtype)) for name, dtype in spec.columns.items()),
@@ -148,12 +189,11 @@ def _ensure_rows_table(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None
         ("source_file", "varchar"),
         ("row_hash", "ubigint"),
     ]
-    existing = con.execute(
-        "select column_name, lower(data_type) from information_schema.columns "
-        "where table_schema = 'ingest' and table_name = ? order by ordinal_position",
-        [f"{spec.name}_rows"],
-    ).fetchall()
-    if existing and [name for name, _ in existing] != [name for name, _ in wanted]:
+    existing = layout.columns.get(f"ingest.{spec.name}_rows", [])
+    names = [name for name, _ in wanted]
+    if existing == names and f"ingest.{spec.name}_outcomes" in layout.columns:
+        return
+    if existing and existing != names:
         con.execute(f"drop table ingest.{spec.name}_rows")
         con.execute(f"drop table if exists ingest.{spec.name}_outcomes")
         for table in ("ops.ingested_files", "quarantine.rejected_rows", "quarantine.rejected_files"):
@@ -174,8 +214,9 @@ def load_source(
     ingested_at: datetime,
 ) -> SourceSummary:
     """Bring `spec`'s rows in the warehouse in line with its files under `input_dir`."""
-    ensure_tables(con)
-    _ensure_rows_table(con, spec)
+    layout = read_layout(con)
+    ensure_tables(con, layout)
+    _ensure_rows_table(con, spec, layout)
     version = reader_version(spec)
     listing = spec.listing(input_dir)
     current = {(path.relative_to(input_dir).as_posix()): path for path in listing.files}
@@ -196,7 +237,7 @@ def load_source(
         # full re-stage decides every row, so it needs no list of the keys files touched:
         # collecting them cost a scan of every batch's rows (0.37 CPU-s at 1M items).
         rules = _rules_fingerprint(con, spec, version)
-        staged = _staged_state(con, spec)
+        staged = _staged_state(con, spec, staging_exists=f"staging.{spec.name}" in layout.columns)
         by_key = staged is not None and staged[1] == rules
         key_list = ", ".join(spec.key)
         con.execute(
@@ -212,7 +253,7 @@ def load_source(
         pending: list[tuple[int, str, Path, str, str | None]] = []
         reused = 0
         # An unchanged file's sha256 comes from its stat, not its bytes (pipelines/ingest/manifest.py).
-        digests = Digests.load(con, spec.name)
+        digests = Digests.load(con, spec.name, create_table="ops.input_file_stats" not in layout.columns)
         for position, (source_file, path) in enumerate(current.items(), start=1):
             link = listing.rejected_links.get(source_file)
             # A rejected link's digest names its target, never the target's bytes.
@@ -344,13 +385,14 @@ def _rules_fingerprint(con: duckdb.DuckDBPyConnection, spec: SourceSpec, version
     return hashlib.sha256(repr((STAGING_RULES_VERSION, version, registry)).encode()).hexdigest()
 
 
-def _staged_state(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> tuple[str, str] | None:
+def _staged_state(con: duckdb.DuckDBPyConnection, spec: SourceSpec, *, staging_exists: bool) -> tuple[str, str] | None:
     """(inputs, rules) fingerprints staging was last built from, if the staging table is still there."""
-    exists = table_exists(con, f"staging.{spec.name}")
+    if not staging_exists:
+        return None
     row = con.execute(
         "select inputs_fingerprint, rules_fingerprint from ops.staging_state where source = ?", [spec.name]
     ).fetchall()
-    return (row[0][0], row[0][1]) if exists and row else None
+    return (row[0][0], row[0][1]) if row else None
 
 
 def _staged_at(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> str | None:
