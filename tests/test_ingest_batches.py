@@ -198,12 +198,12 @@ def test_the_next_batch_is_read_while_this_one_is_written(daily_inputs, tmp_path
             second_read_started.set()
         return real_read(batch, spec, input_dir)
 
-    def store(con, spec, results, version, ingested_at):
+    def store(con, spec, results, version, ingested_at, **options):
         if results[0].source_file.endswith("items_day_001.csv"):
             # Writing the first batch: the second batch's read has begun (waits for the
             # reader thread, never for a clock; it is set at once when reading runs ahead).
             seen.append(second_read_started.wait(timeout=60))
-        return real_store(con, spec, results, version, ingested_at)
+        return real_store(con, spec, results, version, ingested_at, **options)
 
     monkeypatch.setattr(load, "_read_batch", read)
     monkeypatch.setattr(load, "_store_files", store)

@@ -45,7 +45,7 @@ from pipelines.ingest.reader import (
 )
 from pipelines.ingest.sources import SourceSpec
 from pipelines.settings import naive_time_zone
-from pipelines.sqlfiles import run_script, sql_sections, sql_text, table_exists
+from pipelines.sqlfiles import run_script, sql_sections, sql_text
 
 log = logging.getLogger("opvalue")
 # Bump when reading rules change in a way the column contract does not show, so every
@@ -100,24 +100,65 @@ class SourceSummary:
         )
 
 
-def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+# What sql/create_tables.sql makes. When all of it is there the script is not run: its ten
+# statements and the catalog lookups around them were most of what an unchanged source's
+# load cost (about 20 of 30 ms).
+SHARED_SCHEMAS = frozenset({"ingest", "staging", "quarantine", "ops"})
+SHARED_TABLES = frozenset(
+    {
+        "quarantine.rejected_rows",
+        "quarantine.rejected_files",
+        "ops.ingested_files",
+        "ops.staging_state",
+        "ops.skipped_files",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The warehouse's schemas and each table's (or view's) column names in order: one catalog query."""
+
+    schemas: frozenset[str]
+    columns: dict[str, list[str]]
+    """`schema.table` -> its column names, in order."""
+
+
+def read_layout(con: duckdb.DuckDBPyConnection) -> Layout:
+    """The schemas and tables of the database `con` is connected to (not attached ones, not temp)."""
+    rows = con.execute(
+        """
+        select schema_name, table_name, column_name, column_index
+        from duckdb_columns() where database_name = current_database()
+        union all
+        select schema_name, null, null, null from duckdb_schemas() where database_name = current_database()
+        order by schema_name, table_name, column_index
+        """
+    ).fetchall()
+    columns: dict[str, list[str]] = {}
+    for schema, table, column, _ in rows:
+        if table is not None:
+            columns.setdefault(f"{schema}.{table}", []).append(column)
+    return Layout(schemas=frozenset(row[0] for row in rows), columns=columns)
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection, layout: Layout | None = None) -> None:
     """Create the shared schemas and tables if this warehouse does not have them yet.
 
     `ops.staging_state` is only a cache of what staging was built from: an older layout is
-    dropped, which makes the next load re-stage every source in full.
+    dropped, which makes the next load re-stage every source in full. `layout` is the
+    warehouse's as read before (`read_layout`), to spare the catalog query.
     """
-    state_columns = {
-        row[0]
-        for row in con.execute(
-            "select column_name from information_schema.columns where table_schema = 'ops' and table_name = 'staging_state'"
-        ).fetchall()
-    }
+    layout = read_layout(con) if layout is None else layout
+    state_columns = set(layout.columns.get("ops.staging_state", []))
     if state_columns and "rules_fingerprint" not in state_columns:
         con.execute("drop table ops.staging_state")
     elif state_columns and "restaged_workflows" not in state_columns:
         # Added for the change set (pipelines/changes.py); null reads as "not known": hash all.
         con.execute("alter table ops.staging_state add column restaged_from varchar")
         con.execute("alter table ops.staging_state add column restaged_workflows varchar[]")
+    elif SHARED_SCHEMAS <= layout.schemas and SHARED_TABLES <= layout.columns.keys():
+        return
     run_script(con, sql_text(__file__, "create_tables"))
 
 
@@ -140,7 +181,7 @@ def _duckdb_type(dtype: pl.DataType) -> str:
     return DUCKDB_TYPES[dtype]
 
 
-def _ensure_rows_table(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
+def _ensure_rows_table(con: duckdb.DuckDBPyConnection, spec: SourceSpec, layout: Layout) -> None:
     """Create `ingest.<source>_rows`; if an older layout is there, drop it and re-read every file."""
     wanted = [
         *((name, _duckdb_type(dtype)) for name, dtype in spec.columns.items()),
@@ -148,12 +189,11 @@ def _ensure_rows_table(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None
         ("source_file", "varchar"),
         ("row_hash", "ubigint"),
     ]
-    existing = con.execute(
-        "select column_name, lower(data_type) from information_schema.columns "
-        "where table_schema = 'ingest' and table_name = ? order by ordinal_position",
-        [f"{spec.name}_rows"],
-    ).fetchall()
-    if existing and [name for name, _ in existing] != [name for name, _ in wanted]:
+    existing = layout.columns.get(f"ingest.{spec.name}_rows", [])
+    names = [name for name, _ in wanted]
+    if existing == names and f"ingest.{spec.name}_outcomes" in layout.columns:
+        return
+    if existing and existing != names:
         con.execute(f"drop table ingest.{spec.name}_rows")
         con.execute(f"drop table if exists ingest.{spec.name}_outcomes")
         for table in ("ops.ingested_files", "quarantine.rejected_rows", "quarantine.rejected_files"):
@@ -174,8 +214,9 @@ def load_source(
     ingested_at: datetime,
 ) -> SourceSummary:
     """Bring `spec`'s rows in the warehouse in line with its files under `input_dir`."""
-    ensure_tables(con)
-    _ensure_rows_table(con, spec)
+    layout = read_layout(con)
+    ensure_tables(con, layout)
+    _ensure_rows_table(con, spec, layout)
     version = reader_version(spec)
     listing = spec.listing(input_dir)
     current = {(path.relative_to(input_dir).as_posix()): path for path in listing.files}
@@ -196,7 +237,7 @@ def load_source(
         # full re-stage decides every row, so it needs no list of the keys files touched:
         # collecting them cost a scan of every batch's rows (0.37 CPU-s at 1M items).
         rules = _rules_fingerprint(con, spec, version)
-        staged = _staged_state(con, spec)
+        staged = _staged_state(con, spec, staging_exists=f"staging.{spec.name}" in layout.columns)
         by_key = staged is not None and staged[1] == rules
         key_list = ", ".join(spec.key)
         con.execute(
@@ -212,7 +253,7 @@ def load_source(
         pending: list[tuple[int, str, Path, str, str | None]] = []
         reused = 0
         # An unchanged file's sha256 comes from its stat, not its bytes (pipelines/ingest/manifest.py).
-        digests = Digests.load(con, spec.name)
+        digests = Digests.load(con, spec.name, create_table="ops.input_file_stats" not in layout.columns)
         for position, (source_file, path) in enumerate(current.items(), start=1):
             link = listing.rejected_links.get(source_file)
             # A rejected link's digest names its target, never the target's bytes.
@@ -228,13 +269,16 @@ def load_source(
             started = time.perf_counter()
             files = [result.source_file for result in results]
             try:
-                _set_batch_files(con, files)
-                if by_key:
-                    _note_keys(con, spec)
-                _forget_files(con, spec)
-                _store_files(con, spec, results, version, ingested_at)
-                if by_key:
-                    _note_keys(con, spec)
+                # Only a file read before holds anything to forget (a file's rows, outcomes,
+                # quarantine and ledger entry are written together): for a new file the
+                # lookups and deletes each scanned a 10M-row table to find nothing.
+                recorded = [source_file for source_file in files if source_file in known]
+                if recorded:
+                    _set_batch_files(con, recorded)
+                    if by_key:
+                        _note_keys(con, spec)
+                    _forget_files(con, spec)
+                _store_files(con, spec, results, version, ingested_at, note_keys=by_key)
             except Exception as error:
                 # The machine or a bug while writing; name the batch's files for the operator.
                 shown = files[0] if len(files) == 1 else f"{files[0]} .. {files[-1]} ({len(files)} files)"
@@ -341,13 +385,14 @@ def _rules_fingerprint(con: duckdb.DuckDBPyConnection, spec: SourceSpec, version
     return hashlib.sha256(repr((STAGING_RULES_VERSION, version, registry)).encode()).hexdigest()
 
 
-def _staged_state(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> tuple[str, str] | None:
+def _staged_state(con: duckdb.DuckDBPyConnection, spec: SourceSpec, *, staging_exists: bool) -> tuple[str, str] | None:
     """(inputs, rules) fingerprints staging was last built from, if the staging table is still there."""
-    exists = table_exists(con, f"staging.{spec.name}")
+    if not staging_exists:
+        return None
     row = con.execute(
         "select inputs_fingerprint, rules_fingerprint from ops.staging_state where source = ?", [spec.name]
     ).fetchall()
-    return (row[0][0], row[0][1]) if exists and row else None
+    return (row[0][0], row[0][1]) if row else None
 
 
 def _staged_at(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> str | None:
@@ -490,13 +535,21 @@ def _store_files(
     results: list[FileResult],
     version: str,
     ingested_at: datetime,
+    *,
+    note_keys: bool = False,
 ) -> None:
-    """Write a batch's valid rows, quarantined rows, rejections and manifest entries: one insert per table."""
+    """Write a batch's valid rows, quarantined rows, rejections and manifest entries: one insert per table.
+
+    With `note_keys`, the keys of the rows written are added to `scope_keys` (their outcomes
+    may change), taken from the batch's rows in memory rather than found again in the table.
+    """
     valid_parts = [r.valid for r in results if r.valid is not None and r.valid.height]
     if valid_parts:
         # One chunk: DuckDB scans a frame of many small chunks ten times slower.
         valid = pl.concat(valid_parts, how="vertical", rechunk=True)  # noqa: F841 - read by DuckDB's replacement scan below
         con.execute(f"insert into ingest.{spec.name}_rows by name select * from valid")
+        if note_keys:
+            con.execute(f"insert into scope_keys select distinct {', '.join(spec.key)} from valid")
     quarantined_parts = [r.quarantined for r in results if r.quarantined is not None and r.quarantined.height]
     if quarantined_parts:
         quarantined = pl.concat(quarantined_parts, how="vertical", rechunk=True).with_columns(  # noqa: F841
@@ -536,7 +589,8 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, ingested_at: dateti
     # The statements that differ between a re-stage by key and a full one fill the
     # placeholders of sql/stage_source.sql; `scope_keys` is a temp table of the keys to decide again.
     sql = sql_text(__file__, "stage_source")
-    for placeholder, statement in sql_sections(__file__, "restage_by_key" if by_key else "restage_full").items():
+    sections = sql_sections(__file__, "restage_by_key" if by_key else "restage_full")
+    for placeholder, statement in sections.items():
         sql = sql.replace("{" + placeholder + "}", statement)
     sql = sql.format(
         source=spec.name,
@@ -551,14 +605,22 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, ingested_at: dateti
         else "false",
         record_fields=", ".join(f"{name} := source_rows.{name}" for name in business),
         staged_key_match=" and ".join(f"{spec.name}.{name} = scope_keys.{name}" for name in spec.key),
+        # Versions differ on a column when their smallest and largest text differ: the same
+        # test as counting distinct texts, but count(distinct) per column made DuckDB plan a
+        # join of one aggregate per column (30 ms of planning every re-stage).
         differing_columns=", ".join(
-            f"case when count(distinct coalesce(cast({name} as varchar), '<blank>')) > 1 then '{name}' end"
+            f"case when min({text}) <> max({text}) then '{name}' end"
             for name in business
             if name not in spec.key
+            for text in [f"coalesce(cast({name} as varchar), '<blank>')"]
         ),
     )
     run_script(con, sql, {"ingested_at": ingested_at})
-    return con.execute("select count(*) from row_outcomes").fetchall()[0][0]
+    decided = con.execute("select count(*) from row_outcomes").fetchall()[0][0]
+    # `row_outcomes` is a view or a table by scope, and `create or replace` cannot turn one
+    # into the other: the next load on this connection may re-stage the other way.
+    con.execute(f"drop {sections['outcomes_relation']} row_outcomes")
+    return decided
 
 
 def _summarise(

@@ -102,9 +102,15 @@ class Digests:
         """Files whose bytes were read for their sha256 this run (the rest came from their stat)."""
 
     @classmethod
-    def load(cls, con: duckdb.DuckDBPyConnection, source: str, *, verify: bool | None = None) -> Digests:
-        """What earlier runs recorded for `source` (nothing when `verify`, which defaults to the setting)."""
-        run_script(con, sql_text(__file__, "create_input_file_stats"))
+    def load(
+        cls, con: duckdb.DuckDBPyConnection, source: str, *, verify: bool | None = None, create_table: bool = True
+    ) -> Digests:
+        """What earlier runs recorded for `source` (nothing when `verify`, which defaults to the setting).
+
+        `create_table=False` when the caller knows `ops.input_file_stats` exists (it saves two statements).
+        """
+        if create_table:
+            run_script(con, sql_text(__file__, "create_input_file_stats"))
         verify = verify_digests() if verify is None else verify
         rows = (
             []

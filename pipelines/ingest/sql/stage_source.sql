@@ -80,10 +80,9 @@ select
     end as outcome
 from ranked;
 
--- Every row in scope with its outcome. A view, not a table: a copy of every row with all
--- its columns held in memory was the peak of a build (3 GiB at 10M items); the rows of a
--- key's only row are read again from the rows held each time the view is used.
-create or replace temp view row_outcomes as
+-- Every row in scope with its outcome, as a view or a table (the restage file says which
+-- and why). The statements below read it five times.
+create or replace temp {outcomes_relation} row_outcomes as
 select * from contested_outcomes
 
 union all
@@ -153,7 +152,8 @@ left join quarantined_registry on {registry_match}
 where source_rows.outcome in ('unknown_workflow', 'conflicting_duplicate');
 
 -- Per-file reconciliation: read = staged + quarantined + de-duplicated + superseded,
--- counted over every row's kept outcome, so both scopes give the same counts.
+-- counted over every row's kept outcome, so both scopes give the same counts. Only the
+-- files whose rows' outcomes may have changed are counted again (the restage file says which).
 update ops.ingested_files as manifest
 set
     rows_staged = coalesce(per_file.staged, 0),
@@ -167,7 +167,7 @@ from (
         count(outcome) filter (where outcome in ('unknown_workflow', 'conflicting_duplicate')) as quarantined,
         count(outcome) filter (where outcome = 'deduplicated') as deduplicated,
         count(outcome) filter (where outcome = 'superseded') as superseded
-    from (select source_file from ops.ingested_files where source = '{source}') as manifest_files
+    from ({recount_files}) as manifest_files
     left join ingest.{source}_outcomes as outcomes using (source_file)
     group by manifest_files.source_file
 ) as per_file

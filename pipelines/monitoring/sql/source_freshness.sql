@@ -3,7 +3,10 @@ create or replace table ops.source_freshness as
 with
 
 newest as (
-    select 'work_items' as source, max(greatest(opened_at, coalesce(closed_at, opened_at))) as newest_record_at
+    -- The newest of either time: the same value as the newest row's greatest(opened_at,
+    -- closed_at), but two plain maxima, which DuckDB answers from each row group's statistics
+    -- instead of scanning every item (0.13 s at 10M items, 1 ms this way).
+    select 'work_items' as source, greatest(max(opened_at), max(closed_at)) as newest_record_at
     from staging.work_items
     union all
     select 'usage', cast(max(usage_date) as timestamp) from staging.usage
