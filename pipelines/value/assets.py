@@ -117,7 +117,9 @@ def value_changes(warehouse: WarehouseResource) -> dg.MaterializeResult:
         if changes.full:
             write_table(con, "intermediate.value_changes", compute_value_changes(con, config))
         else:
-            with scope(con, changes.workflows, {"intermediate.item_periods": "rows"}) as scoped:
+            # A view, not a copy of the rows: value_weeks.sql reads them once, and a copy read
+            # every column of them and wrote it again.
+            with scope(con, changes.workflows, {"intermediate.item_periods": "view"}) as scoped:
                 scoped.run(lambda: write_table(con, "intermediate.value_changes", compute_value_changes(con, config)))
                 scoped.merge("intermediate.value_changes", order_by="workflow_id, metric, month_on nulls first")
         rows = con.execute("select count(*) from intermediate.value_changes").fetchone()[0]
