@@ -214,6 +214,18 @@ def test_an_incremental_build_equals_a_fresh_build_and_recomputes_only_what_chan
         return guardrail_sets[-1][1]
 
     monkeypatch.setattr(governance_assets, "_while_cutoff_stands", guardrail_spy)
+    # The value marts' post-period item counts: the changed workflows' alone, every other
+    # workflow's kept from the table rebuilt (per workflow, then per month).
+    from pipelines.value import assets as value_assets
+
+    counted: list[tuple[str, tuple[str, ...] | None]] = []
+    count_post_items = value_assets.count_post_items
+
+    def count_spy(con, run_id, grain):
+        counted.append((grain, count_post_items(con, run_id, grain)))
+        return counted[-1][1]
+
+    monkeypatch.setattr(value_assets, "count_post_items", count_spy)
     inputs = tmp_path / "inputs"
     shutil.copytree(SAMPLE_DIR, inputs, ignore=shutil.ignore_patterns("expected"))
     base = build_warehouse(inputs, tmp_path / "base" / "opvalue.duckdb")
@@ -224,17 +236,22 @@ def test_an_incremental_build_equals_a_fresh_build_and_recomputes_only_what_chan
     # Nothing changed: nothing is recomputed, no staged row is read to fingerprint it, and
     # the tables stay as they were.
     estimated.clear()
+    counted.clear()
     same = _step(inputs, base, tmp_path, "same", hashed)
     assert _recomputed(same) == (False, [])
     assert hashed == []
     assert estimated == [None]  # the fresh build's; the incremental one kept the table
+    # The incremental build counts no workflow's items, the fresh build every workflow's.
+    assert counted == [("per_workflow", ()), ("per_month", ()), ("per_workflow", None), ("per_month", None)]
 
     # A new file with items of one deployed workflow: only that workflow is recomputed, and
     # only its staged items are hashed again (the loader re-staged its keys alone).
     _add_items(inputs, DEPLOYED, "items_zz_deployed.csv", "NEWD-")
     estimated.clear()
     guardrail_sets.clear()
+    counted.clear()
     one = _step(inputs, same, tmp_path, "deployed", hashed)
+    assert counted[:2] == [("per_workflow", (DEPLOYED,)), ("per_month", (DEPLOYED,))]
     # The incremental build (rates, then guardrails), then the fresh build.
     assert guardrail_sets == [
         ("intermediate.exception_monthly_counts", (DEPLOYED,)),

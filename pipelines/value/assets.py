@@ -22,7 +22,7 @@ from pipelines.metrics.assets import ITEM_PERIODS, SCORECARD, VALUE_METRICS, WEE
 from pipelines.metrics.config import load_config
 from pipelines.progress import step
 from pipelines.resources import WarehouseResource
-from pipelines.sqlfiles import run_script, sql_text, table_exists
+from pipelines.sqlfiles import run_script, sql_sections, sql_text, table_exists
 from pipelines.value.changes import compute_value_changes
 
 VALUE_GROUP = "value"  # folder name = Dagster group name; the key prefix says the layer
@@ -51,6 +51,35 @@ def _adoption_threshold() -> float:
     return float(load_config().settings["adoption_threshold"])
 
 
+# Per grain of pipelines/value/sql/post_items.sql: the table that keeps each workflow's counts
+# from the previous build, and the columns they are read from there.
+POST_ITEM_COUNTS = {
+    "per_workflow": ("intermediate.value_workflows", {"workflow_id", "post_items"}),
+    "per_month": ("marts.monthly_value", {"workflow_id", "month_on", "items", "items_open"}),
+}
+
+
+def count_post_items(con: duckdb.DuckDBPyConnection, run_id: str | None, grain: str) -> tuple[str, ...] | None:
+    """Write this run's temp table of post-period item counts at `grain` (a key of
+    `POST_ITEM_COUNTS`; pipelines/value/sql/post_items.sql) and return the workflows whose
+    items were counted, None for every workflow.
+
+    Only the workflows this run recomputes are counted when its change set is not everything
+    (a moved week persistence widens it) and the table to be rebuilt holds the previous
+    build's counts: every other workflow's item_periods rows are the previous build's, so
+    their counts are too, to the last item."""
+    kept_in, columns = POST_ITEM_COUNTS[grain]
+    changes = load_change_set(con, run_id)
+    schema, table = kept_in.split(".")
+    workflows = None if changes.full or not columns <= _columns(con, schema, table) else changes.workflows
+    sections = sql_sections(__file__, "post_items")
+    params = {"workflows": None if workflows is None else list(workflows)}
+    con.execute(sections[f"count_{grain}"], params)
+    if workflows is not None:
+        con.execute(sections[f"keep_{grain}"], params)
+    return workflows
+
+
 @table_part(
     key=VALUE_WORKFLOWS,
     group_name=VALUE_GROUP,
@@ -62,6 +91,7 @@ def value_workflows(warehouse: WarehouseResource) -> dg.MaterializeResult:
     result, adoption, data cutoff, post window, items per month, currency and cost rates (as
     DECIMAL). Internal: the one place where the value marts meet the scorecard's columns."""
     with step("intermediate/value_workflows"), warehouse.connect() as con:
+        count_post_items(con, warehouse.run_id, "per_workflow")
         run_script(con, sql_text(__file__, "value_workflows"))
         decisions = con.execute(
             "select decision, count(*) from intermediate.value_workflows group by 1 order by 1"
@@ -87,7 +117,9 @@ def value_changes(warehouse: WarehouseResource) -> dg.MaterializeResult:
         if changes.full:
             write_table(con, "intermediate.value_changes", compute_value_changes(con, config))
         else:
-            with scope(con, changes.workflows, {"intermediate.item_periods": "rows"}) as scoped:
+            # A view, not a copy of the rows: value_weeks.sql reads them once, and a copy read
+            # every column of them and wrote it again.
+            with scope(con, changes.workflows, {"intermediate.item_periods": "view"}) as scoped:
                 scoped.run(lambda: write_table(con, "intermediate.value_changes", compute_value_changes(con, config)))
                 scoped.merge("intermediate.value_changes", order_by="workflow_id, metric, month_on nulls first")
         rows = con.execute("select count(*) from intermediate.value_changes").fetchone()[0]
@@ -156,6 +188,7 @@ def monthly_value(warehouse: WarehouseResource) -> dg.MaterializeResult:
     interval, the month's items, and what the month saved in units and money. Shows whether
     the value grows or fades."""
     with step("marts/monthly_value"), warehouse.connect() as con:
+        count_post_items(con, warehouse.run_id, "per_month")
         run_script(con, sql_text(__file__, "monthly_value"))
         rows, months = con.execute("select count(*), count(distinct month_on) from marts.monthly_value").fetchone()
         check = grain_check(con, "marts.monthly_value", ["workflow_id", "metric", "month_on"])

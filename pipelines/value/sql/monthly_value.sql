@@ -31,12 +31,9 @@ months as (
         )) as series (month_start)
 ),
 
+-- Counted from intermediate.item_periods by pipelines/value/sql/post_items.sql just before.
 month_items as (
-    select workflow_id, cast(date_trunc('month', opened_at) as date) as month_on, count(*) as items,
-        count(*) filter (where not is_closed) as items_open
-    from intermediate.item_periods
-    where period = 'post'
-    group by all
+    select workflow_id, month_on, items, items_open from temp.main.post_item_months
 ),
 
 changes as (

@@ -29,11 +29,9 @@ global_cutoff as (
     select max(data_cutoff_at) as data_cutoff_at from item_cutoffs
 ),
 
+-- Counted from intermediate.item_periods by pipelines/value/sql/post_items.sql just before.
 post_items as (
-    select workflow_id, count(*) as post_items
-    from intermediate.item_periods
-    where period = 'post'
-    group by workflow_id
+    select workflow_id, post_items from temp.main.post_items
 ),
 
 joined as (
