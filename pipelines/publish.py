@@ -263,11 +263,16 @@ class Build:
     def publish(self) -> None:
         """Make the build the published warehouse in one rename (the lock is kept: see `release`)."""
         self._join_writeback()
-        con = duckdb.connect(str(self.path))
-        try:
-            con.execute("checkpoint")
-        finally:
-            con.close()
+        if build_leftovers(self.path)[1].exists():
+            # The run's connection checkpoints the build when it closes, which leaves no WAL;
+            # one left behind (a run that never connected, a close that could not checkpoint)
+            # is written into the file here. Opening a 1 GB build again only to find nothing
+            # to do took 0.04-0.08 s of every publish.
+            con = duckdb.connect(str(self.path))
+            try:
+                con.execute("checkpoint")
+            finally:
+                con.close()
         with self.path.open("rb") as handle:
             os.fsync(handle.fileno())
         retired = self._keep_published_alive() if _defer_retirement else None

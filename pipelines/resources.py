@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -27,6 +29,7 @@ from pipelines.publish import (
     BuildLocked,
     BuildStartError,
     PublishRefused,
+    build_leftovers,
     describe,
     record_run,
     refusal_reason,
@@ -36,6 +39,9 @@ from pipelines.sqlfiles import table_exists
 
 log = logging.getLogger("opvalue")
 
+# A step that leaves at least this much in the build's write-ahead log has it checkpointed in
+# the background while the run goes on (`WarehouseResource._checkpoint_behind`).
+CHECKPOINT_BEHIND_WAL_BYTES = 1 << 20
 KEEP_RUNS_ENV = "OPVALUE_KEEP_RUNS"
 DEFAULT_KEEP_RUNS = 50
 BUILD_JOB = "build_warehouse"
@@ -61,6 +67,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     _build: Build | None = PrivateAttr(default=None)
     _run_con: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
+    _checkpointer: threading.Thread | None = PrivateAttr(default=None)
     _recomputed: list[str] | None = PrivateAttr(default=None)
     _run_id: str | None = PrivateAttr(default=None)
     _published: bool = PrivateAttr(default=False)
@@ -167,9 +174,58 @@ class WarehouseResource(dg.ConfigurableResource):
             raise fallback_error
 
     def _close_run_connection(self) -> None:
+        self._join_checkpointer()
         con, self._run_con = self._run_con, None
         if con is not None:
             con.close()
+
+    def _checkpoint_behind(self) -> None:
+        """Checkpoint the build file on a thread of its own once a step has left much in its WAL.
+
+        The run's connection is checkpointed when it closes, before the publish's rename, and
+        that is what the user waited for: 0.41-0.48 s of a 10M incremental run, most of it the
+        staged work items' changes. Written here, the next steps (Dagster's events, Python
+        statistics) overlap it, and the last checkpoint holds only what came after. DuckDB runs
+        a checkpoint beside other connections' queries; when another write transaction is open
+        it refuses, and the work is left to the next one: a checkpoint never changes what a
+        table holds, only where it is stored. At most one runs at a time; publishing and
+        teardown join it before the connection closes.
+        """
+        build, con = self._build, self._run_con
+        if build is None or con is None or self._checkpointer is not None:
+            return
+        try:
+            pending = os.path.getsize(build_leftovers(build.path)[1])
+        except OSError:
+            return  # no WAL: nothing to checkpoint
+        if pending < CHECKPOINT_BEHIND_WAL_BYTES:
+            return
+        cursor = con.cursor()
+        writeback = build.writeback
+
+        def checkpoint() -> None:
+            try:
+                if writeback is not None:
+                    # Until the copy is on disk, the checkpoint's fsync would wait for all of it,
+                    # holding the lock the next step's writes need.
+                    writeback.join()
+                started = time.perf_counter()
+                cursor.execute("checkpoint")
+                log.debug(
+                    "checkpointed %d bytes of WAL in the background in %.2fs", pending, time.perf_counter() - started
+                )
+            except duckdb.Error as error:
+                log.debug("background checkpoint skipped: %s", describe(error))
+            finally:
+                cursor.close()
+
+        self._checkpointer = threading.Thread(target=checkpoint, name="opvalue-checkpoint", daemon=True)
+        self._checkpointer.start()
+
+    def _join_checkpointer(self) -> None:
+        thread, self._checkpointer = self._checkpointer, None
+        if thread is not None:
+            thread.join()
 
     def _outcome(self, run_id: str | None, status: str, message: str | None) -> dict:
         return {
@@ -200,7 +256,10 @@ class WarehouseResource(dg.ConfigurableResource):
             # and teardown close it before the file is checked, renamed or thrown away.
             if self._run_con is None:
                 self._run_con = duckdb.connect(str(self._build.path))
+            elif self._checkpointer is not None and not self._checkpointer.is_alive():
+                self._join_checkpointer()
             yield self._run_con
+            self._checkpoint_behind()
             return
         if self.is_remote():
             target = self.target()
