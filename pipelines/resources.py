@@ -42,6 +42,10 @@ log = logging.getLogger("opvalue")
 # A step that leaves at least this much in the build's write-ahead log has it checkpointed in
 # the background while the run goes on (`WarehouseResource._checkpoint_behind`).
 CHECKPOINT_BEHIND_WAL_BYTES = 1 << 20
+# Deleted rows a table may carry before a run's checkpoints compact it (`tombstone_share`).
+COMPACT_AT_DEAD_SHARE = 0.10
+# Smaller tables are not counted: they can only grow into being counted.
+COMPACT_MIN_ROWS = 1_000
 KEEP_RUNS_ENV = "OPVALUE_KEEP_RUNS"
 DEFAULT_KEEP_RUNS = 50
 BUILD_JOB = "build_warehouse"
@@ -256,6 +260,7 @@ class WarehouseResource(dg.ConfigurableResource):
             # and teardown close it before the file is checked, renamed or thrown away.
             if self._run_con is None:
                 self._run_con = duckdb.connect(str(self._build.path))
+                defer_compaction(self._run_con)
             elif self._checkpointer is not None and not self._checkpointer.is_alive():
                 self._join_checkpointer()
             yield self._run_con
@@ -271,6 +276,46 @@ class WarehouseResource(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+
+
+def tombstone_share(con: duckdb.DuckDBPyConnection) -> tuple[float, str | None]:
+    """The largest share of deleted rows still stored in a table of `COMPACT_MIN_ROWS` rows or
+    more, and that table (0 and None when there is none).
+
+    DuckDB keeps a deleted row in its row group until a checkpoint vacuums the group, and
+    `duckdb_tables().estimated_size` counts it until then; `count(*)` does not.
+    """
+    worst: tuple[float, str | None] = (0.0, None)
+    for schema, table, stored in con.execute(
+        "select schema_name, table_name, estimated_size from duckdb_tables()"
+        " where database_name = current_database() and not temporary and estimated_size >= ?",
+        [COMPACT_MIN_ROWS],
+    ).fetchall():
+        live = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+        share = max(stored - live, 0) / stored
+        if share > worst[0]:
+            worst = (share, f"{schema}.{table}")
+    return worst
+
+
+def defer_compaction(con: duckdb.DuckDBPyConnection) -> None:
+    """Leave deleted rows in place during this run unless a large table already carries
+    `COMPACT_AT_DEAD_SHARE` of them.
+
+    An incremental run replaces the changed workflows' rows of tables with millions of rows
+    (`intermediate.item_periods`, staged items re-decided by key). DuckDB's checkpoint then
+    vacuums: it merges the row groups that lost rows with their neighbours and rewrites them,
+    0.4-0.6 s for one workflow's 127,000 rows of a 6,000,000-row table (10M items), which the
+    next step waited for. With `max_vacuum_tasks = 0` the checkpoint writes tombstones instead
+    (0.01-0.06 s), and row groups left empty are still dropped. The tombstones are bounded:
+    the first run that finds a table past the share compacts it with DuckDB's default vacuum,
+    and a full rebuild writes every table anew. docs/operations.md, "Deleted rows".
+    """
+    share, table = tombstone_share(con)
+    if share >= COMPACT_AT_DEAD_SHARE:
+        log.info("compacting: %.0f%% of %s's stored rows are deleted", 100 * share, table)
+        return
+    con.execute("set max_vacuum_tasks = 0")
 
 
 def _count(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
