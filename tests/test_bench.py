@@ -108,3 +108,18 @@ def test_a_step_is_measured_in_its_own_process(tmp_path):
     assert big.returncode == small.returncode == 0
     assert big.max_rss_bytes > 200 * report.MIB
     assert small.max_rss_bytes < 100 * report.MIB
+
+
+def test_a_measured_command_gets_no_dagster_home_no_opvalue_setting_and_bytecode_caching(monkeypatch):
+    from benchmarks.run import _child_env
+
+    monkeypatch.setenv("DAGSTER_HOME", "/somewhere")
+    monkeypatch.setenv("OPVALUE_WAREHOUSE", "/elsewhere.duckdb")
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setenv("PATH", "/usr/bin")
+    env = _child_env(OPVALUE_INPUT_DIR="/in")
+    assert "DAGSTER_HOME" not in env
+    assert "PYTHONDONTWRITEBYTECODE" not in env  # every run after the first imports cached bytecode
+    assert env["OPVALUE_INPUT_DIR"] == "/in"
+    assert "OPVALUE_WAREHOUSE" not in env
+    assert env["PATH"] == "/usr/bin"
