@@ -333,6 +333,14 @@ would report at least the bench's own size). A page's RSS is its whole Python pr
 polars, DuckDB. The input files are in the page cache for every step (they were just written), for
 the floor as much as for the build.
 
+To time an incremental run by hand on a kept work folder (`--workdir`), run the CLI from the
+worktree the bench ran in, or set `OPVALUE_PSEUDONYM_KEY_FILE` to that worktree's
+`data/keys/pseudonym.key`: another key pseudonymises every usage row differently, so the run
+re-stages all of usage (about 140 s at 10M) instead of one file. A change to the marts' code
+(`pipelines/changes.py`, `CODE_FOLDERS`) also changes the code version, and the first run on a
+base built by other code then recomputes every workflow; `make bench` builds its own base, so
+its figures are not affected.
+
 The machine is shared with other jobs, so for every run the bench also records how many cores
 everything else kept busy meanwhile (the machine's busy CPU time from `/proc/stat`, minus the
 step's own, over its wall time): the "others' cores" column; "load avg" is the
