@@ -307,13 +307,15 @@ def defer_compaction(con: duckdb.DuckDBPyConnection) -> None:
     vacuums: it merges the row groups that lost rows with their neighbours and rewrites them,
     0.4-0.6 s for one workflow's 127,000 rows of a 6,000,000-row table (10M items), which the
     next step waited for. With `max_vacuum_tasks = 0` the checkpoint writes tombstones instead
-    (0.01-0.06 s), and row groups left empty are still dropped. The tombstones are bounded:
-    the first run that finds a table past the share compacts it with DuckDB's default vacuum,
-    and a full rebuild writes every table anew. docs/operations.md, "Deleted rows".
+    (0.01-0.06 s), and row groups left empty are still dropped. Past the share, a run keeps
+    DuckDB's default, whose checkpoints merge row groups once enough of their rows are deleted
+    (a quarter or more of adjacent groups), so the tombstones stay within the larger of the
+    share and what DuckDB's default leaves; a full rebuild writes every table anew.
+    docs/operations.md, "Deleted rows".
     """
     share, table = tombstone_share(con)
     if share >= COMPACT_AT_DEAD_SHARE:
-        log.info("compacting: %.0f%% of %s's stored rows are deleted", 100 * share, table)
+        log.info("keeping DuckDB's vacuum: %.0f%% of %s's stored rows are deleted", 100 * share, table)
         return
     con.execute("set max_vacuum_tasks = 0")
 
