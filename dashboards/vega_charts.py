@@ -24,6 +24,7 @@ from typing import Any
 import altair as alt
 import plotly.graph_objects as go
 import polars as pl
+import polars.selectors as cs
 
 from dashboards import charts, text
 
@@ -155,7 +156,17 @@ def spec(chart: Any) -> dict[str, Any] | go.Figure:
 
 
 def _values(frame: pl.DataFrame) -> alt.InlineData:
-    """`frame`'s rows written into the spec (Altair's data transformer never sees them: `spec()`)."""
+    """`frame`'s rows written into the spec (Altair's data transformer never sees them: `spec()`).
+
+    Every chart's data goes through here, so any chart can be built once and cached. The rows must
+    be JSON: dates become ISO strings (a date alone is read as UTC midnight, as Streamlit's Arrow
+    path gives it) and decimals floats.
+    """
+    frame = frame.with_columns(
+        cs.date().dt.strftime("%Y-%m-%d"),
+        cs.datetime().dt.strftime("%Y-%m-%dT%H:%M:%S%.3f"),
+        cs.decimal().cast(pl.Float64),
+    )
     return alt.InlineData(values=frame.to_dicts())
 
 
@@ -360,7 +371,7 @@ def _dot_whisker(frame: pl.DataFrame, category: alt.Y, x: alt.X, point: dict, to
     def at(field: str) -> alt.X:
         return _at(x, field)
 
-    base = alt.Chart(frame)
+    base = alt.Chart(_values(frame))
     whisker = base.mark_rule(strokeWidth=2).encode(y=category, x=at("low"), x2="high:Q", color=point["color"])
     ticks = [
         base.mark_tick(thickness=2, size=10).encode(y=category, x=at(end), color=point["color"])
@@ -374,7 +385,9 @@ def _dot_whisker(frame: pl.DataFrame, category: alt.Y, x: alt.X, point: dict, to
 
 def _zero_rule(x: alt.X) -> alt.Chart:
     return (
-        alt.Chart(pl.DataFrame({"value": [0.0]})).mark_rule(color="#8a8a8a", strokeDash=DASH).encode(x=_at(x, "value"))
+        alt.Chart(_values(pl.DataFrame({"value": [0.0]})))
+        .mark_rule(color="#8a8a8a", strokeDash=DASH)
+        .encode(x=_at(x, "value"))
     )
 
 
@@ -511,7 +524,7 @@ def period_comparison(result: Mapping[str, Any], metric_label: str):
         [alt.Tooltip("reading:N", title="value")],
     )
     values = (
-        alt.Chart(frame)
+        alt.Chart(_values(frame))
         .mark_text(dy=-14, fontSize=12, color="#262730")
         .encode(y=category, x=_at(x, "value"), text="shown:N")
     )
@@ -547,7 +560,7 @@ def weekly_trend(
     utc = alt.Scale(type="utc")
     x = alt.X("week:T", title="week starting (ISO weeks, UTC)", scale=utc, axis=time_axis)
     y = alt.Y("value:Q", title=charts.wrap(f"{metric_label} ({text.UNIT_AXIS.get(unit, unit)})", 30).split("<br>"))
-    line = alt.Chart(frame).mark_line(
+    line = alt.Chart(_values(frame)).mark_line(
         color="#262730", strokeWidth=1.5, point=alt.OverlayMarkDef(size=22, color="#262730")
     )
     layers: list = []
@@ -562,12 +575,12 @@ def weekly_trend(
             }
         )
         layers.append(
-            alt.Chart(bands)
+            alt.Chart(_values(bands))
             .mark_rect()
             .encode(x=alt.X("start:T", scale=utc), x2="end:T", fill=alt.Fill("fill:N", scale=None))
         )
         layers.append(
-            alt.Chart(bands)
+            alt.Chart(_values(bands))
             .transform_calculate(middle="(toDate(datum.start) + toDate(datum.end)) / 2")
             .mark_text(baseline="bottom", dy=-4, fontSize=11, color="#6b6b6b", y="height")
             .encode(x=alt.X("middle:T", scale=utc), text="name:N")
@@ -576,12 +589,12 @@ def weekly_trend(
             {"on": [_iso(periods.deployed_on)], "words": [f"deployed {text.day(periods.deployed_on)}"]}
         )
         layers.append(
-            alt.Chart(deployed)
+            alt.Chart(_values(deployed))
             .mark_rule(color="#262730", strokeWidth=1.5, strokeDash=DASH)
             .encode(x=alt.X("on:T", scale=utc))
         )
         layers.append(
-            alt.Chart(deployed)
+            alt.Chart(_values(deployed))
             .mark_text(align="left", baseline="top", dx=4, y=2, fontSize=12, color="#262730")
             .encode(x=alt.X("on:T", scale=utc), text="words:N")
         )
@@ -627,7 +640,7 @@ def weekly_trend(
         if levels:
             level_frame = pl.DataFrame(levels)
             layers.append(
-                alt.Chart(level_frame)
+                alt.Chart(_values(level_frame))
                 .mark_rule(strokeWidth=2.5, strokeDash=DASH)
                 .encode(
                     x=alt.X("start:T", scale=utc),
@@ -747,7 +760,7 @@ def rows_by_source(counts: pl.DataFrame):
     frame = pl.DataFrame(records)
     outcomes = list(charts.OUTCOME_LABELS)
     chart = (
-        alt.Chart(frame)
+        alt.Chart(_values(frame))
         .mark_bar()
         .encode(
             y=alt.Y(
@@ -804,7 +817,7 @@ def quarantine_over_time(run_counts: pl.DataFrame):
         "rows_staged",
     )
     chart = (
-        alt.Chart(frame)
+        alt.Chart(_values(frame))
         .mark_line(point=True)
         .encode(
             x=alt.X(
@@ -843,7 +856,7 @@ def rejection_reasons(reasons: pl.DataFrame):
         totals.select("rule", order=pl.int_range(pl.len())), on="rule", how="left"
     )
     chart = (
-        alt.Chart(frame)
+        alt.Chart(_values(frame))
         .mark_bar()
         .encode(
             y=alt.Y("rule:N", title=None, sort=ORDER, axis=alt.Axis(labelLimit=200)),

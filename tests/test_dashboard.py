@@ -314,6 +314,31 @@ def test_workflow_detail_opens_the_metric_tab_named_in_the_address(sample, sampl
     assert trends == [f"{data.metric_label(other)} per week"]
 
 
+def test_workflow_detail_builds_each_chart_once_per_warehouse_version(sample, sample_warehouse, monkeypatch):
+    """The workflow page's arrival charts come from `st.cache_data` after the first visit: building and
+    validating them was most of the page's server time. A new warehouse version builds them again."""
+    from dashboards import vega_charts
+
+    built: list[str] = []
+    for name in ("metric_changes", "period_comparison", "weekly_trend", "effect_views"):
+        original = getattr(vega_charts, name)
+
+        def counted(*args, _name=name, _original=original, **kwargs):
+            built.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(vega_charts, name, counted)
+    workflow_id = deployed_primary(sample_warehouse)["workflow_id"][0]
+    first = run_page("workflow_detail", {"workflow": workflow_id})
+    assert sorted(built) == ["effect_views", "metric_changes", "period_comparison", "weekly_trend"]
+    again = run_page("workflow_detail", {"workflow": workflow_id})
+    assert len(built) == 4  # every chart from the cache
+    assert chart_titles(again) == chart_titles(first) and len(vega_specs(again)) == 4
+    os.utime(sample_warehouse)  # a new published version (the cache key is the file's identity)
+    run_page("workflow_detail", {"workflow": workflow_id})
+    assert len(built) == 8
+
+
 def test_portfolio_counts_workflows_per_stage(sample, sample_warehouse):
     at = run_page("portfolio")
     counts = dict(query(sample_warehouse, "select stage, count(*) from staging.workflows group by 1").iter_rows())

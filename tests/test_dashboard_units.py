@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import plotly.graph_objects as go
 import polars as pl
@@ -267,6 +268,23 @@ def test_adoption_value_spec_is_built_without_altairs_global_data_transformer():
     assert vega_charts.spec(nothing) is nothing and charts.is_empty(nothing)  # the placeholder stays a figure
 
 
+def test_chart_rows_are_written_as_json_dates_as_iso_strings_and_decimals_as_floats():
+    frame = pl.DataFrame(
+        {
+            "day": [date(2026, 3, 1), None],
+            "at": [datetime(2026, 3, 1, 6, 30, 15, 250000), None],
+            "usd": [Decimal("12.50"), Decimal("-0.25")],
+            "name": ["a", "b"],
+        }
+    ).with_columns(pl.col("usd").cast(pl.Decimal(12, 2)))
+    rows = vega_charts._values(frame).to_dict()["values"]
+    assert rows == [
+        {"day": "2026-03-01", "at": "2026-03-01T06:30:15.250", "usd": 12.5, "name": "a"},
+        {"day": None, "at": None, "usd": -0.25, "name": "b"},
+    ]
+    json.dumps(rows)
+
+
 def test_label_positions_keep_names_off_each_other_and_inside_the_plot():
     positions = charts._label_positions(
         [(100, 100, 10, "Left one"), (160, 100, 10, "Right one"), (990, 300, 10, "Edge")]
@@ -396,7 +414,7 @@ def test_every_builder_titles_its_figure_and_says_how_to_read_it():
             pl.DataFrame(
                 {
                     "run_id": ["a", "b"],
-                    "started_at": [date(2026, 1, 1), date(2026, 1, 2)],
+                    "started_at": [datetime(2026, 1, 1, 6, 30), datetime(2026, 1, 2, 6, 30)],
                     "source": ["usage"] * 2,
                     "rows_read": [10, 10],
                     "rows_staged": [9, 10],
@@ -411,8 +429,18 @@ def test_every_builder_titles_its_figure_and_says_how_to_read_it():
         assert len(charts.caption(fig)) > 20, fig.layout.title.text
         assert fig.layout.template.layout.paper_bgcolor == "white"
         assert not charts.is_empty(fig)
+    import altair as alt
+
+    def foreign(data):
+        raise AssertionError("a chart's rows went through Altair's global data transformer")
+
+    alt.data_transformers.register("opvalue_test_foreign", foreign)
     for chart in arrival:
-        spec = chart.to_dict()  # validates against Vega-Lite's schema
+        # Every arrival chart can be cached as its spec (`vega_charts.spec`, validated against Vega-Lite's
+        # schema): built whatever transformer another session's thread enabled, and plain JSON.
+        with alt.data_transformers.enable("opvalue_test_foreign"):
+            spec = vega_charts.spec(chart)
+        json.dumps(spec, allow_nan=False)
         assert spec["title"]["text"] and vega_charts.title(chart) in (
             spec["title"]["text"],
             " ".join(spec["title"]["text"]),

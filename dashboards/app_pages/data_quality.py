@@ -7,6 +7,19 @@ import streamlit as st
 
 from dashboards import data, tables, text, ui, vega_charts
 
+CHARTS = {
+    "rows_by_source": lambda db: vega_charts.rows_by_source(data.rows_by_source(db)),
+    "quarantine_over_time": lambda db: vega_charts.quarantine_over_time(data.run_source_counts(db)),
+    "rejection_reasons": lambda db: vega_charts.rejection_reasons(data.rejection_reasons(db)),
+}
+
+
+@st.cache_data(ttl=data.TTL_SECONDS, show_spinner=False)
+def chart_spec(db: data.Warehouse, name: str):
+    """The page's chart `name` as its Vega-Lite spec, built once per warehouse version (`vega_charts.spec`)."""
+    return vega_charts.spec(CHARTS[name](db))
+
+
 db = ui.page("Data quality", "Can I trust the inputs?", "data-quality")
 now = datetime.now(UTC).replace(tzinfo=None)  # the warehouse stores naive UTC timestamps
 
@@ -34,11 +47,11 @@ st.caption(
 )
 
 st.subheader("Rows staged and quarantined")
-ui.chart(vega_charts.rows_by_source(counts))
+ui.chart(chart_spec(db, "rows_by_source"))
 st.dataframe(tables.counts_table(counts), hide_index=True)
 run_counts = data.run_source_counts(db)
 if run_counts["run_id"].n_unique() > 1:
-    ui.chart(vega_charts.quarantine_over_time(run_counts))
+    ui.chart(chart_spec(db, "quarantine_over_time"))
 else:
     st.caption("Quarantined rows per run appear as a trend from the second recorded run.")
 
@@ -47,7 +60,7 @@ reasons = data.rejection_reasons(db)
 if reasons.is_empty():
     st.success("No row was quarantined: every row read met the data contract.")
 else:
-    ui.chart(vega_charts.rejection_reasons(reasons))
+    ui.chart(chart_spec(db, "rejection_reasons"))
     rules = (
         reasons.group_by("rule")
         .agg(pl.col("rows").sum())

@@ -5,8 +5,8 @@ from datetime import timedelta
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, data, tables, text, ui, vega_charts
-from dashboards.sections import exceptions_feedback, workflow_value
+from dashboards import charts, data, tables, text, ui
+from dashboards.sections import exceptions_feedback, workflow_charts, workflow_value
 
 db = ui.page("Workflow detail", "Did this workflow get better, and how sure are we?", "workflow")
 workflows = data.workflow_options(db)
@@ -104,7 +104,7 @@ if results.is_empty():
         "below are what the comparison workflows contribute to difference-in-differences."
     )
 else:
-    ui.chart(vega_charts.metric_changes(results, labels, primary))
+    ui.chart(workflow_charts.metric_changes(db, workflow_id, primary))
 
 st.subheader("Metric by metric")
 ordered = [primary] + [metric for metric in data.METRICS if metric != primary]
@@ -118,14 +118,12 @@ for tab, metric in zip(metric_tabs, ordered):
         continue
     with tab:
         result = by_metric.get(metric)
-        unit = result["unit"] if result else data.metric_definitions()[metric].unit
-        weekly = data.weekly_metrics(db, workflow_id)
         comparison, trend = st.columns([2, 3], gap="large")
         with comparison:
             if result is None:
                 st.caption("No before/after for a workflow that is not deployed.")
             else:
-                ui.chart(vega_charts.period_comparison(result, labels[metric]))
+                ui.chart(workflow_charts.period_comparison(db, workflow_id, metric))
                 st.markdown(
                     f"**{text.label(text.VERDICT_LABELS, result['verdict'])}**: "
                     f"{text.change_with_ci(result['change_pct'], result['ci_low_pct'], result['ci_high_pct'])}"
@@ -133,11 +131,7 @@ for tab, metric in zip(metric_tabs, ordered):
                 )
                 st.caption(data.metric_definitions()[metric].formula)
         with trend:
-            ui.chart(
-                vega_charts.weekly_trend(
-                    weekly.filter(pl.col("metric") == metric), labels[metric], unit, periods, result
-                )
-            )
+            ui.chart(workflow_charts.weekly_trend(db, workflow_id, metric, primary))
         if metric == "cycle_time_hours" and result is not None:
             distribution = st.expander(
                 "Cycle time distribution, before vs after", key="show_distribution", on_change="rerun"
@@ -165,7 +159,7 @@ for tab, metric in zip(metric_tabs, ordered):
                         f"95% CI {text.whole_pct(row['ci_low_pct'])} to {text.whole_pct(row['ci_high_pct'])} · "
                         f"{text.md(row['label'])} · n = {row['n_treated'] or 0:,} treated, {row['n_comparison'] or 0:,} comparison"
                     )
-            ui.chart(vega_charts.effect_views(metric_views, labels[metric]))
+            ui.chart(workflow_charts.effect_views(db, workflow_id, metric))
 
         st.markdown("##### Method checks")
         metric_checks = data.method_checks(db, workflow_id).filter(pl.col("metric") == metric)
