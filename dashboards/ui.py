@@ -30,7 +30,7 @@ RESPONSIVE_CSS = f"""<style>
 </style>"""
 """Our own CSS (no value from the data in it): containers keyed `wide_only_*` or `narrow_only_*`."""
 PAGE_PARAMS = {
-    "portfolio": ("team", "stage", "value_table", "trends", "months"),
+    "portfolio": ("team", "stage", "value_table", "trends", "months", "adopted_more", "all_workflows"),
     "workflow": ("workflow", "metric", "value", "exceptions"),
     "readiness": ("team", "stage", "quarters"),
     "data-quality": (),
@@ -205,6 +205,29 @@ def workflow_picker(workflows) -> str:
         )
         del st.query_params["workflow"]
     return chosen
+
+
+LIST_SHOWN = 15
+"""How many entries of a long list a page shows at once; `long_list` keeps the rest in an expander."""
+
+
+def long_list(entries: list[str], key: str, rest_label: str, separator: str = "\n", shown: int = LIST_SHOWN) -> None:
+    """Markdown `entries` (values already escaped with `text.md`): the first `shown` as one element,
+    the rest in an expander whose label is `rest_label` with `{n}` the count. The expander is lazy:
+    its entries are sent and drawn only when it is open, which the address keeps (`?<key>=true`).
+
+    A browser parses every markdown element it is sent, hidden or not: a 200-workflow list cost a
+    first visit of Portfolio about 0.25 s in Chromium even where CSS hid it.
+    """
+    if not entries:
+        return
+    st.markdown(separator.join(entries[:shown]))
+    rest = entries[shown:]
+    if rest:
+        more = st.expander(rest_label.format(n=len(rest)), key=key, bind="query-params", icon=":material/list:")
+        if more.open:
+            with more:
+                st.markdown(separator.join(rest))
 
 
 def table_height(rows: int) -> int:

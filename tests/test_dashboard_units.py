@@ -672,3 +672,27 @@ def test_as_of_line_and_stale_sources_name_the_source_and_its_age():
         pl.lit(datetime(2026, 11, 30, 10)).alias("newest_record_at"), pl.lit(False).alias("is_stale")
     )
     assert text.stale_sources(fresh, now) == ""
+
+
+def test_a_long_list_shows_its_head_and_sends_the_rest_only_when_opened():
+    """A browser parses every markdown element it is sent, hidden or not: past `shown` entries the
+    rest of a list waits in an expander, sent only when the address opens it."""
+    from streamlit.testing.v1 import AppTest
+
+    def app(entries: int = 20):
+        from dashboards import ui
+
+        ui.long_list([f"- entry {i}" for i in range(entries)], key="more", rest_label="{n} more entries", shown=15)
+
+    closed = AppTest.from_function(app)
+    closed.run()
+    assert not closed.exception
+    assert [m.value for m in closed.markdown] == ["\n".join(f"- entry {i}" for i in range(15))]
+    assert [e.label for e in closed.expander] == ["5 more entries"]
+    opened = AppTest.from_function(app)
+    opened.query_params["more"] = "true"
+    opened.run()
+    assert [m.value for m in opened.markdown][-1] == "\n".join(f"- entry {i}" for i in range(15, 20))
+    short = AppTest.from_function(app, kwargs={"entries": 3})
+    short.run()
+    assert [m.value for m in short.markdown] == ["- entry 0\n- entry 1\n- entry 2"] and not short.expander

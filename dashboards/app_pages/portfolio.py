@@ -122,17 +122,22 @@ with attention:
         "Most eligible people use these, yet there is no value decision: the place to ask whether the workflow "
         "around the tool needs redesign before scaling further."
     )
-    # One markdown element for the list: one per workflow was 74 elements on a 200-workflow portfolio.
-    st.markdown(
-        "\n".join(
+    adopted_rows = scorecard.filter(pl.col("quadrant") == "adoption_without_value").to_dicts()
+    if not adopted_rows:
+        st.markdown("None in this selection.")
+    # One markdown element per part of the list (one per workflow was 74 elements on a 200-workflow
+    # portfolio); the rest behind a lazy expander, as a long list cost every first visit its parsing.
+    ui.long_list(
+        [
             f"- **{text.md(row['name'])}** ({text.md(row['team'] or 'no team')}): {text.share(row['adoption_rate'])} adoption; "
             f"{labels.get(row['primary_metric'], row['primary_metric']).lower()} "
             f"{text.change_with_ci(row['primary_change_pct'], row['primary_ci_low_pct'], row['primary_ci_high_pct'])}, "
             f"{text.label(text.VERDICT_LABELS, row['primary_verdict']).lower()}; "
             f"decision: {text.label(text.DECISION_LABELS, row['decision']).lower()}"
-            for row in scorecard.filter(pl.col("quadrant") == "adoption_without_value").to_dicts()
-        )
-        or "None in this selection."
+            for row in adopted_rows
+        ],
+        key="adopted_more",
+        rest_label="{n} more adopted without value",
     )
     # One rule: the mart's `guardrail_metrics` (a guardrail that worsened while the primary improved).
     flagged = scorecard.filter(pl.col("guardrail_metrics").is_not_null())
@@ -177,15 +182,18 @@ with st.container(key="wide_only_scorecard"):
     )
 with st.container(key="narrow_only_scorecard"):
     # On a phone a wide table shows three columns; the list shows what matters, whole names first.
-    # One markdown element for the whole list: hidden on a desktop, so it should cost the browser little.
-    st.markdown(
-        "\n\n".join(
+    # Hidden on a desktop, whose browser still parses it: the rest of a long list waits in a lazy expander.
+    ui.long_list(
+        [
             f"**[{text.md(row['name'])}]({text.detail_link(row['workflow_id'])})**  \n"
             f"{text.md(text.label(text.DECISION_LABELS, row['decision']))} · "
             f"{text.whole_pct(row['primary_change_pct'])} {labels.get(row['primary_metric'], row['primary_metric']).lower()} · "
             f"{text.label(text.VERDICT_LABELS, row['primary_verdict'])} · adoption {text.share(row['adoption_rate'])}"
             for row in scorecard.to_dicts()
-        )
+        ],
+        key="all_workflows",
+        rest_label="{n} more workflows",
+        separator="\n\n",
     )
 st.download_button(
     "Download the scorecard (CSV)",
