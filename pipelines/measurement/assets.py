@@ -173,11 +173,13 @@ def effect_views_and_method_checks(warehouse: WarehouseResource) -> Iterator[dg.
                     con, "marts.method_checks", compute_method_checks(con, config, weekly=weekly, groups=groups)
                 )
         else:
-            # The changed workflows' items and before/after rows; every workflow's weekly series
-            # (the comparison composite is built from them, as in a full build).
+            # The changed workflows' items (a view: item_periods is stored workflow by workflow, so
+            # their rows are read without the rest; 0.36 s against 0.42 s for a copy at 10M items)
+            # and before/after rows; every workflow's weekly series (the comparison composite is
+            # built from them, as in a full build).
             inputs = {
                 "intermediate.workflow_windows": "rows",
-                "intermediate.item_periods": "rows",
+                "intermediate.item_periods": "view",
                 "marts.value_metrics": "rows",
                 "marts.weekly_metrics": "all",
                 "staging.workflows": "all",

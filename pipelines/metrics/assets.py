@@ -170,7 +170,9 @@ def value_metrics(warehouse: WarehouseResource) -> dg.MaterializeResult:
         if changes.full:
             write_table(con, "marts.value_metrics", compute_value_metrics(con, config))
         else:
-            inputs = {"intermediate.workflow_windows": "rows", "intermediate.item_periods": "rows"}
+            # A view: item_periods is stored workflow by workflow, so reading a workflow's rows skips
+            # the rest (0.14 s against 0.23 s for a copy, one workflow of a 10M-item build).
+            inputs = {"intermediate.workflow_windows": "rows", "intermediate.item_periods": "view"}
             with scope(con, changes.workflows, inputs) as scoped:
                 scoped.run(lambda: write_table(con, "marts.value_metrics", compute_value_metrics(con, config)))
                 scoped.merge("marts.value_metrics")
