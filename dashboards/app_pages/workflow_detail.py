@@ -87,16 +87,7 @@ tiles[3].caption(
     f"of {card['post_items']:,} items after deployment" if card["post_items"] else "no items after deployment"
 )
 
-periods = (
-    charts.Periods(
-        primary_result["baseline_start_on"],
-        primary_result["deployed_on"],
-        primary_result["post_start_on"],
-        primary_result["post_end_on"],
-    )
-    if primary_result is not None
-    else None
-)
+periods = workflow_charts.periods(db, workflow_id, primary)  # the weekly trend's periods, too
 
 if results.is_empty():
     st.info(
