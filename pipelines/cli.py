@@ -173,7 +173,7 @@ def build(
     if own_process:
         # No cyclic collection while the pipeline is imported: see `_freeze_imports`.
         gc.disable()
-        # The replaced warehouse is deleted while the run's summary is printed.
+        # The replaced warehouse is deleted by a process of its own, which the exit need not wait for.
         defer_retirement()
     _configure_logging(verbose)
     log = logging.getLogger("opvalue")
@@ -204,7 +204,7 @@ def build(
     finally:
         # A run that ended before its first step never took the prepared build over.
         discard_prepared_builds()
-        finish_retirements()
+        finish_retirements(wait=not own_process)
         if own_process:
             defer_retirement(False)
             gc.enable()

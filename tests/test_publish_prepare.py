@@ -115,6 +115,48 @@ def test_the_replaced_file_is_freed_in_the_background_when_deferred(published):
     assert duckdb.connect(str(published), read_only=True).execute("select count(*) from t").fetchone()[0] == 1001
 
 
+def _publish_one_row(published):
+    build = Build.begin(published, "run12345")
+    con = duckdb.connect(str(build.path))
+    con.execute("insert into t values (1000)")
+    con.close()
+    build.publish()
+    build.release()
+
+
+def test_the_cli_does_not_wait_for_the_replaced_file_to_be_freed(published):
+    publish.defer_retirement(True)
+    try:
+        _publish_one_row(published)
+        [process] = publish._retiring
+        publish.finish_retirements(wait=False)  # what the CLI does before it exits
+        assert publish._retiring == []
+    finally:
+        publish.defer_retirement(False)
+    # The detached `rm` deletes the second name on its own, and nothing else.
+    assert process.wait(timeout=30) == 0
+    assert _leftovers(published) == []
+    assert duckdb.connect(str(published), read_only=True).execute("select count(*) from t").fetchone()[0] == 1001
+
+
+def test_a_replaced_file_whose_removal_cannot_start_is_left_for_the_next_run(published, monkeypatch, caplog):
+    def no_processes(*args, **kwargs):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(publish.subprocess, "Popen", no_processes)
+    publish.defer_retirement(True)
+    try:
+        _publish_one_row(published)
+        publish.finish_retirements()
+    finally:
+        publish.defer_retirement(False)
+    [left] = _leftovers(published)
+    assert left.name == f".{published.name}.{os.getpid()}-retired.building"
+    assert "could not start removing the replaced warehouse" in caplog.text
+    # The published file is the new build all the same.
+    assert duckdb.connect(str(published), read_only=True).execute("select count(*) from t").fetchone()[0] == 1001
+
+
 def test_a_retired_name_left_by_a_dead_run_is_removed_by_the_next(published):
     stale = published.with_name(f".{published.name}.999999999-retired.building")
     stale.write_bytes(b"old warehouse")
