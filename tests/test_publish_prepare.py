@@ -92,17 +92,21 @@ def test_the_fresh_copy_is_written_back_in_the_background(published, monkeypatch
     assert build.writeback is None and _leftovers(published) == []
 
 
+def _publish_one_row(published):
+    build = Build.begin(published, "run12345")
+    con = duckdb.connect(str(build.path))
+    con.execute("insert into t values (1000)")
+    con.close()
+    build.publish()
+    build.release()
+
+
 def test_the_replaced_file_is_freed_in_the_background_when_deferred(published):
     old_inode = published.stat().st_ino
     held = published.open("rb")  # a reader of the old build: it keeps its snapshot
     publish.defer_retirement(True)
     try:
-        build = Build.begin(published, "run12345")
-        con = duckdb.connect(str(build.path))
-        con.execute("insert into t values (1000)")
-        con.close()
-        build.publish()
-        build.release()
+        _publish_one_row(published)
         assert published.stat().st_ino != old_inode
         assert len(publish._retiring) == 1  # the old file's second name, being deleted
         publish.finish_retirements()
@@ -113,15 +117,6 @@ def test_the_replaced_file_is_freed_in_the_background_when_deferred(published):
     assert os.fstat(held.fileno()).st_nlink == 0 and held.read(16)  # unlinked, still readable
     held.close()
     assert duckdb.connect(str(published), read_only=True).execute("select count(*) from t").fetchone()[0] == 1001
-
-
-def _publish_one_row(published):
-    build = Build.begin(published, "run12345")
-    con = duckdb.connect(str(build.path))
-    con.execute("insert into t values (1000)")
-    con.close()
-    build.publish()
-    build.release()
 
 
 def test_the_cli_does_not_wait_for_the_replaced_file_to_be_freed(published):
