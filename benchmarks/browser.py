@@ -64,20 +64,31 @@ st.title("{FLOOR_TITLE}")
 faster than it; measured back to back with the pages, it says how much of a first visit is the
 page's own work and how much is the machine (load) and Streamlit itself."""
 
-SETTLED_JS = """([title, charts_expected, since, hold]) => {
+CHART_SELECTOR = '[data-testid="stPlotlyChart"], [data-testid="stVegaLiteChart"], [data-testid="stImage"]'
+"""A chart on a page: Plotly's, Vega-Lite's, or a picture of one drawn on the server (`vega_charts.svg`:
+the pages' only images). A picture counts once it has loaded and decoded."""
+SETTLED_JS = (
+    """([title, charts_expected, since, hold]) => {
+    const CHART_SELECTOR = '"""
+    + CHART_SELECTOR
+    + """';
     const app = document.querySelector('[data-testid="stApp"]');
     const heading = document.querySelector('[data-testid="stMain"] h1');
-    const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"], [data-testid="stVegaLiteChart"]')];
+    const charts = [...document.querySelectorAll(CHART_SELECTOR)];
     const ready = app && app.getAttribute('data-test-script-state') === 'notRunning'
         && !document.querySelector('[data-testid="stStatusWidget"]')
         && !document.querySelector('[data-stale="true"]')
         && heading && heading.textContent.trim().startsWith(title)
-        && charts.length >= charts_expected && charts.every(chart => chart.querySelector('.main-svg, svg.marks, canvas.marks'));
+        && charts.length >= charts_expected && charts.every(chart => {
+            const picture = chart.querySelector('img');
+            return picture ? picture.complete && picture.naturalWidth > 0 : chart.querySelector('.main-svg, svg.marks, canvas.marks');
+        });
     const now = performance.now();
     if (!ready) { window.__settledSince = null; return false; }
     if (window.__settledSince == null || window.__settledSince < since) window.__settledSince = now;
     return now - window.__settledSince >= hold ? window.__settledSince : false;
 }"""
+)
 """True once the page titled `title` has finished its script and drawn its `charts_expected` charts,
 held `hold` ms; returns the (page-clock) time it first became so, after `since`. (Chart elements
 mount after the script has finished, so the count is needed: it is found by `calibrate()`.)"""
@@ -173,7 +184,7 @@ def calibrate(browser, base: str, key: str, query: str) -> int:
         settled(page, key, 0.0)
         # Charts mount after the script ends (after their code has loaded): count until the number has not
         # changed for 6 s.
-        charts = page.locator('[data-testid="stPlotlyChart"], [data-testid="stVegaLiteChart"]')
+        charts = page.locator(CHART_SELECTOR)
         count, stable_since = charts.count(), time.monotonic()
         deadline = stable_since + 60
         while time.monotonic() - stable_since < 6 and time.monotonic() < deadline:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -92,7 +93,9 @@ def page(title: str, question: str, url_path: str) -> data.Warehouse:
             del st.query_params[key]
     st.html(RESPONSIVE_CSS)
     header(title, question)
-    glossary()
+    with st.container(horizontal=True, gap="medium", vertical_alignment="center"):
+        glossary()
+        chart_mode()
     db = require_warehouse()
     freshness(db)
     return db
@@ -235,13 +238,50 @@ def table_height(rows: int) -> int:
     return 38 + 35 * min(max(rows, 1), 30)
 
 
-def chart(fig) -> None:
+INTERACTIVE_KEY = "interactive_charts"
+"""Session state: draw the arrival charts in the browser (hover for values) instead of as pictures."""
+
+
+def on_a_phone() -> bool:
+    """Whether the browser says it is a phone: "Mobi" in its User-Agent, as MDN recommends."""
+    return "Mobi" in (st.context.headers.get("User-Agent") or "")
+
+
+def chart_mode() -> None:
+    """The "Interactive charts" switch, kept for the whole session (every page draws it).
+
+    Off by default on a computer. On by default on a phone: a picture drawn for a laptop's column
+    would be scaled to a third, its labels unreadable, while the browser lays a chart out for the
+    phone's width.
+    """
+    # A widget's value is dropped on a page run that does not draw it; writing it back keeps the
+    # reader's choice when the next page starts.
+    if INTERACTIVE_KEY not in st.session_state:
+        st.session_state[INTERACTIVE_KEY] = on_a_phone()
+    st.session_state[INTERACTIVE_KEY] = st.session_state[INTERACTIVE_KEY]
+    st.toggle(
+        "Interactive charts",
+        key=INTERACTIVE_KEY,
+        help="Hover over a chart for its exact values, zoom a time axis. Off, the charts are pictures drawn "
+        "on the server, which open about a second sooner on a first visit.",
+    )
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _picture(spec_json: str, width: int) -> str:
+    """A chart spec drawn once as SVG (`vega_charts.svg`), whoever asks for it next."""
+    return vega_charts.svg(json.loads(spec_json), width)
+
+
+def chart(fig, width: int = vega_charts.SVG_WIDTH) -> None:
     """A chart at full width with its "how to read it" caption underneath; a note when there is nothing to draw.
 
     `fig` is a Plotly figure (`dashboards/charts.py`: the detail opened on demand) or an Altair chart
-    (`dashboards/vega_charts.py`: what a page draws on arrival, because Plotly's browser code costs a
-    first visit about 1.7 s and Vega-Lite's about 0.5 s), or such a chart's cached spec
-    (`vega_charts.spec`).
+    (`dashboards/vega_charts.py`: what a page draws on arrival), or such a chart's cached spec
+    (`vega_charts.spec`). An arrival chart is a picture drawn on the server (`vega_charts.svg`), `width`
+    pixels across for a 1,440-pixel screen and scaled to its column, unless the reader has switched
+    "Interactive charts" on: loading a chart library's browser code costs a first visit about 1.7 s
+    for Plotly and about 1 s for Vega-Lite on 2 cores, a picture almost nothing.
     """
     if isinstance(fig, go.Figure):
         if charts.is_empty(fig):
@@ -249,11 +289,14 @@ def chart(fig) -> None:
             return
         # No Plotly toolbar: on a phone it covers the title, and Streamlit's own toolbar has full screen.
         st.plotly_chart(fig, width="stretch", theme=None, config={"displayModeBar": False, "responsive": True})
-    elif isinstance(fig, dict):
-        st.vega_lite_chart(fig, width="stretch", theme=None)
     else:
-        # theme=None: the chart's own config (the page's font, the house colours), not Streamlit's.
-        st.altair_chart(fig, width="stretch", theme=None)
+        spec = fig if isinstance(fig, dict) else vega_charts.spec(fig)
+        if st.session_state.get(INTERACTIVE_KEY):
+            # theme=None: the chart's own config (the page's font, the house colours), not Streamlit's.
+            st.vega_lite_chart(spec, width="stretch", theme=None)
+        else:
+            # An SVG string is shown as an <img> (a data: address): its text is text, and no script runs.
+            st.image(_picture(json.dumps(spec, sort_keys=True), width), width="stretch", alt=vega_charts.title(spec))
     how_to_read = vega_charts.caption(fig)
     if how_to_read:
         st.caption(how_to_read)

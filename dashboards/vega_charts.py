@@ -3,9 +3,11 @@
 Why a second chart library: a first visit has to be drawn within 2.5 s on a 2-core machine, and
 Streamlit loads Plotly's browser bundle (4.7 MB) with a page's first Plotly chart; parsing and
 running it cost about 1.7 s of each first visit, Vega-Lite's about 0.5 s (docs/dashboard.md,
-"Why two chart libraries"). So the charts drawn when a page opens are Vega-Lite (Altair ships with
+"Two chart libraries"). So the charts drawn when a page opens are Vega-Lite (Altair ships with
 Streamlit: no new dependency), and the detail opened on demand (tabs' expanders, trends, the value
-and governance sections) stays in Plotly (`dashboards/charts.py`).
+and governance sections) stays in Plotly (`dashboards/charts.py`). Since even Vega-Lite's code cost
+a first visit about 1 s, a page shows these charts as SVG pictures drawn on the server from the same
+spec (`svg`, `ui.chart`) unless the reader switches "Interactive charts" on.
 
 Every chart carries the look of `charts.py`'s `opvalue` template (white background, light grid,
 the page's font), a title, axis titles with units, and its "how to read it" caption in
@@ -153,6 +155,31 @@ def spec(chart: Any) -> dict[str, Any] | go.Figure:
     it draws a chart for another session.
     """
     return chart if isinstance(chart, go.Figure) else chart.to_dict()
+
+
+SVG_WIDTH = 1200
+"""Pixels across a chart drawn on the server (`svg`), title, axes and legend included: about the main
+column of the wide layout on a laptop (1,280 pixels on a 1,440-pixel screen); the page scales the
+picture to the column. The adoption × value chart places its names for a plot of about 1,000 pixels."""
+
+
+def svg(chart_spec: Mapping[str, Any], width: int = SVG_WIDTH) -> str:
+    """The chart drawn on the server: an SVG document `width` pixels wide, by vl-convert (Vega's own
+    renderer, run in its embedded JavaScript engine), so the browser shows a picture and loads no chart
+    code.
+
+    Why: a first visit to a page with a Vega-Lite chart loaded and compiled Vega's code and drew the
+    chart in the browser, about 1 s on a 2-core machine whatever the chart (docs/performance.md,
+    "Dashboard in a real browser"); here the same spec takes 0.04-0.16 s once per warehouse version
+    (`ui.chart` keeps it), and its first call in a process about 0.6 s more, to start the engine.
+    `allowed_base_urls=[]`: the specs carry their rows (`_values`), so the renderer fetches nothing.
+    Values from the data are written as SVG text (escaped), and the page shows the document as an
+    image, in which no script runs.
+    """
+    import vl_convert
+
+    drawn = {**chart_spec, "width": width, "autosize": {"type": "fit-x", "contains": "padding"}}
+    return vl_convert.vegalite_to_svg(drawn, allowed_base_urls=[])
 
 
 def _values(frame: pl.DataFrame) -> alt.InlineData:

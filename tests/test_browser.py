@@ -91,8 +91,12 @@ def save_section(page, label: str, path: Path) -> Path:
     return shrink_png(path)
 
 
-DRAWN_CHARTS = '[data-testid="stPlotlyChart"] .main-svg, [data-testid="stVegaLiteChart"] svg.marks'
-"""A drawn chart: Plotly's SVG, or Vega's (the charts a page draws on arrival are Vega-Lite)."""
+DRAWN_CHARTS = (
+    '[data-testid="stPlotlyChart"] .main-svg, [data-testid="stVegaLiteChart"] svg.marks, '
+    '[data-testid="stImage"] img[src^="data:image/svg+xml"]'
+)
+"""A drawn chart: Plotly's SVG, Vega's, or the picture of a Vega-Lite chart drawn on the server (what a
+page shows on arrival unless "Interactive charts" is on: `vega_charts.svg`)."""
 
 
 def open_page(page, url: str, texts: list[str], charts: int) -> None:
@@ -445,7 +449,7 @@ def test_a_shared_link_with_filter_and_tab_reproduces_the_view(browser_on_sample
     settle(colleague)
     assert shown_workflow(colleague) == name
     expect(colleague.get_by_role("tab", name="Error rate")).to_have_attribute("aria-selected", "true")
-    expect(colleague.get_by_text("Error rate per week").first).to_be_attached()
+    expect(colleague.get_by_alt_text("Error rate per week").first).to_be_visible()  # the chart, as a picture
     colleague.goto(shared_portfolio, wait_until="domcontentloaded")
     settle(colleague)
     expect(colleague.get_by_test_id("stMultiSelect").nth(1)).to_contain_text("Production")
@@ -536,11 +540,53 @@ OVERFLOW_JS = """() => {
 """Elements wider than the viewport, and chart labels outside their chart."""
 
 
+PHONE_AGENT = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36"
+
+PICTURES_JS = """() => [...document.querySelectorAll('[data-testid="stImage"] img')].map(img => ({
+    loaded: img.complete && img.naturalWidth > 0, natural: img.naturalWidth, shown: img.getBoundingClientRect().width,
+    column: img.closest('[data-testid="stVerticalBlock"]').getBoundingClientRect().width }))"""
+"""Each picture of a chart: loaded, its drawn width, the width it is shown at, and its column's."""
+
+
+def test_a_computer_gets_pictures_and_no_chart_code_until_interactive_charts_is_on(browser_on_sample):
+    base, browser = browser_on_sample
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    scripts: list[str] = []
+    page.on("request", lambda request: request.resource_type == "script" and scripts.append(request.url))
+    page.goto(f"{base}/", wait_until="domcontentloaded")
+    settle(page)
+    page.wait_for_function(f"() => ({PICTURES_JS})().some(picture => picture.loaded)", timeout=60_000)
+    (picture,) = page.evaluate(PICTURES_JS)
+    assert picture["natural"] == 1200 and abs(picture["shown"] - picture["column"]) <= 1, picture
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() == 0
+    # No chart code was loaded: Streamlit's Vega-Lite element and Vega's own bundle (775 kB) come together.
+    assert not [url for url in scripts if "VegaLiteChart" in url], scripts
+
+    page.get_by_test_id("stCheckbox").filter(has_text="Interactive charts").locator("label").click()
+    expect(page.locator('[data-testid="stVegaLiteChart"] svg.marks')).to_have_count(1, timeout=60_000)
+    settle(page)
+    assert page.evaluate(PICTURES_JS) == []
+    assert [url for url in scripts if "VegaLiteChart" in url]
+    # The choice holds on the next page.
+    page.locator('[data-testid="stTopNavLink"]', has_text="Data quality").first.click()
+    expect(page.locator("h1", has_text="Data quality")).to_be_visible(timeout=60_000)
+    settle(page)
+    expect(page.locator('[data-testid="stVegaLiteChart"] svg.marks').first).to_be_visible(timeout=60_000)
+    assert page.evaluate(PICTURES_JS) == []
+    context.close()
+
+
 def test_phone_width_nothing_wider_than_the_screen_and_whole_workflow_names(browser_on_sample, sample_warehouse):
     base, browser = browser_on_sample
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=1)
+    # A phone says so in its User-Agent: its charts are laid out by the browser for its width, not pictures.
+    context = browser.new_context(
+        viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=1, user_agent=PHONE_AGENT
+    )
     page = context.new_page()
     workflow_id = workflows_by_name(sample_warehouse)[0][0]
     # The portfolio with its trends open, so the three monthly charts are checked at phone width too.
@@ -549,6 +595,7 @@ def test_phone_width_nothing_wider_than_the_screen_and_whole_workflow_names(brow
         page.goto(f"{base}/{path}{queries.get(name, '')}", wait_until="domcontentloaded")
         settle(page)
         page.wait_for_timeout(800)  # charts resize to the phone's width
+        assert page.evaluate(PICTURES_JS) == [], name
         found = page.evaluate(OVERFLOW_JS)
         assert found["scrollWidth"] <= found["width"], (name, found)
         assert found["problems"] == [], (name, found["problems"][:10])

@@ -7,6 +7,7 @@ have a trend. Expected numbers are queried from the warehouse, never hard-coded.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -43,9 +44,16 @@ def query(warehouse: Path, sql: str, params: list | None = None) -> pl.DataFrame
         con.close()
 
 
-def run_page(page: str, query_params: dict[str, str] | None = None) -> AppTest:
-    """Run the app, switch to `page` and run it; fail on any exception element."""
+def run_page(page: str, query_params: dict[str, str] | None = None, interactive: bool = False) -> AppTest:
+    """Run the app, switch to `page` and run it; fail on any exception element.
+
+    `interactive`: with "Interactive charts" on, so the arrival charts arrive as Vega-Lite specs
+    (`vega_specs`) rather than pictures (`pictures`)."""
     at = AppTest.from_file(str(APP), default_timeout=120)
+    if interactive:
+        from dashboards import ui
+
+        at.session_state[ui.INTERACTIVE_KEY] = True
     if page != "portfolio":
         at.run()
         at.switch_page(PAGES[page])
@@ -104,9 +112,43 @@ def layer_rows(spec: dict, layer: dict) -> pl.DataFrame:
     return spec["datasets"][layer["data"]["name"]]
 
 
+def pictures(at: AppTest) -> list[str]:
+    """The charts drawn on the server (`vega_charts.svg`) on the page, as SVG documents."""
+    prefix = "data:image/svg+xml;base64,"
+    found = []
+    for element in at.get("image"):
+        for image in element.proto.imgs:
+            assert image.url.startswith(prefix), image.url[:40]
+            found.append(base64.b64decode(image.url[len(prefix) :]).decode())
+    return found
+
+
+def svg_tree(document: str):
+    """An SVG document parsed without a DTD, entities or network (lxml)."""
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    return etree.fromstring(document.encode(), parser)
+
+
+def etree_name(node) -> str:
+    """An lxml element's tag without its namespace."""
+    return node.tag.rsplit("}", 1)[-1]
+
+
+def picture_title(document: str) -> str:
+    """A picture's title as one line (Vega writes a wrapped title as one text element per line)."""
+    titles = svg_tree(document).xpath("//*[contains(@class, 'role-title-text')]//*[local-name()='text']")
+    return " ".join(" ".join(title.itertext()) for title in titles).strip()
+
+
 def chart_titles(at: AppTest) -> list[str]:
-    """Every chart's title, Plotly and Vega-Lite."""
-    return [f["layout"]["title"]["text"] for f in figures(at)] + [s["usermeta"]["title"] for s in vega_specs(at)]
+    """Every chart's title: Plotly, Vega-Lite, and pictures of Vega-Lite charts."""
+    return (
+        [f["layout"]["title"]["text"] for f in figures(at)]
+        + [s["usermeta"]["title"] for s in vega_specs(at)]
+        + [picture_title(document) for document in pictures(at)]
+    )
 
 
 def figure_titled(at: AppTest, title: str) -> dict:
@@ -211,7 +253,7 @@ def test_portfolio_tiles_count_value_and_adoption_apart(sample, sample_warehouse
 
 
 def test_portfolio_matrix_has_quadrants_and_a_bubble_per_measured_workflow(sample, sample_warehouse):
-    at = run_page("portfolio")
+    at = run_page("portfolio", interactive=True)
     matrix = vega_titled(at, "Adoption × value")
     units = layers(matrix)
     quadrants = {
@@ -314,13 +356,35 @@ def test_workflow_detail_opens_the_metric_tab_named_in_the_address(sample, sampl
     assert trends == [f"{data.metric_label(other)} per week"]
 
 
+def test_arrival_charts_are_pictures_until_the_reader_switches_interactive_charts_on(sample, sample_warehouse):
+    """A first visit loads no chart code: the arrival charts are SVG pictures drawn on the server. The
+    switch draws the same charts in the browser, and stays on for the rest of the session."""
+    from dashboards import ui
+
+    at = run_page("portfolio")
+    (document,) = pictures(at)
+    assert picture_title(document) == "Adoption × value" and not at.get("vega_lite_chart")
+    assert svg_tree(document).get("width") == "1200"  # the wide layout's main column (scaled to it in a browser)
+    at.toggle(key=ui.INTERACTIVE_KEY).set_value(True).run()
+    assert not pictures(at) and [spec["usermeta"]["title"] for spec in vega_specs(at)] == ["Adoption × value"]
+    at.switch_page(PAGES["workflow_detail"])
+    at.query_params["workflow"] = deployed_primary(sample_warehouse)["workflow_id"][0]
+    at.run()
+    assert not at.exception and at.toggle(key=ui.INTERACTIVE_KEY).value
+    assert not pictures(at) and len(vega_specs(at)) == 4
+    at.toggle(key=ui.INTERACTIVE_KEY).set_value(False).run()
+    assert len(pictures(at)) == 4 and not vega_specs(at)
+    # A metric tab's two charts are drawn for their columns, not stretched from the full width.
+    assert sorted(svg_tree(document).get("width") for document in pictures(at)) == ["1200", "1200", "480", "730"]
+
+
 def test_workflow_detail_builds_each_chart_once_per_warehouse_version(sample, sample_warehouse, monkeypatch):
     """The workflow page's arrival charts come from `st.cache_data` after the first visit: building and
     validating them was most of the page's server time. A new warehouse version builds them again."""
     from dashboards import vega_charts
 
     built: list[str] = []
-    for name in ("metric_changes", "period_comparison", "weekly_trend", "effect_views"):
+    for name in ("metric_changes", "period_comparison", "weekly_trend", "effect_views", "svg"):
         original = getattr(vega_charts, name)
 
         def counted(*args, _name=name, _original=original, **kwargs):
@@ -330,13 +394,14 @@ def test_workflow_detail_builds_each_chart_once_per_warehouse_version(sample, sa
         monkeypatch.setattr(vega_charts, name, counted)
     workflow_id = deployed_primary(sample_warehouse)["workflow_id"][0]
     first = run_page("workflow_detail", {"workflow": workflow_id})
-    assert sorted(built) == ["effect_views", "metric_changes", "period_comparison", "weekly_trend"]
+    # Four pictures, and the portfolio's (the app opens on the portfolio before switching).
+    assert sorted(built) == ["effect_views", "metric_changes", "period_comparison", *["svg"] * 5, "weekly_trend"]
     again = run_page("workflow_detail", {"workflow": workflow_id})
-    assert len(built) == 4  # every chart from the cache
-    assert chart_titles(again) == chart_titles(first) and len(vega_specs(again)) == 4
+    assert len(built) == 9  # every chart, and its picture, from the cache
+    assert chart_titles(again) == chart_titles(first) and len(pictures(again)) == 4
     os.utime(sample_warehouse)  # a new published version (the cache key is the file's identity)
     run_page("workflow_detail", {"workflow": workflow_id})
-    assert len(built) == 8
+    assert len(built) == 13  # the charts built again; their pictures, the same specs, from the cache
 
 
 def test_portfolio_counts_workflows_per_stage(sample, sample_warehouse):
@@ -377,7 +442,7 @@ def test_portfolio_headline_counts_each_decision_as_the_mart_does(sample, sample
 def test_a_contested_or_guardrail_flagged_workflow_is_never_counted_as_value(sample, sample_warehouse):
     from dashboards import charts, text, vega_charts
 
-    at = run_page("portfolio")
+    at = run_page("portfolio", interactive=True)
     card = query(sample_warehouse, "select * from marts.workflow_scorecard where deployed_on is not null")
     flagged = card.filter(
         pl.col("decision").is_in(["contested", "fix_guardrail"]) & (pl.col("primary_verdict") == "improved")
@@ -675,7 +740,7 @@ def test_workflow_detail_not_deployed_says_there_is_no_before_after(sample, samp
 
 def test_workflow_detail_trend_marks_the_deployment_and_reads_the_weekly_mart(sample, sample_warehouse):
     row = deployed_primary(sample_warehouse).row(0, named=True)
-    at = run_page("workflow_detail", {"workflow": row["workflow_id"]})
+    at = run_page("workflow_detail", {"workflow": row["workflow_id"]}, interactive=True)
     weekly = query(
         sample_warehouse,
         """
@@ -751,7 +816,7 @@ def test_readiness_address_opens_ready_to_scale_with_the_gate_per_workflow(sampl
 
 
 def test_data_quality_counts_rows_and_ranks_rejection_reasons(sample, sample_warehouse):
-    at = run_page("data_quality")
+    at = run_page("data_quality", interactive=True)
     counts = query(
         sample_warehouse,
         "select source, sum(rows_staged)::bigint as staged, sum(rows_quarantined)::bigint as quarantined from ops.ingested_files group by 1",
@@ -786,7 +851,7 @@ def test_data_quality_counts_rows_and_ranks_rejection_reasons(sample, sample_war
 
 def test_data_quality_shows_runs_and_freshness_from_ops_tables(use_warehouse, two_runs_warehouse):
     use_warehouse(two_runs_warehouse)
-    at = run_page("data_quality")
+    at = run_page("data_quality", interactive=True)
     last = query(two_runs_warehouse, "select status from ops.pipeline_runs order by started_at desc limit 1").item()
     reports = [element.value for element in (at.success if last == "success" else at.error)]
     assert any(value.startswith(f"**{last}**") for value in reports)
@@ -806,7 +871,8 @@ def test_without_a_warehouse_every_page_names_make_pipeline(page, use_warehouse,
     at = run_page(page)
     assert len(at.warning) == 1 and "make pipeline" in at.warning[0].value
     assert str(tmp_path / "missing" / "opvalue.duckdb") in at.warning[0].value
-    assert not at.get("plotly_chart") and not at.get("vega_lite_chart") and not at.dataframe and not at.metric
+    assert not at.get("plotly_chart") and not at.get("vega_lite_chart") and not pictures(at)
+    assert not at.dataframe and not at.metric
 
 
 @pytest.mark.parametrize("page", list(PAGES))
@@ -821,7 +887,7 @@ def test_every_page_renders_every_chart_with_a_caption(
         "portfolio": {"trends": "true"},
         "readiness": {"quarters": "true"},
     }
-    at = run_page(page, params.get(page))
+    at = run_page(page, params.get(page), interactive=True)
     charts, specs = figures(at), vega_specs(at)
     assert charts or specs
     captions = [c.value for c in at.caption]
@@ -834,6 +900,11 @@ def test_every_page_renders_every_chart_with_a_caption(
         assert spec["usermeta"]["caption"] in captions
         # The house look: white, the page's font.
         assert spec["config"]["background"] == "white" and spec["config"]["font"].startswith('"Source Sans"')
+    # As pictures (the default), the same charts with the same captions, in the same order.
+    drawn = run_page(page, params.get(page))
+    assert not drawn.get("vega_lite_chart")
+    assert [picture_title(document) for document in pictures(drawn)] == [s["usermeta"]["title"] for s in specs]
+    assert [c.value for c in drawn.caption] == captions
 
 
 def test_a_newly_published_build_is_read_without_a_restart(use_warehouse, sample_warehouse, tmp_path):
@@ -948,7 +1019,7 @@ def test_hostile_workflow_name_is_text_on_every_page(use_warehouse, hostile_ware
         return original(label, data, *args, **kwargs)
 
     monkeypatch.setattr(st, "download_button", recording_download_button)
-    portfolio = run_page("portfolio")
+    portfolio = run_page("portfolio", interactive=True)
     markdown = [str(e.value) for kind in ("markdown", "caption") for e in getattr(portfolio, kind)]
     assert_literal_markdown(markdown, HOSTILE_NAME)
     for figure in figures(portfolio):
@@ -961,6 +1032,15 @@ def test_hostile_workflow_name_is_text_on_every_page(use_warehouse, hostile_ware
     bubbles = next(layer for layer in layers(matrix) if layer["mark"]["type"] == "point")
     assert HOSTILE_NAME in layer_rows(matrix, bubbles)["name"].to_list()
     assert HOSTILE_NAME not in json.dumps({key: value for key, value in matrix.items() if key != "datasets"})
+    # As a picture (the default): the name is the text of an SVG text element, and the document holds no
+    # markup that could run or fetch anything; the page shows it as an <img>, where nothing would anyway.
+    (document,) = pictures(run_page("portfolio"))
+    tree = svg_tree(document)
+    assert HOSTILE_NAME in ["".join(node.itertext()) for node in tree.xpath("//*[local-name()='text']")]
+    tags = {etree_name(node) for node in tree.iter() if isinstance(node.tag, str)}
+    assert not tags & {"script", "foreignObject", "a", "image", "iframe", "use", "style"}, tags
+    attributes = {name for node in tree.iter() for name in node.attrib}
+    assert not [name for name in attributes if name.lower().startswith("on") or name.endswith("href")], attributes
     # The CSV download: the formula is neutralised, numbers stay numbers.
     csv = pl.read_csv(io.StringIO(downloads[0]))
     assert csv.filter(pl.col("workflow_id") == HOSTILE_ID)["name"].item() == "'" + HOSTILE_NAME
@@ -1002,7 +1082,7 @@ def test_every_page_asks_for_a_login_when_auth_is_configured(sample):
             at.run()
         assert not at.exception, [e.message for e in at.exception]
         assert [b.label for b in at.button] == ["Log in"]
-        assert not at.metric and not at.dataframe and not figures(at) and not vega_specs(at), page
+        assert not at.metric and not at.dataframe and not figures(at) and not vega_specs(at) and not pictures(at), page
 
 
 def test_without_auth_settings_there_is_no_login(sample):

@@ -248,6 +248,19 @@ def test_adoption_value_matrix_draws_quadrants_and_shapes_and_colours_by_decisio
     assert spec["config"]["background"] == "white" and spec["config"]["font"] == charts.FONT
 
 
+def test_a_chart_drawn_on_the_server_is_an_svg_of_the_width_asked_that_fetches_nothing():
+    chart = vega_charts.spec(
+        vega_charts.adoption_value_matrix(scorecard_rows(), 0.5, {"cycle_time_hours": "Cycle time"})
+    )
+    document = vega_charts.svg(chart, 640)
+    assert document.startswith("<svg") and 'width="640"' in document.split(">", 1)[0]
+    assert "Adoption × value" in document and "Alpha" in document
+    assert chart["width"] == "container"  # the cached spec is left as it was, for the interactive chart
+    # The specs carry their rows; a spec that asks for a URL is refused rather than fetched.
+    with pytest.raises(ValueError, match="not allowed"):
+        vega_charts.svg({"data": {"url": "https://evil.example/rows.csv"}, "mark": "point"})
+
+
 def test_adoption_value_spec_is_built_without_altairs_global_data_transformer():
     """The Portfolio caches the chart's spec, built outside Streamlit's lock on Altair's global data
     transformer: its rows must be written into the spec, whatever transformer another thread enabled."""

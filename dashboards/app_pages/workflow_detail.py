@@ -8,6 +8,10 @@ import streamlit as st
 from dashboards import charts, data, tables, text, ui
 from dashboards.sections import exceptions_feedback, workflow_charts, workflow_value
 
+COMPARISON_PX, TREND_PX = 480, 730
+"""The widths of a metric tab's two columns (2 : 3, large gap) on a 1,440-pixel screen: each chart's
+picture is drawn for its column (`ui.chart`)."""
+
 db = ui.page("Workflow detail", "Did this workflow get better, and how sure are we?", "workflow")
 workflows = data.workflow_options(db)
 if workflows.is_empty():
@@ -114,7 +118,7 @@ for tab, metric in zip(metric_tabs, ordered):
             if result is None:
                 st.caption("No before/after for a workflow that is not deployed.")
             else:
-                ui.chart(workflow_charts.period_comparison(db, workflow_id, metric))
+                ui.chart(workflow_charts.period_comparison(db, workflow_id, metric), width=COMPARISON_PX)
                 st.markdown(
                     f"**{text.label(text.VERDICT_LABELS, result['verdict'])}**: "
                     f"{text.change_with_ci(result['change_pct'], result['ci_low_pct'], result['ci_high_pct'])}"
@@ -122,7 +126,7 @@ for tab, metric in zip(metric_tabs, ordered):
                 )
                 st.caption(data.metric_definitions()[metric].formula)
         with trend:
-            ui.chart(workflow_charts.weekly_trend(db, workflow_id, metric, primary))
+            ui.chart(workflow_charts.weekly_trend(db, workflow_id, metric, primary), width=TREND_PX)
         if metric == "cycle_time_hours" and result is not None:
             distribution = st.expander(
                 "Cycle time distribution, before vs after", key="show_distribution", on_change="rerun"
