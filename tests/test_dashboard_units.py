@@ -709,3 +709,34 @@ def test_a_long_list_shows_its_head_and_sends_the_rest_only_when_opened():
     short = AppTest.from_function(app, kwargs={"entries": 3})
     short.run()
     assert [m.value for m in short.markdown] == ["- entry 0\n- entry 1\n- entry 2"] and not short.expander
+
+
+def _magic_strings(statements: list) -> list[int]:
+    """Line numbers of bare strings that Streamlit's magic would write onto a page (not inside functions)."""
+    import ast
+
+    found = []
+    for statement in statements:
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant | ast.JoinedStr):
+            found.append(statement.lineno)
+        elif not isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                found += _magic_strings(getattr(statement, field, []) or [])
+    return found
+
+
+def test_no_page_script_writes_a_stray_string_onto_its_page():
+    """A string standing alone in a page script (a docstring under a constant, say) is shown on the page
+    by Streamlit's magic; only each script's own docstring, the first statement, is exempt."""
+    import ast
+    from pathlib import Path
+
+    root = Path(ui.__file__).parent
+    scripts = [root / "app.py", *sorted((root / "app_pages").glob("*.py"))]
+    stray = {}
+    for script in scripts:
+        module = ast.parse(script.read_text())
+        body = module.body[1:] if ast.get_docstring(module) is not None else module.body
+        if lines := _magic_strings(body):
+            stray[script.name] = lines
+    assert len(scripts) >= 5 and stray == {}

@@ -8,9 +8,10 @@ import streamlit as st
 from dashboards import charts, data, tables, text, ui
 from dashboards.sections import exceptions_feedback, workflow_charts, workflow_value
 
+# The widths of a metric tab's two columns (2 : 3, large gap) on a 1,440-pixel screen: each chart's
+# picture is drawn for its column (`ui.chart`). A comment, not a docstring: Streamlit's magic would
+# write a bare string onto the page.
 COMPARISON_PX, TREND_PX = 480, 730
-"""The widths of a metric tab's two columns (2 : 3, large gap) on a 1,440-pixel screen: each chart's
-picture is drawn for its column (`ui.chart`)."""
 
 db = ui.page("Workflow detail", "Did this workflow get better, and how sure are we?", "workflow")
 workflows = data.workflow_options(db)
