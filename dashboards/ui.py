@@ -256,9 +256,7 @@ def chart_mode() -> None:
     """
     # A widget's value is dropped on a page run that does not draw it; writing it back keeps the
     # reader's choice when the next page starts.
-    if INTERACTIVE_KEY not in st.session_state:
-        st.session_state[INTERACTIVE_KEY] = on_a_phone()
-    st.session_state[INTERACTIVE_KEY] = st.session_state[INTERACTIVE_KEY]
+    st.session_state[INTERACTIVE_KEY] = st.session_state.get(INTERACTIVE_KEY, on_a_phone())
     st.toggle(
         "Interactive charts",
         key=INTERACTIVE_KEY,
